@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-__all__ = ["UploadLocator", "UploadRef"]
+__all__ = ["FileInfo", "UploadLocator", "UploadRef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,23 @@ class UploadRef:
         name = self.path.rsplit("/", 1)[-1]
         dot = name.rfind(".")
         return name[dot + 1 :].lower() if dot > 0 else ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What the inventory knows of one upload: facts from the bucket or the disk, never guesses.
+
+    Every field may be ``None`` when the source does not tell it (a configuration
+    with no inventory knows nothing, and delivery then adds no version).
+    """
+
+    size: int | None = None
+    mtime: float | None = None  # seconds since the epoch (S3 LastModified, or the file's mtime)
+    etag: str | None = None  # S3 ETag without quotes
+
+    @property
+    def known_version(self) -> bool:
+        return self.mtime is not None or self.etag is not None
 
 
 class UploadLocator:
