@@ -1,0 +1,233 @@
+"""The YAML config file, parsed once into frozen, typed values.
+
+``load_config(path)`` reads the file and returns a :class:`Config`; any problem
+raises :class:`~rewriteproxy.settings.ConfigError` naming the key, the bad
+value, what is allowed and the line. An invalid file never starts the server,
+and a failed reload keeps the last good config (see :mod:`rewriteproxy.app`).
+
+Each part of the product owns the parsing of its own section (delivery,
+inventory, html); this module only assembles them and owns the proxy's own
+keys: ``upstream``, ``listen``, ``enabled``, ``site``, ``proxy`` and ``bypass``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .settings import ConfigError, Section
+
+__all__ = [
+    "BypassConfig",
+    "Config",
+    "ConfigError",
+    "ListenConfig",
+    "ProxyConfig",
+    "SiteConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    hosts: tuple[str, ...]  # first = canonical; the others are aliases (old domain, staging)
+    uploads_path: str = "/wp-content/uploads/"
+    scheme: str = "https"  # scheme of the canonical site URL, for absolute origin URLs
+
+    @property
+    def canonical_host(self) -> str:
+        return self.hosts[0]
+
+    @property
+    def uploads_base_url(self) -> str:
+        return f"{self.scheme}://{self.canonical_host}{self.uploads_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0  # upstream silent for this long → 504
+    max_rewrite_bytes: int = 8 * 1024 * 1024  # larger bodies stream through unmodified
+    health_path: str = "/-/rewriteproxy/health"
+    metrics_path: str = "/-/rewriteproxy/metrics"
+    preserve_host: bool = True  # send the client's Host upstream, so WordPress builds its own URLs
+
+
+@dataclass(frozen=True, slots=True)
+class BypassConfig:
+    query_param: str = "rewriteproxy"  # ?rewriteproxy=off
+    header: str = "X-RewriteProxy"  # X-RewriteProxy: off
+    paths: tuple[str, ...] = ("/wp-admin/", "/wp-login.php")
+    logged_in_cookie: str = "wordpress_logged_in_"  # cookie-name prefix; "" to rewrite for everyone
+    previews: bool = True  # ?preview=true and ?p=… &preview pages pass through
+    methods: tuple[str, ...] = ("GET", "HEAD")  # only these are ever rewritten
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    upstream: str
+    listen: ListenConfig
+    enabled: bool
+    site: SiteConfig
+    proxy: ProxyConfig
+    bypass: BypassConfig
+    delivery: Any  # parsed by rewriteproxy.delivery
+    inventory: Any  # parsed by rewriteproxy.inventory
+    html: Any  # parsed by rewriteproxy.html
+    source: str = "<config>"  # the file it came from, for messages
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate one config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    return parse_config(text, source=str(path), environ=environ)
+
+
+def parse_config(text: str, source: str = "<config>",
+                 environ: Mapping[str, str] | None = None) -> Config:
+    data, lines = _read_yaml(text, source)
+    root = Section(data, "", lines, environ)
+    config = _parse_root(root, source)
+    root.done()
+    return config
+
+
+def _parse_root(root: Section, source: str) -> Config:
+    # Imported here so the parts' modules can import this one's dataclasses freely.
+    from .delivery import parse_delivery
+    from .html import parse_html_options
+    from .inventory import parse_inventory
+
+    upstream = root.parsed("upstream", "", _http_url, "an http(s) URL such as http://127.0.0.1:8080")
+    if not upstream:
+        raise root.error("upstream", "is required: the WordPress origin, e.g. http://127.0.0.1:8080")
+    site = _parse_site(root.section("site"))
+    return Config(
+        upstream=upstream.rstrip("/"),
+        listen=_parse_listen(root.section("listen")),
+        enabled=root.flag("enabled", True),
+        site=site,
+        proxy=_parse_proxy(root.section("proxy")),
+        bypass=_parse_bypass(root.section("bypass")),
+        delivery=parse_delivery(root.section("delivery"), site),
+        inventory=parse_inventory(root.section("inventory")),
+        html=parse_html_options(root.section("html"), site.uploads_path),
+        source=source,
+    )
+
+
+def _parse_listen(section: Section) -> ListenConfig:
+    d = ListenConfig()
+    listen = ListenConfig(
+        host=section.text("host", d.host),
+        port=section.integer("port", d.port, minimum=0, maximum=65535),
+    )
+    section.done()
+    return listen
+
+
+def _parse_site(section: Section) -> SiteConfig:
+    hosts = tuple(h.strip().lower() for h in section.texts("hosts") if h.strip())
+    if not hosts:
+        raise section.error("hosts", "is required: the site's host names, canonical first")
+    for host in hosts:
+        if "/" in host or " " in host:
+            raise section.error("hosts", f"{host!r} is not allowed: expected a bare host name "
+                                         "such as www.example.com (no scheme, no path)")
+    uploads_path = section.text("uploads_path", "/wp-content/uploads/")
+    if not uploads_path.startswith("/"):
+        raise section.error("uploads_path",
+                            f"{uploads_path!r} is not allowed: expected a path starting with /")
+    site = SiteConfig(
+        hosts=hosts,
+        uploads_path="/" + uploads_path.strip("/") + "/",
+        scheme=section.choice("scheme", "https", ("https", "http")),
+    )
+    section.done()
+    return site
+
+
+def _parse_proxy(section: Section) -> ProxyConfig:
+    d = ProxyConfig()
+    proxy = ProxyConfig(
+        connect_timeout=section.number("connect_timeout", d.connect_timeout, minimum=0.01),
+        read_timeout=section.number("read_timeout", d.read_timeout, minimum=0.01),
+        max_rewrite_bytes=section.integer("max_rewrite_bytes", d.max_rewrite_bytes, minimum=0),
+        health_path=section.parsed("health_path", d.health_path, _abs_path, "a path starting with /"),
+        metrics_path=section.parsed("metrics_path", d.metrics_path, _abs_path,
+                                    "a path starting with /"),
+        preserve_host=section.flag("preserve_host", d.preserve_host),
+    )
+    section.done()
+    return proxy
+
+
+def _parse_bypass(section: Section) -> BypassConfig:
+    d = BypassConfig()
+    bypass = BypassConfig(
+        query_param=section.text("query_param", d.query_param),
+        header=section.text("header", d.header),
+        paths=section.texts("paths", d.paths),
+        logged_in_cookie=section.text("logged_in_cookie", d.logged_in_cookie),
+        previews=section.flag("previews", d.previews),
+        methods=tuple(m.upper() for m in section.texts("methods", d.methods)),
+    )
+    section.done()
+    return bypass
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL with a host")
+    return value
+
+
+def _abs_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("does not start with /")
+    return value
+
+
+def _read_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The document as plain data, plus the line of every key path (for error messages)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, "", lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, lines)

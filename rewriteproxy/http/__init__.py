@@ -1,0 +1,1 @@
+"""HTTP details a faithful proxy must get right: hop-by-hop headers, content codings, validators."""

@@ -1,0 +1,128 @@
+"""Content codings: decode what WordPress (or the web server in front of it) sent, encode it back.
+
+The proxy asks upstream only for codings it can decode, rewrites the decoded
+document, and re-encodes the result with the same coding the upstream chose (the
+client accepted it, since its own ``Accept-Encoding`` was forwarded, narrowed to
+these). An unknown coding is never decoded: such a response passes through.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import brotli
+
+try:  # zstd is optional: without the library the coding is simply not offered upstream
+    import zstandard
+except ImportError:  # pragma: no cover - zstandard is a declared dependency
+    zstandard = None
+
+__all__ = ["SUPPORTED", "CodingError", "decode", "encode", "narrow_accept_encoding"]
+
+
+class CodingError(ValueError):
+    """A body that does not decode with the coding its headers claim."""
+
+
+def _gzip_decode(data: bytes) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(data) + d.flush()
+    if not d.eof:
+        raise zlib.error("truncated gzip stream")
+    return out
+
+
+def _gzip_encode(data: bytes) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+def _deflate_decode(data: bytes) -> bytes:
+    # "deflate" means zlib-wrapped (RFC 9110), but some servers send raw deflate.
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return zlib.decompress(data, -zlib.MAX_WBITS)
+
+
+def _zstd_decode(data: bytes) -> bytes:
+    assert zstandard is not None
+    reader = zstandard.ZstdDecompressor().stream_reader(data)
+    return reader.read()
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": _gzip_decode,
+    "x-gzip": _gzip_decode,
+    "deflate": _deflate_decode,
+    "br": brotli.decompress,
+}
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": _gzip_encode,
+    "x-gzip": _gzip_encode,
+    "deflate": lambda data: zlib.compress(data, 6),
+    # Quality 5 is the usual on-the-fly setting: most of the ratio at a fraction of q11's cost.
+    "br": lambda data: brotli.compress(data, quality=5),
+}
+if zstandard is not None:
+    _DECODERS["zstd"] = _zstd_decode
+    _ENCODERS["zstd"] = lambda data: zstandard.ZstdCompressor(level=3).compress(data)
+
+SUPPORTED: tuple[str, ...] = tuple(c for c in ("br", "zstd", "gzip", "deflate") if c in _DECODERS)
+
+
+def _codings(content_encoding: str) -> list[str]:
+    return [c.strip().lower() for c in content_encoding.split(",") if c.strip()
+            and c.strip().lower() != "identity"]
+
+
+def decode(body: bytes, content_encoding: str) -> bytes:
+    """The identity body; raises :class:`CodingError` for unknown codings or corrupt data."""
+    for coding in reversed(_codings(content_encoding)):
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
+            raise CodingError(f"unsupported content coding {coding!r}")
+        try:
+            body = decoder(body)
+        except Exception as exc:  # each library raises its own error type
+            raise CodingError(f"body does not decode as {coding}: {exc}") from exc
+    return body
+
+
+def encode(body: bytes, content_encoding: str) -> bytes:
+    for coding in _codings(content_encoding):
+        body = _ENCODERS[coding](body)
+    return body
+
+
+def narrow_accept_encoding(accept_encoding: str | None) -> str:
+    """The client's ``Accept-Encoding`` limited to codings the proxy can decode.
+
+    Quality values are kept; ``*`` is expanded to the supported codings, and a
+    coding the client refuses (``q=0``) is never offered.
+    """
+    if not accept_encoding:
+        return "identity"
+    offered: dict[str, str] = {}
+    refused: set[str] = set()
+    wildcard: str | None = None
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        name = name.strip().lower()
+        q = params.strip()
+        zero = q.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        if name == "*":
+            wildcard = None if zero else item.strip()[1:]
+            continue
+        if zero:
+            refused.add(name)
+        elif name in SUPPORTED or name == "x-gzip":
+            offered.setdefault("gzip" if name == "x-gzip" else name, item.strip().partition(";")[2])
+    if wildcard is not None:
+        for coding in SUPPORTED:
+            if coding not in refused:
+                offered.setdefault(coding, wildcard.lstrip(";"))
+    if not offered:
+        return "identity"
+    return ", ".join(f"{c};{p.strip()}" if p.strip() else c for c, p in offered.items())

@@ -1,0 +1,55 @@
+"""Which headers cross the proxy, and the ``X-Forwarded-*`` headers it adds.
+
+RFC 9110 §7.6.1: hop-by-hop headers (and any header named in ``Connection``)
+belong to one connection and are never forwarded. Everything else is copied
+as it came, in order, repeated headers (``Set-Cookie``) included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = ["HOP_BY_HOP", "end_to_end", "forwarded_request_headers"]
+
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+        "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    )
+)
+
+
+def end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str],
+               drop: Iterable[str] = ()) -> CIMultiDict[str]:
+    """A copy of ``headers`` without hop-by-hop ones and without ``drop``."""
+    named = {
+        token.strip().lower()
+        for value in headers.getall("Connection", ())
+        for token in value.split(",")
+    }
+    skip = HOP_BY_HOP | named | {d.lower() for d in drop}
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in skip)
+
+
+def forwarded_request_headers(
+    headers: CIMultiDictProxy[str],
+    *,
+    client_ip: str | None,
+    scheme: str,
+    upstream_host: str,
+    preserve_host: bool,
+) -> CIMultiDict[str]:
+    """The headers to send upstream for one client request."""
+    out = end_to_end(headers, drop=("Host",))
+    host = headers.get("Host", "")
+    out["Host"] = host if preserve_host and host else upstream_host
+    if client_ip:
+        prior = headers.get("X-Forwarded-For")
+        out["X-Forwarded-For"] = f"{prior}, {client_ip}" if prior else client_ip
+    out.setdefault("X-Forwarded-Proto", scheme)
+    if host:
+        out.setdefault("X-Forwarded-Host", host)
+    return out

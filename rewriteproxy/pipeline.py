@@ -1,0 +1,76 @@
+"""Choose a rewriter by content type, then decode → rewrite → encode, failing open.
+
+This is the one code path every body goes through, in the proxy and in the
+``rewrite`` command alike. A :class:`Pipeline` maps media types to rewriters
+(HTML now; JSON, XML and CSS rewriters plug in by adding an entry). Whatever
+goes wrong inside (a corrupt gzip stream, an engine bug, a bad charset), the
+result is ``None`` and the caller serves the upstream's original bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from .http import codings
+
+__all__ = ["BodyRewriter", "Pipeline", "Result", "media_type", "charset_of"]
+
+log = logging.getLogger("rewriteproxy.pipeline")
+
+
+class BodyRewriter(Protocol):
+    """Rewrites one decoded body; returns the input object itself when nothing changed."""
+
+    def __call__(self, body: bytes, charset: str | None) -> bytes: ...
+
+
+Status = Literal["rewritten", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: Status
+    body: bytes | None = None  # the new encoded body when status == "rewritten"
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
+def charset_of(content_type: str | None) -> str | None:
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    rewriters: Mapping[str, BodyRewriter] = field(default_factory=dict)
+
+    def handles(self, content_type: str | None) -> bool:
+        return media_type(content_type) in self.rewriters
+
+    def apply(self, body: bytes, content_type: str | None, content_encoding: str = "") -> Result:
+        rewriter = self.rewriters.get(media_type(content_type))
+        if rewriter is None:
+            return Result("unchanged")
+        started = time.perf_counter()
+        try:
+            plain = codings.decode(body, content_encoding) if content_encoding else body
+            new = rewriter(plain, charset_of(content_type))
+            if new is plain:
+                return Result("unchanged", seconds=time.perf_counter() - started)
+            encoded = codings.encode(new, content_encoding) if content_encoding else new
+        except Exception as exc:  # fail open: the client gets the upstream's bytes
+            log.warning("rewrite failed, serving the original: %s: %s", type(exc).__name__, exc)
+            return Result("failed", seconds=time.perf_counter() - started,
+                          error=f"{type(exc).__name__}: {exc}")
+        return Result("rewritten", encoded, seconds=time.perf_counter() - started)

@@ -1,0 +1,204 @@
+"""Forwarding one request to WordPress and its response back, rewriting where it may.
+
+The flow for every request:
+
+1. Decide whether this request may be rewritten at all (``enabled``, the bypass
+   rules). If not, it is a faithful pass-through.
+2. Forward method, path, query, body and end-to-end headers upstream, adding
+   ``X-Forwarded-*``; ``Accept-Encoding`` is narrowed to codings the proxy can
+   decode, so it can always read what comes back.
+3. A response that cannot be rewritten (an image, a type no rewriter handles,
+   ``Cache-Control: no-transform``, an unknown coding, a body over
+   ``proxy.max_rewrite_bytes``) streams straight through, never buffered whole.
+4. A rewritable one is collected, run through the :class:`~.pipeline.Pipeline`
+   and sent with a correct ``Content-Length`` and its own weak ``ETag``. If the
+   rewrite fails, the original bytes and headers are sent (fail open).
+
+A HEAD request or a 206 partial answer for a rewritable page is fetched again as
+a plain GET, so that headers, length and validators match what a GET would
+give (a server may always answer a Range request with the full 200).
+
+Upstream refusing connections is a 502, upstream silent past
+``proxy.read_timeout`` a 504; both short plain-text answers. A client that
+goes away cancels the upstream request (the app runs with handler cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from .bypass import bypass_reason
+from .http import codings
+from .http.headers import end_to_end, forwarded_request_headers
+from .http.validators import etag_for, our_tags
+
+if TYPE_CHECKING:
+    from .app import Runtime, State
+
+__all__ = ["handle"]
+
+log = logging.getLogger("rewriteproxy.proxy")
+
+_CHUNK = 64 * 1024
+_NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
+# Rewriting in a worker thread keeps the loop answering while a big page is processed.
+_THREAD_THRESHOLD = 512 * 1024
+
+
+async def handle(request: web.Request, state: State) -> web.StreamResponse:
+    runtime = state.runtime  # one snapshot for the whole request, whatever a reload does meanwhile
+    config = runtime.config
+    reason = "disabled" if not config.enabled else bypass_reason(request, config.bypass)
+    if reason is not None:
+        state.metrics.bypassed[reason] += 1
+    revalidating = our_tags(request.headers.get("If-None-Match")) if reason is None else frozenset()
+
+    headers = forwarded_request_headers(
+        request.headers,
+        client_ip=request.remote,
+        scheme=request.scheme,
+        upstream_host=URL(config.upstream).raw_authority,
+        preserve_host=config.proxy.preserve_host,
+    )
+    if reason is None:
+        headers["Accept-Encoding"] = codings.narrow_accept_encoding(
+            request.headers.get("Accept-Encoding"))
+    if revalidating:
+        # Our tags mean nothing to WordPress; the proxy decides the 304 itself.
+        headers.popall("If-None-Match", None)
+        headers.popall("If-Modified-Since", None)
+
+    url = URL(config.upstream + request.raw_path, encoded=True)
+    data = request.content if request.body_exists else None
+    try:
+        async with state.session.request(
+            request.method, url, headers=headers, data=data, allow_redirects=False,
+        ) as upstream:
+            if reason is None and _rewritable(upstream, runtime):
+                if request.method == "HEAD" or upstream.status == 206:
+                    return await _refetch_and_rewrite(request, state, url, headers, revalidating)
+                return await _rewrite(request, state, upstream, revalidating)
+            state.metrics.requests["passthrough"] += 1
+            return await _stream(request, upstream, _response_headers(upstream))
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        state.metrics.requests["upstream_timeout"] += 1
+        return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
+    except aiohttp.ClientError as exc:
+        state.metrics.requests["upstream_error"] += 1
+        log.warning("upstream %s: %s", config.upstream, exc)
+        return _error(502, "Bad Gateway: the WordPress origin could not be reached.\n")
+
+
+def _rewritable(upstream: aiohttp.ClientResponse, runtime: Runtime) -> bool:
+    if upstream.status in _NO_BODY_STATUSES:
+        return False
+    if not runtime.pipeline.handles(upstream.headers.get("Content-Type")):
+        return False
+    if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
+        return False
+    encoding = upstream.headers.get("Content-Encoding", "")
+    if any(c.strip().lower() not in (*codings.SUPPORTED, "x-gzip", "identity")
+           for c in encoding.split(",") if c.strip()):
+        return False
+    length = upstream.content_length
+    return length is None or length <= runtime.config.proxy.max_rewrite_bytes
+
+
+async def _refetch_and_rewrite(request: web.Request, state: State, url: URL,
+                               headers: CIMultiDict[str],
+                               revalidating: frozenset[str]) -> web.StreamResponse:
+    headers = headers.copy()
+    for name in ("Range", "If-Range"):
+        headers.popall(name, None)
+    async with state.session.get(url, headers=headers, allow_redirects=False) as upstream:
+        return await _rewrite(request, state, upstream, revalidating)
+
+
+async def _rewrite(request: web.Request, state: State, upstream: aiohttp.ClientResponse,
+                   revalidating: frozenset[str]) -> web.StreamResponse:
+    runtime = state.runtime
+    limit = runtime.config.proxy.max_rewrite_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in upstream.content.iter_chunked(_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:  # too big to rewrite: what we have, then the rest, untouched
+            state.metrics.requests["too_large"] += 1
+            return await _stream(request, upstream, _response_headers(upstream), chunks)
+    body = b"".join(chunks)
+
+    content_type = upstream.headers.get("Content-Type")
+    encoding = upstream.headers.get("Content-Encoding", "")
+    if len(body) > _THREAD_THRESHOLD:
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, runtime.pipeline.apply, body, content_type, encoding)
+    else:
+        result = runtime.pipeline.apply(body, content_type, encoding)
+    state.metrics.requests[result.status] += 1
+    state.metrics.rewrite_seconds += result.seconds
+
+    headers = _response_headers(upstream)
+    if result.body is None:  # unchanged or failed: the upstream's own bytes and headers
+        headers.popall("Content-Length", None)
+        return _respond(request, upstream, headers, body)
+
+    state.metrics.rewritten_bytes += len(body)
+    etag = etag_for(result.body)
+    for name in ("Content-Length", "ETag", "Content-MD5", "Accept-Ranges", "Digest"):
+        headers.popall(name, None)
+    headers["ETag"] = etag
+    if etag in revalidating:
+        for name in ("Content-Type", "Content-Encoding", "Content-Language"):
+            headers.popall(name, None)
+        return web.Response(status=304, headers=headers)
+    return _respond(request, upstream, headers, result.body)
+
+
+def _respond(request: web.Request, upstream: aiohttp.ClientResponse,
+             headers: CIMultiDict[str], body: bytes) -> web.Response:
+    status = 200 if upstream.status == 206 else upstream.status
+    reason = upstream.reason if status == upstream.status else None
+    return web.Response(status=status, reason=reason, headers=headers, body=body)
+
+
+async def _stream(request: web.Request, upstream: aiohttp.ClientResponse,
+                  headers: CIMultiDict[str], head: list[bytes] | None = None,
+                  ) -> web.StreamResponse:
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
+                                  headers=headers)
+    if upstream.content_length is not None and "Content-Length" in headers:
+        response.content_length = upstream.content_length
+    await response.prepare(request)
+    if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
+        await response.write_eof()
+        return response
+    try:
+        for chunk in head or ():
+            await response.write(chunk)
+        async for chunk in upstream.content.iter_chunked(_CHUNK):
+            await response.write(chunk)
+    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        # Headers are sent: the only honest signal left is a cut connection.
+        log.warning("upstream failed mid-body for %s: %s", request.path, exc)
+        response.force_close()
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+def _response_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    return end_to_end(upstream.headers)
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,63 @@
+"""Assembling the rewriting from config: locator + inventory + delivery → one URL mapper → rewriters.
+
+Everything here is built once per config load and then only called. The URL
+mapper is the single decision point for one URL: is it a local upload, does
+the inventory know it (and which version), and what is its delivery URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .config import Config
+from .delivery import DeliveryProvider, build_delivery
+from .html import HtmlRewriter
+from .inventory import Inventory
+from .media import UploadLocator
+from .pipeline import BodyRewriter, Pipeline
+
+__all__ = ["HTML_TYPES", "UrlMapper", "build_pipeline"]
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class UrlMapper:
+    """``url → delivery URL | None``; ``None`` keeps the URL as it is."""
+
+    __slots__ = ("_inventory", "_locator", "_provider", "_rewrite_missing")
+
+    def __init__(self, locator: UploadLocator, inventory: Inventory,
+                 provider: DeliveryProvider, *, rewrite_missing: bool) -> None:
+        self._locator = locator
+        self._inventory = inventory
+        self._provider = provider
+        self._rewrite_missing = rewrite_missing
+
+    def __call__(self, url: str, width: int | None = None) -> str | None:
+        ref = self._locator.parse(url)
+        if ref is None:
+            return None
+        info = self._inventory.lookup(ref.key)
+        if info is None and not self._rewrite_missing:
+            return None  # not known to exist on the delivery side: keep the local URL
+        return self._provider.url_for(ref, info, width)
+
+
+def build_url_mapper(config: Config, inventory: Inventory) -> UrlMapper:
+    return UrlMapper(
+        UploadLocator(config.site.hosts, config.site.uploads_path),
+        inventory,
+        build_delivery(config.delivery),
+        rewrite_missing=config.inventory.on_missing == "rewrite",
+    )
+
+
+def build_pipeline(config: Config, inventory: Inventory) -> Pipeline:
+    map_url: Callable[[str], str | None] = build_url_mapper(config, inventory)
+    html = HtmlRewriter(config.html)
+
+    def rewrite_html(body: bytes, charset: str | None) -> bytes:
+        return html.rewrite(body, map_url, charset)
+
+    rewriter: BodyRewriter = rewrite_html
+    return Pipeline({media_type: rewriter for media_type in HTML_TYPES})
