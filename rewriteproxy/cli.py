@@ -1,0 +1,49 @@
+"""The ``rewriteproxy`` command line: one sub-command per module in :mod:`rewriteproxy.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+__all__ = ["main"]
+
+# Listed here, in help order; each module has NAME, HELP, add_arguments() and run().
+COMMANDS = ("serve", "demo", "rewrite", "url", "check", "sync", "analyze")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rewriteproxy",
+        description="Serve a WordPress site's uploads from a CDN or Cloudinary, "
+                    "without touching its database.",
+    )
+    parser.add_argument("--version", action="version", version=f"rewriteproxy {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    modules = {}
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ImportError as exc:  # a command whose optional parts are not installed
+            logging.getLogger("rewriteproxy").debug("command %s unavailable: %s", name, exc)
+            continue
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        modules[module.NAME] = module
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(modules[args.command].run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

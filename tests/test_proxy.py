@@ -1,0 +1,388 @@
+"""The proxy behaves as HTTP does without it, except that upload URLs in pages point to the CDN."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import zlib
+
+import brotli
+import zstandard
+from aiohttp import web
+
+from .conftest import CDN, PAGE, REWRITTEN_SRC
+
+BIG = bytes(range(256)) * 4096  # 1 MiB of non-HTML bytes
+
+
+def origin(**routes: object) -> web.Application:
+    """An origin app serving each handler at ``/<name>``; ``any`` serves every path."""
+    app = web.Application()
+    for name, handler in routes.items():
+        app.router.add_route("*", "/{tail:.*}" if name == "any" else f"/{name}", handler)
+    return app
+
+
+async def html_page(request: web.Request) -> web.Response:
+    return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+
+
+# -- rewriting --------------------------------------------------------------
+
+
+async def test_html_upload_urls_point_to_the_cdn(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    response = await client.get("/page")
+    body = await response.read()
+    assert response.status == 200
+    assert REWRITTEN_SRC in body
+    assert b"/wp-content/themes/t/style.css" in body  # not an upload: untouched
+    assert response.headers["Content-Length"] == str(len(body))
+    assert body.replace(REWRITTEN_SRC, b"http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg") == PAGE
+
+
+async def test_a_page_without_upload_urls_is_passed_byte_for_byte_with_its_headers(start_proxy):
+    page = b"<html><body><p>nothing to see</p></body></html>"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", headers={"ETag": '"abc"'})
+
+    client = await start_proxy(origin(page=handler))
+    response = await client.get("/page")
+    assert await response.read() == page
+    assert response.headers["ETag"] == '"abc"'
+
+
+async def test_disabled_is_a_byte_identical_pass_through(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html", headers={"ETag": '"v1"'})
+
+    client = await start_proxy(origin(page=handler), "enabled: false")
+    response = await client.get("/page")
+    assert await response.read() == PAGE
+    assert response.headers["ETag"] == '"v1"'
+
+
+async def test_no_transform_responses_are_never_rewritten(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html",
+                            headers={"Cache-Control": "public, no-transform"})
+
+    client = await start_proxy(origin(page=handler))
+    assert await (await client.get("/page")).read() == PAGE
+
+
+async def test_non_html_streams_through_unchanged(start_proxy):
+    async def image(request: web.Request) -> web.Response:
+        return web.Response(body=BIG, content_type="image/jpeg")
+
+    client = await start_proxy(origin(img=image))
+    response = await client.get("/img")
+    assert await response.read() == BIG
+    assert response.headers["Content-Length"] == str(len(BIG))
+
+
+async def test_html_over_the_size_limit_streams_through_unchanged(start_proxy):
+    big_page = PAGE + b"<!--" + b"x" * 200_000 + b"-->"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)  # chunked: the proxy cannot know the size up front
+        for i in range(0, len(big_page), 8192):
+            await response.write(big_page[i : i + 8192])
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(origin(page=handler), "proxy: {max_rewrite_bytes: 100000}")
+    response = await client.get("/page")
+    assert await response.read() == big_page
+
+
+# -- content codings ---------------------------------------------------------
+
+ENCODERS = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+}
+
+
+async def test_compressed_pages_are_decoded_rewritten_and_reencoded(start_proxy):
+    seen_accept = []
+
+    async def handler(request: web.Request) -> web.Response:
+        coding = request.query["c"]
+        seen_accept.append(request.headers.get("Accept-Encoding"))
+        return web.Response(body=ENCODERS[coding](PAGE), content_type="text/html",
+                            headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"})
+
+    client = await start_proxy(origin(page=handler))
+    for coding in ENCODERS:
+        response = await client.get(f"/page?c={coding}",
+                                    headers={"Accept-Encoding": coding}, auto_decompress=False)
+        raw = await response.read()
+        assert response.headers["Content-Encoding"] == coding
+        assert response.headers["Content-Length"] == str(len(raw))
+        assert response.headers["Vary"] == "Accept-Encoding"
+        from rewriteproxy.http.codings import decode
+
+        assert REWRITTEN_SRC in decode(raw, coding), coding
+    assert seen_accept == list(ENCODERS)
+
+
+async def test_unknown_codings_are_not_requested_from_upstream(start_proxy):
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Accept-Encoding"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=handler))
+    await client.get("/page", headers={"Accept-Encoding": "compress, gzip;q=0.5, sdch"})
+    assert seen == ["gzip;q=0.5"]
+
+
+async def test_a_corrupt_gzip_body_fails_open_to_the_original_bytes(start_proxy):
+    broken = gzip.compress(PAGE)[:-12]
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=broken, content_type="text/html",
+                            headers={"Content-Encoding": "gzip"})
+
+    client = await start_proxy(origin(page=handler))
+    response = await client.get("/page", auto_decompress=False)
+    assert response.status == 200
+    assert await response.read() == broken
+
+
+# -- methods, validators, ranges, redirects ------------------------------------
+
+
+async def test_head_reports_the_length_a_get_would_have(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    get = await client.get("/page")
+    body = await get.read()
+    head = await client.head("/page")
+    assert head.status == 200
+    assert head.headers["Content-Length"] == str(len(body))
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert await head.read() == b""
+
+
+async def test_rewritten_pages_carry_a_weak_etag_and_revalidate_to_304(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    first = await client.get("/page")
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"rp-')
+    again = await client.get("/page", headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert await again.read() == b""
+    stale = await client.get("/page", headers={"If-None-Match": 'W/"rp-000000"'})
+    assert stale.status == 200
+
+
+async def test_upstream_304_and_its_validators_pass_through(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304, headers={"ETag": '"v1"'})
+        return web.Response(body=b"img", content_type="image/png", headers={"ETag": '"v1"'})
+
+    client = await start_proxy(origin(img=handler))
+    response = await client.get("/img", headers={"If-None-Match": '"v1"'})
+    assert response.status == 304
+    assert response.headers["ETag"] == '"v1"'
+
+
+async def test_range_requests_on_media_are_forwarded(start_proxy):
+    async def image(request: web.Request) -> web.FileResponse:
+        return web.Response(body=BIG, content_type="image/jpeg")
+
+    async def ranged(request: web.Request) -> web.Response:
+        # aiohttp's Response has no Range support; answer like nginx does.
+        start, end = request.http_range.start, request.http_range.stop
+        if start is None:
+            return await image(request)
+        return web.Response(status=206, body=BIG[start:end], content_type="image/jpeg",
+                            headers={"Content-Range": f"bytes {start}-{end - 1}/{len(BIG)}"})
+
+    client = await start_proxy(origin(img=ranged))
+    response = await client.get("/img", headers={"Range": "bytes=10-19"})
+    assert response.status == 206
+    assert await response.read() == BIG[10:20]
+    assert response.headers["Content-Range"] == f"bytes 10-19/{len(BIG)}"
+
+
+async def test_a_range_request_for_a_page_gets_the_whole_rewritten_page(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        if request.http_range.start is not None:
+            start, end = request.http_range.start, request.http_range.stop
+            return web.Response(status=206, body=PAGE[start:end], content_type="text/html",
+                                headers={"Content-Range": f"bytes {start}-{end - 1}/{len(PAGE)}"})
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=handler))
+    response = await client.get("/page", headers={"Range": "bytes=0-9"})
+    assert response.status == 200
+    assert REWRITTEN_SRC in await response.read()
+    assert "Accept-Ranges" not in response.headers
+
+
+async def test_redirects_are_returned_not_followed(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("http://wp.test/new/")
+
+    client = await start_proxy(origin(old=handler))
+    response = await client.get("/old", allow_redirects=False)
+    assert response.status == 301
+    assert response.headers["Location"] == "http://wp.test/new/"
+
+
+async def test_request_bodies_and_headers_are_forwarded_faithfully(start_proxy):
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        response = web.Response(
+            body=body,
+            content_type="application/octet-stream",
+            headers={
+                "X-Method": request.method,
+                "X-Raw-Path": request.raw_path,
+                "X-Host": request.headers.get("Host", ""),
+                "X-Forwarded-For": request.headers.get("X-Forwarded-For", ""),
+                "X-Forwarded-Proto": request.headers.get("X-Forwarded-Proto", ""),
+                "X-Forwarded-Host": request.headers.get("X-Forwarded-Host", ""),
+                "X-Custom": request.headers.get("X-Custom", ""),
+                "X-Has-Connection-Token": str("X-Drop" in request.headers),
+            },
+        )
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    client = await start_proxy(origin(echo=echo))
+
+    async def chunks():  # a chunked request body
+        for part in (b"one,", b"two,", b"three"):
+            yield part
+
+    response = await client.post(
+        "/echo?x=1&y=%20z", data=chunks(),
+        headers={"X-Custom": "kept", "Connection": "X-Drop", "X-Drop": "hop-by-hop"},
+    )
+    assert await response.read() == b"one,two,three"
+    assert response.headers["X-Method"] == "POST"
+    assert response.headers["X-Raw-Path"] == "/echo?x=1&y=%20z"
+    assert response.headers["X-Host"] == f"{client.host}:{client.port}"
+    assert response.headers["X-Forwarded-For"] == "127.0.0.1"
+    assert response.headers["X-Forwarded-Proto"] == "http"
+    assert response.headers["X-Forwarded-Host"] == f"{client.host}:{client.port}"
+    assert response.headers["X-Custom"] == "kept"
+    assert response.headers["X-Has-Connection-Token"] == "False"
+    assert sorted(response.headers.getall("Set-Cookie")) == [
+        "a=1; Path=/", "b=2; Path=/"]
+
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
+        response = await client.request(method, "/echo", data=b"payload")
+        assert response.headers["X-Method"] == method
+
+
+async def test_keep_alive_connections_are_reused(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    for _ in range(5):
+        response = await client.get("/page")
+        await response.read()
+    assert len(client.session.connector._conns) == 1  # one pooled connection to the proxy
+
+
+# -- bypass rules ----------------------------------------------------------------
+
+
+async def test_bypass_rules_leave_pages_untouched(start_proxy):
+    client = await start_proxy(origin(any=html_page))
+    untouched = [
+        ("/page?rewriteproxy=off", {}),
+        ("/page", {"X-RewriteProxy": "off"}),
+        ("/page", {"Cookie": "wordpress_logged_in_abc=admin%7C123"}),
+        ("/page?preview=true", {}),
+        ("/wp-admin/page", {}),
+        ("/wp-login.php", {}),
+    ]
+    for path, headers in untouched:
+        response = await client.get(path, headers=headers)
+        assert await response.read() == PAGE, (path, headers)
+    assert REWRITTEN_SRC in await (await client.get("/page")).read()
+
+
+async def test_bypass_rules_are_configurable(start_proxy):
+    client = await start_proxy(origin(page=html_page),
+                               "bypass: {logged_in_cookie: '', query_param: nocdn}")
+    response = await client.get("/page?nocdn=off", headers={"Cookie": "wordpress_logged_in_x=1"})
+    assert await response.read() == PAGE
+    response = await client.get("/page", headers={"Cookie": "wordpress_logged_in_x=1"})
+    assert REWRITTEN_SRC in await response.read()
+
+
+# -- failures ----------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_upstream_down_is_a_quick_502(start_proxy):
+    client = await start_proxy(f"http://127.0.0.1:{_closed_port()}")
+    response = await client.get("/")
+    assert response.status == 502
+    assert "could not be reached" in await response.text()
+
+
+async def test_upstream_too_slow_is_a_504(start_proxy):
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    client = await start_proxy(origin(slow=slow), "proxy: {read_timeout: 0.3}")
+    response = await client.get("/slow")
+    assert response.status == 504
+    assert "did not answer in time" in await response.text()
+
+
+async def test_a_client_that_goes_away_cancels_the_upstream_request(start_proxy):
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return web.Response(text="late")
+
+    client = await start_proxy(origin(slow=slow))
+    request = asyncio.ensure_future(client.get("/slow"))
+    await asyncio.wait_for(started.wait(), 5)
+    request.cancel()  # the client gives up and closes its connection
+    await asyncio.wait_for(cancelled.wait(), 5)
+
+
+# -- endpoints --------------------------------------------------------------------------
+
+
+async def test_health_and_metrics_endpoints(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    health = await client.get("/-/rewriteproxy/health")
+    assert health.status == 200
+    assert (await health.json())["enabled"] is True
+    await (await client.get("/page")).read()
+    metrics = await (await client.get("/-/rewriteproxy/metrics")).text()
+    assert 'rewriteproxy_requests_total{outcome="rewritten"} 1' in metrics
+    assert "rewriteproxy_enabled 1.0" in metrics
+
+
+async def test_the_cdn_base_is_what_the_config_says(start_proxy):
+    client = await start_proxy(origin(page=html_page))
+    assert CDN.encode() in await (await client.get("/page")).read()
