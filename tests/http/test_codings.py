@@ -1,0 +1,45 @@
+"""Content codings: what the proxy can read, it can write back the same way."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from rewriteproxy.http.codings import SUPPORTED, CodingError, decode, encode, narrow_accept_encoding
+
+DOC = b"<html>" + b"caf\xc3\xa9 " * 1000 + b"</html>"
+
+
+@pytest.mark.parametrize("coding", [*SUPPORTED, "x-gzip", "gzip, br", ""])
+def test_every_supported_coding_round_trips(coding):
+    assert decode(encode(DOC, coding), coding) == DOC
+
+
+def test_raw_deflate_is_accepted_as_servers_send_it():
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = raw.compress(DOC) + raw.flush()
+    assert decode(data, "deflate") == DOC
+
+
+@pytest.mark.parametrize(("coding", "data"), [
+    ("gzip", gzip.compress(DOC)[:-20]),
+    ("br", b"not brotli"),
+    ("compress", b"whatever"),
+])
+def test_corrupt_or_unknown_codings_raise_coding_error(coding, data):
+    with pytest.raises(CodingError):
+        decode(data, coding)
+
+
+@pytest.mark.parametrize(("accept", "narrowed"), [
+    (None, "identity"),
+    ("gzip, deflate, br", "gzip, deflate, br"),
+    ("gzip;q=1.0, identity; q=0.5, *;q=0", "gzip;q=1.0"),
+    ("sdch, compress", "identity"),
+    ("br;q=0, gzip", "gzip"),
+    ("*", ", ".join(SUPPORTED)),
+])
+def test_accept_encoding_is_narrowed_to_what_the_proxy_decodes(accept, narrowed):
+    assert narrow_accept_encoding(accept) == narrowed

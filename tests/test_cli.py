@@ -1,0 +1,155 @@
+"""The command line, run as a user runs it: a real process, real files, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from .conftest import CDN, PAGE, REWRITTEN_SRC
+
+CONFIG = """
+upstream: {upstream}
+enabled: {enabled}
+listen: {{host: 127.0.0.1, port: {port}}}
+site:
+  hosts: [wp.test]
+delivery:
+  provider: cdn
+  cdn:
+    base_url: {cdn}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rewriteproxy(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "rewriteproxy", *args], input=stdin,
+                          capture_output=True, timeout=60, check=False)
+
+
+def write_config(path: Path, upstream: str = "http://127.0.0.1:9", enabled: bool = True,
+                 port: int = 0) -> Path:
+    path.write_text(CONFIG.format(upstream=upstream, enabled=str(enabled).lower(), port=port,
+                                  cdn=CDN))
+    return path
+
+
+def test_every_command_has_help():
+    for command in ("serve", "demo", "rewrite", "url", "check", "sync", "analyze"):
+        result = rewriteproxy(command, "--help")
+        assert result.returncode == 0, (command, result.stderr)
+        assert b"usage: rewriteproxy " + command.encode() in result.stdout
+
+
+def test_rewrite_reads_stdin_and_writes_the_rewritten_document(tmp_path):
+    config = write_config(tmp_path / "c.yaml")
+    result = rewriteproxy("rewrite", "--config", str(config), stdin=PAGE)
+    assert result.returncode == 0, result.stderr
+    assert REWRITTEN_SRC in result.stdout
+
+
+def test_rewrite_diff_shows_only_the_changed_lines(tmp_path):
+    config = write_config(tmp_path / "c.yaml")
+    result = rewriteproxy("rewrite", "--config", str(config), "--diff", stdin=PAGE)
+    changed = [line for line in result.stdout.splitlines()
+               if line[:1] in (b"+", b"-") and line[:3] not in (b"+++", b"---")]
+    assert len(changed) == 2
+    assert REWRITTEN_SRC in changed[1]
+
+
+def test_rewrite_leaves_bypassed_pages_alone(tmp_path):
+    config = write_config(tmp_path / "c.yaml")
+    result = rewriteproxy("rewrite", "--config", str(config),
+                          "--url", "https://wp.test/wp-admin/post.php", stdin=PAGE)
+    assert result.stdout == PAGE
+
+
+def test_a_bad_config_exits_2_with_the_key_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
+    for command in ("rewrite", "check", "serve"):
+        result = rewriteproxy(command, "--config", str(bad))
+        assert result.returncode == 2
+        assert b"site.uplods_path (line 4): unknown key" in result.stderr
+
+
+async def test_check_reports_an_unreachable_upstream(tmp_path):
+    config = write_config(tmp_path / "c.yaml", upstream=f"http://127.0.0.1:{_free_port()}")
+    result = rewriteproxy("check", "--config", str(config), "--timeout", "2")
+    assert result.returncode == 1
+    assert b"is valid" in result.stdout
+    assert b"upstream" in result.stderr and b"NOT reachable" in result.stderr
+
+
+async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, aiohttp_server):
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    origin = await aiohttp_server(app)
+    port = _free_port()
+    config = write_config(tmp_path / "c.yaml", str(origin.make_url("")).rstrip("/"), True, port)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rewriteproxy", "serve", "--config", str(config),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await _wait_until_up(session, base)
+
+            async def fetch() -> bytes:
+                async with session.get(base + "/") as response:
+                    return await response.read()
+
+            assert REWRITTEN_SRC in await fetch()
+
+            write_config(config, str(origin.make_url("")).rstrip("/"), False, port)
+            process.send_signal(signal.SIGHUP)
+            assert await _eventually(fetch, lambda body: body == PAGE)
+
+            config.write_text("upstream: [broken")  # a bad reload keeps the running config
+            process.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            assert await fetch() == PAGE
+            async with session.get(base + "/-/rewriteproxy/metrics") as response:
+                metrics = await response.text()
+            assert 'rewriteproxy_config_reloads_total{result="failed"} 1' in metrics
+            assert process.returncode is None
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), 10)
+    assert b"reload failed, keeping the running config" in stderr
+
+
+async def _wait_until_up(session: aiohttp.ClientSession, base: str) -> None:
+    for _ in range(200):
+        try:
+            async with session.get(base + "/-/rewriteproxy/health") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("the proxy did not start")
+
+
+async def _eventually(fetch, accept) -> bool:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        if accept(await fetch()):
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -1,0 +1,94 @@
+"""The YAML file is the user contract: documented keys work, anything else is a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewriteproxy.config import ConfigError, load_config, parse_config
+
+MINIMAL = """
+upstream: http://127.0.0.1:8080
+site:
+  hosts: [wp.test]
+"""
+
+
+def test_the_documented_example_loads():
+    config = parse_config(
+        """
+upstream: http://127.0.0.1:8080          # the WordPress origin
+listen: {host: 127.0.0.1, port: 8000}
+enabled: true
+site:
+  hosts: [wp.test, www.wp.test, old.wp.test]
+  uploads_path: /wp-content/uploads/
+delivery:
+  provider: cdn
+  cdn:
+    base_url: https://cdn.example.net/wp-content/uploads/
+"""
+    )
+    assert config.upstream == "http://127.0.0.1:8080"
+    assert (config.listen.host, config.listen.port) == ("127.0.0.1", 8000)
+    assert config.enabled is True
+    assert config.site.hosts == ("wp.test", "www.wp.test", "old.wp.test")
+    assert config.site.canonical_host == "wp.test"
+    assert config.site.uploads_path == "/wp-content/uploads/"
+
+
+def test_defaults_for_everything_optional():
+    config = parse_config(MINIMAL)
+    assert config.enabled is True
+    assert config.listen.port == 8000
+    assert config.bypass.paths == ("/wp-admin/", "/wp-login.php")
+    assert config.bypass.logged_in_cookie == "wordpress_logged_in_"
+    assert config.proxy.max_rewrite_bytes == 8 * 1024 * 1024
+
+
+def test_uploads_path_is_normalised():
+    config = parse_config(MINIMAL.replace("[wp.test]", "[WP.test]\n  uploads_path: /media"))
+    assert config.site.uploads_path == "/media/"
+    assert config.site.hosts == ("wp.test",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("site: {hosts: [wp.test]}", "upstream: is required"),
+        ("upstream: ftp://x\nsite: {hosts: [a]}", "upstream (line 1): 'ftp://x' is not allowed"),
+        (MINIMAL + "enabled: maybe\n", "enabled (line 5): 'maybe' is not allowed: expected true or false"),
+        (MINIMAL + "listen: {port: 70000}\n", "listen.port (line 5): 70000 is not allowed: expected at most 65535"),
+        (MINIMAL + "listn: {}\n", "listn (line 5): unknown key"),
+        ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
+        ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
+        ("upstream: http://x\nsite: {hosts: [a], uploads_path: uploads}", "expected a path starting with /"),
+        ("upstream: [http://x", "not valid YAML"),
+        ("- a list", "expected a mapping of keys at the top level"),
+    ],
+)
+def test_errors_name_the_key_the_value_and_the_line(text, message):
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    assert message in str(error.value)
+
+
+def test_secrets_come_from_the_environment():
+    text = MINIMAL + "upstream_note: x\n"
+    with pytest.raises(ConfigError):
+        parse_config(text)  # (unknown key, to show strictness)
+    config = parse_config(
+        "upstream: ${ORIGIN}\nsite: {hosts: ['${HOST:-wp.test}']}\n",
+        environ={"ORIGIN": "http://10.0.0.5:8080"},
+    )
+    assert config.upstream == "http://10.0.0.5:8080"
+    assert config.site.hosts == ("wp.test",)
+
+
+def test_a_missing_environment_variable_is_named():
+    with pytest.raises(ConfigError, match="environment variable ORIGIN is not set"):
+        parse_config("upstream: ${ORIGIN}\nsite: {hosts: [a]}\n", environ={})
+
+
+def test_load_config_names_an_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "missing.yaml")
