@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,17 +78,20 @@ STATE = web.AppKey("state", State)
 
 def _with(config: Config, **changes: object) -> Config:
     from dataclasses import replace
+
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:
     inventory = build_inventory(config.inventory)
-    state = State(Runtime(config, inventory, build_pipeline(config, inventory)),
-                  Path(config_path) if config_path else None)
+    state = State(
+        Runtime(config, inventory, build_pipeline(config, inventory)),
+        Path(config_path) if config_path else None,
+    )
     app = web.Application(client_max_size=0)  # bodies stream through; no size cap of ours
     app[STATE] = state
 
-    async def lifecycle(app: web.Application) -> object:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
             timeout=aiohttp.ClientTimeout(
@@ -111,8 +115,9 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
         if request.path == proxy.health_path:
             return _health(state)
         if request.path == proxy.metrics_path:
-            return web.Response(text=state.metrics.render(_gauges(state)),
-                                content_type="text/plain")
+            return web.Response(
+                text=state.metrics.render(_gauges(state)), content_type="text/plain"
+            )
         return await handle(request, state)
 
     app.router.add_route("*", "/{tail:.*}", dispatch)

@@ -20,11 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rewriteproxy",
         description="Serve a WordPress site's uploads from a CDN or Cloudinary, "
-                    "without touching its database.",
+        "without touching its database.",
     )
     parser.add_argument("--version", action="version", version=f"rewriteproxy {__version__}")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
     for name in COMMANDS:
@@ -37,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.add_arguments(command)
         modules[module.NAME] = module
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(modules[args.command].run(args))
     except KeyboardInterrupt:

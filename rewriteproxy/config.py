@@ -99,8 +99,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     return parse_config(text, source=str(path), environ=environ)
 
 
-def parse_config(text: str, source: str = "<config>",
-                 environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> Config:
     data, lines = _read_yaml(text, source)
     root = Section(data, "", lines, environ)
     config = _parse_root(root, source)
@@ -114,9 +115,13 @@ def _parse_root(root: Section, source: str) -> Config:
     from .html import parse_html_options
     from .inventory import parse_inventory
 
-    upstream = root.parsed("upstream", "", _http_url, "an http(s) URL such as http://127.0.0.1:8080")
+    upstream = root.parsed(
+        "upstream", "", _http_url, "an http(s) URL such as http://127.0.0.1:8080"
+    )
     if not upstream:
-        raise root.error("upstream", "is required: the WordPress origin, e.g. http://127.0.0.1:8080")
+        raise root.error(
+            "upstream", "is required: the WordPress origin, e.g. http://127.0.0.1:8080"
+        )
     site = _parse_site(root.section("site"))
     return Config(
         upstream=upstream.rstrip("/"),
@@ -148,12 +153,16 @@ def _parse_site(section: Section) -> SiteConfig:
         raise section.error("hosts", "is required: the site's host names, canonical first")
     for host in hosts:
         if "/" in host or " " in host:
-            raise section.error("hosts", f"{host!r} is not allowed: expected a bare host name "
-                                         "such as www.example.com (no scheme, no path)")
+            raise section.error(
+                "hosts",
+                f"{host!r} is not allowed: expected a bare host name "
+                "such as www.example.com (no scheme, no path)",
+            )
     uploads_path = section.text("uploads_path", "/wp-content/uploads/")
     if not uploads_path.startswith("/"):
-        raise section.error("uploads_path",
-                            f"{uploads_path!r} is not allowed: expected a path starting with /")
+        raise section.error(
+            "uploads_path", f"{uploads_path!r} is not allowed: expected a path starting with /"
+        )
     site = SiteConfig(
         hosts=hosts,
         uploads_path="/" + uploads_path.strip("/") + "/",
@@ -169,9 +178,8 @@ def _parse_proxy(section: Section) -> ProxyConfig:
         connect_timeout=section.number("connect_timeout", d.connect_timeout, minimum=0.01),
         read_timeout=section.number("read_timeout", d.read_timeout, minimum=0.01),
         max_rewrite_bytes=section.integer("max_rewrite_bytes", d.max_rewrite_bytes, minimum=0),
-        health_path=section.parsed("health_path", d.health_path, _abs_path, "a path starting with /"),
-        metrics_path=section.parsed("metrics_path", d.metrics_path, _abs_path,
-                                    "a path starting with /"),
+        health_path=section.parsed("health_path", d.health_path, _abs_path, _A_PATH),
+        metrics_path=section.parsed("metrics_path", d.metrics_path, _abs_path, _A_PATH),
         preserve_host=section.flag("preserve_host", d.preserve_host),
     )
     section.done()
@@ -190,6 +198,9 @@ def _parse_bypass(section: Section) -> BypassConfig:
     )
     section.done()
     return bypass
+
+
+_A_PATH = "a path starting with /"
 
 
 def _http_url(value: str) -> str:

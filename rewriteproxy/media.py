@@ -65,12 +65,13 @@ class FileInfo:
 class UploadLocator:
     """Recognises the site's upload URLs. Built once per config; ``parse`` is the hot path."""
 
-    __slots__ = ("_hosts", "_uploads_path")
+    __slots__ = ("_hosts", "_uploads_path", "_uploads_path_lower")
 
     def __init__(self, hosts: tuple[str, ...], uploads_path: str) -> None:
         self._hosts = frozenset(h.lower() for h in hosts)
         path = "/" + uploads_path.strip("/") + "/"
         self._uploads_path = path
+        self._uploads_path_lower = path.lower()
 
     @property
     def uploads_path(self) -> str:
@@ -80,7 +81,7 @@ class UploadLocator:
         path = self._local_path(url.strip())
         if path is None:
             return None
-        if not path[: len(self._uploads_path)].lower() == self._uploads_path.lower():
+        if path[: len(self._uploads_path)].lower() != self._uploads_path_lower:
             return None
         rest = path[len(self._uploads_path) :]
         rest, _, fragment = rest.partition("#")

@@ -25,20 +25,26 @@ class Metrics:
             "# HELP rewriteproxy_requests_total Requests by outcome.",
             "# TYPE rewriteproxy_requests_total counter",
         ]
-        lines += [f'rewriteproxy_requests_total{{outcome="{k}"}} {v}'
-                  for k, v in sorted(self.requests.items())]
+        lines += [
+            f'rewriteproxy_requests_total{{outcome="{k}"}} {v}'
+            for k, v in sorted(self.requests.items())
+        ]
         lines += [
             "# HELP rewriteproxy_bypassed_total Requests passed through untouched, by reason.",
             "# TYPE rewriteproxy_bypassed_total counter",
         ]
-        lines += [f'rewriteproxy_bypassed_total{{reason="{k}"}} {v}'
-                  for k, v in sorted(self.bypassed.items())]
+        lines += [
+            f'rewriteproxy_bypassed_total{{reason="{k}"}} {v}'
+            for k, v in sorted(self.bypassed.items())
+        ]
         lines += [
             "# HELP rewriteproxy_config_reloads_total Config reloads by result.",
             "# TYPE rewriteproxy_config_reloads_total counter",
         ]
-        lines += [f'rewriteproxy_config_reloads_total{{result="{k}"}} {v}'
-                  for k, v in sorted(self.reloads.items())]
+        lines += [
+            f'rewriteproxy_config_reloads_total{{result="{k}"}} {v}'
+            for k, v in sorted(self.reloads.items())
+        ]
         lines += [
             "# TYPE rewriteproxy_rewrite_seconds_total counter",
             f"rewriteproxy_rewrite_seconds_total {self.rewrite_seconds:.6f}",

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from .http import codings
 
-__all__ = ["BodyRewriter", "Pipeline", "Result", "media_type", "charset_of"]
+__all__ = ["BodyRewriter", "Pipeline", "Result", "charset_of", "media_type"]
 
 log = logging.getLogger("rewriteproxy.pipeline")
 
@@ -71,6 +71,9 @@ class Pipeline:
             encoded = codings.encode(new, content_encoding) if content_encoding else new
         except Exception as exc:  # fail open: the client gets the upstream's bytes
             log.warning("rewrite failed, serving the original: %s: %s", type(exc).__name__, exc)
-            return Result("failed", seconds=time.perf_counter() - started,
-                          error=f"{type(exc).__name__}: {exc}")
+            return Result(
+                "failed",
+                seconds=time.perf_counter() - started,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         return Result("rewritten", encoded, seconds=time.perf_counter() - started)

@@ -69,7 +69,8 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     )
     if reason is None:
         headers["Accept-Encoding"] = codings.narrow_accept_encoding(
-            request.headers.get("Accept-Encoding"))
+            request.headers.get("Accept-Encoding")
+        )
     if revalidating:
         # Our tags mean nothing to WordPress; the proxy decides the 304 itself.
         headers.popall("If-None-Match", None)
@@ -79,7 +80,11 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     data = request.content if request.body_exists else None
     try:
         async with state.session.request(
-            request.method, url, headers=headers, data=data, allow_redirects=False,
+            request.method,
+            url,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
         ) as upstream:
             if reason is None and _rewritable(upstream, runtime):
                 if request.method == "HEAD" or upstream.status == 206:
@@ -87,7 +92,7 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
                 return await _rewrite(request, state, upstream, revalidating)
             state.metrics.requests["passthrough"] += 1
             return await _stream(request, upstream, _response_headers(upstream))
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
         return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
     except aiohttp.ClientError as exc:
@@ -104,16 +109,23 @@ def _rewritable(upstream: aiohttp.ClientResponse, runtime: Runtime) -> bool:
     if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
         return False
     encoding = upstream.headers.get("Content-Encoding", "")
-    if any(c.strip().lower() not in (*codings.SUPPORTED, "x-gzip", "identity")
-           for c in encoding.split(",") if c.strip()):
+    if any(
+        c.strip().lower() not in (*codings.SUPPORTED, "x-gzip", "identity")
+        for c in encoding.split(",")
+        if c.strip()
+    ):
         return False
     length = upstream.content_length
     return length is None or length <= runtime.config.proxy.max_rewrite_bytes
 
 
-async def _refetch_and_rewrite(request: web.Request, state: State, url: URL,
-                               headers: CIMultiDict[str],
-                               revalidating: frozenset[str]) -> web.StreamResponse:
+async def _refetch_and_rewrite(
+    request: web.Request,
+    state: State,
+    url: URL,
+    headers: CIMultiDict[str],
+    revalidating: frozenset[str],
+) -> web.StreamResponse:
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
@@ -121,8 +133,12 @@ async def _refetch_and_rewrite(request: web.Request, state: State, url: URL,
         return await _rewrite(request, state, upstream, revalidating)
 
 
-async def _rewrite(request: web.Request, state: State, upstream: aiohttp.ClientResponse,
-                   revalidating: frozenset[str]) -> web.StreamResponse:
+async def _rewrite(
+    request: web.Request,
+    state: State,
+    upstream: aiohttp.ClientResponse,
+    revalidating: frozenset[str],
+) -> web.StreamResponse:
     runtime = state.runtime
     limit = runtime.config.proxy.max_rewrite_bytes
     chunks: list[bytes] = []
@@ -139,7 +155,8 @@ async def _rewrite(request: web.Request, state: State, upstream: aiohttp.ClientR
     encoding = upstream.headers.get("Content-Encoding", "")
     if len(body) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
-            None, runtime.pipeline.apply, body, content_type, encoding)
+            None, runtime.pipeline.apply, body, content_type, encoding
+        )
     else:
         result = runtime.pipeline.apply(body, content_type, encoding)
     state.metrics.requests[result.status] += 1
@@ -162,18 +179,21 @@ async def _rewrite(request: web.Request, state: State, upstream: aiohttp.ClientR
     return _respond(request, upstream, headers, result.body)
 
 
-def _respond(request: web.Request, upstream: aiohttp.ClientResponse,
-             headers: CIMultiDict[str], body: bytes) -> web.Response:
+def _respond(
+    request: web.Request, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str], body: bytes
+) -> web.Response:
     status = 200 if upstream.status == 206 else upstream.status
     reason = upstream.reason if status == upstream.status else None
     return web.Response(status=status, reason=reason, headers=headers, body=body)
 
 
-async def _stream(request: web.Request, upstream: aiohttp.ClientResponse,
-                  headers: CIMultiDict[str], head: list[bytes] | None = None,
-                  ) -> web.StreamResponse:
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
-                                  headers=headers)
+async def _stream(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    headers: CIMultiDict[str],
+    head: list[bytes] | None = None,
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     if upstream.content_length is not None and "Content-Length" in headers:
         response.content_length = upstream.content_length
     await response.prepare(request)
@@ -185,7 +205,7 @@ async def _stream(request: web.Request, upstream: aiohttp.ClientResponse,
             await response.write(chunk)
         async for chunk in upstream.content.iter_chunked(_CHUNK):
             await response.write(chunk)
-    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         # Headers are sent: the only honest signal left is a cut connection.
         log.warning("upstream failed mid-body for %s: %s", request.path, exc)
         response.force_close()

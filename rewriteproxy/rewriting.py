@@ -1,4 +1,4 @@
-"""Assembling the rewriting from config: locator + inventory + delivery → one URL mapper → rewriters.
+"""Assembling the rewriting from config: locator + inventory + delivery → URL mapper → rewriters.
 
 Everything here is built once per config load and then only called. The URL
 mapper is the single decision point for one URL: is it a local upload, does
@@ -26,8 +26,14 @@ class UrlMapper:
 
     __slots__ = ("_inventory", "_locator", "_provider", "_rewrite_missing")
 
-    def __init__(self, locator: UploadLocator, inventory: Inventory,
-                 provider: DeliveryProvider, *, rewrite_missing: bool) -> None:
+    def __init__(
+        self,
+        locator: UploadLocator,
+        inventory: Inventory,
+        provider: DeliveryProvider,
+        *,
+        rewrite_missing: bool,
+    ) -> None:
         self._locator = locator
         self._inventory = inventory
         self._provider = provider

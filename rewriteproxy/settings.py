@@ -127,8 +127,9 @@ class Section:
             raise self.error(key, f"{value!r} is not allowed: expected true or false")
         return value
 
-    def integer(self, key: str, default: int, *, minimum: int | None = None,
-            maximum: int | None = None) -> int:
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self._raw(key)
         if value is None:
             return default
@@ -139,8 +140,14 @@ class Section:
         self._check_range(key, value, minimum, maximum)
         return value
 
-    def number(self, key: str, default: float, *, minimum: float | None = None,
-              maximum: float | None = None) -> float:
+    def number(
+        self,
+        key: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         value = self._raw(key)
         if value is None:
             return default
@@ -154,8 +161,9 @@ class Section:
         self._check_range(key, value, minimum, maximum)
         return float(value)
 
-    def _check_range(self, key: str, value: float, minimum: float | None,
-                     maximum: float | None) -> None:
+    def _check_range(
+        self, key: str, value: float, minimum: float | None, maximum: float | None
+    ) -> None:
         if minimum is not None and value < minimum:
             raise self.error(key, f"{value!r} is not allowed: expected at least {minimum}")
         if maximum is not None and value > maximum:

@@ -46,8 +46,9 @@ ProxyFactory = Callable[..., Awaitable[TestClient]]
 def start_proxy(aiohttp_server, aiohttp_client) -> ProxyFactory:  # type: ignore[no-untyped-def]
     """``await start_proxy(origin_app, extra_yaml="")`` → a client of the proxy in front of it."""
 
-    async def start(origin: web.Application | str, extra_yaml: str = "",
-                    config_path: str | None = None) -> TestClient:
+    async def start(
+        origin: web.Application | str, extra_yaml: str = "", config_path: str | None = None
+    ) -> TestClient:
         if isinstance(origin, str):
             upstream = origin
         else:

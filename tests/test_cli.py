@@ -35,14 +35,21 @@ def _free_port() -> int:
 
 
 def rewriteproxy(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "rewriteproxy", *args], input=stdin,
-                          capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "rewriteproxy", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
-def write_config(path: Path, upstream: str = "http://127.0.0.1:9", enabled: bool = True,
-                 port: int = 0) -> Path:
-    path.write_text(CONFIG.format(upstream=upstream, enabled=str(enabled).lower(), port=port,
-                                  cdn=CDN))
+def write_config(
+    path: Path, upstream: str = "http://127.0.0.1:9", enabled: bool = True, port: int = 0
+) -> Path:
+    path.write_text(
+        CONFIG.format(upstream=upstream, enabled=str(enabled).lower(), port=port, cdn=CDN)
+    )
     return path
 
 
@@ -63,16 +70,20 @@ def test_rewrite_reads_stdin_and_writes_the_rewritten_document(tmp_path):
 def test_rewrite_diff_shows_only_the_changed_lines(tmp_path):
     config = write_config(tmp_path / "c.yaml")
     result = rewriteproxy("rewrite", "--config", str(config), "--diff", stdin=PAGE)
-    changed = [line for line in result.stdout.splitlines()
-               if line[:1] in (b"+", b"-") and line[:3] not in (b"+++", b"---")]
+    changed = [
+        line
+        for line in result.stdout.splitlines()
+        if line[:1] in (b"+", b"-") and line[:3] not in (b"+++", b"---")
+    ]
     assert len(changed) == 2
     assert REWRITTEN_SRC in changed[1]
 
 
 def test_rewrite_leaves_bypassed_pages_alone(tmp_path):
     config = write_config(tmp_path / "c.yaml")
-    result = rewriteproxy("rewrite", "--config", str(config),
-                          "--url", "https://wp.test/wp-admin/post.php", stdin=PAGE)
+    result = rewriteproxy(
+        "rewrite", "--config", str(config), "--url", "https://wp.test/wp-admin/post.php", stdin=PAGE
+    )
     assert result.stdout == PAGE
 
 
@@ -103,8 +114,15 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     port = _free_port()
     config = write_config(tmp_path / "c.yaml", str(origin.make_url("")).rstrip("/"), True, port)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rewriteproxy", "serve", "--config", str(config),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
+        sys.executable,
+        "-m",
+        "rewriteproxy",
+        "serve",
+        "--config",
+        str(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
     )
     base = f"http://127.0.0.1:{port}"
     try:

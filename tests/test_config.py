@@ -56,12 +56,21 @@ def test_uploads_path_is_normalised():
     [
         ("site: {hosts: [wp.test]}", "upstream: is required"),
         ("upstream: ftp://x\nsite: {hosts: [a]}", "upstream (line 1): 'ftp://x' is not allowed"),
-        (MINIMAL + "enabled: maybe\n", "enabled (line 5): 'maybe' is not allowed: expected true or false"),
-        (MINIMAL + "listen: {port: 70000}\n", "listen.port (line 5): 70000 is not allowed: expected at most 65535"),
+        (
+            MINIMAL + "enabled: maybe\n",
+            "enabled (line 5): 'maybe' is not allowed: expected true or false",
+        ),
+        (
+            MINIMAL + "listen: {port: 70000}\n",
+            "listen.port (line 5): 70000 is not allowed: expected at most 65535",
+        ),
         (MINIMAL + "listn: {}\n", "listn (line 5): unknown key"),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
-        ("upstream: http://x\nsite: {hosts: [a], uploads_path: uploads}", "expected a path starting with /"),
+        (
+            "upstream: http://x\nsite: {hosts: [a], uploads_path: uploads}",
+            "expected a path starting with /",
+        ),
         ("upstream: [http://x", "not valid YAML"),
         ("- a list", "expected a mapping of keys at the top level"),
     ],

@@ -39,7 +39,10 @@ async def test_html_upload_urls_point_to_the_cdn(start_proxy):
     assert REWRITTEN_SRC in body
     assert b"/wp-content/themes/t/style.css" in body  # not an upload: untouched
     assert response.headers["Content-Length"] == str(len(body))
-    assert body.replace(REWRITTEN_SRC, b"http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg") == PAGE
+    assert (
+        body.replace(REWRITTEN_SRC, b"http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg")
+        == PAGE
+    )
 
 
 async def test_a_page_without_upload_urls_is_passed_byte_for_byte_with_its_headers(start_proxy):
@@ -66,8 +69,9 @@ async def test_disabled_is_a_byte_identical_pass_through(start_proxy):
 
 async def test_no_transform_responses_are_never_rewritten(start_proxy):
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=PAGE, content_type="text/html",
-                            headers={"Cache-Control": "public, no-transform"})
+        return web.Response(
+            body=PAGE, content_type="text/html", headers={"Cache-Control": "public, no-transform"}
+        )
 
     client = await start_proxy(origin(page=handler))
     assert await (await client.get("/page")).read() == PAGE
@@ -115,13 +119,17 @@ async def test_compressed_pages_are_decoded_rewritten_and_reencoded(start_proxy)
     async def handler(request: web.Request) -> web.Response:
         coding = request.query["c"]
         seen_accept.append(request.headers.get("Accept-Encoding"))
-        return web.Response(body=ENCODERS[coding](PAGE), content_type="text/html",
-                            headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"})
+        return web.Response(
+            body=ENCODERS[coding](PAGE),
+            content_type="text/html",
+            headers={"Content-Encoding": coding, "Vary": "Accept-Encoding"},
+        )
 
     client = await start_proxy(origin(page=handler))
     for coding in ENCODERS:
-        response = await client.get(f"/page?c={coding}",
-                                    headers={"Accept-Encoding": coding}, auto_decompress=False)
+        response = await client.get(
+            f"/page?c={coding}", headers={"Accept-Encoding": coding}, auto_decompress=False
+        )
         raw = await response.read()
         assert response.headers["Content-Encoding"] == coding
         assert response.headers["Content-Length"] == str(len(raw))
@@ -148,8 +156,9 @@ async def test_a_corrupt_gzip_body_fails_open_to_the_original_bytes(start_proxy)
     broken = gzip.compress(PAGE)[:-12]
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=broken, content_type="text/html",
-                            headers={"Content-Encoding": "gzip"})
+        return web.Response(
+            body=broken, content_type="text/html", headers={"Content-Encoding": "gzip"}
+        )
 
     client = await start_proxy(origin(page=handler))
     response = await client.get("/page", auto_decompress=False)
@@ -204,8 +213,12 @@ async def test_range_requests_on_media_are_forwarded(start_proxy):
         start, end = request.http_range.start, request.http_range.stop
         if start is None:
             return await image(request)
-        return web.Response(status=206, body=BIG[start:end], content_type="image/jpeg",
-                            headers={"Content-Range": f"bytes {start}-{end - 1}/{len(BIG)}"})
+        return web.Response(
+            status=206,
+            body=BIG[start:end],
+            content_type="image/jpeg",
+            headers={"Content-Range": f"bytes {start}-{end - 1}/{len(BIG)}"},
+        )
 
     client = await start_proxy(origin(img=ranged))
     response = await client.get("/img", headers={"Range": "bytes=10-19"})
@@ -218,8 +231,12 @@ async def test_a_range_request_for_a_page_gets_the_whole_rewritten_page(start_pr
     async def handler(request: web.Request) -> web.Response:
         if request.http_range.start is not None:
             start, end = request.http_range.start, request.http_range.stop
-            return web.Response(status=206, body=PAGE[start:end], content_type="text/html",
-                                headers={"Content-Range": f"bytes {start}-{end - 1}/{len(PAGE)}"})
+            return web.Response(
+                status=206,
+                body=PAGE[start:end],
+                content_type="text/html",
+                headers={"Content-Range": f"bytes {start}-{end - 1}/{len(PAGE)}"},
+            )
         return web.Response(body=PAGE, content_type="text/html")
 
     client = await start_proxy(origin(page=handler))
@@ -267,7 +284,8 @@ async def test_request_bodies_and_headers_are_forwarded_faithfully(start_proxy):
             yield part
 
     response = await client.post(
-        "/echo?x=1&y=%20z", data=chunks(),
+        "/echo?x=1&y=%20z",
+        data=chunks(),
         headers={"X-Custom": "kept", "Connection": "X-Drop", "X-Drop": "hop-by-hop"},
     )
     assert await response.read() == b"one,two,three"
@@ -279,8 +297,7 @@ async def test_request_bodies_and_headers_are_forwarded_faithfully(start_proxy):
     assert response.headers["X-Forwarded-Host"] == f"{client.host}:{client.port}"
     assert response.headers["X-Custom"] == "kept"
     assert response.headers["X-Has-Connection-Token"] == "False"
-    assert sorted(response.headers.getall("Set-Cookie")) == [
-        "a=1; Path=/", "b=2; Path=/"]
+    assert sorted(response.headers.getall("Set-Cookie")) == ["a=1; Path=/", "b=2; Path=/"]
 
     for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
         response = await client.request(method, "/echo", data=b"payload")
@@ -315,8 +332,9 @@ async def test_bypass_rules_leave_pages_untouched(start_proxy):
 
 
 async def test_bypass_rules_are_configurable(start_proxy):
-    client = await start_proxy(origin(page=html_page),
-                               "bypass: {logged_in_cookie: '', query_param: nocdn}")
+    client = await start_proxy(
+        origin(page=html_page), "bypass: {logged_in_cookie: '', query_param: nocdn}"
+    )
     response = await client.get("/page?nocdn=off", headers={"Cookie": "wordpress_logged_in_x=1"})
     assert await response.read() == PAGE
     response = await client.get("/page", headers={"Cookie": "wordpress_logged_in_x=1"})

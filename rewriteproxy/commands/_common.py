@@ -9,8 +9,9 @@ from ..config import Config, ConfigError, load_config
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE",
-                        help="the rewriteproxy YAML config file")
+    parser.add_argument(
+        "--config", "-c", required=True, metavar="FILE", help="the rewriteproxy YAML config file"
+    )
 
 
 def load_or_explain(path: str) -> Config | None:

@@ -16,8 +16,12 @@ HELP = "validate the config and probe the upstream, the delivery side and the in
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--timeout", type=float, default=5.0,
-                        help="seconds to wait for each probe (default: %(default)s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for each probe (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +68,6 @@ async def _probe_url(session: aiohttp.ClientSession, label: str, url: str) -> bo
         async with session.get(url, allow_redirects=False) as response:
             print(f"{label}: {url} answered {response.status} {response.reason}")
             return response.status < 500
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         print(f"{label}: {url} is NOT reachable: {type(exc).__name__}: {exc}", file=sys.stderr)
         return False

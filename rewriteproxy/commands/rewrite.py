@@ -20,13 +20,20 @@ HELP = "rewrite one document from stdin to stdout, exactly as the proxy would"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--content-type", default="text/html; charset=utf-8",
-                        help="the document's Content-Type (default: %(default)s)")
-    parser.add_argument("--url", metavar="PAGE_URL",
-                        help="the page's URL; pages the bypass rules exclude (such as "
-                             "/wp-admin/) come out unchanged, as through the proxy")
-    parser.add_argument("--diff", action="store_true",
-                        help="print a unified diff of input and output instead")
+    parser.add_argument(
+        "--content-type",
+        default="text/html; charset=utf-8",
+        help="the document's Content-Type (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--url",
+        metavar="PAGE_URL",
+        help="the page's URL; pages the bypass rules exclude (such as "
+        "/wp-admin/) come out unchanged, as through the proxy",
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="print a unified diff of input and output instead"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         before = document.decode("utf-8", "replace").splitlines(keepends=True)
         after = output.decode("utf-8", "replace").splitlines(keepends=True)
         label = args.url or "stdin"
-        sys.stdout.writelines(difflib.unified_diff(before, after, f"{label} (upstream)",
-                                                   f"{label} (rewritten)"))
+        sys.stdout.writelines(
+            difflib.unified_diff(before, after, f"{label} (upstream)", f"{label} (rewritten)")
+        )
     else:
         sys.stdout.buffer.write(output)
     return 0
@@ -64,8 +72,7 @@ async def _rewrite(config: object, document: bytes, content_type: str) -> bytes:
     finally:
         await inventory.close()
     if result.status == "failed":
-        print(f"rewriteproxy: rewrite failed, output is the input: {result.error}",
-              file=sys.stderr)
+        print(f"rewriteproxy: rewrite failed, output is the input: {result.error}", file=sys.stderr)
     return result.body if result.body is not None else document
 
 

@@ -33,8 +33,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(config: object, config_path: str | None, host: str, port: int,
-                ready: asyncio.Event | None = None) -> None:
+async def serve(
+    config: object,
+    config_path: str | None,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+) -> None:
     from ..app import STATE, create_app, install_reload_signal
     from ..config import Config
 
@@ -46,8 +51,13 @@ async def serve(config: object, config_path: str | None, host: str, port: int,
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     install_reload_signal(app[STATE])
-    log.info("rewriteproxy on http://%s:%s → %s (rewriting %s)", host, port, config.upstream,
-             "on" if config.enabled else "off")
+    log.info(
+        "rewriteproxy on http://%s:%s → %s (rewriting %s)",
+        host,
+        port,
+        config.upstream,
+        "on" if config.enabled else "off",
+    )
     if ready is not None:
         ready.set()
     try:

@@ -73,8 +73,11 @@ SUPPORTED: tuple[str, ...] = tuple(c for c in ("br", "zstd", "gzip", "deflate") 
 
 
 def _codings(content_encoding: str) -> list[str]:
-    return [c.strip().lower() for c in content_encoding.split(",") if c.strip()
-            and c.strip().lower() != "identity"]
+    return [
+        c.strip().lower()
+        for c in content_encoding.split(",")
+        if c.strip() and c.strip().lower() != "identity"
+    ]
 
 
 def decode(body: bytes, content_encoding: str) -> bytes:

@@ -16,14 +16,22 @@ __all__ = ["HOP_BY_HOP", "end_to_end", "forwarded_request_headers"]
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-        "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
     )
 )
 
 
-def end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str],
-               drop: Iterable[str] = ()) -> CIMultiDict[str]:
+def end_to_end(
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], drop: Iterable[str] = ()
+) -> CIMultiDict[str]:
     """A copy of ``headers`` without hop-by-hop ones and without ``drop``."""
     named = {
         token.strip().lower()

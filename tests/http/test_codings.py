@@ -23,23 +23,29 @@ def test_raw_deflate_is_accepted_as_servers_send_it():
     assert decode(data, "deflate") == DOC
 
 
-@pytest.mark.parametrize(("coding", "data"), [
-    ("gzip", gzip.compress(DOC)[:-20]),
-    ("br", b"not brotli"),
-    ("compress", b"whatever"),
-])
+@pytest.mark.parametrize(
+    ("coding", "data"),
+    [
+        ("gzip", gzip.compress(DOC)[:-20]),
+        ("br", b"not brotli"),
+        ("compress", b"whatever"),
+    ],
+)
 def test_corrupt_or_unknown_codings_raise_coding_error(coding, data):
     with pytest.raises(CodingError):
         decode(data, coding)
 
 
-@pytest.mark.parametrize(("accept", "narrowed"), [
-    (None, "identity"),
-    ("gzip, deflate, br", "gzip, deflate, br"),
-    ("gzip;q=1.0, identity; q=0.5, *;q=0", "gzip;q=1.0"),
-    ("sdch, compress", "identity"),
-    ("br;q=0, gzip", "gzip"),
-    ("*", ", ".join(SUPPORTED)),
-])
+@pytest.mark.parametrize(
+    ("accept", "narrowed"),
+    [
+        (None, "identity"),
+        ("gzip, deflate, br", "gzip, deflate, br"),
+        ("gzip;q=1.0, identity; q=0.5, *;q=0", "gzip;q=1.0"),
+        ("sdch, compress", "identity"),
+        ("br;q=0, gzip", "gzip"),
+        ("*", ", ".join(SUPPORTED)),
+    ],
+)
 def test_accept_encoding_is_narrowed_to_what_the_proxy_decodes(accept, narrowed):
     assert narrow_accept_encoding(accept) == narrowed
