@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,7 @@ def _health(state: State) -> web.Response:
     return web.json_response(
         {
             "status": "ok",
+            "pid": os.getpid(),
             "enabled": runtime.config.enabled,
             "inventory": {"ready": runtime.inventory.ready, **runtime.inventory.snapshot_stats()},
         },

@@ -171,3 +171,41 @@ async def _eventually(fetch, accept) -> bool:  # type: ignore[no-untyped-def]
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_workers_share_the_port_and_stop_together(tmp_path):
+    port = _free_port()
+    config = write_config(tmp_path / "c.yaml", port=port)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "rewriteproxy",
+        "serve",
+        "--config",
+        str(config),
+        "--workers",
+        "2",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    pids = set()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await _wait_until_up(session, base)
+            for _ in range(200):  # a new connection each time: the kernel spreads them
+                connector = aiohttp.TCPConnector(force_close=True)
+                async with (
+                    aiohttp.ClientSession(connector=connector) as fresh,
+                    fresh.get(base + "/-/rewriteproxy/health") as response,
+                ):
+                    pids.add((await response.json())["pid"])
+                if len(pids) == 2:
+                    break
+                await asyncio.sleep(0.02)  # the second worker may still be starting
+    finally:
+        process.terminate()
+        code = await asyncio.wait_for(process.wait(), 15)
+    assert len(pids) == 2
+    assert process.pid not in pids  # the parent only supervises
+    assert code == 0

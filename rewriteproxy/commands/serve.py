@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ._common import add_config_argument, load_or_explain
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 NAME = "serve"
 HELP = "run the proxy in front of WordPress (SIGHUP reloads the config)"
@@ -20,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--host", help="listen on this address (overrides listen.host)")
     parser.add_argument("--port", type=int, help="listen on this port (overrides listen.port)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port (SO_REUSEPORT); one per core "
+        "is the usual choice (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,27 +42,32 @@ def run(args: argparse.Namespace) -> int:
         return 2
     host = args.host or config.listen.host
     port = args.port if args.port is not None else config.listen.port
-    _use_uvloop()
-    asyncio.run(serve(config, args.config, host, port))
-    return 0
+    if args.workers < 1:
+        print("rewriteproxy: --workers must be at least 1", file=sys.stderr)
+        return 2
+
+    def work() -> None:
+        _use_uvloop()
+        asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
+
+    if args.workers == 1:
+        work()
+        return 0
+    from ..workers import run_workers
+
+    return run_workers(args.workers, work)
 
 
 async def serve(
-    config: object,
-    config_path: str | None,
-    host: str,
-    port: int,
-    ready: asyncio.Event | None = None,
+    config: Config, config_path: str | None, host: str, port: int, reuse_port: bool = False
 ) -> None:
     from ..app import STATE, create_app, install_reload_signal
-    from ..config import Config
 
-    assert isinstance(config, Config)
     app = create_app(config, config_path)
     # handler_cancellation: a client that goes away cancels its upstream request.
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
     install_reload_signal(app[STATE])
     log.info(
@@ -58,12 +77,14 @@ async def serve(
         config.upstream,
         "on" if config.enabled else "off",
     )
-    if ready is not None:
-        ready.set()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # finishes requests in flight, then closes
 
 
 def _use_uvloop() -> None:
