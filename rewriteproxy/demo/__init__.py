@@ -4,10 +4,10 @@ The bundle in ``site/`` holds pages captured from a real WordPress 6.1 (home,
 posts with image, gallery, cover and media-text blocks) and the upload files
 they reference, sub-sizes included, exactly as WordPress's GD made them.
 
-- The *origin* serves ``site/pages/`` the way WordPress would, and the files
-  under ``site/uploads/`` at ``/wp-content/uploads/``. WordPress writes its own
+- The *origin* serves every file listed in ``site/manifest.json`` at the path
+  WordPress served it from, with its content type. WordPress writes its own
   site URL into every page; the captured pages hold the capture's site URL
-  (``manifest.json``'s ``site_url``), and the origin writes the proxy's
+  (``manifest.json``'s ``public_url``), and the origin writes the proxy's
   address there instead, as a WordPress configured for that address would.
 - The *stand-in CDN* serves the same upload files on another port, with the
   long-lived caching headers a CDN gives them.
@@ -21,42 +21,44 @@ Nothing here reaches the network beyond 127.0.0.1.
 from __future__ import annotations
 
 import json
-import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["SITE", "DemoSite", "cdn_app", "demo_config_yaml", "load_site", "origin_app"]
+__all__ = ["SITE", "DemoFile", "DemoSite", "cdn_app", "demo_config_yaml", "load_site", "origin_app"]
 
 SITE = Path(__file__).parent / "site"
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    path: Path
+    content_type: str
 
 
 @dataclass(frozen=True)
 class DemoSite:
     root: Path
     site_url: str  # the site URL written in the captured pages
-    pages: dict[str, Path]  # request path → file
+    files: dict[str, DemoFile]  # request path (with query, as WordPress links it) → file
 
     @property
     def uploads(self) -> Path:
-        return self.root / "uploads"
+        return self.root / "wp-content" / "uploads"
+
+    @property
+    def pages(self) -> list[str]:
+        return sorted(p for p, f in self.files.items() if f.content_type.startswith("text/html"))
 
 
 def load_site(root: Path = SITE) -> DemoSite:
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    pages = {path: root / "pages" / file for path, file in manifest["pages"].items()}
-    return DemoSite(root, manifest["site_url"].rstrip("/"), pages)
-
-
-def _content_type(path: Path) -> str:
-    if path.suffix == ".html":
-        return "text/html; charset=UTF-8"
-    if path.suffix == ".json":
-        return "application/json; charset=UTF-8"
-    if path.suffix == ".xml":
-        return "application/rss+xml; charset=UTF-8" if "feed" in path.name else "text/xml"
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    files = {
+        path: DemoFile(root / entry["file"], entry["content_type"])
+        for path, entry in manifest["files"].items()
+    }
+    return DemoSite(root, manifest["public_url"].rstrip("/"), files)
 
 
 def _upload_file(uploads: Path, name: str) -> Path:
@@ -69,26 +71,23 @@ def _upload_file(uploads: Path, name: str) -> Path:
 def origin_app(site: DemoSite, public_url: str) -> web.Application:
     """The bundled WordPress origin, as if its site URL were ``public_url``."""
     captured, public = site.site_url.encode(), public_url.rstrip("/").encode()
-    # The same substitution for the JSON-escaped form (REST responses write "http:\/\/…").
+    # The same substitution for the JSON-escaped form (REST responses write "http:\\/\\/…").
     captured_json, public_json = captured.replace(b"/", b"\\/"), public.replace(b"/", b"\\/")
 
-    async def page(request: web.Request) -> web.StreamResponse:
+    async def serve(request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/wp-content/uploads/"):
             return web.FileResponse(_upload_file(site.uploads, path[len("/wp-content/uploads/") :]))
-        file = site.pages.get(path) or site.pages.get(path.rstrip("/") + "/")
-        if file is None:
-            file = site.pages.get("/404")
-            if file is None:
-                raise web.HTTPNotFound()
-            status = 404
-        else:
-            status = 200
-        body = file.read_bytes().replace(captured, public).replace(captured_json, public_json)
-        return web.Response(status=status, body=body, headers={"Content-Type": _content_type(file)})
+        entry = site.files.get(request.path_qs) or site.files.get(path)
+        if entry is None:
+            raise web.HTTPNotFound()
+        body = entry.path.read_bytes()
+        if entry.content_type.startswith(("text/", "application/json", "application/rss")):
+            body = body.replace(captured, public).replace(captured_json, public_json)
+        return web.Response(body=body, headers={"Content-Type": entry.content_type})
 
     app = web.Application()
-    app.router.add_get("/{tail:.*}", page)
+    app.router.add_get("/{tail:.*}", serve)
     return app
 
 
