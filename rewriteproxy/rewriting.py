@@ -11,14 +11,20 @@ from collections.abc import Callable
 
 from .config import Config
 from .delivery import DeliveryProvider, build_delivery
+from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
 from .media import UploadLocator
 from .pipeline import BodyRewriter, Pipeline
 
-__all__ = ["HTML_TYPES", "UrlMapper", "build_pipeline"]
+__all__ = ["HTML_TYPES", "TEXT_TYPES", "UrlMapper", "build_pipeline"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# REST API answers, feeds, sitemaps and stylesheets: rewritten by URL shape (formats.urltext).
+TEXT_TYPES = (
+    "application/json", "application/ld+json", "application/rss+xml", "application/atom+xml",
+    "application/rdf+xml", "application/xml", "text/xml", "text/css",
+)
 
 
 class UrlMapper:
@@ -65,5 +71,15 @@ def build_pipeline(config: Config, inventory: Inventory) -> Pipeline:
     def rewrite_html(body: bytes, charset: str | None) -> bytes:
         return html.rewrite(body, map_url, charset)
 
-    rewriter: BodyRewriter = rewrite_html
-    return Pipeline({media_type: rewriter for media_type in HTML_TYPES})
+    sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
+
+    def rewrite_text(body: bytes, charset: str | None) -> bytes:
+        # surrogateescape: bytes that are not valid in the charset survive untouched.
+        encoding = charset or "utf-8"
+        text = body.decode(encoding, "surrogateescape")
+        new = sweep.rewrite(text, map_url)
+        return body if new is text else new.encode(encoding, "surrogateescape")
+
+    rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}
+    rewriters.update({t: rewrite_text for t in TEXT_TYPES})
+    return Pipeline(rewriters)

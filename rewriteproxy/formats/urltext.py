@@ -1,0 +1,68 @@
+"""Upload URLs found by their shape in any text: REST JSON, feeds, sitemaps, CSS files.
+
+These bodies are not HTML, and what matters in them is where a URL string
+starts and ends, wherever it stands: a JSON value, HTML inside a JSON value
+(``content.rendered``), a feed's ``<enclosure url>``, a sitemap's
+``<image:loc>``, escaped markup in a feed's description, a ``url()`` in CSS.
+So instead of parsing each format, one regular expression built from the
+config finds every URL that *looks like* a local upload:
+
+- on one of the site's hosts (``http``/``https``/protocol-relative) or
+  root-relative, directly under the uploads path;
+- in plain form or with JSON's ``\\/`` escapes (``https:\\/\\/wp.test\\/wp-content\\/…``);
+- ending at the first character WordPress never leaves in an upload's file
+  name: whitespace, quotes, ``< > ( ) [ ] { } , ; \\ &`` (``sanitize_file_name``
+  strips them all, so no real upload URL is cut short by this).
+
+A root-relative match must not continue a longer URL (``https://other.host/wp-content/…``):
+it is only taken where no host, path or escape character stands before it.
+Each match is unescaped, handed to ``map_url``, and the replacement written back
+with the same ``\\/`` escaping; everything else stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["UrlSweep"]
+
+_URL_CHARS = r"""[^\s"'<>()\[\]{},;\\&]"""
+
+
+class UrlSweep:
+    """Finds and rewrites upload URLs in text. Built once per config; ``rewrite`` is the hot path."""
+
+    __slots__ = ("_needles", "_pattern")
+
+    def __init__(self, hosts: tuple[str, ...], uploads_path: str) -> None:
+        slash = r"\\?/"
+        segments = [re.escape(s) for s in uploads_path.strip("/").split("/") if s]
+        path = slash + slash.join(segments) + slash
+        host = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
+        origin = rf"(?:(?:[hH][tT][tT][pP][sS]?:)?{slash}{slash}(?:{host})(?::\d+)?)"
+        rest = rf"{_URL_CHARS}+(?:{slash}{_URL_CHARS}+)*"
+        self._pattern = re.compile(rf"(?<![\w.:/\\%-])(?:{origin})?{path}{rest}",
+                                   re.IGNORECASE)
+        plain = uploads_path.strip("/")
+        self._needles = (plain, plain.replace("/", "\\/"))
+
+    def rewrite(self, text: str, map_url: Callable[[str], str | None]) -> str:
+        """``text`` with every mapped upload URL replaced; the same object when none is."""
+        if not any(n in text for n in self._needles):
+            return text
+        parts: list[str] = []
+        pos = 0
+        for match in self._pattern.finditer(text):
+            found = match.group(0)
+            escaped = "\\/" in found
+            new = map_url(found.replace("\\/", "/") if escaped else found)
+            if new is None:
+                continue
+            parts.append(text[pos : match.start()])
+            parts.append(new.replace("/", "\\/") if escaped else new)
+            pos = match.end()
+        if not parts:
+            return text
+        parts.append(text[pos:])
+        return "".join(parts)
