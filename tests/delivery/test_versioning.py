@@ -44,7 +44,12 @@ def test_unix_version_is_whole_seconds() -> None:
 
 @pytest.mark.parametrize(
     ("query", "token", "expected"),
-    [("", None, ""), ("a=1", None, "?a=1"), ("", "abcd", "?v=abcd"), ("a=1", "abcd", "?a=1&v=abcd")],
+    [
+        ("", None, ""),
+        ("a=1", None, "?a=1"),
+        ("", "abcd", "?v=abcd"),
+        ("a=1", "abcd", "?a=1&v=abcd"),
+    ],
 )
 def test_with_query(query: str, token: str | None, expected: str) -> None:
     assert with_query(query, "v", token) == expected
