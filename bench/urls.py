@@ -22,9 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rewriteproxy.delivery import SiteContext, build_delivery, parse_delivery  # noqa: E402
-from rewriteproxy.media import FileInfo, UploadRef  # noqa: E402
-from rewriteproxy.settings import Section  # noqa: E402
+from rewriteproxy.delivery import SiteContext, build_delivery, parse_delivery
+from rewriteproxy.media import FileInfo, UploadRef
+from rewriteproxy.settings import Section
 
 SITE = SiteContext(("wp.test",), "/wp-content/uploads/", "https://wp.test")
 SETUPS: dict[str, dict[str, Any]] = {
