@@ -18,7 +18,9 @@ it), and is sized in entries, not bytes.
 from __future__ import annotations
 
 import abc
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -33,6 +35,7 @@ __all__ = [
     "NullDelivery",
     "SiteContext",
     "base_url",
+    "matching",
     "without_scheme",
 ]
 
@@ -155,3 +158,15 @@ def without_scheme(url: str) -> str:
     """``url`` from its ``//`` on, lower-cased, for scheme-blind prefix checks in ``owns``."""
     slashes = url.find("//")
     return url[slashes:].lower() if slashes >= 0 else url.lower()
+
+
+def matching(pattern: str, expected: str) -> Callable[[str], str]:
+    """A value check for :meth:`Section.parsed`: the whole value must match ``pattern``."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(expected)
+        return value
+
+    return check

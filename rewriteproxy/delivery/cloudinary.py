@@ -58,7 +58,13 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
-from rewriteproxy.delivery.base import CachedProvider, SiteContext, base_url, without_scheme
+from rewriteproxy.delivery.base import (
+    CachedProvider,
+    SiteContext,
+    base_url,
+    matching,
+    without_scheme,
+)
 from rewriteproxy.delivery.versioning import (
     VersioningConfig,
     unix_version,
@@ -88,9 +94,10 @@ DEFAULT_VIDEO_FORMATS = ("mp4", "m4v", "webm", "mov", "ogv", "avi", "mkv", "3gp"
 # Kinds of file, decided once per extension: they select transformation rules.
 _IMAGE, _GIF, _SVG, _VIDEO = "image", "gif", "svg", "video"
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_name = matching(r"[A-Za-z0-9_-]+", "letters, digits, _ and -")
+_gravity = matching(r"[a-z_]+(:[a-z_0-9]+)*", "such as center, north or auto")
+_hostname = matching(r"[A-Za-z0-9.-]+(:[0-9]+)?", "a host name without scheme or path")
 _TRANSFORMATION_BAD = re.compile(r"[\s?#\\]")
-_GRAVITY = re.compile(r"^[a-z_]+(:[a-z_0-9]+)*$")
 _UNSAFE = re.compile(rb"[^a-zA-Z0-9_.\-/:]")
 _DUPLICATE_SLASHES = re.compile(r"([^:])/+")
 
@@ -146,12 +153,6 @@ def _fallback_version(value: str) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError("none or a positive number")
     return int(value)
-
-
-def _hostname(value: str) -> str:
-    if not re.match(r"^[A-Za-z0-9.-]+(:[0-9]+)?$", value):
-        raise ValueError("a host name without scheme or path")
-    return value.lower()
 
 
 def _formats(section: Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -214,18 +215,6 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
         cname=cname, private_cdn=private_cdn, sign_urls=sign_urls, api_secret=api_secret,
         long_url_signature=long_signature, seo_suffix=seo_suffix, fallback_version=fallback,
     )
-
-
-def _name(value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError("letters, digits, _ and -")
-    return value
-
-
-def _gravity(value: str) -> str:
-    if not _GRAVITY.match(value):
-        raise ValueError("such as center, north or auto")
-    return value
 
 
 def smart_escape(text: str) -> str:

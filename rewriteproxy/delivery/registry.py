@@ -12,7 +12,7 @@ unset ``${CLOUDINARY_API_SECRET}`` does not stop a ``cdn`` set-up from loading.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rewriteproxy.delivery.base import DeliveryProvider, NullDelivery, SiteContext
@@ -37,7 +37,7 @@ class DeliveryConfig:
     """The ``delivery`` section, parsed once."""
 
     provider: str = "none"
-    versioning: VersioningConfig = VersioningConfig()
+    versioning: VersioningConfig = field(default_factory=VersioningConfig)
     cache_size: int = 4096
     settings: ProviderSettings = None
 

@@ -26,11 +26,16 @@ is ignored.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from rewriteproxy.delivery.base import CachedProvider, SiteContext, base_url, without_scheme
+from rewriteproxy.delivery.base import (
+    CachedProvider,
+    SiteContext,
+    base_url,
+    matching,
+    without_scheme,
+)
 from rewriteproxy.delivery.versioning import VersioningConfig, version_token, with_query
 from rewriteproxy.media import FileInfo, UploadRef
 from rewriteproxy.settings import Section
@@ -39,8 +44,9 @@ __all__ = ["ADDRESSING", "S3Config", "S3Delivery", "parse_s3"]
 
 ADDRESSING = ("auto", "virtual", "path")
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z0-9-]+$")
+_bucket = matching(r"[a-z0-9](?!.*\.\.)[a-z0-9.-]{1,61}[a-z0-9]",
+                   "3 to 63 lower-case letters, digits, dots and hyphens")
+_region = matching(r"[a-z0-9-]+", "a region name such as eu-west-1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +73,6 @@ class S3Config:
             return f"{self.endpoint_url}{self.bucket}/"
         parts = urlsplit(self.endpoint_url)
         return f"{parts.scheme}://{self.bucket}.{parts.netloc}{parts.path}"
-
-
-def _bucket(value: str) -> str:
-    if not _BUCKET.match(value) or ".." in value:
-        raise ValueError("3 to 63 lower-case letters, digits, dots and hyphens")
-    return value
-
-
-def _region(value: str) -> str:
-    if not _REGION.match(value):
-        raise ValueError("a region name such as eu-west-1")
-    return value
 
 
 def parse_s3(section: Section, site: SiteContext) -> S3Config:
