@@ -291,7 +291,9 @@ class CloudinaryDelivery(CachedProvider):
                     steps.append(f"c_lfill,g_{self._config.crop_gravity},"
                                  f"h_{variant.height},w_{variant.width}")
                     own_width = variant.width
-        if width is not None and kind != _SVG and (own_width is None or width < own_width):
+        if width is not None and width > 0 and kind != _SVG and (
+            own_width is None or width < own_width
+        ):
             steps.append(f"c_limit,w_{width}")
         if self._transformations[kind]:
             steps.append(self._transformations[kind])

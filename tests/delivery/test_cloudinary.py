@@ -74,6 +74,7 @@ def test_a_width_request_never_upscales() -> None:
     # Wider than the sub-size itself: the sub-size as it is.
     assert delivery.url_for(ref("photo-300x200.jpg"), None, 600) == \
         delivery.url_for(ref("photo-300x200.jpg"))
+    assert delivery.url_for(ref("photo.jpg"), None, 0) == delivery.url_for(ref("photo.jpg"))
     # Size unknown: c_limit, which only ever shrinks.
     assert delivery.url_for(ref("photo.jpg"), None, 800) == \
         f"{RES}/image/upload/c_limit,w_800/f_auto,q_auto/wp/photo.jpg"
