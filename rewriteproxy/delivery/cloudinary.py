@@ -253,6 +253,8 @@ class CloudinaryDelivery(CachedProvider):
         self._fetch = config.delivery_type == "fetch"
         self._folder = config.folder + "/" if config.folder else ""
         self._param = versioning.param
+        self._fetch_versions = versioning.style != "none"
+        self._derive = config.derive_originals
         self._kinds: dict[str, str] = {ext: _IMAGE for ext in config.image_formats}
         self._kinds.update({ext: _VIDEO for ext in config.video_formats})
         if "gif" in self._kinds and self._kinds["gif"] == _IMAGE:
@@ -270,43 +272,46 @@ class CloudinaryDelivery(CachedProvider):
         return without_scheme(url).startswith(self._owned)
 
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
-        key = ref.key
-        extension = ref.extension
-        kind = self._kinds.get(extension)
+        kind = self._kinds.get(ref.extension)
         if kind is None:
-            if self._config.other_files == "raw" and not self._fetch and extension:
-                return self._url("raw", "upload", "", self._folder + key, None, info, ref)
-            return None
-        steps: list[str] = []
-        own_width: int | None = None
-        if kind in (_IMAGE, _GIF) and self._config.derive_originals:
-            variant = wordpress_variant(key)
-            if variant is not None:
-                key = variant.original_path
-                if variant.scaled:
-                    limit = self._config.big_image_threshold
-                    steps.append(f"c_limit,h_{limit},w_{limit}")
-                    own_width = limit
-                else:
-                    steps.append(f"c_lfill,g_{self._config.crop_gravity},"
-                                 f"h_{variant.height},w_{variant.width}")
-                    own_width = variant.width
-        if width is not None and width > 0 and kind != _SVG and (
-            own_width is None or width < own_width
-        ):
-            steps.append(f"c_limit,w_{width}")
+            if self._config.other_files == "raw" and not self._fetch and ref.extension:
+                return self._url("raw", "upload", "", self._folder + ref.key, None, info, ref)
+            return None  # kept local
+        key, steps = self._size_steps(kind, ref.key, width)
         if self._transformations[kind]:
             steps.append(self._transformations[kind])
         resource_type = "video" if kind == _VIDEO else "image"
         transformation = "/".join(steps)
         if self._fetch:
-            token = version_token(info)
+            token = version_token(info) if self._fetch_versions else None
             origin = f"{self._config.origin_base_url}{quote(key, safe='/')}"
             origin += with_query("", self._param, token)
             return self._url(resource_type, "fetch", transformation, origin, None, None, ref)
         dot = key.rfind(".")
         public_id, format_ = self._folder + key[:dot], key[dot + 1 :].lower()
         return self._url(resource_type, "upload", transformation, public_id, format_, info, ref)
+
+    def _size_steps(self, kind: str, key: str, width: int | None) -> tuple[str, list[str]]:
+        """The file to start from (the original, for a WordPress size) and the resizing steps."""
+        steps: list[str] = []
+        own_width: int | None = None
+        variant = wordpress_variant(key) if kind in (_IMAGE, _GIF) and self._derive else None
+        if variant is not None:
+            key = variant.original_path
+            if variant.scaled:
+                limit = self._config.big_image_threshold
+                steps.append(f"c_limit,h_{limit},w_{limit}")
+                own_width = limit
+            else:
+                steps.append(
+                    f"c_lfill,g_{self._config.crop_gravity},h_{variant.height},w_{variant.width}"
+                )
+                own_width = variant.width
+        if width is None or width < 1 or kind == _SVG:
+            return key, steps
+        if own_width is None or width < own_width:  # never wider than the variant itself
+            steps.append(f"c_limit,w_{width}")
+        return key, steps
 
     def _url(
         self,

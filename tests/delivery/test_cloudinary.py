@@ -14,6 +14,8 @@ from urllib.parse import quote
 import cloudinary
 import cloudinary.utils
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rewriteproxy.delivery.cloudinary import CloudinaryConfig, smart_escape
 from rewriteproxy.delivery.registry import DeliveryConfig
@@ -308,6 +310,28 @@ def test_the_fallback_version_equals_the_sdk() -> None:
         "wp/2024/05/photo", [FILL(300, 200), AUTO], format="jpg", version=1)
 
 
+NAMES = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\?#"),
+    min_size=1, max_size=24,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stem=NAMES, signed=st.booleans(), seo=st.booleans())
+def test_any_file_name_equals_the_sdk(stem: str, signed: bool, seo: bool) -> None:
+    # Whatever the page wrote (escaped here, as WordPress does), the public ID is the
+    # decoded name and the URL is the SDK's.
+    ours: dict[str, Any] = {"derive_originals": False, "seo_suffix": seo}
+    theirs: dict[str, Any] = {}
+    if signed:
+        ours |= {"sign_urls": True, "api_secret": SECRET}
+        theirs["sign_url"] = True
+    if seo:
+        theirs["url_suffix"] = smart_escape(stem.replace(".", "-"))
+    url = cld(**ours).url_for(ref("2024/05/" + quote(stem) + ".jpg"), MTIME)
+    assert url == sdk("wp/2024/05/" + stem, [AUTO], format="jpg", version=1700000000, **theirs)
+
+
 # -- configuration --------------------------------------------------------------
 
 
@@ -365,3 +389,10 @@ def test_a_secret_in_an_error_is_never_echoed() -> None:
         parse_delivery({"provider": "cloudinary", "cloudinary": {
             "cloud_name": "d", "api_secret": ["TOPSECRET"]}})
     assert "TOPSECRET" not in str(error.value)
+
+
+def test_fetch_versions_follow_versioning_style_none() -> None:
+    delivery = provider({"provider": "cloudinary", "versioning": {"style": "none"},
+                         "cloudinary": {"cloud_name": "demo", "delivery_type": "fetch"}})
+    assert delivery.url_for(ref("a.jpg"), MTIME) == \
+        f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg"
