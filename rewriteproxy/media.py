@@ -10,14 +10,21 @@ resolve against without guessing.
 :class:`UploadLocator` turns such a URL into an :class:`UploadRef`, the one
 value the delivery providers and the inventory speak about. Anything else is
 ``None``, an expected miss rather than an error.
+
+:func:`wordpress_variant` reads WordPress's media file names without the
+database: ``name-300x200.jpg`` is a sub-size of ``name.jpg`` and
+``name-scaled.jpg`` the big-image downscale of it (WordPress 5.3+). It is a pure
+function of the name; whether the original really exists is for the caller to
+know (an inventory) or to assume (a provider that was told so).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-__all__ = ["FileInfo", "UploadLocator", "UploadRef"]
+__all__ = ["FileInfo", "UploadLocator", "UploadRef", "Variant", "wordpress_variant"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +116,60 @@ class UploadLocator:
         if host not in self._hosts and host.split(":", 1)[0] not in self._hosts:
             return None
         return authority_and_path[slash:]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A file WordPress derived from an original: a sub-size or the big-image downscale.
+
+    ``original_path`` is the original's path, written the same way as the path
+    given (a sub-size keeps its original's extension in WordPress's naming).
+    ``width``/``height`` are the sub-size's exact pixel size from its name;
+    both are ``None`` for a ``-scaled`` file, whose size depends on the
+    original's aspect ratio.
+    """
+
+    original_path: str
+    width: int | None
+    height: int | None
+    scaled: bool
+
+
+# Sub-sizes are "<original stem>-<W>x<H>.<ext>": WordPress writes plain integers,
+# so a leading zero means the name came from somewhere else.
+_SIZE_SUFFIX = re.compile(r"^(?P<stem>.+)-(?P<w>[1-9][0-9]{0,4})x(?P<h>[1-9][0-9]{0,4})$")
+_SCALED_SUFFIX = "-scaled"
+
+
+def wordpress_variant(path: str) -> Variant | None:
+    """The original a WordPress file name was derived from, or ``None`` if it is not derived.
+
+    Only the suffix right before the extension counts, exactly as WordPress
+    writes it:
+
+    - ``photo-300x200.jpg``: a sub-size of ``photo.jpg``, 300x200 pixels.
+    - ``photo-scaled.jpg``: the big-image downscale of ``photo.jpg``.
+    - ``photo-e1699999999-300x200.jpg``: a sub-size of the edited image
+      ``photo-e1699999999.jpg`` (which is itself not derived: its pixels differ
+      from ``photo.jpg``).
+    - ``photo-1.jpg`` (a second upload of the same name) and
+      ``photo-300x200-1.jpg`` (an upload that WordPress renamed so it cannot
+      clash with a sub-size name) are originals: ``None``.
+
+    Names without an extension are never derived (WordPress sizes images only).
+    """
+    slash = path.rfind("/")
+    directory, name = path[: slash + 1], path[slash + 1 :]
+    dot = name.rfind(".")
+    if dot <= 0:
+        return None
+    stem, extension = name[:dot], name[dot:]
+    if stem.endswith(_SCALED_SUFFIX) and len(stem) > len(_SCALED_SUFFIX):
+        original = directory + stem[: -len(_SCALED_SUFFIX)] + extension
+        return Variant(original, None, None, scaled=True)
+    match = _SIZE_SUFFIX.match(stem)
+    if match is None:
+        return None
+    return Variant(
+        directory + match["stem"] + extension, int(match["w"]), int(match["h"]), scaled=False
+    )

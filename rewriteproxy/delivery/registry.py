@@ -1,0 +1,94 @@
+"""Delivery providers by name, and the ``delivery`` section of the config.
+
+Adding a provider is one new module (a frozen config dataclass, a
+``parse_<name>(section, site)`` function and a :class:`DeliveryProvider`
+subclass) plus one line in :data:`PROVIDERS`.
+
+Only the selected provider's section is read: the sections of the others
+may stay in the file (handy when switching), and are not checked, so an
+unset ``${CLOUDINARY_API_SECRET}`` does not stop a ``cdn`` set-up from loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from rewriteproxy.delivery.base import DeliveryProvider, NullDelivery, SiteContext
+from rewriteproxy.delivery.cdn import CdnConfig, CdnDelivery, parse_cdn
+from rewriteproxy.delivery.cloudinary import (
+    CloudinaryConfig,
+    CloudinaryDelivery,
+    parse_cloudinary,
+)
+from rewriteproxy.delivery.s3 import S3Config, S3Delivery, parse_s3
+from rewriteproxy.delivery.versioning import VersioningConfig, parse_versioning
+from rewriteproxy.settings import Section
+
+__all__ = ["PROVIDERS", "DeliveryConfig", "ProviderEntry", "build_delivery", "parse_delivery"]
+
+ProviderSettings = CdnConfig | S3Config | CloudinaryConfig | None
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """The ``delivery`` section, parsed once."""
+
+    provider: str = "none"
+    versioning: VersioningConfig = field(default_factory=VersioningConfig)
+    cache_size: int = 4096
+    settings: ProviderSettings = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    """How to read one provider's section, and how to build it from the parsed config."""
+
+    parse: Callable[[Section, SiteContext], ProviderSettings]
+    build: Callable[[DeliveryConfig], DeliveryProvider]
+
+
+def _settings(config: DeliveryConfig, kind: type[S]) -> S:
+    if not isinstance(config.settings, kind):
+        raise TypeError(f"provider {config.provider} needs {kind.__name__}, "
+                        f"got {type(config.settings).__name__}")
+    return config.settings
+
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    "none": ProviderEntry(lambda section, site: None, lambda config: NullDelivery()),
+    "cdn": ProviderEntry(parse_cdn, lambda c: CdnDelivery(
+        _settings(c, CdnConfig), c.versioning, c.cache_size)),
+    "s3": ProviderEntry(parse_s3, lambda c: S3Delivery(
+        _settings(c, S3Config), c.versioning, c.cache_size)),
+    "cloudinary": ProviderEntry(parse_cloudinary, lambda c: CloudinaryDelivery(
+        _settings(c, CloudinaryConfig), c.versioning, c.cache_size)),
+}
+
+
+def parse_delivery(section: Section, site: SiteContext) -> DeliveryConfig:
+    """Read ``delivery``: the provider's own section, ``versioning`` and ``cache_size``."""
+    provider = section.choice("provider", "none", tuple(PROVIDERS))
+    versioning = parse_versioning(section.section("versioning"))
+    cache_size = section.integer("cache_size", 4096, minimum=0)
+    settings: Any = None
+    for name, entry in PROVIDERS.items():
+        if name == "none" or not section.has(name):
+            continue
+        own = section.section(name)  # marks the key read; a non-mapping is still an error
+        if name == provider:
+            settings = entry.parse(own, site)
+    if provider != "none" and settings is None:
+        settings = PROVIDERS[provider].parse(section.section(provider), site)
+    if provider == "s3" and versioning.style == "path":
+        raise section.section("versioning").error(
+            "style", "path is not possible with provider s3 (a bucket serves objects by key)")
+    section.done()
+    return DeliveryConfig(provider, versioning, cache_size, settings)
+
+
+def build_delivery(config: DeliveryConfig) -> DeliveryProvider:
+    """The provider the config names, ready for the hot path."""
+    return PROVIDERS[config.provider].build(config)
