@@ -50,10 +50,6 @@ class SiteConfig:
     def canonical_host(self) -> str:
         return self.hosts[0]
 
-    @property
-    def uploads_base_url(self) -> str:
-        return f"{self.scheme}://{self.canonical_host}{self.uploads_path}"
-
 
 @dataclass(frozen=True, slots=True)
 class ProxyConfig:
@@ -111,7 +107,7 @@ def parse_config(
 
 def _parse_root(root: Section, source: str) -> Config:
     # Imported here so the parts' modules can import this one's dataclasses freely.
-    from .delivery import parse_delivery
+    from .delivery import SiteContext, parse_delivery
     from .html import parse_html_options
     from .inventory import parse_inventory
 
@@ -130,7 +126,10 @@ def _parse_root(root: Section, source: str) -> Config:
         site=site,
         proxy=_parse_proxy(root.section("proxy")),
         bypass=_parse_bypass(root.section("bypass")),
-        delivery=parse_delivery(root.section("delivery"), site),
+        delivery=parse_delivery(
+            root.section("delivery"),
+            SiteContext(site.hosts, site.uploads_path, f"{site.scheme}://{site.canonical_host}"),
+        ),
         inventory=parse_inventory(root.section("inventory")),
         html=parse_html_options(root.section("html"), site.uploads_path),
         source=source,

@@ -197,7 +197,7 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
 
     if delivery_type == "fetch" and origin is None:
         raise section.error("origin_base_url", "is required for delivery_type fetch "
-                            "(or set the site's canonical URL)")
+                            "(or set site.scheme and site.hosts)")
     if delivery_type == "fetch" and other_files == "raw":
         raise section.error("other_files", "raw is not possible with delivery_type fetch "
                             "(Cloudinary fetches images and videos only)")
