@@ -383,6 +383,10 @@ http {{
             try_files $uri =404;
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            # Debian's fastcgi_params pass HTTP_HOST as $host, which drops the
+            # port: WordPress would then redirect every request to a public URL
+            # with a port. The raw header is fine on loopback (last value wins).
+            fastcgi_param HTTP_HOST $http_host;
             fastcgi_param WORDPRESS_CONFIG {self.config_name};
             fastcgi_pass unix:{self.tmp / "php-fpm.sock"};
         }}
