@@ -12,8 +12,8 @@ sent them:
   (file → request path, status, content type, theme); uploads.json (every file
   WordPress made in the uploads folder, with its size: what a real uploads
   inventory holds).
-- rewriteproxy/demo/site/: a few pages of the block theme, the uploads and the
-  theme and core assets they reference, each at its URL path, and
+- rewriteproxy/demo/site/: a few pages of the block theme, the whole uploads
+  folder, the theme and core assets the pages load, each at its URL path, and
   manifest.json (URL path → file, content type). Pages name http://wp.test;
   the manifest says so (``public_url``), so a server of the bundle can put its own
   address in its place.
@@ -137,7 +137,15 @@ def capture_demo(wp: WordPress, out: Path) -> int:
     shutil.rmtree(out, ignore_errors=True)
     site = wp.set_theme(BLOCK_THEME)
     files: dict[str, dict[str, str]] = {}
-    queue = list(DEMO_PAGES)
+    # Every upload, not only those the pages name: the bundle's uploads folder is a
+    # whole, real one (originals, -scaled, every sub-size, the PDF and the MP4).
+    uploads_path = urllib.parse.urlsplit(site.uploads_url).path
+    uploads = [
+        f"{uploads_path}/{urllib.parse.quote(str(p.relative_to(site.uploads_dir)))}"
+        for p in sorted(site.uploads_dir.rglob("*"))
+        if p.is_file()
+    ]
+    queue = [*DEMO_PAGES, *uploads]
     seen = set(queue)
     while queue:
         url_path = queue.pop(0)

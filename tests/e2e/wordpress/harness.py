@@ -36,6 +36,7 @@ binding port 0 and closing it, so another process could take it in between.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -200,6 +201,8 @@ class WordPress:
         if reasons:
             raise HarnessError("; ".join(reasons))
         self.tmp = Path(tempfile.mkdtemp(prefix="rewriteproxy-wp-"))
+        # If the caller never reaches stop() (an uncaught error), clean up at exit.
+        atexit.register(self.stop)
         try:
             self._start_mariadb()
             self._write_wordpress_config()
@@ -458,6 +461,7 @@ http {{
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
         self.site = None
+        atexit.unregister(self.stop)
 
 
 def main() -> int:
@@ -465,6 +469,13 @@ def main() -> int:
     public_url = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_PUBLIC_URL
     theme = sys.argv[2] if len(sys.argv) > 2 else CLASSIC_THEME
     started = time.monotonic()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A shell's background job ignores SIGINT; take both signals explicitly.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     with WordPress(public_url, theme) as site:
         print(
             f"WordPress up in {time.monotonic() - started:.1f}s at {site.base_url}"
