@@ -100,7 +100,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def capture_fixtures(wp: WordPress, out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
+    # A fresh capture replaces the old one whole; only the folder's README stays.
+    for old in out.glob("*"):
+        if old.name != "README.md":
+            old.unlink()
     manifest: dict[str, dict[str, object]] = {}
 
     def save(name: str, path: str, theme: str | None) -> None:
@@ -163,7 +166,12 @@ def capture_demo(wp: WordPress, out: Path) -> int:
         else:
             rel = urllib.parse.unquote(urllib.parse.urlsplit(url_path).path).lstrip("/")
         _write(out / rel, resp.body)
-        files[url_path] = {"file": rel, "content_type": resp.content_type}
+        # Keyed by path alone: WordPress versions its assets with ?ver=, which a
+        # server of the bundle can ignore.
+        files[urllib.parse.urlsplit(url_path).path] = {
+            "file": rel,
+            "content_type": resp.content_type,
+        }
         if resp.content_type.startswith(("text/html", "text/css")):
             text = resp.body.decode("utf-8", "replace")
             for found in SAME_ORIGIN.findall(text) + ROOT_RELATIVE_CSS.findall(text):
