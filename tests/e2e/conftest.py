@@ -1,11 +1,14 @@
 """Fixtures for end-to-end tests against real servers on loopback.
 
 ``wordpress``: one real WordPress 6.1 (Debian's packages) for the whole test
-session, installed and seeded by tests/e2e/wordpress/harness.py and torn down
-at the end. Tests that use it are skipped, with the reason, where the packages
-are missing (tests/e2e/wordpress/install-packages.sh installs them); with
-REWRITEPROXY_REQUIRE_WORDPRESS=1 in the environment (as CI sets it) they fail
-instead, so a run that was meant to include them cannot pass without them.
+session, installed and seeded by tests/e2e/wordpress/harness.py and torn down at
+the end. ``start_wordpress``: a factory for another, private one (another public
+address or theme), stopped after the test.
+
+Tests that use them are skipped, with the reason, where the packages are missing
+(tests/e2e/wordpress/install-packages.sh installs them) or the run is not root.
+With REWRITEPROXY_REQUIRE_WORDPRESS=1 in the environment (as CI sets it) they
+fail instead, so a run meant to include them cannot pass without them.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from harness import Site, WordPress
 
 
 def _load_harness() -> ModuleType:
@@ -47,8 +54,25 @@ def require_wordpress() -> None:
 
 
 @pytest.fixture(scope="session")
-def wordpress() -> Iterator[wordpress_harness.Site]:
-    """A running, seeded WordPress (classic theme); see harness.Site for what it offers."""
+def wordpress() -> Iterator[Site]:
+    """A running, seeded WordPress (classic theme, http://wp.test); see harness.Site."""
     require_wordpress()
     with wordpress_harness.WordPress() as site:
         yield site
+
+
+@pytest.fixture
+def start_wordpress() -> Iterator[Callable[..., WordPress]]:
+    """Start another, private WordPress (arguments as harness.WordPress); stopped after the test."""
+    require_wordpress()
+    started: list[WordPress] = []
+
+    def start(**kwargs: Any) -> WordPress:
+        wp = wordpress_harness.WordPress(**kwargs)
+        started.append(wp)
+        wp.start()
+        return wp
+
+    yield start
+    for wp in started:
+        wp.stop()

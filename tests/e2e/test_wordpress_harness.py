@@ -7,38 +7,19 @@ REST, feed and sitemap endpoints) and that stopping leaves nothing behind.
 
 from __future__ import annotations
 
-import http.client
 import json
 import urllib.parse
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import require_wordpress, wordpress_harness
+
+if TYPE_CHECKING:
+    from harness import Site, WordPress
 
 pytestmark = pytest.mark.wordpress
-
-Site = wordpress_harness.Site
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    content_type: str
-    body: bytes
-
-
-def get(site: Site, path: str) -> Response:
-    """GET from nginx over loopback with the Host header a proxy in front would send."""
-    base = urllib.parse.urlsplit(site.base_url)
-    conn = http.client.HTTPConnection("127.0.0.1", base.port, timeout=30)
-    try:
-        conn.request("GET", path, headers=site.headers)
-        resp = conn.getresponse()
-        return Response(resp.status, resp.getheader("Content-Type", ""), resp.read())
-    finally:
-        conn.close()
 
 
 def upload_path(site: Site, relative: str) -> str:
@@ -46,7 +27,7 @@ def upload_path(site: Site, relative: str) -> str:
 
 
 def test_home_page_names_uploads_under_the_public_address(wordpress: Site) -> None:
-    resp = get(wordpress, "/")
+    resp = wordpress.get("/")
     assert resp.status == 200
     assert resp.content_type.startswith("text/html")
     assert f'src="{wordpress.uploads_url}/2024/03/'.encode() in resp.body
@@ -59,7 +40,7 @@ def test_nginx_serves_every_sub_size_wordpress_made(wordpress: Site) -> None:
     assert "medium" in meta["sizes"]  # e.g. mountain-lake-300x188.jpg
     for size in meta["sizes"].values():
         relative = f"{folder}/{size['file']}"
-        resp = get(wordpress, upload_path(wordpress, relative))
+        resp = wordpress.get(upload_path(wordpress, relative))
         assert resp.status == 200, relative
         assert resp.content_type == "image/jpeg"
         assert resp.body == (wordpress.uploads_dir / relative).read_bytes()
@@ -71,11 +52,11 @@ def test_an_image_wider_than_2560_is_served_as_its_scaled_copy(wordpress: Site) 
     assert panorama["metadata"]["original_image"] == "wide-panorama.jpg"
     assert panorama["metadata"]["width"] == 2560
     for name in ("wide-panorama-scaled.jpg", "wide-panorama.jpg"):
-        assert get(wordpress, upload_path(wordpress, f"2024/03/{name}")).status == 200
+        assert wordpress.get(upload_path(wordpress, f"2024/03/{name}")).status == 200
 
 
 def test_rest_media_lists_every_attachment(wordpress: Site) -> None:
-    resp = get(wordpress, "/wp-json/wp/v2/media?per_page=100")
+    resp = wordpress.get("/wp-json/wp/v2/media?per_page=100")
     assert resp.status == 200
     assert resp.content_type.startswith("application/json")
     listed = {item["source_url"] for item in json.loads(resp.body)}
@@ -87,7 +68,7 @@ def test_rest_media_lists_every_attachment(wordpress: Site) -> None:
 
 
 def test_feed_lists_the_seeded_posts(wordpress: Site) -> None:
-    resp = get(wordpress, "/feed/")
+    resp = wordpress.get("/feed/")
     assert resp.status == 200
     assert resp.content_type.startswith("application/rss+xml")
     links = {item.findtext("link") for item in ET.fromstring(resp.body).iter("item")}
@@ -96,7 +77,7 @@ def test_feed_lists_the_seeded_posts(wordpress: Site) -> None:
 
 
 def test_sitemap_index_points_at_the_post_and_page_sitemaps(wordpress: Site) -> None:
-    resp = get(wordpress, "/wp-sitemap.xml")
+    resp = wordpress.get("/wp-sitemap.xml")
     assert resp.status == 200
     ns = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = {e.text for e in ET.fromstring(resp.body).findall("sm:sitemap/sm:loc", ns)}
@@ -104,22 +85,21 @@ def test_sitemap_index_points_at_the_post_and_page_sitemaps(wordpress: Site) -> 
     assert f"{wordpress.public_url}/wp-sitemap-posts-page-1.xml" in locs
 
 
-def test_a_site_with_another_address_and_theme_starts_and_stops_without_a_trace() -> None:
-    require_wordpress()
-    wp = wordpress_harness.WordPress(
-        public_url="http://shop.example.test:8080", theme=wordpress_harness.BLOCK_THEME
-    )
-    site = wp.start()
-    try:
-        tmp, config, procs = wp.tmp, wp.config_file, list(wp.procs)
-        assert site.host == "shop.example.test:8080"
-        resp = get(site, "/everything/")
-        assert resp.status == 200
-        assert b'src="http://shop.example.test:8080/wp-content/uploads/2024/03/' in resp.body
-        assert b"wp-block-cover" in resp.body
-        assert config.exists()
-    finally:
-        wp.stop()
+def test_a_site_with_another_address_and_theme_starts_and_stops_without_a_trace(
+    start_wordpress: Callable[..., WordPress],
+) -> None:
+    wp = start_wordpress(public_url="http://shop.example.test:8080", theme="twentytwentythree")
+    assert wp.site is not None
+    tmp, config, procs = wp.tmp, wp.config_file, list(wp.procs)
+    assert wp.site.host == "shop.example.test:8080"
+    resp = wp.site.get("/everything/")
+    assert resp.status == 200
+    assert b'src="http://shop.example.test:8080/wp-content/uploads/2024/03/' in resp.body
+    assert b"wp-block-cover" in resp.body
+    assert config.exists()
+
+    wp.stop()
+
     assert tmp is not None and not tmp.exists()
     assert not config.exists()
     assert all(p.poll() is not None for p in procs)
@@ -128,13 +108,7 @@ def test_a_site_with_another_address_and_theme_starts_and_stops_without_a_trace(
 def test_wordpress_redirects_a_request_that_names_another_port(wordpress: Site) -> None:
     # What a proxy in front must know: forward the public Host header, or WordPress
     # answers with a redirect to its own address instead of the page.
-    base = urllib.parse.urlsplit(wordpress.base_url)
-    conn = http.client.HTTPConnection("127.0.0.1", base.port, timeout=30)
-    try:
-        conn.request("GET", "/gallery/", headers={"Host": base.netloc})
-        resp = conn.getresponse()
-        resp.read()
-    finally:
-        conn.close()
+    loopback = urllib.parse.urlsplit(wordpress.base_url).netloc
+    resp = wordpress.get("/gallery/", headers={"Host": loopback})
     assert resp.status == 301
-    assert resp.getheader("X-Redirect-By") == "WordPress"
+    assert resp.headers["x-redirect-by"] == "WordPress"

@@ -26,16 +26,14 @@ re-running rewrites every file.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import re
 import shutil
 import sys
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BLOCK_THEME, THEMES, Site, WordPress
+from harness import BLOCK_THEME, THEMES, WordPress
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "wordpress"
@@ -75,25 +73,6 @@ ROOT_RELATIVE_CSS = re.compile(r"""url\(['"]?(/wp-(?:content|includes)/[^'")]+)"
 MAX_ASSET = 100_000
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    content_type: str
-    body: bytes
-
-
-def fetch(site: Site, path: str) -> Response:
-    """GET a path as a browser behind a proxy would, with the public Host header."""
-    base = urllib.parse.urlsplit(site.base_url)
-    conn = http.client.HTTPConnection(base.hostname or "127.0.0.1", base.port, timeout=60)
-    try:
-        conn.request("GET", path, headers={**site.headers, "Accept-Encoding": "identity"})
-        resp = conn.getresponse()
-        return Response(resp.status, resp.getheader("Content-Type", ""), resp.read())
-    finally:
-        conn.close()
-
-
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -107,7 +86,7 @@ def capture_fixtures(wp: WordPress, out: Path) -> None:
     manifest: dict[str, dict[str, object]] = {}
 
     def save(name: str, path: str, theme: str | None) -> None:
-        resp = fetch(site, path)
+        resp = site.get(path)
         if resp.status != 200:
             raise SystemExit(f"capture: {path} answered {resp.status}")
         _write(out / name, resp.body)
@@ -152,7 +131,7 @@ def capture_demo(wp: WordPress, out: Path) -> int:
     seen = set(queue)
     while queue:
         url_path = queue.pop(0)
-        resp = fetch(site, url_path)
+        resp = site.get(url_path)
         if resp.status != 200:
             # A missing asset is the site's own state; the bundle records only what exists.
             print(f"capture: skipping {url_path} ({resp.status})", file=sys.stderr)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -112,6 +113,17 @@ def missing_requirements() -> list[str]:
 
 
 @dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # last value of each header, names in lower case
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
 class Site:
     """A running, seeded WordPress: where it is and what was put in it."""
 
@@ -135,6 +147,21 @@ class Site:
     @property
     def uploads_url(self) -> str:
         return self.public_url + "/wp-content/uploads"
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Response:
+        """GET a path from nginx with the public Host header (``headers`` may override it).
+
+        No redirects are followed and no content coding is asked for: the answer is
+        exactly what WordPress sent.
+        """
+        port = urllib.parse.urlsplit(self.base_url).port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", path, headers={**self.headers, **(headers or {})})
+            resp = conn.getresponse()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
 
     def url(self, path: str) -> str:
         """The loopback URL of a path, or of a public URL of this site."""
