@@ -7,6 +7,7 @@ REST, feed and sitemap endpoints) and that stopping leaves nothing behind.
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -96,6 +97,7 @@ def test_a_site_with_another_address_and_theme_starts_and_stops_without_a_trace(
     assert resp.status == 200
     assert b'src="http://shop.example.test:8080/wp-content/uploads/2024/03/' in resp.body
     assert b"wp-block-cover" in resp.body
+    assert resp.headers.get("content-encoding") is None
     assert config.exists()
 
     wp.stop()
@@ -112,3 +114,17 @@ def test_wordpress_redirects_a_request_that_names_another_port(wordpress: Site) 
     resp = wordpress.get("/gallery/", headers={"Host": loopback})
     assert resp.status == 301
     assert resp.headers["x-redirect-by"] == "WordPress"
+
+
+def test_nginx_compresses_text_when_the_site_is_started_with_gzip(
+    start_wordpress: Callable[..., WordPress],
+) -> None:
+    wp = start_wordpress(gzip=True)
+    assert wp.site is not None
+    for path in ("/everything/", "/feed/", "/wp-json/wp/v2/media"):
+        resp = wp.site.get(path, headers={"Accept-Encoding": "gzip"})
+        assert resp.headers["content-encoding"] == "gzip", path
+        assert b"wp-content" in gzip.decompress(resp.body)  # JSON escapes the slashes around it
+    image = wp.site.content["attachments"]["landscape"]["url"]
+    resp = wp.site.get(urllib.parse.urlsplit(image).path, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in resp.headers

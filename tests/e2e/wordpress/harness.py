@@ -89,6 +89,12 @@ PHP_EXTENSIONS = {
 
 START_TIMEOUT = 60.0
 
+# nginx compresses HTML by default once gzip is on; the rest of WordPress's text types:
+GZIP = (
+    "gzip on; gzip_types text/css application/javascript application/json"
+    " application/rss+xml application/xml text/xml image/svg+xml;"
+)
+
 
 class HarnessError(RuntimeError):
     """A part of the site did not start or the seed script failed; the message says which."""
@@ -202,9 +208,16 @@ def _php_literal(value: str) -> str:
 class WordPress:
     """Starts, seeds and stops one private WordPress. Also a context manager yielding a Site."""
 
-    def __init__(self, public_url: str = DEFAULT_PUBLIC_URL, theme: str = CLASSIC_THEME) -> None:
+    def __init__(
+        self,
+        public_url: str = DEFAULT_PUBLIC_URL,
+        theme: str = CLASSIC_THEME,
+        gzip: bool = False,
+    ) -> None:
+        """``gzip``: nginx compresses text responses when asked, as most hosts do."""
         self.public_url = public_url.rstrip("/")
         self.theme = theme
+        self.gzip = gzip
         self.config_name = f"rewriteproxy-test-{os.getpid()}-{secrets.token_hex(4)}"
         self.admin_password = secrets.token_urlsafe(12)
         self.tmp: Path | None = None
@@ -397,6 +410,7 @@ http {{
     uwsgi_temp_path {self.tmp / "nginx/uwsgi"};
     scgi_temp_path {self.tmp / "nginx/scgi"};
     client_max_body_size 64m;
+    {GZIP if self.gzip else ""}
     server {{
         listen 127.0.0.1:{port};
         server_name _;
