@@ -40,8 +40,18 @@ class PageReport:
     requested: list[str] = field(default_factory=list)
 
 
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists()
+def require_chromium() -> None:
+    """Skip the calling test without Debian's Chromium (fail instead where it is required)."""
+    import os
+
+    import pytest
+
+    if Path(CHROMIUM).exists():
+        return
+    message = "Debian's chromium is not installed (scripts/install-system-packages installs it)"
+    if os.environ.get("REWRITEPROXY_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 async def visit(urls: list[str], screenshot_prefix: str | None = None) -> list[PageReport]:

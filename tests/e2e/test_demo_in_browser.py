@@ -10,13 +10,9 @@ import sys
 import aiohttp
 import pytest
 
-from .browser import chromium_available, visit
+from .browser import require_chromium, visit
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(),
-                       reason="Debian's chromium is not installed (scripts/install-system-packages)"),
-]
+pytestmark = pytest.mark.browser
 
 
 def _three_free_ports() -> int:
@@ -43,6 +39,7 @@ def _three_free_ports() -> int:
 
 @pytest.fixture
 async def demo():
+    require_chromium()
     port = _three_free_ports()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rewriteproxy", "demo", "--port", str(port),
