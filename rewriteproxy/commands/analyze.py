@@ -1,0 +1,65 @@
+"""``rewriteproxy analyze``: how far the uploads directory is offloaded, without changing anything.
+
+Counts and bytes of synced, unsynced (missing or changed) and unsupported
+files, and of objects only in the bucket; ``--json`` for scripts. The
+comparison is :func:`rewriteproxy.offload.plan`. Exit status: 0 all synced,
+1 something is unsynced, 2 unusable config or directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..offload import DEFAULT_PART_SIZE, plan
+
+NAME = "analyze"
+HELP = "count the uploads that are synced, unsynced or unsupported in the inventory's S3 bucket"
+
+_ROWS = (
+    ("synced", "synced"),
+    ("unsynced", "unsynced"),
+    ("missing", "  missing from the bucket"),
+    ("changed", "  changed since uploaded"),
+    ("unsupported", "unsupported (never offloaded)"),
+    ("extra", "in the bucket only"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, metavar="FILE",
+                        help="the rewriteproxy YAML config file (its inventory.s3 section)")
+    parser.add_argument("uploads_dir", metavar="UPLOADS_DIR", type=Path,
+                        help="the WordPress uploads directory, e.g. wp-content/uploads")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_SIZE // 2**20,
+                        help="multipart part size sync uploads with, in MiB (default 8)")
+
+
+def format_summary(summary: dict[str, dict[str, int]]) -> str:
+    lines = [f"{'':32} {'files':>10} {'bytes':>16}"]
+    for name, label in _ROWS:
+        row = summary[name]
+        lines.append(f"{label:32} {row['files']:>10} {row['bytes']:>16}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..commands._common import load_or_explain  # the config loader lives on main
+    from ..inventory.s3 import make_client
+
+    config = load_or_explain(args.config)
+    if config is None:
+        return 2
+    s3 = config.inventory.s3
+    if s3 is None:
+        print("rewriteproxy: the config has no inventory.s3 section", file=sys.stderr)
+        return 2
+    if not args.uploads_dir.is_dir():
+        print(f"rewriteproxy: {args.uploads_dir} is not a directory", file=sys.stderr)
+        return 2
+    summary = plan(make_client(s3), s3, args.uploads_dir, args.part_size_mb * 2**20).summary()
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 1 if summary["unsynced"]["files"] else 0
