@@ -7,8 +7,8 @@ one identity so signatures are really checked (a wrong key is rejected), and
 waits until the S3 port answers and a first object can be written.
 
 Use it as a context manager (``with start_s3_server(tmp) as server:``); the
-process is always stopped at the end: SIGTERM, then SIGKILL after a few
-seconds (a graceful SeaweedFS stop takes about 15 s). :meth:`S3Server.kill`
+process is always stopped at the end: SIGTERM, then SIGKILL after a second
+(a graceful SeaweedFS stop takes about 15 s, and the data is throwaway). :meth:`S3Server.kill`
 stops it abruptly, for tests of a bucket that goes away mid-run.
 
 Known quirk of the SeaweedFS build used here: a non-empty PUT sent right after
@@ -107,8 +107,8 @@ class S3Server:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
+            try:  # a graceful stop takes about 15 s; the data is throwaway anyway
+                self.process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self.kill()
         # SeaweedFS leaves its local gRPC sockets in the temp dir, named by port.
@@ -163,14 +163,17 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
         weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-filer", "-s3", f"-s3.config={config_path}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64", "-volume.max=50", "-volume.preStopSeconds=0",
+        "-master.volumeSizeLimitMB=64", "-volume.max=500", "-volume.preStopSeconds=0",
         "-master.telemetry=false",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
+    # One volume per collection (= bucket) instead of seven, so many small test
+    # buckets fit in -volume.max; SeaweedFS reads master.toml keys from WEED_* variables.
+    env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
     log_path = directory / "weed.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=directory)
+                                   stdin=subprocess.DEVNULL, cwd=directory, env=env)
     server = S3Server(
         endpoint_url=f"http://127.0.0.1:{ports['s3.port']}",
         access_key_id=ACCESS_KEY,
