@@ -31,6 +31,7 @@ import contextlib
 import logging
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
@@ -40,7 +41,7 @@ from .base import Inventory
 from .config import S3InventoryConfig
 from .listing import Listing, ListingBuilder, pack, parse_etag, unpack
 
-__all__ = ["S3Inventory", "head_object", "list_bucket", "make_client"]
+__all__ = ["S3Inventory", "fast_timestamp", "head_object", "list_bucket", "make_client"]
 
 log = logging.getLogger("rewriteproxy.inventory.s3")
 
@@ -52,12 +53,33 @@ class ListingCancelled(Exception):
     """The inventory was closed while a listing was running in its thread."""
 
 
+def fast_timestamp(value: str) -> datetime:
+    """botocore's timestamp parser, minus dateutil for the ISO 8601 form listings use.
+
+    boto3 spends about two thirds of a listing's CPU in dateutil parsing each
+    object's ``LastModified``; ``datetime.fromisoformat`` reads S3's
+    ``2024-05-01T12:00:00.000Z`` directly. Anything else (the RFC 1123 dates
+    of HEAD responses) goes to botocore's own parser.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        from botocore.utils import parse_timestamp  # type: ignore[import-untyped]
+
+        return parse_timestamp(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def make_client(config: S3InventoryConfig, *, max_pool_connections: int = 10) -> Any:
     """A boto3 S3 client for ``config``: explicit keys if given, else the usual AWS chain."""
     import boto3  # type: ignore[import-untyped]
+    import botocore.session  # type: ignore[import-untyped]
     from botocore.config import Config  # type: ignore[import-untyped]
 
-    session = boto3.session.Session()  # one per client: sessions are not thread-safe
+    core = botocore.session.get_session()  # one per client: sessions are not thread-safe
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=fast_timestamp)
+    session = boto3.session.Session(botocore_session=core)
     return session.client(
         "s3",
         endpoint_url=config.endpoint_url,
@@ -133,7 +155,8 @@ class S3Inventory(Inventory):
         self._closed = False
         self._stats: dict[str, Any] = {
             "refreshes": 0, "refresh_failures": 0, "last_refresh": None,
-            "last_refresh_seconds": None, "last_refresh_pages": None, "last_error": None, "last_error_at": None,
+            "last_refresh_seconds": None, "last_refresh_pages": None,
+            "last_error": None, "last_error_at": None,
             "head_lookups": 0, "head_errors": 0,
         }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rewriteproxy.inventory.config import (
     InventoryConfig,
@@ -83,3 +85,12 @@ def test_a_secret_that_is_not_a_string_is_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         parse({"s3": {"bucket": "m", "access_key_id": "a", "secret_access_key": 12345678}})
     assert "12345678" not in str(caught.value)
+
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
+def test_the_example_configs_inventory_sections_parse(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    parse_inventory(Section(data.get("inventory"), "inventory", environ={}))

@@ -218,3 +218,14 @@ def test_list_bucket_is_usable_without_an_event_loop(s3_server: S3Server, bucket
     config = settings(s3_server, bucket)
     listing = list_bucket(s3_server.client(), config)
     assert list(listing) == ["a.jpg"]
+
+
+def test_timestamps_of_listings_and_heads_parse_to_the_same_instant() -> None:
+    from datetime import UTC, datetime
+
+    from rewriteproxy.inventory.s3 import fast_timestamp
+
+    expected = datetime(2024, 5, 1, 12, 30, 15, tzinfo=UTC)
+    assert fast_timestamp("2024-05-01T12:30:15.000Z") == expected  # ListObjectsV2
+    assert fast_timestamp("Wed, 01 May 2024 12:30:15 GMT") == expected  # HEAD Last-Modified
+    assert fast_timestamp("2024-05-01T12:30:15") == expected  # no zone: UTC, as botocore does
