@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-from ..offload import DEFAULT_PART_SIZE, plan
+from ..inventory.s3 import make_client
+from ..offload import plan
+from ._offload import add_target_arguments, load_target
 
 NAME = "analyze"
 HELP = "count the uploads that are synced, unsynced or unsupported in the inventory's S3 bucket"
@@ -29,13 +29,8 @@ _ROWS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE",
-                        help="the rewriteproxy YAML config file (its inventory.s3 section)")
-    parser.add_argument("uploads_dir", metavar="UPLOADS_DIR", type=Path,
-                        help="the WordPress uploads directory, e.g. wp-content/uploads")
+    add_target_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
-    parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_SIZE // 2**20,
-                        help="multipart part size sync uploads with, in MiB (default 8)")
 
 
 def format_summary(summary: dict[str, dict[str, int]]) -> str:
@@ -47,18 +42,8 @@ def format_summary(summary: dict[str, dict[str, int]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..commands._common import load_or_explain  # the config loader lives on main
-    from ..inventory.s3 import make_client
-
-    config = load_or_explain(args.config)
-    if config is None:
-        return 2
-    s3 = config.inventory.s3
+    s3 = load_target(args)
     if s3 is None:
-        print("rewriteproxy: the config has no inventory.s3 section", file=sys.stderr)
-        return 2
-    if not args.uploads_dir.is_dir():
-        print(f"rewriteproxy: {args.uploads_dir} is not a directory", file=sys.stderr)
         return 2
     summary = plan(make_client(s3), s3, args.uploads_dir, args.part_size_mb * 2**20).summary()
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))

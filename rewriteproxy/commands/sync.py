@@ -14,24 +14,22 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from ..inventory.s3 import make_client
 from ..offload import (
     DEFAULT_CACHE_CONTROL,
-    DEFAULT_PART_SIZE,
     LocalFile,
     delete_extra,
     plan,
     sync,
 )
+from ._offload import add_target_arguments, load_target
 
 NAME = "sync"
 HELP = "upload the WordPress uploads directory to the inventory's S3 bucket (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE",
-                        help="the rewriteproxy YAML config file (its inventory.s3 section)")
-    parser.add_argument("uploads_dir", metavar="UPLOADS_DIR", type=Path,
-                        help="the WordPress uploads directory, e.g. wp-content/uploads")
+    add_target_arguments(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="show what would be uploaded or deleted, change nothing")
     parser.add_argument("--delete", action="store_true",
@@ -41,8 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=4, help="parallel uploads (default 4)")
     parser.add_argument("--cache-control", default=DEFAULT_CACHE_CONTROL,
                         help=f"uploaded objects' Cache-Control (default {DEFAULT_CACHE_CONTROL!r})")
-    parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_SIZE // 2**20,
-                        help="multipart part size and threshold in MiB (default 8)")
 
 
 class ProgressBar:
@@ -81,20 +77,10 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..commands._common import load_or_explain  # the config loader lives on main
-    from ..inventory.s3 import make_client
-
-    config = load_or_explain(args.config)
-    if config is None:
-        return 2
-    s3 = config.inventory.s3
+    s3 = load_target(args)
     if s3 is None:
-        print("rewriteproxy: the config has no inventory.s3 section", file=sys.stderr)
         return 2
-    root: Path = args.uploads_dir
-    if not root.is_dir():
-        print(f"rewriteproxy: {root} is not a directory", file=sys.stderr)
-        return 2
+    root = Path(args.uploads_dir)
     part_size = args.part_size_mb * 2**20
     client = make_client(s3, max_pool_connections=max(10, args.jobs))
     print(f"comparing {root} with s3://{s3.bucket}/{s3.prefix} ...", file=sys.stderr)
