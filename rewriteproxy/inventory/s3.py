@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -96,7 +97,7 @@ def make_client(config: S3InventoryConfig, *, max_pool_connections: int = 10) ->
 
 
 def list_bucket(client: Any, config: S3InventoryConfig,
-                cancelled: Any = None) -> Listing:
+                cancelled: Callable[[], bool] | None = None) -> Listing:
     """The whole prefix, page by page (blocking: call it in a thread).
 
     ``cancelled`` is an optional ``() -> bool`` checked between pages.
