@@ -1,0 +1,130 @@
+"""``rewriteproxy sync``: upload what the bucket lacks, optionally delete what it has extra.
+
+The bucket is ``inventory.s3`` of the config. The work is in
+:mod:`rewriteproxy.offload`; this module parses arguments, draws a progress
+bar on stderr and prints a summary. Exit status: 0 done, 1 some uploads
+failed, 2 unusable config or directory, 130 interrupted (run it again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ..inventory.s3 import make_client
+from ..offload import (
+    DEFAULT_CACHE_CONTROL,
+    LocalFile,
+    delete_extra,
+    plan,
+    sync,
+)
+from ._offload import add_target_arguments, load_target
+
+NAME = "sync"
+HELP = "upload the WordPress uploads directory to the inventory's S3 bucket (resumable)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show what would be uploaded or deleted, change nothing")
+    parser.add_argument("--delete", action="store_true",
+                        help="also delete bucket objects that no longer exist locally")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="delete without asking (with --delete)")
+    parser.add_argument("--jobs", "-j", type=int, default=4, help="parallel uploads (default 4)")
+    parser.add_argument("--cache-control", default=DEFAULT_CACHE_CONTROL,
+                        help=f"uploaded objects' Cache-Control (default {DEFAULT_CACHE_CONTROL!r})")
+
+
+class ProgressBar:
+    """``[#####.....] 12/40 files, 3.1/10.2 MB`` on one redrawn line (only on a terminal)."""
+
+    def __init__(self, total_files: int, total_bytes: int, stream: TextIO) -> None:
+        self.total_files, self.total_bytes = total_files, total_bytes
+        self.files = self.bytes = self.errors = 0
+        self._stream = stream
+        self._live = stream.isatty()
+        self._drawn = 0.0
+
+    def advance(self, local: LocalFile, error: str | None) -> None:
+        self.files += 1
+        self.bytes += local.size
+        if error is not None:
+            self.errors += 1
+            self._stream.write(f"\rfailed: {local.key}: {error}\n")
+        now = time.monotonic()
+        if self._live and (now - self._drawn > 0.1 or self.files == self.total_files):
+            self._drawn = now
+            self._draw()
+
+    def _draw(self) -> None:
+        done = self.bytes / self.total_bytes if self.total_bytes else 1.0
+        filled = int(done * 30)
+        self._stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.files}/{self.total_files} files, "
+            f"{self.bytes / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB"
+        )
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._live:
+            self._stream.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    s3 = load_target(args)
+    if s3 is None:
+        return 2
+    root = Path(args.uploads_dir)
+    part_size = args.part_size_mb * 2**20
+    client = make_client(s3, max_pool_connections=max(10, args.jobs))
+    print(f"comparing {root} with s3://{s3.bucket}/{s3.prefix} ...", file=sys.stderr)
+    the_plan = plan(client, s3, root, part_size)
+    todo = the_plan.to_upload
+    todo_bytes = sum(f.size for f in todo)
+    print(f"{len(the_plan.synced)} already synced, {len(the_plan.missing)} missing, "
+          f"{len(the_plan.changed)} changed, {len(the_plan.unsupported)} unsupported; "
+          f"{len(the_plan.extra)} in the bucket only", file=sys.stderr)
+    if args.dry_run:
+        for local in todo:
+            print(f"would upload {local.key} ({local.size} bytes)")
+        if args.delete:
+            for key in the_plan.extra:
+                print(f"would delete {key}")
+        return 0
+    bar = ProgressBar(len(todo), todo_bytes, sys.stderr)
+    started = time.monotonic()
+    try:
+        result = sync(client, s3, todo, jobs=args.jobs, part_size=part_size,
+                      cache_control=args.cache_control, on_done=bar.advance)
+    except KeyboardInterrupt:
+        bar.finish()
+        print(f"interrupted after {bar.files} of {len(todo)} files; run again to resume",
+              file=sys.stderr)
+        return 130
+    bar.finish()
+    seconds = time.monotonic() - started
+    print(f"uploaded {len(result.uploaded)} files ({result.uploaded_bytes / 1e6:.1f} MB) "
+          f"in {seconds:.1f}s; {len(result.failed)} failed", file=sys.stderr)
+    status = 1 if result.failed else 0
+    if args.delete and the_plan.extra:
+        if not args.yes and not _confirm(len(the_plan.extra), s3.bucket):
+            print("deletion skipped", file=sys.stderr)
+            return status
+        deleted = delete_extra(client, s3, the_plan.extra)
+        print(f"deleted {deleted} objects from the bucket", file=sys.stderr)
+    return status
+
+
+def _confirm(count: int, bucket: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{count} objects exist only in the bucket; pass --yes to delete them",
+              file=sys.stderr)
+        return False
+    answer = input(f"delete {count} objects from {bucket} that no longer exist locally? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

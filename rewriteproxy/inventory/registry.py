@@ -1,0 +1,40 @@
+"""From :class:`~.config.InventoryConfig` to a running :class:`~.base.Inventory`.
+
+Sources are registered by name (the key under ``inventory:``); nothing is
+loaded from dotted paths. With no source the result is :class:`NullInventory`;
+with ``s3`` and ``local`` together, :class:`~.combined.CombinedInventory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from .base import Inventory, NullInventory
+from .combined import CombinedInventory
+from .config import InventoryConfig
+from .local import LocalInventory
+from .s3 import S3Inventory
+
+__all__ = ["SOURCES", "build_inventory"]
+
+# name -> builder(source config, executor for blocking calls)
+SOURCES: dict[str, Callable[[Any, Executor | None], Inventory]] = {
+    "s3": lambda config, executor: S3Inventory(config, executor),
+    "local": lambda config, _executor: LocalInventory(config),
+}
+
+
+def build_inventory(config: InventoryConfig, executor: Executor | None = None) -> Inventory:
+    """The inventory for ``config`` (not started: the caller awaits ``start()``)."""
+    built = {
+        name: SOURCES[name](source, executor)
+        for name, source in (("s3", config.s3), ("local", config.local))
+        if source is not None
+    }
+    if "s3" in built and "local" in built:
+        return CombinedInventory(built["s3"], built["local"])
+    if built:
+        return next(iter(built.values()))
+    return NullInventory()

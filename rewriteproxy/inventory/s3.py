@@ -1,0 +1,289 @@
+"""What exists in the bucket: a background listing plus HEAD lookups for misses.
+
+:class:`S3Inventory` lists ``bucket``/``prefix`` with boto3 (paginated
+``list_objects_v2``) when it starts and every ``refresh_seconds``, and keeps
+the result in memory as a compact :class:`~.listing.Listing`. A refresh that
+fails keeps serving the last good listing (and retries after at most 30 s
+while no listing has succeeded yet). Every boto3 call runs in a thread pool,
+never on the event loop; the listing is built in the worker thread and
+swapped in with one assignment on the loop.
+
+A key the listing does not hold (uploaded since the last refresh, say) may
+trigger one ``HEAD`` in the background when ``lookup_on_miss`` is on; its
+answer is cached for ``positive_ttl`` (found) or ``negative_ttl`` (missing, or
+the HEAD failed), so a page view never waits on S3 and S3 sees at most one
+HEAD per object per TTL. The page that caused the HEAD gets ``None`` (local
+URL); later page views get the answer. No HEAD is sent before the first
+listing completes (the listing will answer soon, and a cold start must not
+send one HEAD per image on the first pages), nor ever when ``lookup_on_miss``
+is off. Both caches are cleared by each successful refresh, which supersedes
+them.
+
+Limits: the listing thread holds the GIL while boto3 parses XML (about a
+minute of CPU for a million keys), which slows the event loop during a
+refresh; memory briefly doubles while a refresh replaces the listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from cachetools import TTLCache
+
+from ..media import FileInfo
+from .base import Inventory
+from .config import S3InventoryConfig
+from .listing import Listing, ListingBuilder, pack, parse_etag, unpack
+
+__all__ = ["S3Inventory", "fast_timestamp", "head_object", "list_bucket", "make_client"]
+
+log = logging.getLogger("rewriteproxy.inventory.s3")
+
+RETRY_FIRST_LISTING_SECONDS = 30.0
+MAX_PENDING_HEADS = 256  # HEADs in flight at once; more misses simply wait for a later view
+
+
+class ListingCancelled(Exception):
+    """The inventory was closed while a listing was running in its thread."""
+
+
+def fast_timestamp(value: str) -> datetime:
+    """botocore's timestamp parser, minus dateutil for the ISO 8601 form listings use.
+
+    boto3 spends about two thirds of a listing's CPU in dateutil parsing each
+    object's ``LastModified``; ``datetime.fromisoformat`` reads S3's
+    ``2024-05-01T12:00:00.000Z`` directly. Anything else (the RFC 1123 dates
+    of HEAD responses) goes to botocore's own parser.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        from botocore.utils import parse_timestamp  # type: ignore[import-untyped]
+
+        return parse_timestamp(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def make_client(config: S3InventoryConfig, *, max_pool_connections: int = 10) -> Any:
+    """A boto3 S3 client for ``config``: explicit keys if given, else the usual AWS chain."""
+    import boto3  # type: ignore[import-untyped]
+    import botocore.session  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    core = botocore.session.get_session()  # one per client: sessions are not thread-safe
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=fast_timestamp)
+    session = boto3.session.Session(botocore_session=core)
+    return session.client(
+        "s3",
+        endpoint_url=config.endpoint_url,
+        region_name=config.region,
+        aws_access_key_id=config.access_key_id,
+        aws_secret_access_key=config.secret_access_key,
+        config=Config(
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=max_pool_connections,
+        ),
+    )
+
+
+def list_bucket(client: Any, config: S3InventoryConfig,
+                cancelled: Callable[[], bool] | None = None) -> Listing:
+    """The whole prefix, page by page (blocking: call it in a thread).
+
+    ``cancelled`` is an optional ``() -> bool`` checked between pages.
+    """
+    builder = ListingBuilder(config.prefix)
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=config.bucket, Prefix=config.prefix,
+        PaginationConfig={"PageSize": config.page_size},
+    )
+    for page in pages:
+        if cancelled is not None and cancelled():
+            raise ListingCancelled
+        builder.add_page(page)
+    return builder.build()
+
+
+def head_object(client: Any, config: S3InventoryConfig, key: str) -> FileInfo | None:
+    """One object's facts, or ``None`` if it does not exist (blocking: call it in a thread)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+    try:
+        head = client.head_object(Bucket=config.bucket, Key=config.bucket_key(key))
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise
+    etag_text = head.get("ETag", "").strip('"')
+    etag = parse_etag(etag_text)
+    modified = head.get("LastModified")
+    mtime = int(modified.timestamp()) if modified is not None else 0
+    packed = pack(int(head.get("ContentLength", 0)), mtime, etag)
+    return unpack(packed, None if etag is not None or not etag_text else etag_text)
+
+
+def _ttl_cache(size: int, ttl: float) -> TTLCache[str, Any]:
+    return TTLCache(maxsize=size, ttl=ttl)
+
+
+class S3Inventory(Inventory):
+    """The bucket's listing in memory, refreshed in the background; see the module docstring."""
+
+    def __init__(self, config: S3InventoryConfig, executor: Executor | None = None,
+                 client: Any = None) -> None:
+        self.config = config
+        self._executor = executor
+        self._own_executor = executor is None
+        self._client = client
+        self._listing = Listing({}, {})
+        self._found: TTLCache[str, FileInfo] = _ttl_cache(config.cache_size, config.positive_ttl)
+        self._missing: TTLCache[str, bool] = _ttl_cache(config.cache_size, config.negative_ttl)
+        self._pending: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
+        self._closed = False
+        self._stats: dict[str, Any] = {
+            "refreshes": 0, "refresh_failures": 0, "last_refresh": None,
+            "last_refresh_seconds": None, "last_refresh_pages": None,
+            "last_error": None, "last_error_at": None,
+            "head_lookups": 0, "head_errors": 0,
+        }
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rewriteproxy-s3")
+        self._task = asyncio.create_task(self._refresh_forever(), name="s3-inventory-refresh")
+        if self.config.startup_wait_seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_attempt.wait(), self.config.startup_wait_seconds)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            ok = await self.refresh()
+            delay = self.config.refresh_seconds
+            if not ok and not self._ready:
+                delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
+            await asyncio.sleep(delay)
+
+    def _get_client(self) -> Any:
+        if self._client is None:  # created in the worker thread: it takes a while
+            self._client = make_client(self.config)
+        return self._client
+
+    def _list(self) -> Listing:
+        return list_bucket(self._get_client(), self.config, cancelled=lambda: self._closed)
+
+    async def refresh(self) -> bool:
+        """List the bucket once now; ``False`` (and the old listing kept) if that fails."""
+        loop = asyncio.get_running_loop()
+        started = time.time()
+        try:
+            listing = await loop.run_in_executor(self._executor, self._list)
+        except ListingCancelled:
+            return False
+        except Exception as exc:  # any failure: keep serving the last good listing
+            self._stats["refresh_failures"] += 1
+            self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
+            self._stats["last_error_at"] = time.time()
+            log.warning("listing s3://%s/%s failed, keeping %d known keys: %s",
+                        self.config.bucket, self.config.prefix, len(self._listing), exc)
+            return False
+        finally:
+            self._first_attempt.set()
+        self._listing = listing
+        self._found.clear()
+        self._missing.clear()
+        self._ready = True
+        self._stats["refreshes"] += 1
+        self._stats["last_refresh"] = time.time()
+        self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
+        self._stats["last_refresh_pages"] = listing.pages
+        log.info("listed s3://%s/%s: %d keys in %.1fs", self.config.bucket,
+                 self.config.prefix, len(listing), time.time() - started)
+        return True
+
+    # -- the hot path --------------------------------------------------------
+
+    def lookup(self, key: str) -> FileInfo | None:
+        info = self._listing.get(key)
+        if info is not None:
+            return info
+        info = self._found.get(key)
+        if info is not None:
+            return info
+        if key in self._missing:
+            return None
+        if self.config.lookup_on_miss and self._ready:
+            self._schedule_head(key)
+        return None
+
+    def _schedule_head(self, key: str) -> None:
+        if key in self._pending or len(self._pending) >= MAX_PENDING_HEADS or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop (a script): no background work
+            return
+        self._pending.add(key)
+        self._stats["head_lookups"] += 1
+        future = loop.run_in_executor(self._executor, self._head, key)
+        future.add_done_callback(lambda done: self._head_done(key, done))
+
+    def _head(self, key: str) -> FileInfo | None:
+        return head_object(self._get_client(), self.config, key)
+
+    def _head_done(self, key: str, done: asyncio.Future[FileInfo | None]) -> None:
+        # Runs on the event loop thread, so the caches are only ever touched there.
+        self._pending.discard(key)
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is not None:
+            self._stats["head_errors"] += 1
+            self._missing[key] = True  # unknown counts as missing until the TTL ends
+            return
+        info = done.result()
+        if info is None:
+            self._missing[key] = True
+        else:
+            self._found[key] = info
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        return {
+            "source": "s3",
+            "bucket": self.config.bucket,
+            "prefix": self.config.prefix,
+            "keys": len(self._listing),
+            "ready": self._ready,
+            **self._stats,
+            "positive_cached": len(self._found),
+            "negative_cached": len(self._missing),
+            "heads_in_flight": len(self._pending),
+        }
