@@ -58,3 +58,11 @@ def start_proxy(aiohttp_server, aiohttp_client) -> ProxyFactory:  # type: ignore
         return await aiohttp_client(create_app(config, config_path))
 
     return start
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A real S3 server (SeaweedFS) on loopback, shared by the whole session."""
+    from .support.s3server import s3_server_fixture
+
+    yield from s3_server_fixture(tmp_path_factory)

@@ -3,7 +3,8 @@
 :func:`start_s3_server` launches ``weed server`` with its master, volume,
 filer and S3 parts in a temporary directory, every port chosen free on
 127.0.0.1 (the optional Iceberg and Lance listeners are switched off), with
-one identity so signatures are really checked (a wrong key is rejected), and
+one identity so signatures are really checked (a wrong key is rejected) and
+anonymous reads allowed (a public media bucket), and
 waits until the S3 port answers and a first object can be written.
 
 Use it as a context manager (``with start_s3_server(tmp) as server:``); the
@@ -151,7 +152,10 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
                 "name": "test",
                 "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
+            },
+            # Objects are readable without credentials, as a public media bucket behind a
+            # CDN is: browsers and the delivery tests fetch them over plain HTTP.
+            {"name": "anonymous", "actions": ["Read"]},
         ]
     }
     config_path = directory / "s3.json"
