@@ -76,7 +76,10 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         headers.popall("If-None-Match", None)
         headers.popall("If-Modified-Since", None)
 
-    url = URL(config.upstream + request.raw_path, encoded=True)
+    target = request.raw_path
+    if not target.startswith("/"):  # absolute-form ("GET http://host/path"), as proxies get
+        target = request.rel_url.raw_path_qs
+    url = URL(config.upstream + target, encoded=True)
     data = request.content if request.body_exists else None
     try:
         async with state.session.request(

@@ -404,3 +404,18 @@ async def test_health_and_metrics_endpoints(start_proxy):
 async def test_the_cdn_base_is_what_the_config_says(start_proxy):
     client = await start_proxy(origin(page=html_page))
     assert CDN.encode() in await (await client.get("/page")).read()
+
+
+async def test_absolute_form_request_targets_are_forwarded_as_paths(start_proxy):
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=f"{request.raw_path} {request.headers['Host']}")
+
+    client = await start_proxy(origin(any=echo))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"GET http://wp.test/a%20b/?x=%2F HTTP/1.1\r\nHost: wp.test\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    assert response.startswith(b"HTTP/1.1 200")
+    assert response.endswith(b"/a%20b/?x=%2F wp.test")
