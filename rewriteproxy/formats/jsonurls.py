@@ -1,0 +1,69 @@
+"""URLs that are whole JSON strings: ld+json blocks, inline script data, JSON attributes.
+
+WordPress and its plugins print data for scripts with ``wp_json_encode``, which
+escapes ``/`` as ``\\/`` (``"https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg"``);
+WooCommerce's ``data-product_variations`` attribute holds the same JSON. This
+module finds every double-quoted string literal, decodes its escapes and, when
+the whole decoded string is a candidate URL, asks ``map_url`` for a replacement.
+The replacement is written back in the same escaping: ``\\/`` if the original
+escaped slashes, ``\\u0026``-style if the original escaped ``& < > '`` that way,
+non-ASCII as ``\\uXXXX`` if the original was pure ASCII with such escapes.
+
+It works on JSON and, deliberately, on script code too: it never parses the
+program, it only looks at ``"..."`` literals, and only a literal whose entire
+content is a URL without whitespace is ever changed. A URL inside a longer
+string (HTML in a JSON value, prose) is not touched. ``<`` in a replacement is
+always written ``\\u003C`` so the text can sit inside ``<script>`` safely.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rewriteproxy.formats import Edit, MapUrl
+
+__all__ = ["rewrite_json_strings"]
+
+_STRING = re.compile(r'"((?:[^"\\\n\r]|\\.)*)"')
+_WHITESPACE = re.compile(r"\s")
+_HEX_ESCAPED = re.compile(r"\\u00(?:26|3[cCeE]|27)")
+_NON_ASCII_ESCAPED = re.compile(r"\\u(?!00[0-7])[0-9a-fA-F]{4}")
+
+
+def _decode(raw: str) -> str | None:
+    if "\\" not in raw:
+        return raw
+    try:
+        value = json.loads('"' + raw + '"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _encode(value: str, raw: str) -> str:
+    """``value`` as the body of a JSON string, escaped the way ``raw`` was."""
+    ascii_only = raw.isascii() and bool(_NON_ASCII_ESCAPED.search(raw))
+    text = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+    if "\\/" in raw:
+        text = text.replace("/", "\\/")
+    if _HEX_ESCAPED.search(raw):
+        text = (text.replace("&", "\\u0026").replace(">", "\\u003E").replace("'", "\\u0027"))
+    return text.replace("<", "\\u003C")
+
+
+def rewrite_json_strings(text: str, map_url: MapUrl) -> list[Edit]:
+    """Edits that replace each whole-string URL ``map_url`` maps; ``[]`` when none changes."""
+    edits: list[Edit] = []
+    for m in _STRING.finditer(text):
+        raw = m.group(1)
+        if not raw or ("/" not in raw):
+            continue
+        value = _decode(raw)
+        if value is None or not value or _WHITESPACE.search(value):
+            continue
+        new = map_url(value)
+        if new is None or new == value:
+            continue
+        edits.append((m.start(1), m.end(1), _encode(new, raw)))
+    return edits
