@@ -80,10 +80,7 @@ def rewrite_json_strings(text: str, map_url: MapUrl) -> list[Edit]:
         value = _decode(raw)
         if value is None or not value:
             continue
-        if _WHITESPACE.search(value):
-            new = _srcset_string(value, map_url)
-        else:
-            new = map_url(value)
+        new = _srcset_string(value, map_url) if _WHITESPACE.search(value) else map_url(value)
         if new is None or new == value:
             continue
         edits.append((m.start(1), m.end(1), _encode(new, raw)))
