@@ -1,0 +1,290 @@
+"""A byte-level HTML tag scanner that reports only the tags a consumer asked for.
+
+The scanner knows HTML tokenizing, not URLs. It walks a document once, front to
+back, and yields:
+
+* :class:`StartTag` for every start tag whose name is in ``report_names``, and
+  for every start tag with ``marker`` (case-insensitive) inside an attribute
+  value; attributes are parsed lazily into offset tokens (:class:`Attribute`);
+* the start tag and then a :class:`RawText` span for the contents of every
+  ``<script>`` and ``<style>`` element.
+
+Everything else (text, comments, doctype, end tags, other start tags, the
+contents of ``textarea``, ``title``, ``xmp``, ``iframe``, ``noembed`` and
+``noframes``) is skipped inside one compiled regular expression, so Python code
+runs only where something may need rewriting. Offsets are byte offsets into the
+document; the scanner never copies or changes it.
+
+Tokenizing follows the WHATWG tokenizer states that decide where a tag ends: a
+``>`` inside a quoted value does not end the tag, an attribute name may start
+with ``=``, ``a="x"b="y"`` is two attributes, unquoted values end at whitespace
+or ``>``, comments end at ``-->`` or ``--!>`` (``<!-->`` is a whole comment),
+``<!...>`` and ``<?...>`` are bogus comments, ``</x ...>`` end tags may carry
+quoted attributes, and raw-text elements end only at their own end tag. Names
+are compared ASCII-case-insensitively. A tag, comment or quoted value left open
+at the end of the document swallows the rest of it, as in a browser, so
+nothing after it is reported; ``<plaintext>`` makes the rest text.
+
+Limits, by design: no tree is built, so ``<noscript>`` and ``<template>``
+contents are read as markup (the scripting-disabled reading), ``<title>`` and
+``<style>`` inside ``<svg>`` are treated as in HTML, ``<![CDATA[`` ends at the
+first ``>``, and the script-data escape states (``<!--`` ... ``<script>``
+inside a script) are not modelled: a script ends at its first ``</script``.
+The document must be in an ASCII-compatible encoding (see :mod:`.charset`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
+
+__all__ = ["Attribute", "RawText", "Scanner", "StartTag"]
+
+_WS = rb"\t\n\f\r "
+_ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r /=>]*+"
+_NO_EQUALS = rb"(?![\t\n\f\r ]*+=)"
+
+
+def _attributes_pattern(value: bytes) -> bytes:
+    """The attribute list of a tag, possessive so it reads exactly like the tokenizer.
+
+    After an attribute name, ``=`` always starts a value: if the value cannot be
+    read (a quote left open) the whole pattern fails rather than re-reading the
+    ``=`` as the start of another attribute name.
+    """
+    return (rb"(?:[\t\n\f\r /]++|" + _ATTR_NAME + rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"
+            + value + rb")|" + _NO_EQUALS + rb"))*+")
+
+
+_VALUE = rb"\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>)"
+_ATTRIBUTES = _attributes_pattern(_VALUE)
+_START_TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRIBUTES + rb")>")
+_ATTRIBUTE = re.compile(
+    rb"[\t\n\f\r /]*+(" + _ATTR_NAME + rb")(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+)?))?"
+)
+_RAW_CONTENT = ("script", "style")  # contents reported
+_RAW_SKIPPED = ("textarea", "title", "xmp", "iframe", "noembed", "noframes")  # contents skipped
+_CLOSE = {name: re.compile(rb"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
+          for name in _RAW_CONTENT}
+
+
+class Attribute(NamedTuple):
+    """One attribute of a start tag, as byte offsets into the document.
+
+    ``quote`` is ``'"'``, ``"'"``, ``""`` (unquoted) or ``None`` (no value; then
+    the value span is empty and sits at the end of the name).
+    """
+
+    name: str  # ASCII-lowercased
+    name_start: int
+    value_start: int
+    value_end: int
+    quote: str | None
+
+
+_QUOTES = {2: '"', 3: "'", 4: ""}
+T = TypeVar("T")
+
+
+class StartTag:
+    """One start tag: ``doc[start:end]`` is ``<name ...>``."""
+
+    __slots__ = ("_attributes", "doc", "end", "name", "name_end", "start")
+
+    def __init__(self, doc: bytes, name: str, start: int, name_end: int, end: int) -> None:
+        self.doc = doc
+        self.name = name  # ASCII-lowercased
+        self.start = start
+        self.name_end = name_end
+        self.end = end
+        self._attributes: tuple[Attribute, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"StartTag({self.name!r}, {self.start}, {self.end})"
+
+    @property
+    def attributes(self) -> tuple[Attribute, ...]:
+        """Every attribute in source order, duplicates included (the first one counts)."""
+        if self._attributes is None:
+            self._attributes = tuple(self._parse())
+        return self._attributes
+
+    def _parse(self) -> Iterator[Attribute]:
+        for m in _ATTRIBUTE.finditer(self.doc, self.name_end, self.end - 1):
+            name = m.group(1).decode("latin-1").lower()
+            group = m.lastindex or 1
+            if group > 1:
+                yield Attribute(name, m.start(1), m.start(group), m.end(group), _QUOTES[group])
+            elif m.end() > m.end(1):  # "a=" with nothing before ">": an empty unquoted value
+                yield Attribute(name, m.start(1), m.end(), m.end(), "")
+            else:
+                yield Attribute(name, m.start(1), m.end(1), m.end(1), None)
+
+    def values(self, wanted: Mapping[bytes, T]) -> Iterator[tuple[T, int, int, str]]:
+        """``(wanted[name], value_start, value_end, quote)`` for the attributes named in ``wanted``.
+
+        ``wanted`` is keyed by lowercase ASCII names; only an attribute's first
+        occurrence counts and attributes without a value are left out. The hot
+        path of the rewriter: no objects are built for the other attributes.
+        """
+        seen: set[bytes] = set()
+        for m in _ATTRIBUTE.finditer(self.doc, self.name_end, self.end - 1):
+            name = m.group(1)
+            if not name.islower():
+                name = name.lower()
+            if name in seen:
+                continue
+            seen.add(name)
+            found = wanted.get(name)
+            group = m.lastindex
+            if found is not None and group is not None and group > 1:
+                yield found, m.start(group), m.end(group), _QUOTES[group]
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The attribute that counts for ``name`` (the first of duplicates), or ``None``."""
+        for attr in self.attributes:
+            if attr.name == name:
+                return attr
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RawText:
+    """The contents of a ``<script>`` or ``<style>`` element: ``doc[start:end]``."""
+
+    tag: StartTag
+    start: int
+    end: int
+    closed: bool  # False when the document ended before the end tag
+
+
+def _no_marker_value(marker: bytes) -> bytes:
+    """The value pattern, restricted to values that do not contain ``marker``.
+
+    An unquoted value must end where unquoted values end (whitespace or ``>``);
+    otherwise the rest of a value holding the marker would be read as names.
+    The first byte is matched by an explicit two-case class and only the rest
+    case-insensitively: a pattern compiled with IGNORECASE runs several times
+    slower, and this loop is the scanner's hot path.
+    """
+    first = re.escape(marker[:1].lower()) + re.escape(marker[:1].upper())
+    not_here = rb"[" + first + rb"](?!(?i:" + re.escape(marker[1:]) + rb"))"
+    return (rb"\"(?:[^\"" + first + rb"]++|" + not_here + rb")*+\""
+            rb"|'(?:[^'" + first + rb"]++|" + not_here + rb")*+'"
+            rb"|(?:[^\t\n\f\r >\"'" + first + rb"]|" + not_here + rb")"
+            rb"(?:[^\t\n\f\r >" + first + rb"]++|" + not_here + rb")*+(?=[\t\n\f\r >])"
+            rb"|(?=>)")
+
+
+def _skip_pattern(report_names: frozenset[str], marker: bytes | None) -> re.Pattern[bytes]:
+    """Everything the consumer does not need to see, as one possessive loop."""
+    stop_names = sorted({*report_names, *_RAW_CONTENT, "plaintext"}, key=len, reverse=True)
+    stop = b"|".join(re.escape(n.encode()) for n in stop_names)
+    skipped_raw = [n.encode() for n in _RAW_SKIPPED]
+    parts = [
+        rb"[^<]++",
+        rb"<!--(?:-?>|.*?--!?>|.*+\Z)",  # comment, unclosed ones run to the end
+        rb"<[!?][^>]*+(?:>|\Z)",  # doctype, CDATA, processing instruction: bogus comments
+        rb"</(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRIBUTES + rb">|(?![A-Za-z])[^>]*+(?:>|\Z))",
+        # One alternative per name: a back-reference would need a capturing group,
+        # which CPython 3.11 mishandles inside a possessive repeat.
+        *(rb"<(?i:" + name + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
+          + rb">.*?(?:(?=</(?i:" + name + rb")[\t\n\f\r />])|\Z)" for name in skipped_raw),
+        rb"<(?![A-Za-z!/?])",  # a "<" that opens nothing is text
+    ]
+    if marker:
+        parts.append(rb"<(?!(?i:" + stop + rb")[\t\n\f\r />])[A-Za-z][^\t\n\f\r />]*+"
+                     + _attributes_pattern(_no_marker_value(marker)) + rb">")
+    # Not compiled with IGNORECASE (slow on this hot path): names use scoped (?i:...).
+    return re.compile(b"(?:" + b"|".join(parts) + b")*+", re.DOTALL)
+
+
+def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[bytes]:
+    """One attribute named in ``names`` whose value holds ``marker``, after any others.
+
+    The possessive prefix consumes, inside the C regex engine, every attribute
+    that is not one (a name not in ``names``, or a value without the marker), so
+    Python only sees the attributes worth decoding. Used with ``match`` from the
+    end of the previous hit, never ``finditer``: a failed attempt must not be
+    retried from inside a value.
+    """
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    not_named = rb"(?!(?i:" + alternatives + rb")[\t\n\f\r /=>])"
+    assign = rb"[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    other = (rb"[\t\n\f\r /]++"
+             rb"|" + not_named + _ATTR_NAME + rb"(?:" + assign + rb"(?:" + _VALUE + rb")|"
+             + _NO_EQUALS + rb")"
+             rb"|" + _ATTR_NAME + rb"(?:" + assign + rb"(?:" + _no_marker_value(marker) + rb")|"
+             + _NO_EQUALS + rb")")
+    wanted = (rb"(" + _ATTR_NAME + rb")" + assign
+              + rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+))")
+    return re.compile(rb"(?:" + other + rb")*+" + wanted)
+
+
+class Scanner:
+    """Reports the start tags and raw texts a consumer needs; built once, reused per document."""
+
+    __slots__ = ("_marked", "_skip", "_value_names")
+
+    def __init__(self, report_names: frozenset[str] = frozenset(), marker: bytes = b"",
+                 value_names: frozenset[str] = frozenset()) -> None:
+        """``report_names``: tag names always reported (lowercase).
+
+        ``marker``: start tags with these bytes (compared case-insensitively) in an
+        attribute value are reported too; empty means every start tag is reported.
+        ``value_names``: the attribute names :meth:`marked_values` looks for.
+        """
+        self._skip = _skip_pattern(frozenset(n.lower() for n in report_names), marker or None)
+        self._marked = (_marked_value_pattern(value_names, marker)
+                        if marker and value_names else None)
+        self._value_names = {n.lower().encode(): n.lower().encode() for n in value_names}
+
+    def marked_values(self, tag: StartTag) -> Iterator[tuple[bytes, int, int, str]]:
+        """``(name, value_start, value_end, quote)`` of each attribute of ``tag`` named in
+        ``value_names`` whose value holds the marker; only an attribute's first occurrence.
+
+        Without a marker or names it falls back to every named attribute (via
+        :meth:`StartTag.values`).
+        """
+        doc, pattern = tag.doc, self._marked
+        if pattern is None:
+            yield from tag.values(self._value_names)
+            return
+        pos, end = tag.name_end, tag.end
+        while (m := pattern.match(doc, pos, end)) is not None:
+            pos = m.end()
+            name = m.group(1).lower()
+            if doc[tag.name_end : m.start(1)].lower().find(name) >= 0:
+                # The name may occur earlier (a duplicate): take the exact, slower reading.
+                for found in tag.values({name: name}):
+                    if found[1] == m.start(m.lastindex or 1):
+                        yield found
+                continue
+            group = m.lastindex or 1
+            yield name, m.start(group), m.end(group), _QUOTES[group]
+
+    def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
+        n = len(doc)
+        pos = 0
+        skip = self._skip.match
+        while True:
+            pos = skip(doc, pos).end()  # type: ignore[union-attr]  # matches the empty string
+            if pos >= n:
+                return
+            m = _START_TAG.match(doc, pos)
+            if m is None:
+                return  # a tag left open at the end of the document: the rest is inside it
+            name = m.group(1).decode("latin-1").lower()
+            tag = StartTag(doc, name, pos, m.end(1), m.end())
+            yield tag
+            pos = m.end()
+            if name in _CLOSE:
+                close = _CLOSE[name].search(doc, pos)
+                end = close.start() if close is not None else n
+                yield RawText(tag, pos, end, close is not None)
+                pos = end
+            elif name == "plaintext":
+                return
