@@ -29,7 +29,8 @@ def test_url_forms(css: str, expected: str) -> None:
 
 def test_image_set_strings_and_urls() -> None:
     css = 'b{background:image-set("/uploads/a.webp" 1x, url(/uploads/b.webp) 2x)}'
-    assert run(css) == 'b{background:image-set("https://cdn/a.webp" 1x, url(https://cdn/b.webp) 2x)}'
+    assert run(css) == ('b{background:image-set("https://cdn/a.webp" 1x, '
+                        "url(https://cdn/b.webp) 2x)}")
     css = "b{background:-webkit-image-set('/uploads/a.webp' 1x)}"
     assert run(css) == "b{background:-webkit-image-set('https://cdn/a.webp' 1x)}"
 

@@ -36,7 +36,8 @@ def test_srcset_strings_are_rewritten_as_a_whole() -> None:
     text = ('{"srcset":"https:\\/\\/example.com\\/wp-content\\/uploads\\/a-300x200.jpg 300w, '
             'https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg 1024w"}')
     assert json.loads(run(text)) == {
-        "srcset": "https://cdn.example.net/u/a-300x200.jpg 300w, https://cdn.example.net/u/a.jpg 1024w"
+        "srcset": "https://cdn.example.net/u/a-300x200.jpg 300w, "
+                  "https://cdn.example.net/u/a.jpg 1024w"
     }
 
 

@@ -44,7 +44,8 @@ def test_surrounding_whitespace_and_empty_values() -> None:
 
 def test_rewrite_edits_only_the_urls() -> None:
     value = " /u/a.jpg  300w ,/x/b.jpg 2x, /u/c.jpg"
-    assert apply_edits(value, rewrite_srcset(value, upper)) == " /U/A.JPG  300w ,/x/b.jpg 2x, /U/C.JPG"
+    expected = " /U/A.JPG  300w ,/x/b.jpg 2x, /U/C.JPG"
+    assert apply_edits(value, rewrite_srcset(value, upper)) == expected
 
 
 def test_nothing_to_change_means_no_edits() -> None:

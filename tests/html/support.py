@@ -1,4 +1,4 @@
-"""Test helpers for the HTML engine: a real upload locator with a tiny delivery mapping, and oracles.
+"""Test helpers for the HTML engine: a real upload locator, a tiny delivery mapping, oracles.
 
 The mapping is the smallest honest stand-in for a delivery provider (providers
 are tested on their own): an upload ``https://example.com/wp-content/uploads/P``
@@ -66,7 +66,7 @@ def _rewritable(tag: str, name: str) -> bool:
 
 
 def lxml_differences(before: bytes, after: bytes) -> list[str]:
-    """Differences between the lxml trees of ``before`` and ``after`` that the engine may not make."""
+    """Differences between the lxml trees of ``before`` and ``after`` the engine may not make."""
     problems: list[str] = []
     a_nodes, b_nodes = list(_parse(before).iter()), list(_parse(after).iter())
     if len(a_nodes) != len(b_nodes):

@@ -1,5 +1,6 @@
-"""Every page under tests/fixtures (hand-written tricky pages, captured WordPress pages) through the
-engine, judged by lxml as an independent reader. Dropping a page into a fixtures folder adds it here.
+"""Every page under tests/fixtures (hand-written tricky pages, captured WordPress pages) through
+the engine, judged by lxml as an independent reader. A page dropped into a fixtures folder is
+added here automatically.
 """
 
 from __future__ import annotations
