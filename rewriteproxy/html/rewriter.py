@@ -313,6 +313,18 @@ class _Document:
             kind = self.meta_kind(tag)
         if kind is None:
             return None
+        data = self.doc[start:end]
+        if quote and data.isascii() and b"&" not in data:
+            # The common case: nothing to decode, offsets are byte offsets.
+            value = data.decode("ascii")
+            edits = self.value_edits(kind, value)
+            if not edits:
+                return None
+            enc = self.encoding
+            return [(start + s, start + e,
+                     escape_attribute(new, quote).encode(enc, "xmlcharrefreplace"))
+                    for s, e, new in edits], value if not self.handlers else apply_edits(
+                        value, edits)
         raw = self.text(start, end)
         if raw is None:
             return None

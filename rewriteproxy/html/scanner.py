@@ -60,6 +60,7 @@ def _attributes_pattern(value: bytes) -> bytes:
 
 _VALUE = rb"\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>)"
 _ATTRIBUTES = _attributes_pattern(_VALUE)
+_OPEN = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*+)")
 _START_TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRIBUTES + rb")>")
 _ATTRIBUTE = re.compile(
     rb"[\t\n\f\r /]*+(" + _ATTR_NAME + rb")(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
@@ -92,7 +93,7 @@ T = TypeVar("T")
 class StartTag:
     """One start tag: ``doc[start:end]`` is ``<name ...>``."""
 
-    __slots__ = ("_attributes", "doc", "end", "name", "name_end", "start")
+    __slots__ = ("_attributes", "doc", "end", "marked", "name", "name_end", "start")
 
     def __init__(self, doc: bytes, name: str, start: int, name_end: int, end: int) -> None:
         self.doc = doc
@@ -101,6 +102,7 @@ class StartTag:
         self.name_end = name_end
         self.end = end
         self._attributes: tuple[Attribute, ...] | None = None
+        self.marked: list[tuple[bytes, int, int, str]] | None = None  # see Scanner.marked_values
 
     def __repr__(self) -> str:
         return f"StartTag({self.name!r}, {self.start}, {self.end})"
@@ -203,7 +205,7 @@ def _skip_pattern(report_names: frozenset[str], marker: bytes | None) -> re.Patt
 
 
 def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[bytes]:
-    """One attribute named in ``names`` whose value holds ``marker``, after any others.
+    """One attribute named in ``names`` whose value holds ``marker``, after any others, or ``>``.
 
     The possessive prefix consumes, inside the C regex engine, every attribute
     that is not one (a name not in ``names``, or a value without the marker), so
@@ -221,13 +223,13 @@ def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[by
              + _NO_EQUALS + rb")")
     wanted = (rb"(" + _ATTR_NAME + rb")" + assign
               + rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+))")
-    return re.compile(rb"(?:" + other + rb")*+" + wanted)
+    return re.compile(rb"(?:" + other + rb")*+(?:" + wanted + rb"|>)")
 
 
 class Scanner:
     """Reports the start tags and raw texts a consumer needs; built once, reused per document."""
 
-    __slots__ = ("_marked", "_skip", "_value_names")
+    __slots__ = ("_marked", "_skip", "_special", "_value_names")
 
     def __init__(self, report_names: frozenset[str] = frozenset(), marker: bytes = b"",
                  value_names: frozenset[str] = frozenset()) -> None:
@@ -241,43 +243,73 @@ class Scanner:
         self._marked = (_marked_value_pattern(value_names, marker)
                         if marker and value_names else None)
         self._value_names = {n.lower().encode(): n.lower().encode() for n in value_names}
+        self._special = frozenset({*(n.lower() for n in report_names), *_RAW_CONTENT,
+                                   "plaintext"})
 
-    def marked_values(self, tag: StartTag) -> Iterator[tuple[bytes, int, int, str]]:
+    def marked_values(self, tag: StartTag) -> list[tuple[bytes, int, int, str]]:
         """``(name, value_start, value_end, quote)`` of each attribute of ``tag`` named in
         ``value_names`` whose value holds the marker; only an attribute's first occurrence.
 
-        Without a marker or names it falls back to every named attribute (via
-        :meth:`StartTag.values`).
+        Without a marker it gives every attribute named in ``value_names``.
         """
-        doc, pattern = tag.doc, self._marked
-        if pattern is None:
-            yield from tag.values(self._value_names)
-            return
-        pos, end = tag.name_end, tag.end
-        while (m := pattern.match(doc, pos, end)) is not None:
+        if tag.marked is None:
+            if self._marked is None:
+                tag.marked = list(tag.values(self._value_names))
+            else:
+                walked = self._walk(tag.doc, tag.name_end)
+                tag.marked = walked[0] if walked is not None else []
+        return tag.marked
+
+    def _walk(self, doc: bytes, name_end: int) -> tuple[list[tuple[bytes, int, int, str]],
+                                                        int] | None:
+        """The marked values of the tag whose name ends at ``name_end``, and the tag's end;
+        ``None`` if the document ends inside the tag."""
+        assert self._marked is not None
+        match = self._marked.match
+        found: list[tuple[bytes, int, int, str]] = []
+        pos = name_end
+        while (m := match(doc, pos)) is not None:
             pos = m.end()
+            group = m.lastindex
+            if group is None:  # the ">" that ends the tag
+                return found, pos
             name = m.group(1).lower()
-            if doc[tag.name_end : m.start(1)].lower().find(name) >= 0:
-                # The name may occur earlier (a duplicate): take the exact, slower reading.
-                for found in tag.values({name: name}):
-                    if found[1] == m.start(m.lastindex or 1):
-                        yield found
-                continue
-            group = m.lastindex or 1
-            yield name, m.start(group), m.end(group), _QUOTES[group]
+            start = m.start(group)
+            if doc[name_end : m.start(1)].lower().find(name) >= 0:
+                # The name may occur earlier (a duplicate): check with the exact reading.
+                first = next(StartTag(doc, "", 0, name_end, pos + 1).values({name: name}), None)
+                if first is None or first[1] != start:
+                    continue
+            found.append((name, start, m.end(group), _QUOTES[group]))
+        return None
 
     def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
         n = len(doc)
         pos = 0
         skip = self._skip.match
+        special = self._special
+        walk = self._walk if self._marked is not None else None
         while True:
             pos = skip(doc, pos).end()  # type: ignore[union-attr]  # matches the empty string
             if pos >= n:
                 return
+            opened = _OPEN.match(doc, pos)
+            if opened is None:
+                return  # an end tag left open at the end of the document
+            name = opened.group(1).decode("latin-1").lower()
+            if walk is not None and name not in special:
+                # Stopped for the marker: read the attributes and find the end in one pass.
+                walked = walk(doc, opened.end())
+                if walked is None:
+                    return  # a tag left open at the end of the document: the rest is inside it
+                tag = StartTag(doc, name, pos, opened.end(), walked[1])
+                tag.marked = walked[0]
+                yield tag
+                pos = tag.end
+                continue
             m = _START_TAG.match(doc, pos)
             if m is None:
-                return  # a tag left open at the end of the document: the rest is inside it
-            name = m.group(1).decode("latin-1").lower()
+                return
             tag = StartTag(doc, name, pos, m.end(1), m.end())
             yield tag
             pos = m.end()
