@@ -20,36 +20,19 @@ from rewriteproxy.formats import Edit, MapUrl
 
 __all__ = ["rewrite_srcset", "srcset_url_spans"]
 
-_SEPARATORS = re.compile(r"[\t\n\f\r ,]*")
-_URL = re.compile(r"[^\t\n\f\r ]+")
-_SPACE = re.compile(r"[\t\n\f\r ]*")
-# Descriptor text up to the comma that ends the candidate; parentheses may hold commas.
-_DESCRIPTORS = re.compile(r"(?:[^,(]|\([^)]*(?:\)|$))*")
+# One candidate: separators, then the URL (a run of non-whitespace, less trailing
+# commas), then either those trailing commas (no descriptors follow) or the
+# descriptors up to the comma that ends the candidate (parentheses may hold commas).
+_CANDIDATE = re.compile(
+    r"[\t\n\f\r ,]*+([^\t\n\f\r ]*[^\t\n\f\r ,])"
+    r"(?:,+(?=[\t\n\f\r ]|\Z)|[\t\n\f\r ]*+(?:[^,(]|\([^)]*(?:\)|\Z))*+,?)"
+)
 _UNSAFE = re.compile(r"[\t\n\f\r ]|,$|^,")
 
 
 def srcset_url_spans(value: str) -> list[tuple[int, int]]:
     """The ``(start, end)`` span of every candidate's URL in ``value``, in order."""
-    spans: list[tuple[int, int]] = []
-    pos, n = 0, len(value)
-    while True:
-        pos = _SEPARATORS.match(value, pos).end()  # type: ignore[union-attr]
-        if pos >= n:
-            return spans
-        url = _URL.match(value, pos)
-        assert url is not None  # pos is on a non-space, non-comma character
-        end = url.end()
-        stripped_end = end
-        while stripped_end > pos and value[stripped_end - 1] == ",":
-            stripped_end -= 1
-        spans.append((pos, stripped_end))
-        if stripped_end < end:  # the URL ended in commas: no descriptors follow
-            pos = end
-            continue
-        pos = _SPACE.match(value, end).end()  # type: ignore[union-attr]
-        pos = _DESCRIPTORS.match(value, pos).end()  # type: ignore[union-attr]
-        if pos < n:
-            pos += 1  # the comma
+    return [m.span(1) for m in _CANDIDATE.finditer(value)]
 
 
 def rewrite_srcset(value: str, map_url: MapUrl) -> list[Edit]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rewriteproxy.formats import apply_edits
 from rewriteproxy.formats.srcset import rewrite_srcset, srcset_url_spans
 
@@ -64,3 +67,43 @@ def test_rewritten_cloudinary_urls_survive_a_second_pass() -> None:
 def test_replacements_that_would_split_are_refused() -> None:
     assert rewrite_srcset("/u/a.jpg 1x", lambda u: "/new path.jpg") == []
     assert rewrite_srcset("/u/a.jpg 1x", lambda u: "/new.jpg,") == []
+
+
+_WS = "\t\n\f\r "
+
+
+def reference_spans(value: str) -> list[tuple[int, int]]:
+    """The WHATWG srcset steps, character by character (slow, obviously right)."""
+    spans: list[tuple[int, int]] = []
+    pos, n = 0, len(value)
+    while True:
+        while pos < n and value[pos] in _WS + ",":
+            pos += 1
+        if pos >= n:
+            return spans
+        start = pos
+        while pos < n and value[pos] not in _WS:
+            pos += 1
+        end = pos
+        if value[end - 1] == ",":
+            while value[end - 1] == ",":
+                end -= 1
+            spans.append((start, end))
+            continue  # trailing commas: no descriptors
+        spans.append((start, end))
+        in_parens = False
+        while pos < n:
+            c = value[pos]
+            pos += 1
+            if in_parens:
+                in_parens = c != ")"
+            elif c == "(":
+                in_parens = True
+            elif c == ",":
+                break
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=" \t\n,()/u.jpgw2x", max_size=40))
+def test_spans_match_the_standard_steps(value: str) -> None:
+    assert srcset_url_spans(value) == reference_spans(value)
