@@ -204,6 +204,36 @@ def _skip_pattern(report_names: frozenset[str], marker: bytes | None) -> re.Patt
     return re.compile(b"(?:" + b"|".join(parts) + b")*+", re.DOTALL)
 
 
+def _named(name: bytes) -> re.Pattern[bytes]:
+    """Where ``name`` may stand as an attribute name (a superset: it may also hit inside values)."""
+    return re.compile(rb"(?:^|[\t\n\f\r /\"'])" + re.escape(name)
+                      + rb"[\t\n\f\r ]*+(?:=|[\t\n\f\r />]|$)", re.IGNORECASE)
+
+
+_NAMED: dict[bytes, re.Pattern[bytes]] = {}
+Hit = tuple[bytes, int, int, str]  # (name, value_start, value_end, quote)
+
+
+def _first_occurrences(doc: bytes, name_end: int, end: int, found: list[Hit]) -> list[Hit]:
+    """``found`` without attributes that repeat an earlier one of the same name (browsers use
+    the first). Linear in the tag: one check per distinct name, and an exact reading of the
+    tag's attributes only when a name may occur twice."""
+    names = {hit[0] for hit in found}
+    for name in names:
+        pattern = _NAMED.get(name)
+        if pattern is None:
+            pattern = _NAMED[name] = _named(name)
+        hits = pattern.finditer(doc, name_end, end)
+        if next(hits, None) is not None and next(hits, None) is not None:
+            break
+    else:
+        return found
+    first: dict[bytes, int] = {}
+    for m in _ATTRIBUTE.finditer(doc, name_end, end - 1):
+        first.setdefault(m.group(1).lower(), m.start(m.lastindex or 1))
+    return [hit for hit in found if first.get(hit[0]) == hit[1]]
+
+
 def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[bytes]:
     """One attribute named in ``names`` whose value holds ``marker``, after any others, or ``>``.
 
@@ -272,15 +302,8 @@ class Scanner:
             pos = m.end()
             group = m.lastindex
             if group is None:  # the ">" that ends the tag
-                return found, pos
-            name = m.group(1).lower()
-            start = m.start(group)
-            if doc[name_end : m.start(1)].lower().find(name) >= 0:
-                # The name may occur earlier (a duplicate): check with the exact reading.
-                first = next(StartTag(doc, "", 0, name_end, pos + 1).values({name: name}), None)
-                if first is None or first[1] != start:
-                    continue
-            found.append((name, start, m.end(group), _QUOTES[group]))
+                return _first_occurrences(doc, name_end, pos, found), pos
+            found.append((m.group(1).lower(), m.start(group), m.end(group), _QUOTES[group]))
         return None
 
     def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
