@@ -6,7 +6,9 @@ Usage::
     out = rewriter.rewrite(doc, map_url, encoding=header_charset)             # per response
 
 ``map_url`` is called with each candidate URL as text (character references
-decoded, JSON escapes undone) and returns the replacement URL or ``None``.
+decoded, JSON escapes undone) and returns the replacement URL or ``None``. It is
+called at most once per distinct URL in a document (pages repeat their URLs in
+``src``, ``srcset``, links and JSON), so it should be a pure function of the URL.
 
 How it works (the shape of WordPress's tag processor): the :mod:`.scanner`
 reports the few start tags and raw texts that may hold an upload URL; for each,

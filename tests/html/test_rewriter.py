@@ -145,6 +145,15 @@ def test_only_the_first_of_duplicate_attributes_counts() -> None:
     assert rewriter().rewrite(doc, map_url) is doc
 
 
+def test_duplicates_among_several_rewritten_attributes() -> None:
+    html = (f'<img data-src="{U}" srcset="{U} 1x" src=/x.jpg alt="src=1" '
+            f'SRC="{U}" data-src="{U}">')
+    assert rewrite(html) == (f'<img data-src="{C}" srcset="{C} 1x" src=/x.jpg alt="src=1" '
+                             f'SRC="{U}" data-src="{U}">')
+    html = f'<img data-src="{U}" alt="src" src="{U}">'  # "src" inside other names is no duplicate
+    assert rewrite(html) == html.replace(U, C)
+
+
 def test_whitespace_around_a_url_is_kept() -> None:
     assert rewrite(f'<img src="  {U}\n">') == f'<img src="  {C}\n">'
 
