@@ -205,27 +205,37 @@ def _skip_pattern(report_names: frozenset[str], marker: bytes | None) -> re.Patt
 
 
 def _named(name: bytes) -> re.Pattern[bytes]:
-    """Where ``name`` may stand as an attribute name in lowered tag text (a superset: it may
-    also hit inside values). The name comes first so the search can skip to it quickly."""
-    return re.compile(rb"(?<=[\t\n\f\r /\"'])" + re.escape(name)
-                      + rb"(?=[\t\n\f\r ]*+(?:=|[\t\n\f\r />]|$))")
+    """Where ``name`` may stand as an attribute name in lowered tag text, less the check of the
+    byte before it (a superset: it may also hit inside values). It starts with the name
+    itself so the search can skip ahead to it; a lookbehind first would defeat that."""
+    return re.compile(re.escape(name) + rb"(?=[\t\n\f\r ]*+(?:=|[\t\n\f\r />]|$))")
 
 
 _NAMED: dict[bytes, re.Pattern[bytes]] = {}
+_BEFORE_NAME = frozenset(b"\t\n\f\r /\"'")
 Hit = tuple[bytes, int, int, str]  # (name, value_start, value_end, quote)
+
+
+def _may_repeat(pattern: re.Pattern[bytes], lowered: bytes) -> bool:
+    seen = 0
+    for m in pattern.finditer(lowered):
+        if lowered[m.start() - 1] in _BEFORE_NAME:
+            seen += 1
+            if seen == 2:
+                return True
+    return False
 
 
 def _first_occurrences(doc: bytes, name_end: int, end: int, found: list[Hit]) -> list[Hit]:
     """``found`` without attributes that repeat an earlier one of the same name (browsers use
     the first). Linear in the tag: one check per distinct name, and an exact reading of the
     tag's attributes only when a name may occur twice."""
-    lowered = doc[name_end - 1 : end].lower()  # from the tag name's last byte, for the lookbehind
+    lowered = doc[name_end - 1 : end].lower()  # from the tag name's last byte: never a match
     for name in {hit[0] for hit in found}:
         pattern = _NAMED.get(name)
         if pattern is None:
             pattern = _NAMED[name] = _named(name)
-        first = pattern.search(lowered)
-        if first is not None and pattern.search(lowered, first.end()) is not None:
+        if _may_repeat(pattern, lowered):
             break
     else:
         return found
