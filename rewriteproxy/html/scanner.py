@@ -181,27 +181,40 @@ def _no_marker_value(marker: bytes) -> bytes:
             rb"|(?=>)")
 
 
-def _skip_pattern(report_names: frozenset[str], marker: bytes | None) -> re.Pattern[bytes]:
-    """Everything the consumer does not need to see, as one possessive loop."""
-    stop_names = sorted({*report_names, *_RAW_CONTENT, "plaintext"}, key=len, reverse=True)
+def _token_alternatives(report_names: frozenset[str], value: bytes | None,
+                        bounded: bool) -> bytes:
+    """One token the consumer does not need to see, as an alternation (commonest first).
+
+    ``value``: the attribute value pattern of skippable start tags (``None``: no start
+    tag is skippable). ``bounded``: for matching with an ``endpos`` short of the
+    document's end; then no token may end at the end of the input (``\\Z``), since
+    that end would be artificial: unclosed comments, raw texts and tags fail instead.
+    """
+    to_end = b"" if bounded else rb"|\Z"
+    stop_names = sorted({*report_names, *_RAW_CONTENT, *_RAW_SKIPPED, "plaintext"},
+                        key=len, reverse=True)
     stop = b"|".join(re.escape(n.encode()) for n in stop_names)
-    skipped_raw = [n.encode() for n in _RAW_SKIPPED]
-    parts = [
-        rb"[^<]++",
-        rb"<!--(?:-?>|.*?--!?>|.*+\Z)",  # comment, unclosed ones run to the end
-        rb"<[!?][^>]*+(?:>|\Z)",  # doctype, CDATA, processing instruction: bogus comments
-        rb"</(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRIBUTES + rb">|(?![A-Za-z])[^>]*+(?:>|\Z))",
+    parts = [rb"[^<]++"]
+    if value is not None:
+        # Most tags do not even start with a letter a stop name starts with: test that first.
+        initials = sorted({n[0] for n in stop_names} | {n[0].upper() for n in stop_names})
+        common = rb"[^" + "".join(initials).encode() + rb"]"
+        parts.append(rb"<(?:(?=" + common + rb")|(?!(?i:" + stop + rb")[\t\n\f\r />]))"
+                     rb"[A-Za-z][^\t\n\f\r />]*+" + _attributes_pattern(value) + rb">")
+    parts += [
+        rb"</(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRIBUTES + rb">|(?![A-Za-z])[^>]*+(?:>"
+        + to_end + rb"))",
+        rb"<!--(?:-?>|.*?--!?>" + (b"" if bounded else rb"|.*+\Z") + rb")",  # comment
+        rb"<[!?][^>]*+(?:>" + to_end + rb")",  # doctype, CDATA, <?...>: bogus comments
         # One alternative per name: a back-reference would need a capturing group,
         # which CPython 3.11 mishandles inside a possessive repeat.
-        *(rb"<(?i:" + name + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
-          + rb">.*?(?:(?=</(?i:" + name + rb")[\t\n\f\r />])|\Z)" for name in skipped_raw),
+        *(rb"<(?i:" + name.encode() + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
+          + rb">.*?(?:(?=</(?i:" + name.encode() + rb")[\t\n\f\r />])" + to_end + rb")"
+          for name in _RAW_SKIPPED),
         rb"<(?![A-Za-z!/?])",  # a "<" that opens nothing is text
     ]
-    if marker:
-        parts.append(rb"<(?!(?i:" + stop + rb")[\t\n\f\r />])[A-Za-z][^\t\n\f\r />]*+"
-                     + _attributes_pattern(_no_marker_value(marker)) + rb">")
-    # Not compiled with IGNORECASE (slow on this hot path): names use scoped (?i:...).
-    return re.compile(b"(?:" + b"|".join(parts) + b")*+", re.DOTALL)
+    # Never compiled with IGNORECASE (several times slower here): names use scoped (?i:...).
+    return b"(?:" + b"|".join(parts) + b")"
 
 
 def _named(name: bytes) -> re.Pattern[bytes]:
@@ -245,23 +258,17 @@ def _first_occurrences(doc: bytes, name_end: int, end: int, found: list[Hit]) ->
     return [hit for hit in found if starts.get(hit[0]) == hit[1]]
 
 
-def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[bytes]:
-    """One attribute named in ``names`` whose value holds ``marker``, after any others, or ``>``.
+def _marked_value_pattern(marker: bytes) -> re.Pattern[bytes]:
+    """The next attribute whose value holds ``marker`` (its name and value), or the ``>``.
 
-    The possessive prefix consumes, inside the C regex engine, every attribute
-    that is not one (a name not in ``names``, or a value without the marker), so
-    Python only sees the attributes worth decoding. Used with ``match`` from the
-    end of the previous hit, never ``finditer``: a failed attempt must not be
-    retried from inside a value.
+    The possessive prefix consumes, inside the C regex engine, every attribute whose
+    value does not hold the marker, so Python only sees the values worth a look. Used
+    with ``match`` from the end of the previous hit, never ``finditer``: a failed
+    attempt must not be retried from inside a value.
     """
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    not_named = rb"(?!(?i:" + alternatives + rb")[\t\n\f\r /=>])"
     assign = rb"[\t\n\f\r ]*+=[\t\n\f\r ]*+"
-    other = (rb"[\t\n\f\r /]++"
-             rb"|" + not_named + _ATTR_NAME + rb"(?:" + assign + rb"(?:" + _VALUE + rb")|"
-             + _NO_EQUALS + rb")"
-             rb"|" + _ATTR_NAME + rb"(?:" + assign + rb"(?:" + _no_marker_value(marker) + rb")|"
-             + _NO_EQUALS + rb")")
+    other = (rb"[\t\n\f\r /]++|" + _ATTR_NAME + rb"(?:" + assign + rb"(?:"
+             + _no_marker_value(marker) + rb")|" + _NO_EQUALS + rb")")
     wanted = (rb"(" + _ATTR_NAME + rb")" + assign
               + rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+))")
     return re.compile(rb"(?:" + other + rb")*+(?:" + wanted + rb"|>)")
@@ -270,7 +277,7 @@ def _marked_value_pattern(names: frozenset[str], marker: bytes) -> re.Pattern[by
 class Scanner:
     """Reports the start tags and raw texts a consumer needs; built once, reused per document."""
 
-    __slots__ = ("_marked", "_skip", "_special", "_value_names")
+    __slots__ = ("_bounded", "_marked", "_marker", "_one", "_skip", "_special", "_value_names")
 
     def __init__(self, report_names: frozenset[str] = frozenset(), marker: bytes = b"",
                  value_names: frozenset[str] = frozenset()) -> None:
@@ -280,12 +287,19 @@ class Scanner:
         attribute value are reported too; empty means every start tag is reported.
         ``value_names``: the attribute names :meth:`marked_values` looks for.
         """
-        self._skip = _skip_pattern(frozenset(n.lower() for n in report_names), marker or None)
-        self._marked = (_marked_value_pattern(value_names, marker)
-                        if marker and value_names else None)
+        names = frozenset(n.lower() for n in report_names)
+        self._marker = marker.lower()
+        if marker:
+            # Up to the next occurrence of the marker no token can hold it, so the plain
+            # tokenizer runs there (bounded); the token that reaches the marker is read
+            # by the careful one, which tells tags with the marker in a value apart.
+            self._bounded = re.compile(_token_alternatives(names, _VALUE, True) + b"*+", re.S)
+            self._one = re.compile(_token_alternatives(names, _no_marker_value(marker), False),
+                                   re.S)
+        self._skip = re.compile(_token_alternatives(names, None, False) + b"*+", re.S)
+        self._marked = _marked_value_pattern(marker) if marker and value_names else None
         self._value_names = {n.lower().encode(): n.lower().encode() for n in value_names}
-        self._special = frozenset({*(n.lower() for n in report_names), *_RAW_CONTENT,
-                                   "plaintext"})
+        self._special = frozenset({*names, *_RAW_CONTENT, "plaintext"})
 
     def marked_values(self, tag: StartTag) -> list[tuple[bytes, int, int, str]]:
         """``(name, value_start, value_end, quote)`` of each attribute of ``tag`` named in
@@ -307,6 +321,7 @@ class Scanner:
         ``None`` if the document ends inside the tag."""
         assert self._marked is not None
         match = self._marked.match
+        wanted = self._value_names
         found: list[tuple[bytes, int, int, str]] = []
         pos = name_end
         while (m := match(doc, pos)) is not None:
@@ -314,17 +329,40 @@ class Scanner:
             group = m.lastindex
             if group is None:  # the ">" that ends the tag
                 return _first_occurrences(doc, name_end, pos, found), pos
-            found.append((m.group(1).lower(), m.start(group), m.end(group), _QUOTES[group]))
+            name = m.group(1).lower()
+            if name in wanted:
+                found.append((name, m.start(group), m.end(group), _QUOTES[group]))
         return None
 
     def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
         n = len(doc)
         pos = 0
-        skip = self._skip.match
         special = self._special
         walk = self._walk if self._marked is not None else None
+        marker = self._marker
+        if marker:
+            bounded, one = self._bounded.match, self._one.match
+            lowered = doc.lower()  # the marker is compared case-insensitively
+            next_marker = -1
+        else:
+            skip = self._skip.match
         while True:
-            pos = skip(doc, pos).end()  # type: ignore[union-attr]  # matches the empty string
+            if marker:
+                # Up to the next marker no token can hold it: the plain tokenizer runs there
+                # (bounded); the token that reaches it is read by the careful one, which
+                # stops only at start tags with the marker in a value (or special tags).
+                while True:
+                    if next_marker < pos:
+                        next_marker = lowered.find(marker, pos)
+                        if next_marker < 0:
+                            next_marker = n
+                    pos = bounded(doc, pos, next_marker).end()  # type: ignore[union-attr]
+                    token = one(doc, pos)
+                    if token is None:
+                        break
+                    pos = token.end()
+            else:
+                pos = skip(doc, pos).end()  # type: ignore[union-attr]  # matches empty strings
             if pos >= n:
                 return
             opened = _OPEN.match(doc, pos)
