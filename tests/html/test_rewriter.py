@@ -241,8 +241,11 @@ def test_a_big_page_is_rewritten_whole() -> None:
 def test_uploads_path_with_another_layout() -> None:
     rw = HtmlRewriter(HtmlOptions(uploads_path="/files/"))
     seen: list[str] = []
-    doc = b'<img src="/files/a.jpg"><img src="/wp-content/uploads/b.jpg">'
-    rw.rewrite(doc, lambda u: seen.append(u) or None)
+
+    def record(url: str) -> None:
+        seen.append(url)
+
+    rw.rewrite(b'<img src="/files/a.jpg"><img src="/wp-content/uploads/b.jpg">', record)
     assert seen == ["/files/a.jpg"]
 
 
@@ -286,3 +289,12 @@ def test_a_handler_value_replaces_the_url_rewrite_of_that_attribute() -> None:
 def test_the_null_handler_changes_nothing() -> None:
     doc = b"<html><head></head><body><p>x</p></body></html>"
     assert rewriter().rewrite(doc, map_url, handlers=[ElementHandler()]) is doc
+
+
+def test_uploads_at_the_site_root_read_every_tag() -> None:
+    rw = HtmlRewriter(HtmlOptions(uploads_path="/"))
+    doc = (b'<p>x</p><img src="/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
+           b'<div style="background:url(/c.png)"></div>')
+    out = rw.rewrite(doc, lambda u: "https://cdn" + u if u.startswith("/") else None)
+    assert out == (b'<p>x</p><img src="https://cdn/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
+                   b'<div style="background:url(https://cdn/c.png)"></div>')
