@@ -187,8 +187,9 @@ def _token_alternatives(report_names: frozenset[str], value: bytes | None,
 
     ``value``: the attribute value pattern of skippable start tags (``None``: no start
     tag is skippable). ``bounded``: for matching with an ``endpos`` short of the
-    document's end; then no token may end at the end of the input (``\\Z``), since
-    that end would be artificial: unclosed comments, raw texts and tags fail instead.
+    document's end; then no token may end at the end of the input (``\\Z``) or on a
+    negative lookahead, since that end would be artificial: unclosed comments, raw
+    texts and tags fail instead, and the careful reading takes over.
     """
     to_end = b"" if bounded else rb"|\Z"
     stop_names = sorted({*report_names, *_RAW_CONTENT, *_RAW_SKIPPED, "plaintext"},
@@ -205,13 +206,17 @@ def _token_alternatives(report_names: frozenset[str], value: bytes | None,
         rb"</(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRIBUTES + rb">|(?![A-Za-z])[^>]*+(?:>"
         + to_end + rb"))",
         rb"<!--(?:-?>|.*?--!?>" + (b"" if bounded else rb"|.*+\Z") + rb")",  # comment
-        rb"<[!?][^>]*+(?:>" + to_end + rb")",  # doctype, CDATA, <?...>: bogus comments
+        # doctype, CDATA, <?...>: bogus comments. Never "<!--": where the comment
+        # alternative fails (bounded), the "<!--" must stop the loop, not end at a ">".
+        rb"<(?:!(?!--)|\?)[^>]*+(?:>" + to_end + rb")",
         # One alternative per name: a back-reference would need a capturing group,
         # which CPython 3.11 mishandles inside a possessive repeat.
         *(rb"<(?i:" + name.encode() + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
           + rb">.*?(?:(?=</(?i:" + name.encode() + rb")[\t\n\f\r />])" + to_end + rb")"
           for name in _RAW_SKIPPED),
-        rb"<(?![A-Za-z!/?])",  # a "<" that opens nothing is text
+        # A "<" that opens nothing is text. Bounded, the next byte must be seen: at the
+        # bound a negative lookahead would succeed on nothing.
+        rb"<(?=[^A-Za-z!/?])" if bounded else rb"<(?![A-Za-z!/?])",
     ]
     # Never compiled with IGNORECASE (several times slower here): names use scoped (?i:...).
     return b"(?:" + b"|".join(parts) + b")"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rewriteproxy.html.scanner import RawText, Scanner, StartTag
 
 MARKER = b"uploads"
@@ -115,3 +118,33 @@ def test_marked_values_reads_named_attributes_holding_the_marker() -> None:
     found = [(n, doc[s:e], q) for n, s, e, q in scanner.marked_values(tag)]
     # src's first occurrence holds no marker, and its duplicate does not count.
     assert found == [(b"srcset", b"/uploads/a.jpg 1x", '"')]
+
+
+_PIECES = st.sampled_from([
+    "<img src=/uploads/a.jpg>", '<img alt="x > y" src="/UPLOADS/b">', "<a href='/uploads/c'>",
+    "<!--", "-->", "<!-->", "<script>", "</script>", "<style>", "</style>", "<textarea>",
+    "</textarea>", "<title>", "</title>", '"', "'", "<", ">", "=", "</div x='>'>", "<?x>",
+    "<p class=uploads>", "<p>", "uploads", "<![CDATA[", "<plaintext>", " ", "\n", "<div data-x=",
+])
+_NOISE = st.text(alphabet="<>!-/?\"'= \nuploadsUPLOADS", max_size=10)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(_PIECES, _NOISE), max_size=24))
+def test_the_fast_path_to_the_marker_reads_like_the_careful_tokenizer(pieces: list[str]) -> None:
+    """With a marker the scanner runs a plain tokenizer up to each occurrence of it; without
+    one it reads every tag carefully. Both must agree on which tags hold the marker."""
+    doc = "".join(pieces).encode()
+    fast = Scanner(frozenset(), MARKER, frozenset({"src", "href", "class"}))
+    careful = Scanner(frozenset(), b"")
+
+    def tags(scanner: Scanner) -> list[tuple[int, int]]:
+        return [(e.start, e.end) for e in scanner.scan(doc) if isinstance(e, StartTag)]
+
+    expected = [
+        span for span, tag in zip(tags(careful), (e for e in careful.scan(doc)
+                                                  if isinstance(e, StartTag)), strict=True)
+        if any(MARKER in doc[a.value_start:a.value_end].lower() for a in tag.attributes)
+        or tag.name in ("script", "style", "plaintext")
+    ]
+    assert tags(fast) == expected
