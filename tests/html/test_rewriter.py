@@ -65,8 +65,9 @@ def test_hosts_and_root_relative(before: str, after: str) -> None:
     '<textarea><img src="/wp-content/uploads/2024/05/a.jpg"></textarea>',
     '<pre><code>&lt;img src="/wp-content/uploads/2024/05/a.jpg"&gt;</code></pre>',
     '<!-- <img src="/wp-content/uploads/2024/05/a.jpg"> -->',
-    '<!-- unclosed <img alt="a > b" src="/wp-content/uploads/2024/05/a.jpg"><img src=/x.jpg>',
-    '<p>a <<img src="/wp-content/uploads/2024/05/a.jpg"',
+    '<!-- unclosed <img alt="a > b" src="/wp-content/uploads/2024/05/a.jpg">'
+    "<img src=/wp-content/uploads/2024/05/b.jpg>",
+    '<uploads<img src="/wp-content/uploads/2024/05/a.jpg">',  # one tag, named "uploads<img"
     '<script type="text/template"><img src="/wp-content/uploads/2024/05/a.jpg"></script>',
     "<script>document.write('<img src=\"/wp-content/uploads/2024/05/a.jpg\">')</script>",
     '<script>var s = "see /wp-content/uploads/2024/05/a.jpg";</script>',
