@@ -1,0 +1,162 @@
+"""Benchmark: the HTML engine against lxml.html parse+serialise doing the same rewrite.
+
+    python bench/engine.py [--repeat 15] [--big-mb 10]
+
+For every page in bench/corpus/ (``python bench/make_corpus.py`` rebuilds it) it
+times, in the same process and run, (a) ``HtmlRewriter.rewrite`` with every
+feature on and (b) lxml.html parsing the page, rewriting the same URL positions
+with the same format functions, and serialising it. It prints the median time
+per page (runs interleaved, so both see the same machine load), MB/s for both
+and the ratio. Then it checks how cost grows with size: a page of ``--big-mb``
+MB built the same way against the 50 KB page of the same family (linear cost
+means a ratio near the size ratio, about 200 for 10 MB), and times the fast
+path (a page without upload URLs).
+
+The URL mapping is the same small one the tests use (UploadLocator + a CDN
+prefix), so the figures include map_url calls, the same for both sides. They
+are run twice: "cold" (each page's URLs mapped afresh) and "warm" (behind a
+cache that already knows them, as a proxy's bounded cache would on pages
+viewed before), which shows the HTML work alone. Not a test: nothing here
+fails on a slow machine; it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import lxml.html  # noqa: E402
+
+from bench.make_corpus import CORPUS, FAMILIES, SIZES, build  # noqa: E402
+from bench.make_corpus import main as make_corpus  # noqa: E402
+from rewriteproxy.formats import apply_edits  # noqa: E402
+from rewriteproxy.formats.css import rewrite_css  # noqa: E402
+from rewriteproxy.formats.jsonurls import rewrite_json_strings  # noqa: E402
+from rewriteproxy.formats.srcset import rewrite_srcset  # noqa: E402
+from rewriteproxy.html import HtmlOptions, HtmlRewriter  # noqa: E402
+from rewriteproxy.html.rewriter import ANY_TAG, TARGETS, Kind, _memoised  # noqa: E402
+from rewriteproxy.media import UploadLocator  # noqa: E402
+
+LOCATOR = UploadLocator(("example.com", "www.example.com"), "/wp-content/uploads/")
+
+
+def map_url(url: str) -> str | None:
+    ref = LOCATOR.parse(url)
+    return None if ref is None else "https://cdn.example.net/u/" + ref.path
+
+
+_WARM: dict[str, str | None] = {}
+
+
+def warm_map_url(url: str) -> str | None:
+    """``map_url`` behind a cache that already knows every URL: a page viewed before."""
+    try:
+        return _WARM[url]
+    except KeyError:
+        new = _WARM[url] = map_url(url)
+        return new
+
+
+def lxml_rewrite(doc: bytes, mapper: Callable[[str], str | None] = map_url) -> bytes:
+    """The same rewrite through a DOM: parse, edit attributes and raw texts, serialise.
+
+    It gets the same per-document memo of ``map_url`` the engine uses, so the
+    comparison is of the HTML work, not of how often the mapper runs.
+    """
+    map_url = _memoised(mapper)
+    tree = lxml.html.document_fromstring(doc)
+    for el in tree.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == "style" and el.text:
+            el.text = apply_edits(el.text, rewrite_css(el.text, map_url))
+        elif tag == "script" and el.text:
+            el.text = apply_edits(el.text, rewrite_json_strings(el.text, map_url))
+        for name, value in el.attrib.items():
+            kind = TARGETS.get((tag, name)) or ANY_TAG.get(name)
+            if kind is None:
+                continue
+            if kind in (Kind.URL, Kind.META_URL, Kind.URL_OR_CSS):
+                new = map_url(value.strip())
+                if new is not None:
+                    el.set(name, new)
+            elif kind is Kind.SRCSET:
+                el.set(name, apply_edits(value, rewrite_srcset(value, map_url)))
+            elif kind is Kind.CSS:
+                el.set(name, apply_edits(value, rewrite_css(value, map_url)))
+            else:
+                el.set(name, apply_edits(value, rewrite_json_strings(value, map_url)))
+    return lxml.html.tostring(tree, encoding="utf-8", doctype="<!DOCTYPE html>")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compare(doc: bytes, rewriter: HtmlRewriter, repeat: int,
+            mapper: Callable[[str], str | None]) -> tuple[float, float]:
+    """Median seconds of the engine and of lxml, runs interleaved so both see the same load."""
+    engine, dom = [], []
+    for _ in range(repeat):
+        engine.append(timed(lambda: rewriter.rewrite(doc, mapper)))
+        dom.append(timed(lambda: lxml_rewrite(doc, mapper)))
+    return statistics.median(engine), statistics.median(dom)
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    return statistics.median(timed(fn) for _ in range(repeat))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--big-mb", type=float, default=10.0)
+    args = parser.parse_args()
+    rewriter = HtmlRewriter(HtmlOptions(uploads_path="/wp-content/uploads/"))
+    if not all((CORPUS / f"{f}-{size}.html").exists() for f in FAMILIES for size in SIZES):
+        make_corpus()  # the 2 MB pages are built, not committed
+    pages = sorted(CORPUS.glob("*.html"), key=lambda p: (p.name.split("-")[0], p.stat().st_size))
+    for title, mapper in (("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page",
+                           map_url),
+                          ("warm: the same map_url behind a cache that knows every URL",
+                           warm_map_url)):
+        print(title)
+        print(f"{'page':<20}{'bytes':>11}{'engine ms':>11}{'MB/s':>7}{'lxml ms':>10}{'MB/s':>7}"
+              f"{'lxml/engine':>13}")
+        for page in pages:
+            doc = page.read_bytes()
+            assert rewriter.rewrite(doc, mapper) == rewriter.rewrite(doc, mapper)
+            repeat = max(3, args.repeat if len(doc) < 1_000_000 else args.repeat // 3)
+            engine, dom = compare(doc, rewriter, repeat, mapper)
+            mb = len(doc) / 1e6
+            print(f"{page.name:<20}{len(doc):>11,}{engine * 1e3:>11.2f}{mb / engine:>7.0f}"
+                  f"{dom * 1e3:>10.2f}{mb / dom:>7.0f}{dom / engine:>12.1f}x")
+        print()
+    for family in FAMILIES:
+        small = (CORPUS / f"{family}-50k.html").read_bytes()
+        big = build(int(args.big_mb * 1e6), family)
+        t_small = median_seconds(lambda s=small: rewriter.rewrite(s, map_url), args.repeat)
+        t_big = median_seconds(lambda b=big: rewriter.rewrite(b, map_url), 3)
+        print(f"linearity ({family}): {len(big) / 1e6:.1f} MB page {t_big * 1e3:.0f} ms, "
+              f"50 KB page {t_small * 1e3:.2f} ms: cost ratio {t_big / t_small:.0f} "
+              f"for size ratio {len(big) / len(small):.0f}")
+    plain = (CORPUS / "blog-50k.html").read_bytes().replace(b"uploads", b"pictures")
+    assert rewriter.rewrite(plain, map_url) is plain
+    t_fast = median_seconds(lambda: rewriter.rewrite(plain, map_url), args.repeat)
+    print(f"fast path (blog 50 KB page without upload URLs): {t_fast * 1e6:.0f} us, "
+          f"{len(plain) / 1e6 / t_fast:.0f} MB/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

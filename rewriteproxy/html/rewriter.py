@@ -1,0 +1,482 @@
+"""Rewrite every upload URL in a URL position of an HTML document, and nothing else.
+
+Usage::
+
+    rewriter = HtmlRewriter(HtmlOptions(uploads_path="/wp-content/uploads/"))  # once per config
+    out = rewriter.rewrite(doc, map_url, encoding=header_charset)             # per response
+
+``map_url`` is called with each candidate URL as text (character references
+decoded, JSON escapes undone) and returns the replacement URL or ``None``. It is
+called at most once per distinct URL in a document (pages repeat their URLs in
+``src``, ``srcset``, links and JSON), so it should be a pure function of the URL.
+
+How it works (the shape of WordPress's tag processor): the :mod:`.scanner`
+reports the few start tags and raw texts that may hold an upload URL; for each,
+the target table below says what kind of value an attribute holds; the value is
+decoded, the format modules (:mod:`rewriteproxy.formats`) find the URLs in it,
+and each replacement becomes a queued ``(start, end, bytes)`` edit of the
+document. All edits are applied in one ordered splice at the end. Bytes outside
+the edited URL spans are never touched; with no edit the document object itself
+is returned (``out is doc``), and a document without the uploads path in any
+spelling (``/``, ``\\/``, ``%2F``, ``&#x2F;``, ``&#47;``, ``&sol;``) is returned
+before any scanning.
+
+Where URLs are looked for: the (tag, attribute) table ``TARGETS``, the
+attributes valid on any tag ``ANY_TAG`` (``style``, the lazy-loading ``data-*``
+attributes, WooCommerce's JSON ``data-product_variations``, plus the configured
+extras), ``<meta content>`` when the meta names an image/video/audio
+(``og:image``, ``twitter:image``, ...), ``<style>`` blocks, and JSON strings in
+``<script type="application/ld+json">`` and, unless turned off, in inline
+scripts. Only the first of duplicated attributes is read, as browsers do.
+
+Writing back: a replacement is escaped for the attribute's quote style (``&``
+as ``&amp;``, the delimiting quote as a reference); an unquoted value that the
+replacement would break is wrapped in double quotes. Text that cannot be
+decoded in the document's encoding is left alone.
+
+Element handlers (the hook for features such as lazy loading): an
+:class:`ElementHandler` names the tags it wants; for each such start tag it is
+called with an :class:`Element` after URL rewriting, and may read attributes
+(decoded, already rewritten), set or add attributes and insert markup after the
+tag. Its changes are queued edits like any other, so a handler's value for an
+attribute replaces the URL rewriter's. Handlers are passed per call, so per
+document state lives in the handler object; with handlers the fast path is off
+(handlers may want to act on pages without uploads).
+
+Fail open: any exception while rewriting (a bug, a failing ``map_url``) is
+logged and the original document is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from enum import Enum
+from functools import lru_cache
+
+from rewriteproxy.formats import Edit, MapUrl, apply_edits
+from rewriteproxy.formats.css import rewrite_css
+from rewriteproxy.formats.jsonurls import rewrite_json_strings
+from rewriteproxy.formats.srcset import rewrite_srcset
+from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
+from rewriteproxy.html.charset import ascii_compatible, detect_encoding
+from rewriteproxy.html.options import HtmlOptions
+from rewriteproxy.html.scanner import RawText, Scanner, StartTag
+
+__all__ = ["ANY_TAG", "TARGETS", "Element", "ElementHandler", "HtmlRewriter", "Kind"]
+
+log = logging.getLogger(__name__)
+
+
+class Kind(Enum):
+    """What an attribute's value holds."""
+
+    URL = "url"  # one URL (surrounding whitespace kept)
+    SRCSET = "srcset"
+    CSS = "css"  # declarations, as in style="..."
+    JSON = "json"
+    URL_OR_CSS = "url-or-css"  # lazy-loading background attributes hold either
+    META_URL = "meta-url"  # <meta content>, only for the names in MEDIA_META_NAMES
+
+
+TARGETS: dict[tuple[str, str], Kind] = {
+    ("img", "src"): Kind.URL, ("img", "srcset"): Kind.SRCSET,
+    ("source", "src"): Kind.URL, ("source", "srcset"): Kind.SRCSET,
+    ("video", "src"): Kind.URL, ("video", "poster"): Kind.URL,
+    ("audio", "src"): Kind.URL, ("track", "src"): Kind.URL,
+    ("a", "href"): Kind.URL, ("area", "href"): Kind.URL,
+    ("link", "href"): Kind.URL, ("link", "imagesrcset"): Kind.SRCSET,
+    ("meta", "content"): Kind.META_URL,
+    ("image", "href"): Kind.URL, ("image", "xlink:href"): Kind.URL,  # SVG <image>
+    ("input", "src"): Kind.URL, ("object", "data"): Kind.URL, ("embed", "src"): Kind.URL,
+    ("body", "background"): Kind.URL, ("table", "background"): Kind.URL,
+    ("td", "background"): Kind.URL, ("th", "background"): Kind.URL,
+}
+"""(tag, attribute) → kind, for attributes that mean a URL only on that tag."""
+
+ANY_TAG: dict[str, Kind] = {
+    "style": Kind.CSS,
+    "data-src": Kind.URL, "data-lazy-src": Kind.URL, "data-large_image": Kind.URL,
+    "data-full-url": Kind.URL, "data-orig-file": Kind.URL, "data-medium-file": Kind.URL,
+    "data-large-file": Kind.URL, "data-poster": Kind.URL, "data-thumb": Kind.URL,
+    "data-srcset": Kind.SRCSET, "data-lazy-srcset": Kind.SRCSET, "data-thumb-srcset": Kind.SRCSET,
+    "data-bg": Kind.URL_OR_CSS, "data-background": Kind.URL_OR_CSS,
+    "data-product_variations": Kind.JSON,
+}
+"""attribute → kind, for attributes that hold URLs on whatever tag they appear."""
+
+MEDIA_META_NAMES = frozenset({
+    "og:image", "og:image:url", "og:image:secure_url", "og:video", "og:video:url",
+    "og:video:secure_url", "og:audio", "og:audio:url", "og:audio:secure_url",
+    "twitter:image", "twitter:image:src", "twitter:player:stream", "thumbnail",
+    "msapplication-tileimage", "image",
+})
+JSON_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json"})
+CODE_SCRIPT_TYPES = frozenset({"", "text/javascript", "application/javascript", "module"})
+_WS = "\t\n\f\r "
+
+
+class Element:
+    """A start tag as an element handler sees it; changes are queued, not applied."""
+
+    __slots__ = ("_after", "_current", "_sets", "_tag")
+
+    def __init__(self, tag: StartTag, current: dict[str, str]) -> None:
+        self._tag = tag
+        self._current = current  # decoded values after URL rewriting, first duplicate only
+        self._sets: dict[str, str] = {}
+        self._after: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._tag.name
+
+    def get(self, name: str) -> str | None:
+        """The attribute's decoded value (``""`` if it has none), or ``None`` if absent."""
+        name = name.lower()
+        if name in self._sets:
+            return self._sets[name]
+        return self._current.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        """Set ``name`` to ``value`` (plain text, escaped when written); added if absent."""
+        self._sets[name.lower()] = value
+
+    def insert_after(self, markup: str) -> None:
+        """Insert ``markup`` (written as given) right after this start tag."""
+        self._after.append(markup)
+
+
+class ElementHandler:
+    """Base contract of element handlers, and the null handler: sees nothing, changes nothing.
+
+    Subclasses set ``tags`` (lowercase names) and override :meth:`element`.
+    """
+
+    tags: frozenset[str] = frozenset()
+
+    def element(self, element: Element) -> None:
+        """Called once per start tag named in ``tags``, in document order."""
+
+
+def _path_needle(uploads_path: str) -> re.Pattern[bytes] | None:
+    """The uploads path in every spelling a page may use for its slashes.
+
+    Compiled without IGNORECASE (several times slower); :meth:`HtmlRewriter.has_uploads`
+    searches the lowered document when the exact case is not found.
+    """
+    segments = [s.lower() for s in uploads_path.split("/") if s]
+    if not segments:
+        return None
+    slash = rb"(?:/|\\/|%2[fF]|&#[xX]0*2[fF];?|&#0*47;?|&sol;)"
+    return re.compile(slash.join(re.escape(s.encode()) for s in segments) + slash)
+
+
+@lru_cache(maxsize=64)
+def _scanner(names: frozenset[str], marker: bytes, value_names: frozenset[str]) -> Scanner:
+    return Scanner(names, marker, value_names)
+
+
+def _byte_edits(text: str, base: int, edits: Iterable[Edit], encoding: str,
+                errors: str) -> list[tuple[int, int, bytes]]:
+    """Edits over ``text`` (decoded from ``doc[base:...]``) as edits over the document bytes."""
+    out: list[tuple[int, int, bytes]] = []
+    ascii_text = text.isascii()
+    for start, end, new in edits:
+        try:
+            data = new.encode(encoding, errors)
+        except UnicodeEncodeError:
+            continue  # a replacement this encoding cannot carry: keep the original
+        if ascii_text:  # one byte per character in every encoding the scanner accepts
+            out.append((base + start, base + end, data))
+            continue
+        byte_start = base + len(text[:start].encode(encoding))
+        byte_end = byte_start + len(text[start:end].encode(encoding))
+        out.append((byte_start, byte_end, data))
+    return out
+
+
+def _memoised(map_url: MapUrl) -> MapUrl:
+    """``map_url`` called at most once per distinct URL of a document (pages repeat URLs)."""
+    seen: dict[str, str | None] = {}
+
+    def cached(url: str) -> str | None:
+        try:
+            return seen[url]
+        except KeyError:
+            new = seen[url] = map_url(url)
+            return new
+
+    return cached
+
+
+class _Document:
+    """The state of one :meth:`HtmlRewriter.rewrite` call."""
+
+    def __init__(self, rewriter: HtmlRewriter, scanner: Scanner, doc: bytes, map_url: MapUrl,
+                 encoding: str, handlers: Sequence[ElementHandler]) -> None:
+        self.rw = rewriter
+        self.scanner = scanner
+        self.doc = doc
+        self.map_url = _memoised(map_url)
+        self.encoding = encoding
+        self.handlers = handlers
+        self.edits: list[tuple[int, int, bytes]] = []
+
+    def has_marker(self, start: int, end: int) -> bool:
+        marker = self.rw._marker_re
+        return marker is None or marker.search(self.doc, start, end) is not None
+
+    def text(self, start: int, end: int) -> str | None:
+        """``doc[start:end]`` decoded, or ``None`` when it is not valid in the encoding."""
+        data = self.doc[start:end]
+        if data.isascii():
+            return data.decode("ascii")
+        try:
+            return data.decode(self.encoding)
+        except UnicodeDecodeError:
+            return None
+
+    # -- raw text ------------------------------------------------------------
+
+    def raw_text(self, raw: RawText) -> None:
+        if raw.start == raw.end or not self.has_marker(raw.start, raw.end):
+            return
+        finder: Callable[[str, MapUrl], list[Edit]]
+        if raw.tag.name == "style":
+            finder = rewrite_css
+        else:
+            kind = self.attribute_text(raw.tag, "type")
+            kind = (kind or "").strip(_WS).lower()
+            if kind in JSON_SCRIPT_TYPES or (kind in CODE_SCRIPT_TYPES
+                                             and self.rw.options.rewrite_inline_scripts):
+                finder = rewrite_json_strings
+            else:
+                return
+        text = self.text(raw.start, raw.end)
+        if text is None:
+            return
+        self.edits.extend(_byte_edits(text, raw.start, finder(text, self.map_url),
+                                      self.encoding, "strict"))
+
+    # -- start tags ----------------------------------------------------------
+
+    def attribute_text(self, tag: StartTag, name: str) -> str | None:
+        attr = tag.attribute(name)
+        if attr is None:
+            return None
+        text = self.text(attr.value_start, attr.value_end)
+        return None if text is None else decode_attribute(text)[0]
+
+    def meta_kind(self, tag: StartTag) -> Kind | None:
+        """``<meta content>`` holds a URL only when the meta names an image, video or audio."""
+        for name in ("property", "name", "itemprop"):
+            value = self.attribute_text(tag, name)
+            if value is not None and value.strip(_WS).lower() in MEDIA_META_NAMES:
+                return Kind.URL
+        return None
+
+    def value_edits(self, kind: Kind, value: str) -> list[Edit]:
+        """Edits over the decoded value."""
+        if kind is Kind.URL or kind is Kind.URL_OR_CSS:
+            start = len(value) - len(value.lstrip(_WS))
+            end = len(value.rstrip(_WS))
+            url = value[start:end]
+            if url:
+                new = self.map_url(url)
+                if new is not None and new != url:
+                    return [(start, end, new)]
+            if kind is Kind.URL or "url(" not in value.lower():
+                return []
+            kind = Kind.CSS
+        if kind is Kind.SRCSET:
+            return rewrite_srcset(value, self.map_url)
+        if kind is Kind.CSS:
+            return rewrite_css(value, self.map_url)
+        return rewrite_json_strings(value, self.map_url)
+
+    def start_tag(self, tag: StartTag) -> None:
+        if self.handlers:
+            handlers = [h for h in self.handlers if tag.name in h.tags]
+            if handlers:
+                self.start_tag_with_handlers(tag, handlers)
+                return
+        table = self.rw._tables.get(tag.name, self.rw._any_tag)
+        for name, start, end, quote in self.scanner.marked_values(tag):
+            found = self.rewrite_value(tag, table.get(name), start, end, quote)
+            if found is not None:
+                self.edits.extend(found[0])
+
+    def rewrite_value(self, tag: StartTag, kind: Kind | None, start: int, end: int,
+                      quote: str) -> tuple[list[tuple[int, int, bytes]], str] | None:
+        """The byte edits for one attribute value and its new decoded value, or ``None``."""
+        if kind is Kind.META_URL:
+            kind = self.meta_kind(tag)
+        if kind is None:
+            return None
+        data = self.doc[start:end]
+        if quote and data.isascii() and b"&" not in data:
+            # The common case: nothing to decode, offsets are byte offsets.
+            value = data.decode("ascii")
+            edits = self.value_edits(kind, value)
+            if not edits:
+                return None
+            enc = self.encoding
+            return [(start + s, start + e,
+                     escape_attribute(new, quote).encode(enc, "xmlcharrefreplace"))
+                    for s, e, new in edits], value if not self.handlers else apply_edits(
+                        value, edits)
+        raw = self.text(start, end)
+        if raw is None:
+            return None
+        value, offsets = decode_attribute(raw)
+        edits = self.value_edits(kind, value)
+        if not edits:
+            return None
+        return self.attribute_edits(start, quote, raw, offsets, edits), apply_edits(value, edits)
+
+    def start_tag_with_handlers(self, tag: StartTag, handlers: list[ElementHandler]) -> None:
+        """The general path: every attribute decoded, so handlers can read them."""
+        per_attribute: dict[str, list[tuple[int, int, bytes]]] = {}
+        current: dict[str, str] = {}  # decoded values after URL rewriting
+        table = self.rw._tables.get(tag.name, self.rw._any_tag)
+        for attr in tag.attributes:
+            if attr.name in current:
+                continue  # a duplicate: browsers ignore it, so do we
+            current[attr.name] = ""
+            if attr.quote is None:
+                continue
+            kind = table.get(attr.name.encode("latin-1"))
+            if kind is not None and self.has_marker(attr.value_start, attr.value_end):
+                found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end,
+                                           attr.quote)
+                if found is not None:
+                    per_attribute[attr.name], current[attr.name] = found
+                    continue
+            raw = self.text(attr.value_start, attr.value_end)
+            if raw is not None:
+                current[attr.name] = decode_attribute(raw)[0]
+        element = Element(tag, current)
+        for handler in handlers:
+            handler.element(element)
+        self.handler_edits(tag, element, per_attribute)
+        for byte_edits in per_attribute.values():
+            self.edits.extend(byte_edits)
+
+    def attribute_edits(self, value_start: int, quote: str, raw: str, offsets: list[int] | None,
+                        edits: list[Edit]) -> list[tuple[int, int, bytes]]:
+        """Edits of the decoded value, as byte edits of the document."""
+        raw_edits = [
+            (offsets[s] if offsets else s, offsets[e] if offsets else e,
+             escape_attribute(new, quote))
+            for s, e, new in edits
+        ]
+        if quote == "" and needs_quotes(new_raw := apply_edits(raw, raw_edits)):
+            # The new value cannot stay unquoted: rewrite the whole value, quoted.
+            quoted = '"' + new_raw.replace('"', "&quot;") + '"'
+            raw_edits = [(0, len(raw), quoted)]
+        return _byte_edits(raw, value_start, raw_edits, self.encoding, "xmlcharrefreplace")
+
+    def handler_edits(self, tag: StartTag, element: Element,
+                      per_attribute: dict[str, list[tuple[int, int, bytes]]]) -> None:
+        enc = self.encoding
+        added: list[str] = []
+        for name, value in element._sets.items():
+            attr = tag.attribute(name)
+            if attr is None:
+                added.append(f' {name}="{escape_attribute(value, chr(34))}"')
+                continue
+            if attr.quote == '"' or attr.quote == "'":
+                text = escape_attribute(value, attr.quote)
+                per_attribute[name] = [(attr.value_start, attr.value_end,
+                                        text.encode(enc, "xmlcharrefreplace"))]
+            else:  # unquoted or no value: write the whole attribute again
+                text = f'{name}="{escape_attribute(value, chr(34))}"'
+                per_attribute[name] = [(attr.name_start, attr.value_end,
+                                        text.encode(enc, "xmlcharrefreplace"))]
+        if added:  # right after the tag name: safe whatever follows (even "/>" or "a=b/>")
+            self.edits.append((tag.name_end, tag.name_end,
+                               "".join(added).encode(enc, "xmlcharrefreplace")))
+        if element._after:
+            self.edits.append((tag.end, tag.end,
+                               "".join(element._after).encode(enc, "xmlcharrefreplace")))
+
+
+def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``doc`` with the edits applied in one ordered pass; ``doc`` itself when there are none.
+
+    Edits that would overlap an earlier one are dropped (they cannot come from the
+    rewriter; the guard keeps a bug from garbling the page).
+    """
+    if not edits:
+        return doc
+    edits.sort(key=lambda e: (e[0], e[1]))  # stable: insertions at one point keep their order
+    parts: list[bytes] = []
+    pos = 0
+    for start, end, data in edits:
+        if start < pos:
+            continue
+        parts.append(doc[pos:start])
+        parts.append(data)
+        pos = end
+    parts.append(doc[pos:])
+    return b"".join(parts)
+
+
+class HtmlRewriter:
+    """Rewrites upload URLs in HTML; built once per config, safe to share between requests."""
+
+    def __init__(self, options: HtmlOptions) -> None:
+        self.options = options
+        self._needle = _path_needle(options.uploads_path)
+        segments = [s for s in options.uploads_path.split("/") if s]
+        marker = max(segments, key=len).encode() if segments else b""
+        self._marker = marker
+        self._marker_re = re.compile(re.escape(marker), re.IGNORECASE) if marker else None
+        any_tag = dict(ANY_TAG)
+        any_tag.update(dict.fromkeys(options.extra_url_attributes, Kind.URL))
+        any_tag.update(dict.fromkeys(options.extra_srcset_attributes, Kind.SRCSET))
+        # tag → {attribute → kind}, keyed by bytes: one dict lookup per attribute on the hot path.
+        self._any_tag = {name.encode(): kind for name, kind in any_tag.items()}
+        self._tables: dict[str, dict[bytes, Kind]] = {}
+        for (tag, attribute), kind in TARGETS.items():
+            self._tables.setdefault(tag, dict(self._any_tag))[attribute.encode()] = kind
+        self._value_names = frozenset(n.decode() for n in self._any_tag) | {a for _, a in TARGETS}
+        self._scanner = _scanner(frozenset(), marker, self._value_names)
+
+    def has_uploads(self, doc: bytes) -> bool:
+        """The fast-path test: may ``doc`` mention the uploads path at all?"""
+        needle = self._needle
+        if needle is None or needle.search(doc) is not None:
+            return True
+        # The locator compares the path case-insensitively, so must this test;
+        # lowering costs a copy, paid only by pages without the usual spelling.
+        return self._marker.upper() in doc.upper() and needle.search(doc.lower()) is not None
+
+    def rewrite(self, doc: bytes, map_url: MapUrl, encoding: str | None = None,
+                handlers: Sequence[ElementHandler] = ()) -> bytes:
+        """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
+
+        ``encoding`` is the charset from the HTTP header, if any.
+        """
+        if not handlers and not self.has_uploads(doc):
+            return doc
+        try:
+            enc = detect_encoding(doc, encoding)
+            if not ascii_compatible(enc):
+                return doc
+            scanner = self._scanner
+            if handlers:
+                names = frozenset().union(*(h.tags for h in handlers))
+                scanner = _scanner(names, self._marker, self._value_names)
+            state = _Document(self, scanner, doc, map_url, enc, handlers)
+            for event in scanner.scan(doc):
+                if isinstance(event, RawText):
+                    state.raw_text(event)
+                else:
+                    state.start_tag(event)
+            return splice(doc, state.edits)
+        except Exception:
+            log.exception("HTML rewriting failed; serving the original document")
+            return doc

@@ -1,0 +1,62 @@
+"""CSS: url() and image-set() URLs, quoting kept, comments and other strings left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewriteproxy.formats import apply_edits
+from rewriteproxy.formats.css import rewrite_css
+
+
+def cdn(url: str) -> str | None:
+    return "https://cdn/" + url.rsplit("/", 1)[-1] if "/uploads/" in url else None
+
+
+def run(css: str, map_url=cdn) -> str:  # type: ignore[no-untyped-def]
+    return apply_edits(css, rewrite_css(css, map_url))
+
+
+@pytest.mark.parametrize(("css", "expected"), [
+    ("a{background:url(/uploads/a.jpg)}", "a{background:url(https://cdn/a.jpg)}"),
+    ("a{background:url('/uploads/a.jpg')}", "a{background:url('https://cdn/a.jpg')}"),
+    ('a{background:url("/uploads/a.jpg")}', 'a{background:url("https://cdn/a.jpg")}'),
+    ("a{background:URL(  /uploads/a.jpg  )}", "a{background:URL(  https://cdn/a.jpg  )}"),
+    ("background-image:url(/uploads/a.jpg);color:red", "background-image:url(https://cdn/a.jpg);color:red"),
+])
+def test_url_forms(css: str, expected: str) -> None:
+    assert run(css) == expected
+
+
+def test_image_set_strings_and_urls() -> None:
+    css = 'b{background:image-set("/uploads/a.webp" 1x, url(/uploads/b.webp) 2x)}'
+    assert run(css) == ('b{background:image-set("https://cdn/a.webp" 1x, '
+                        "url(https://cdn/b.webp) 2x)}")
+    css = "b{background:-webkit-image-set('/uploads/a.webp' 1x)}"
+    assert run(css) == "b{background:-webkit-image-set('https://cdn/a.webp' 1x)}"
+
+
+def test_comments_and_other_strings_are_left_alone() -> None:
+    css = "/* url(/uploads/a.jpg) */ a::after{content:\"url(/uploads/b.jpg)\"}"
+    assert rewrite_css(css, cdn) == []
+
+
+def test_unclosed_comment_runs_to_the_end() -> None:
+    assert rewrite_css("a{} /* url(/uploads/a.jpg)", cdn) == []
+
+
+def test_escaped_urls_are_left_alone() -> None:
+    assert rewrite_css(r"a{background:url(/uploads/a\).jpg)}", cdn) == []
+
+
+def test_unquoted_replacement_needing_quotes_is_quoted() -> None:
+    assert run("a{b:url(/uploads/a.jpg)}", lambda u: "https://cdn/a b.jpg") == \
+        'a{b:url("https://cdn/a b.jpg")}'
+
+
+def test_quotes_in_replacement_cannot_end_the_string() -> None:
+    assert run("a{b:url('/uploads/a.jpg')}", lambda u: "https://cdn/it's.jpg") == \
+        "a{b:url('https://cdn/it\\'s.jpg')}"
+
+
+def test_no_change_no_edits() -> None:
+    assert rewrite_css("a{background:url(/other/a.jpg)}", cdn) == []

@@ -1,0 +1,67 @@
+"""JSON strings that are whole URLs (or whole srcset lists), written back in the same escaping."""
+
+from __future__ import annotations
+
+import json
+
+from rewriteproxy.formats import apply_edits
+from rewriteproxy.formats.jsonurls import rewrite_json_strings
+
+
+def cdn(url: str) -> str | None:
+    return url.replace("https://example.com/wp-content/uploads/", "https://cdn.example.net/u/") \
+        if url.startswith("https://example.com/wp-content/uploads/") else None
+
+
+def run(text: str) -> str:
+    return apply_edits(text, rewrite_json_strings(text, cdn))
+
+
+def test_slash_escaped_form_is_kept() -> None:
+    text = '{"url":"https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg"}'
+    assert run(text) == '{"url":"https:\\/\\/cdn.example.net\\/u\\/a.jpg"}'
+
+
+def test_plain_form_is_kept() -> None:
+    text = '{"url":"https://example.com/wp-content/uploads/a.jpg","n":1}'
+    assert run(text) == '{"url":"https://cdn.example.net/u/a.jpg","n":1}'
+
+
+def test_only_whole_string_urls() -> None:
+    text = '{"caption":"see https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg"}'
+    assert rewrite_json_strings(text, cdn) == []
+
+
+def test_srcset_strings_are_rewritten_as_a_whole() -> None:
+    text = ('{"srcset":"https:\\/\\/example.com\\/wp-content\\/uploads\\/a-300x200.jpg 300w, '
+            'https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg 1024w"}')
+    assert json.loads(run(text)) == {
+        "srcset": "https://cdn.example.net/u/a-300x200.jpg 300w, "
+                  "https://cdn.example.net/u/a.jpg 1024w"
+    }
+
+
+def test_hex_escapes_are_reproduced() -> None:
+    text = '["https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg?x=1\\u0026y=2"]'
+    out = run(text)
+    assert out == '["https:\\/\\/cdn.example.net\\/u\\/a.jpg?x=1\\u0026y=2"]'
+    assert json.loads(out) == ["https://cdn.example.net/u/a.jpg?x=1&y=2"]
+
+
+def test_script_code_strings_only_double_quoted_and_not_inside_others() -> None:
+    code = ("document.write('<img src=\"https://example.com/wp-content/uploads/a.jpg\">');\n"
+            "// \"https://example.com/wp-content/uploads/b.jpg\"\n"
+            "var u = \"https://example.com/wp-content/uploads/c.jpg\";")
+    assert run(code) == code.replace("uploads/c.jpg", "X").replace(
+        "https://example.com/wp-content/X", "https://cdn.example.net/u/c.jpg")
+
+
+def test_invalid_escapes_are_left_alone() -> None:
+    assert rewrite_json_strings('"https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg\\x"',
+                                cdn) == []
+
+
+def test_lt_in_a_replacement_is_escaped_for_script_blocks() -> None:
+    text = '"https://example.com/wp-content/uploads/a.jpg"'
+    edits = rewrite_json_strings(text, lambda u: "https://cdn/</script>.jpg")
+    assert apply_edits(text, edits) == '"https://cdn/\\u003C/script>.jpg"'
