@@ -70,8 +70,8 @@ async def visit(urls: list[str], screenshot_prefix: str | None = None) -> list[P
                 page.on("request", lambda r, rep=report: rep.requested.append(r.url))
                 page.on("response", lambda r, rep=report: rep.failed_requests.append(
                     f"{r.url} {r.status}") if r.status >= 400 else None)
-                page.on("console", lambda m, rep=report: rep.console_errors.append(m.text)
-                        if m.type == "error" else None)
+                page.on("console", lambda m, rep=report: rep.console_errors.append(
+                    f"{m.text} ({m.location.get('url')})") if m.type == "error" else None)
                 response = await page.goto(url, wait_until="load")
                 report.status = response.status if response else 0
                 await _scroll_through(page)

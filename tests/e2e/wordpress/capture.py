@@ -152,12 +152,26 @@ def capture_demo(wp: WordPress, out: Path) -> int:
             "content_type": resp.content_type,
         }
         if resp.content_type.startswith(("text/html", "text/css")):
-            text = resp.body.decode("utf-8", "replace")
+            # Inline scripts name some assets JSON-escaped (the emoji loader's
+            # "concatemoji":"http:\/\/…"), so the unescaped form is searched too.
+            text = resp.body.decode("utf-8", "replace").replace("\\/", "/")
             for found in SAME_ORIGIN.findall(text) + ROOT_RELATIVE_CSS.findall(text):
                 path = found.replace("&#038;", "&").replace("&amp;", "&")
                 if _loadable(path) and path not in seen:
                     seen.add(path)
                     queue.append(path)
+    # Browsers ask for /favicon.ico; WordPress redirects it to its logo when the
+    # site has no icon. The bundle serves that image at both paths.
+    favicon = site.get("/favicon.ico")
+    logo = urllib.parse.urlsplit(favicon.headers.get("location", "")).path
+    if favicon.status in (301, 302) and _loadable(logo):
+        image = site.get(logo)
+        if image.status == 200:
+            _write(out / logo.lstrip("/"), image.body)
+            files[logo] = files["/favicon.ico"] = {
+                "file": logo.lstrip("/"),
+                "content_type": image.content_type,
+            }
     manifest = {
         "public_url": PUBLIC_URL,
         "theme": BLOCK_THEME,
