@@ -29,11 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ImportError as exc:  # a command whose optional parts are not installed
-            logging.getLogger("rewriteproxy").debug("command %s unavailable: %s", name, exc)
-            continue
+        module = importlib.import_module(f".commands.{name}", __package__)
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         modules[module.NAME] = module

@@ -70,8 +70,8 @@ def run_workers(count: int, work: Callable[[], None]) -> int:
             break
         except InterruptedError:  # pragma: no cover - PEP 475 retries os.wait itself
             continue
-        slot = children.pop(pid, None)
-        if slot is None or stopping:
+        slot = children.pop(pid, -1)
+        if slot < 0 or stopping:
             continue
         log.warning("worker %d exited (status %d), restarting", slot, status)
         if time.monotonic() - last_restart < 1.0:

@@ -31,7 +31,7 @@ _URL_CHARS = r"""[^\s"'<>()\[\]{},;\\&]"""
 
 
 class UrlSweep:
-    """Finds and rewrites upload URLs in text. Built once per config; ``rewrite`` is the hot path."""
+    """Finds and rewrites upload URLs in text. ``rewrite`` is the hot path."""
 
     __slots__ = ("_needles", "_pattern")
 

@@ -12,11 +12,7 @@ import zlib
 from collections.abc import Callable
 
 import brotli
-
-try:  # zstd is optional: without the library the coding is simply not offered upstream
-    import zstandard
-except ImportError:  # pragma: no cover - zstandard is a declared dependency
-    zstandard = None
+import zstandard
 
 __all__ = ["SUPPORTED", "CodingError", "decode", "encode", "narrow_accept_encoding"]
 
@@ -47,7 +43,7 @@ def _deflate_decode(data: bytes) -> bytes:
 
 
 def _zstd_decode(data: bytes) -> bytes:
-    assert zstandard is not None
+    # stream_reader: frames written without a content size (streaming encoders) decode too.
     reader = zstandard.ZstdDecompressor().stream_reader(data)
     return reader.read()
 
@@ -64,12 +60,11 @@ _ENCODERS: dict[str, Callable[[bytes], bytes]] = {
     "deflate": lambda data: zlib.compress(data, 6),
     # Quality 5 is the usual on-the-fly setting: most of the ratio at a fraction of q11's cost.
     "br": lambda data: brotli.compress(data, quality=5),
+    "zstd": lambda data: zstandard.ZstdCompressor(level=3).compress(data),
 }
-if zstandard is not None:
-    _DECODERS["zstd"] = _zstd_decode
-    _ENCODERS["zstd"] = lambda data: zstandard.ZstdCompressor(level=3).compress(data)
+_DECODERS["zstd"] = _zstd_decode
 
-SUPPORTED: tuple[str, ...] = tuple(c for c in ("br", "zstd", "gzip", "deflate") if c in _DECODERS)
+SUPPORTED: tuple[str, ...] = ("br", "zstd", "gzip", "deflate")
 
 
 def _codings(content_encoding: str) -> list[str]:
