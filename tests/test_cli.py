@@ -209,3 +209,24 @@ async def test_workers_share_the_port_and_stop_together(tmp_path):
     assert len(pids) == 2
     assert process.pid not in pids  # the parent only supervises
     assert code == 0
+
+
+async def test_check_probes_upstream_and_delivery(tmp_path, aiohttp_server):
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=404 if "uploads" in request.path else 200)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(upstream=base, enabled="true", port=0,
+                                    cdn=base + "/wp-content/uploads/"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rewriteproxy", "check", "--config", str(config),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr
+    assert f"upstream: {base}/ answered 200 OK (reachable)".encode() in stdout
+    assert b"rewriteproxy-check.png answered 404 Not Found (reachable)" in stdout
+    assert b"inventory: ready" in stdout

@@ -33,9 +33,14 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+_PROBE = "rewriteproxy-check.png"
+
+
 async def _probe(config: object, timeout: float) -> bool:
     from ..config import Config
+    from ..delivery import build_delivery
     from ..inventory import build_inventory
+    from ..media import UploadRef
     from .rewrite import _wait_ready
 
     assert isinstance(config, Config)
@@ -43,11 +48,13 @@ async def _probe(config: object, timeout: float) -> bool:
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         ok &= await _probe_url(session, "upstream", config.upstream + "/")
-        base = getattr(config.delivery, "probe_url", None)
-        if base:
-            ok &= await _probe_url(session, "delivery", base)
+        # A made-up file: any HTTP answer (a 404 too) shows the delivery host is reachable.
+        probe = build_delivery(config.delivery).url_for(
+            UploadRef(url=config.site.uploads_path + _PROBE, path=_PROBE))
+        if probe:
+            ok &= await _probe_url(session, "delivery", probe)
         else:
-            print("delivery: nothing to probe for this provider")
+            print("delivery: none (pages keep their local URLs)")
     inventory = build_inventory(config.inventory)
     await inventory.start()
     try:
@@ -66,7 +73,7 @@ async def _probe(config: object, timeout: float) -> bool:
 async def _probe_url(session: aiohttp.ClientSession, label: str, url: str) -> bool:
     try:
         async with session.get(url, allow_redirects=False) as response:
-            print(f"{label}: {url} answered {response.status} {response.reason}")
+            print(f"{label}: {url} answered {response.status} {response.reason} (reachable)")
             return response.status < 500
     except (TimeoutError, aiohttp.ClientError) as exc:
         print(f"{label}: {url} is NOT reachable: {type(exc).__name__}: {exc}", file=sys.stderr)
