@@ -9,6 +9,7 @@ one of its own. The report lists every image with the URL it actually loaded
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     requested: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
 
 
 def require_chromium() -> None:
@@ -54,13 +56,22 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-async def visit(urls: list[str], screenshot_prefix: str | None = None) -> list[PageReport]:
-    """Load each URL, scroll through it so lazy images load, and report."""
+async def visit(
+    urls: list[str], screenshot_prefix: str | None = None, extra_args: Sequence[str] = ()
+) -> list[PageReport]:
+    """Load each URL, scroll through it so lazy images load, and report.
+
+    ``extra_args`` are added to Chromium's command line, for example
+    ``--proxy-server=http://127.0.0.1:PORT`` to reach a site's public address
+    through a proxy on loopback. Chromium never sends requests for loopback
+    addresses through that proxy, so media on 127.0.0.1 is fetched directly.
+    """
     from playwright.async_api import async_playwright
 
     reports = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*ARGS, *extra_args])
         try:
             for index, url in enumerate(urls):
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
@@ -85,8 +96,8 @@ async def visit(urls: list[str], screenshot_prefix: str | None = None) -> list[P
                         fetchpriority: i.getAttribute('fetchpriority')}))""")]
                 if screenshot_prefix:
                     ARTIFACTS.mkdir(exist_ok=True)
-                    await page.screenshot(
-                        path=str(ARTIFACTS / f"{screenshot_prefix}-{index}.png"), full_page=True)
+                    report.screenshot = ARTIFACTS / f"{screenshot_prefix}-{index}.png"
+                    await page.screenshot(path=str(report.screenshot), full_page=True)
                 reports.append(report)
                 await page.close()
         finally:

@@ -2,7 +2,8 @@
 
 ``wordpress``: one real WordPress 6.1 (Debian's packages) for the whole test
 session, installed and seeded by tests/e2e/wordpress/harness.py and torn down at
-the end. ``start_wordpress``: a factory for another, private one (another public
+the end, with the classic theme; ``block_theme_wordpress``: the same with the
+block theme, started on first use. ``start_wordpress``: a factory for another, private one (another public
 address or theme), stopped after the test.
 
 Tests that use them are skipped, with the reason, where the packages are missing
@@ -58,6 +59,14 @@ def wordpress() -> Iterator[Site]:
     """A running, seeded WordPress (classic theme, http://wp.test); see harness.Site."""
     require_wordpress()
     with wordpress_harness.WordPress() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def block_theme_wordpress() -> Iterator[Site]:
+    """A second running, seeded WordPress at the same address with the block theme."""
+    require_wordpress()
+    with wordpress_harness.WordPress(theme=wordpress_harness.BLOCK_THEME) as site:
         yield site
 
 
