@@ -127,7 +127,7 @@ def test_noscript_and_template_images_are_not_touched_nor_counted() -> None:
     html = (f'<noscript><img src="{UPLOADS}n.jpg"></noscript>'
             f'<template><img src="{UPLOADS}t.jpg"></template>' + img(1) + img(2))
     noscript, template, first, second = lazy(html)
-    assert noscript == {"src": f"https://res.cloudinary.com/demo/image/upload/f_auto,q_auto/"
+    assert noscript == {"src": "https://res.cloudinary.com/demo/image/upload/f_auto,q_auto/"
                                "wp/2024/03/n.jpg"}
     assert "loading" not in template and "decoding" not in template
     assert first["fetchpriority"] == "high" and second["loading"] == "lazy"
@@ -172,5 +172,5 @@ def test_with_every_feature_off_only_urls_change() -> None:
 @pytest.mark.parametrize("yaml", ["lazy: {eager_images: -1}", "lazy: {pages: some}",
                                   "lazy: {iframes: maybe}", "lazy: {fast: true}"])
 def test_bad_lazy_settings_are_errors(yaml: str) -> None:
-    with pytest.raises(ConfigError, match="features.lazy"):
+    with pytest.raises(ConfigError, match=r"features\.lazy"):
         config("  " + yaml)

@@ -176,6 +176,7 @@ def test_explicit_sizes_are_kept_and_sizes_keep_adds_none() -> None:
                 f'<img src="{UPLOADS}c.jpg" width="900">')
     first, second = elements(rewrite(html, RESPONSIVE_ONLY), "img")
     assert first["sizes"] == "33vw" and widths(first["srcset"])[-1] == 900
+    assert second["sizes"] == "(max-width: 900px) 100vw, 900px"
     kept = elements(rewrite(html, RESPONSIVE_ONLY + "\n  responsive: {sizes: keep}"), "img")
     assert "sizes" not in kept[1] and "srcset" in kept[1]
 
