@@ -99,9 +99,8 @@ def parse_features(section: Section, provider: str = "none") -> FeaturesConfig:
 
 
 class FeatureMapper(Protocol):
-    """What the features need of :class:`rewriteproxy.rewriting.UrlMapper`."""
-
-    def __call__(self, url: str, width: int | None = None) -> str | None: ...
+    """What the features need of :class:`rewriteproxy.rewriting.UrlMapper`: which upload a
+    URL names and whether it is delivered (widths and effects then go to the provider)."""
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None: ...
 
@@ -112,7 +111,8 @@ def build_handlers(config: FeaturesConfig, mapper: FeatureMapper,
     makers: list[Callable[[], ElementHandler]] = []
     if config.responsive.enabled and provider.transforms:
         responsive, breakpoints = config.responsive, config.responsive.breakpoints
-        makers.append(lambda: ResponsiveImages(responsive, breakpoints, mapper))
+        makers.append(lambda: ResponsiveImages(responsive, breakpoints, mapper.locate,
+                                               provider.url_for))
     if config.lazy.enabled:
         lazy = config.lazy
         makers.append(lambda: LazyLoading(lazy))

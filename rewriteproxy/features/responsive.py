@@ -42,13 +42,15 @@ from dataclasses import dataclass
 
 from rewriteproxy.formats.srcset import srcset_url_spans
 from rewriteproxy.html import Element, ElementHandler
-from rewriteproxy.media import wordpress_variant
+from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
 from rewriteproxy.settings import Section
 
-__all__ = ["ResponsiveConfig", "ResponsiveImages", "SizedMapUrl", "parse_responsive"]
+__all__ = ["Locate", "ResponsiveConfig", "ResponsiveImages", "UrlFor", "parse_responsive"]
 
-SizedMapUrl = Callable[[str, "int | None"], "str | None"]
-"""``(url, width) → delivery URL | None``: :class:`rewriteproxy.rewriting.UrlMapper`."""
+Locate = Callable[[str], "tuple[UploadRef, FileInfo | None] | None"]
+"""``url → (upload, what the inventory knows) | None`` (:meth:`UrlMapper.locate`)."""
+UrlFor = Callable[[UploadRef, "FileInfo | None", "int | None"], "str | None"]
+"""A provider's ``url_for(ref, info, width)``."""
 
 _WIDTH = re.compile(r"\s*([0-9]+)w\s*\Z")
 _DIGITS = re.compile(r"\s*([0-9]+)(?:px)?\s*\Z")
@@ -114,11 +116,14 @@ class ResponsiveImages(ElementHandler):
     tags = frozenset({"img", "source", "link"})
 
     def __init__(self, config: ResponsiveConfig, breakpoints: tuple[int, ...],
-                 map_url: SizedMapUrl) -> None:
+                 locate: Locate, url_for: UrlFor) -> None:
         self._config = config
         self._breakpoints = breakpoints
-        self._map_url = map_url
+        self._locate = locate
+        self._url_for = url_for
         self._preloaded: set[str] = set()  # hrefs preloaded without imagesrcset
+        # (url, width) → srcset: a picture's sources, its img and a preload share one list
+        self._made: dict[tuple[str, int], str | None] = {}
 
     def element(self, element: Element) -> None:
         if element.name == "img":
@@ -166,15 +171,25 @@ class ResponsiveImages(ElementHandler):
 
     def _srcset(self, url: str, own: int) -> str | None:
         """Candidates of ``url`` (``own`` pixels wide) at each breakpoint; ``None`` if < 2."""
+        key = (url, own)
+        if key not in self._made:
+            self._made[key] = self._make(url, own)
+        return self._made[key]
+
+    def _make(self, url: str, own: int) -> str | None:
+        found = self._locate(url)
+        if found is None:
+            return None  # not an upload, or not delivered: leave the list alone
+        ref, info = found
         top = min(own, self._config.max_width)
         widths = [w for w in self._breakpoints if w < top]
         widths.append(top)
         seen: set[str] = set()
         parts: list[str] = []
         for width in widths:
-            new = self._map_url(url, width)
+            new = self._url_for(ref, info, width)
             if new is None:
-                return None  # not an upload, or not delivered: leave the list alone
+                return None
             if new in seen or any(c in new for c in " \t\n\f\r"):
                 continue
             seen.add(new)
