@@ -69,8 +69,6 @@ def test_rewrite_reads_stdin_and_writes_the_rewritten_document(tmp_path):
 
 def test_rewrite_diff_shows_only_the_changed_lines(tmp_path):
     config = write_config(tmp_path / "c.yaml")
-    with config.open("a") as f:  # URL rewriting only: lazy loading would change more lines
-        f.write("features: {lazy: {enabled: false}, preconnect: {enabled: false}}\n")
     result = rewriteproxy("rewrite", "--config", str(config), "--diff", stdin=PAGE)
     changed = [
         line

@@ -32,9 +32,7 @@ async def html_page(request: web.Request) -> web.Response:
 
 
 async def test_html_upload_urls_point_to_the_cdn(start_proxy):
-    # URL rewriting alone (tests/features cover what the page-speed features add).
-    features_off = "features: {lazy: {enabled: false}, preconnect: {enabled: false}}"
-    client = await start_proxy(origin(page=html_page), features_off)
+    client = await start_proxy(origin(page=html_page))
     response = await client.get("/page")
     body = await response.read()
     assert response.status == 200

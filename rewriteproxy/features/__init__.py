@@ -5,11 +5,16 @@
     features:
       responsive: {enabled: true, min_width: 200, max_width: 2560, step: 200, widths: [],
                    sizes: auto}
-      lazy: {enabled: true, eager_images: 1, fetchpriority: true, decoding: true,
+      lazy: {enabled: false, eager_images: 1, fetchpriority: true, decoding: true,
              iframes: true, skip_classes: [skip-lazy, no-lazy, cld-bypass-lazy], pages: all}
       placeholders: {style: none, width: 32, formats: [jpg, jpeg, jpe]}  # or blur, pixelate,
                                                                           # predominant
-      preconnect: {enabled: true}
+      preconnect: {enabled: false}
+
+Defaults: the proxy's promise is that only upload URLs change unless the config
+asks for more, so lazy loading, placeholders and preconnect are opt-in;
+responsive is on because it only replaces URLs with other delivery URLs of the
+same image (and acts only with a provider that can resize).
 
 Each feature is an :class:`~rewriteproxy.html.ElementHandler` (see
 :mod:`rewriteproxy.html.rewriter`) holding per-document state, so

@@ -44,7 +44,7 @@ _LAZY_LOADER_ATTRIBUTES = ("data-src", "data-lazy-src", "data-srcset", "data-laz
 class LazyConfig:
     """``features.lazy``."""
 
-    enabled: bool = True
+    enabled: bool = False  # opt-in: by default only upload URLs change
     eager_images: int = 1
     fetchpriority: bool = True
     decoding: bool = True

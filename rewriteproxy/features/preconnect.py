@@ -31,11 +31,11 @@ __all__ = ["Preconnect", "PreconnectConfig", "delivery_origin", "parse_preconnec
 class PreconnectConfig:
     """``features.preconnect``."""
 
-    enabled: bool = True
+    enabled: bool = False  # opt-in: by default only upload URLs change
 
 
 def parse_preconnect(section: Section) -> PreconnectConfig:
-    config = PreconnectConfig(enabled=section.flag("enabled", True))
+    config = PreconnectConfig(enabled=section.flag("enabled", PreconnectConfig().enabled))
     section.done()
     return config
 

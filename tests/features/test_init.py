@@ -21,6 +21,7 @@ from rewriteproxy.features.lazy import LazyLoading
 from rewriteproxy.features.placeholders import Placeholders
 from rewriteproxy.features.preconnect import Preconnect
 from rewriteproxy.features.responsive import ResponsiveImages
+from rewriteproxy.html import HtmlOptions, HtmlRewriter
 from rewriteproxy.settings import ConfigError
 from tests.conftest import PAGE, ProxyFactory
 from tests.features.support import WORDPRESS, config, mapper, rewrite
@@ -28,15 +29,30 @@ from tests.features.support import WORDPRESS, config, mapper, rewrite
 CONF = Path(__file__).resolve().parent.parent.parent / "conf"
 
 
-def test_defaults_lazy_and_preconnect_on_responsive_when_possible_placeholders_off() -> None:
+ALL_ON = """\
+  lazy: {enabled: true}
+  placeholders: {style: blur}
+  preconnect: {enabled: true}"""
+
+
+def test_defaults_only_responsive_on_the_rest_opt_in() -> None:
     features = config().features
     assert features == FeaturesConfig()
-    assert features.lazy.enabled and features.lazy.eager_images == 1
+    assert not features.lazy.enabled and features.lazy.eager_images == 1
     assert features.responsive.enabled and features.responsive.breakpoints[:2] == (200, 400)
     assert features.responsive.breakpoints[-1] == 2400  # 200 to 2560 in steps of 200
     assert features.placeholders.style == "none"
-    assert features.preconnect.enabled
-    assert features.every_page
+    assert not features.preconnect.enabled
+    assert not features.every_page
+    assert config("  lazy: {enabled: true}").features.every_page
+
+
+@pytest.mark.parametrize("provider", ["cdn", "none"])
+def test_with_the_defaults_and_a_plain_cdn_only_upload_urls_change(provider: str) -> None:
+    for page in sorted(WORDPRESS.glob("*.html")):
+        doc = page.read_bytes()
+        urls_only = HtmlRewriter(HtmlOptions()).rewrite(doc, mapper("", provider))
+        assert rewrite(doc, "", provider) == urls_only
 
 
 def test_the_sample_section_parses() -> None:
@@ -47,7 +63,8 @@ def test_the_sample_section_parses() -> None:
   preconnect: {enabled: true}""").features
     assert features.responsive == ResponsiveConfig(min_width=300, max_width=1800, step=300)
     assert features.responsive.breakpoints == (300, 600, 900, 1200, 1500, 1800)
-    assert features.lazy == LazyConfig(eager_images=2, skip_classes=("skip-lazy", "no-lazy"))
+    assert features.lazy == LazyConfig(enabled=True, eager_images=2,
+                                       skip_classes=("skip-lazy", "no-lazy"))
     assert features.placeholders == PlaceholderConfig(style="predominant")
 
 
@@ -64,16 +81,17 @@ def kinds(features: str, provider: str) -> list[type]:
 
 
 def test_which_handlers_each_provider_gets() -> None:
-    assert kinds("", "cloudinary") == [ResponsiveImages, LazyLoading, Preconnect]
-    assert kinds("  placeholders: {style: blur}", "cloudinary") == [
+    assert kinds("", "cloudinary") == [ResponsiveImages]
+    assert kinds(ALL_ON, "cloudinary") == [
         ResponsiveImages, LazyLoading, Placeholders, Preconnect]
-    assert kinds("", "cdn") == [LazyLoading, Preconnect]  # a CDN cannot resize
-    assert kinds("", "none") == [LazyLoading]  # nothing is delivered elsewhere
-    assert kinds("  lazy: {enabled: false}\n  preconnect: {enabled: false}", "cdn") == []
+    on = "  lazy: {enabled: true}\n  preconnect: {enabled: true}"
+    assert kinds(on, "cdn") == [LazyLoading, Preconnect]  # a CDN cannot resize
+    assert kinds(on, "none") == [LazyLoading]  # nothing is delivered elsewhere
+    assert kinds("", "cdn") == []
 
 
 def test_each_document_gets_fresh_handlers() -> None:
-    cfg = config()
+    cfg = config(ALL_ON)
     factory = build_handlers(cfg.features, mapper(), build_delivery(cfg.delivery))
     first, second = factory(), factory()
     assert all(a is not b for a, b in zip(first, second, strict=True))
@@ -81,8 +99,8 @@ def test_each_document_gets_fresh_handlers() -> None:
 
 @pytest.mark.parametrize("page", sorted(p.name for p in WORDPRESS.glob("*.html")))
 def test_rewriting_a_rewritten_page_changes_nothing(page: str) -> None:
-    once = rewrite((WORDPRESS / page).read_bytes(), "  placeholders: {style: blur}")
-    assert rewrite(once, "  placeholders: {style: blur}") is once
+    once = rewrite((WORDPRESS / page).read_bytes(), ALL_ON)
+    assert rewrite(once, ALL_ON) is once
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
@@ -91,13 +109,14 @@ def test_every_example_config_loads(path: Path) -> None:
     assert isinstance(load_config(path, environ=environ).features, FeaturesConfig)
 
 
-async def test_the_proxy_applies_the_default_features(start_proxy: ProxyFactory) -> None:
+async def test_the_proxy_applies_the_features(start_proxy: ProxyFactory) -> None:
     async def page(request: web.Request) -> web.Response:
         return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
 
     app = web.Application()
     app.router.add_get("/page", page)
-    client = await start_proxy(app)
+    client = await start_proxy(
+        app, "features: {lazy: {enabled: true}, preconnect: {enabled: true}}")
     response = await client.get("/page")
     body = await response.read()
     assert body.startswith(b'<!DOCTYPE html>\n<html><head><link rel="preconnect" '

@@ -20,15 +20,19 @@ from tests.features.support import (
 
 LAZY_ONLY = """\
   responsive: {enabled: false}
-  preconnect: {enabled: false}"""
+  lazy: {enabled: true}"""
+
+
+def lazy_with(options: str) -> str:
+    return "  responsive: {enabled: false}\n  lazy: {enabled: true, " + options + "}"
 
 
 def page(body: str) -> str:
     return f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>"
 
 
-def lazy(html: str, extra: str = "") -> list[dict[str, str]]:
-    return elements(rewrite(page(html), LAZY_ONLY + extra), "img")
+def lazy(html: str, options: str = "") -> list[dict[str, str]]:
+    return elements(rewrite(page(html), lazy_with(options) if options else LAZY_ONLY), "img")
 
 
 def img(n: int, **attributes: str) -> str:
@@ -77,24 +81,24 @@ def test_first_image_eager_and_high_priority_the_rest_lazy_and_async() -> None:
 
 
 def test_eager_images_sets_how_many_stay_eager() -> None:
-    out = lazy(img(1) + img(2) + img(3), "\n  lazy: {eager_images: 2}")
+    out = lazy(img(1) + img(2) + img(3), "eager_images: 2")
     assert [i.get("loading") for i in out] == [None, None, "lazy"]
     assert [i.get("fetchpriority") for i in out] == ["high", None, None]
-    none_eager = lazy(img(1) + img(2), "\n  lazy: {eager_images: 0}")
+    none_eager = lazy(img(1) + img(2), "eager_images: 0")
     assert [i.get("loading") for i in none_eager] == ["lazy", "lazy"]
     assert not any("fetchpriority" in i for i in none_eager)
 
 
 def test_small_images_are_not_prioritised_the_next_eager_one_is() -> None:
     logo = f'<img src="{UPLOADS}logo.png" width="120" height="40">'
-    out = lazy(logo + img(1) + img(2), "\n  lazy: {eager_images: 2}")
+    out = lazy(logo + img(1) + img(2), "eager_images: 2")
     assert "fetchpriority" not in out[0] and "loading" not in out[0]
     assert out[1]["fetchpriority"] == "high" and "loading" not in out[1]
     assert out[2]["loading"] == "lazy"
 
 
 def test_an_existing_fetchpriority_counts_as_given() -> None:
-    out = lazy(img(1, fetchpriority="low") + img(2), "\n  lazy: {eager_images: 2}")
+    out = lazy(img(1, fetchpriority="low") + img(2), "eager_images: 2")
     assert out[0]["fetchpriority"] == "low" and "fetchpriority" not in out[1]
 
 
@@ -119,7 +123,7 @@ def test_opted_out_images_and_other_lazy_loaders_are_left_alone(markup: str) -> 
 
 def test_skip_classes_are_configurable() -> None:
     out = lazy(img(1) + img(2, class_="hero") + img(3, class_="skip-lazy"),
-               "\n  lazy: {skip_classes: [hero]}")
+               "skip_classes: [hero]")
     assert "loading" not in out[1] and out[2]["loading"] == "lazy"
 
 
@@ -141,12 +145,12 @@ def test_iframes_are_lazy_unless_turned_off_and_do_not_count() -> None:
     assert frames[0]["loading"] == "lazy" and frames[1]["loading"] == "eager"
     assert "decoding" not in frames[0]
     assert elements(out, "img")[0]["fetchpriority"] == "high"
-    off = rewrite(page(html), LAZY_ONLY + "\n  lazy: {iframes: false}")
+    off = rewrite(page(html), lazy_with("iframes: false"))
     assert "loading" not in elements(off, "iframe")[0]
 
 
 def test_decoding_and_fetchpriority_can_be_turned_off() -> None:
-    out = lazy(img(1) + img(2), "\n  lazy: {decoding: false, fetchpriority: false}")
+    out = lazy(img(1) + img(2), "decoding: false, fetchpriority: false")
     assert not any("decoding" in i or "fetchpriority" in i for i in out)
     assert out[1]["loading"] == "lazy"
 
@@ -154,15 +158,12 @@ def test_decoding_and_fetchpriority_can_be_turned_off() -> None:
 def test_pages_without_uploads_are_lazy_loaded_unless_limited_to_pages_with_uploads() -> None:
     html = page('<img src="https://gravatar.example/a.png"><img src="/b.png">').encode()
     assert elements(rewrite(html, LAZY_ONLY), "img")[1]["loading"] == "lazy"
-    assert rewrite(html, LAZY_ONLY + "\n  lazy: {pages: with_uploads}") is html
+    assert rewrite(html, lazy_with("pages: with_uploads")) is html
 
 
 def test_with_every_feature_off_only_urls_change() -> None:
     doc = (PAGES / "wp-post-blocks.html").read_bytes()
-    off = """\
-  lazy: {enabled: false}
-  responsive: {enabled: false}
-  preconnect: {enabled: false}"""
+    off = "  responsive: {enabled: false}"  # the defaults: lazy and preconnect are opt-in
     urls_only = HtmlRewriter(HtmlOptions()).rewrite(doc, mapper())
     assert rewrite(doc, off) == urls_only != doc
     plain = page('<img src="https://gravatar.example/a.png">').encode()

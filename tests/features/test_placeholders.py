@@ -12,11 +12,11 @@ from rewriteproxy.settings import ConfigError
 from tests.delivery.factories import provider, ref
 from tests.features.support import CLD, UPLOADS, config, elements, fixture, rewrite
 
-NO_PRECONNECT = "  preconnect: {enabled: false}\n"
+LAZY = "  lazy: {enabled: true}\n"  # lazy images get placeholders
 
 
 def blur(extra: str = "") -> str:
-    return NO_PRECONNECT + "  placeholders: {style: blur" + extra + "}"
+    return LAZY + "  placeholders: {style: blur" + extra + "}"
 
 
 def background(style: str) -> str:
@@ -26,7 +26,7 @@ def background(style: str) -> str:
 
 def test_lazy_jpegs_on_a_gallery_page_get_a_blurred_background_and_keep_everything_else() -> None:
     doc = fixture("twentytwentythree-gallery.html")
-    plain = elements(rewrite(doc, NO_PRECONNECT), "img")
+    plain = elements(rewrite(doc, LAZY), "img")
     with_ph = elements(rewrite(doc, blur()), "img")
     for before, after in zip(plain, with_ph, strict=True):
         assert "style" not in before
@@ -74,7 +74,7 @@ def test_png_gets_one_when_listed_in_formats() -> None:
 def test_other_styles(style: str) -> None:
     html = page(f'<img src="{UPLOADS}a.jpg" width=9 height=9>'
                 f'<img src="{UPLOADS}b-300x200.jpg" width=300 height=200>')
-    out = elements(rewrite(html, NO_PRECONNECT + f"  placeholders: {{style: {style}}}"), "img")
+    out = elements(rewrite(html, LAZY + f"  placeholders: {{style: {style}}}"), "img")
     url = background(out[1]["style"])
     assert f"/{EFFECTS[style]}/" in url
     assert url.startswith(CLD + "c_lfill,g_center,h_200,w_300/")  # the sub-size's own crop
