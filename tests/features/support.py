@@ -53,6 +53,11 @@ def mapper(features: str = "", provider: str = "cloudinary") -> UrlMapper:
     return build_url_mapper(config(features, provider), NullInventory())
 
 
+def page(body: str) -> str:
+    """A minimal document around ``body``."""
+    return f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>"
+
+
 def fixture(name: str) -> bytes:
     return (WORDPRESS / name).read_bytes()
 

@@ -15,6 +15,7 @@ from tests.features.support import (
     elements,
     fixture,
     mapper,
+    page,
     rewrite,
 )
 
@@ -26,9 +27,6 @@ LAZY_ONLY = """\
 def lazy_with(options: str) -> str:
     return "  responsive: {enabled: false}\n  lazy: {enabled: true, " + options + "}"
 
-
-def page(body: str) -> str:
-    return f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>"
 
 
 def lazy(html: str, options: str = "") -> list[dict[str, str]]:

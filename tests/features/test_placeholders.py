@@ -10,7 +10,7 @@ import pytest
 from rewriteproxy.features.placeholders import EFFECTS, PREDOMINANT
 from rewriteproxy.settings import ConfigError
 from tests.delivery.factories import provider, ref
-from tests.features.support import CLD, UPLOADS, config, elements, fixture, rewrite
+from tests.features.support import CLD, UPLOADS, config, elements, fixture, page, rewrite
 
 LAZY = "  lazy: {enabled: true}\n"  # lazy images get placeholders
 
@@ -46,9 +46,6 @@ def test_an_existing_style_is_kept_and_extended() -> None:
     second = out[1]
     assert second["style"].startswith("height:max(15vw, 30vh);object-fit:cover;background-image:")
 
-
-def page(body: str) -> str:
-    return f"<!DOCTYPE html><html><head></head><body>{body}</body></html>"
 
 
 @pytest.mark.parametrize("markup", [

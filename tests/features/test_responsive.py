@@ -17,6 +17,7 @@ from tests.features.support import (
     config,
     elements,
     fixture,
+    page,
     rewrite,
 )
 
@@ -126,9 +127,6 @@ def test_the_responsive_switch_turns_it_off() -> None:
 
 
 # -- tricky markup ---------------------------------------------------------------
-
-def page(body: str) -> str:
-    return f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>"
 
 
 SRCSET = f"{UPLOADS}a-300x200.jpg 300w, {UPLOADS}a-1024x683.jpg 1024w, {UPLOADS}a.jpg 1200w"
