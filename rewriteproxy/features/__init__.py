@@ -121,6 +121,7 @@ def build_handlers(config: FeaturesConfig, mapper: FeatureMapper,
     if config.lazy.enabled:
         lazy = config.lazy
         makers.append(lambda: LazyLoading(lazy))
+    # Only Cloudinary derives images (parse_features refuses placeholders for the others).
     effect_url: EffectUrl | None = getattr(provider, "effect_url", None)
     if config.placeholders.enabled and effect_url is not None:
         placeholders = config.placeholders
