@@ -12,6 +12,12 @@ MB built the same way against the 50 KB page of the same family (linear cost
 means a ratio near the size ratio, about 200 for 10 MB), and times the fast
 path (a page without upload URLs).
 
+Features (``--features``, on by default; ``--only-features`` skips the rest): the
+same pages through the production path (a config with Cloudinary delivery,
+``UrlMapper`` with its provider cache) with the page-speed features off and on
+(responsive srcset, lazy loading, blur placeholders, preconnect), runs
+interleaved, medians.
+
 The URL mapping is the same small one the tests use (UploadLocator + a CDN
 prefix), so the figures include map_url calls, the same for both sides. They
 are run twice: "cold" (each page's URLs mapped afresh) and "warm" (behind a
@@ -36,13 +42,18 @@ import lxml.html  # noqa: E402
 
 from bench.make_corpus import CORPUS, FAMILIES, SIZES, build  # noqa: E402
 from bench.make_corpus import main as make_corpus  # noqa: E402
+from rewriteproxy.config import parse_config  # noqa: E402
+from rewriteproxy.delivery import build_delivery  # noqa: E402
+from rewriteproxy.features import build_handlers  # noqa: E402
 from rewriteproxy.formats import apply_edits  # noqa: E402
 from rewriteproxy.formats.css import rewrite_css  # noqa: E402
 from rewriteproxy.formats.jsonurls import rewrite_json_strings  # noqa: E402
 from rewriteproxy.formats.srcset import rewrite_srcset  # noqa: E402
 from rewriteproxy.html import HtmlOptions, HtmlRewriter  # noqa: E402
 from rewriteproxy.html.rewriter import ANY_TAG, TARGETS, Kind, _memoised  # noqa: E402
+from rewriteproxy.inventory import NullInventory  # noqa: E402
 from rewriteproxy.media import UploadLocator  # noqa: E402
+from rewriteproxy.rewriting import build_url_mapper  # noqa: E402
 
 LOCATOR = UploadLocator(("example.com", "www.example.com"), "/wp-content/uploads/")
 
@@ -117,15 +128,62 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(timed(fn) for _ in range(repeat))
 
 
+FEATURES_CONFIG = """
+upstream: http://127.0.0.1:9
+site: {hosts: [example.com, www.example.com]}
+delivery: {provider: cloudinary, cloudinary: {cloud_name: demo, folder: wp}}
+features:
+  lazy: {enabled: true}
+  placeholders: {style: blur}
+  preconnect: {enabled: true}
+"""
+
+
+def features_table(pages: list[Path], repeat: int) -> None:
+    """Engine time per page with the page-speed features off and on, same mapper, same run."""
+    config = parse_config(FEATURES_CONFIG)
+    provider = build_delivery(config.delivery)
+    mapper = build_url_mapper(config, NullInventory(), provider)
+    make_handlers = build_handlers(config.features, mapper, provider)
+    rewriter = HtmlRewriter(config.html)
+    print("features: Cloudinary delivery; off = URL rewriting only, on = responsive srcset + "
+          "lazy + blur placeholders + preconnect")
+    print(f"{'page':<20}{'bytes':>11}{'off ms':>9}{'MB/s':>7}{'on ms':>9}{'MB/s':>7}"
+          f"{'on/off':>8}")
+    for page in pages:
+        doc = page.read_bytes()
+        rewriter.rewrite(doc, mapper)  # fill the provider's cache: a page viewed before
+        assert rewriter.rewrite(doc, mapper, handlers=make_handlers()) != \
+            rewriter.rewrite(doc, mapper)
+        n = max(3, repeat if len(doc) < 1_000_000 else repeat // 3)
+        off, on = [], []
+        for _ in range(n):
+            off.append(timed(lambda d=doc: rewriter.rewrite(d, mapper)))
+            on.append(timed(lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers())))
+        t_off, t_on = statistics.median(off), statistics.median(on)
+        mb = len(doc) / 1e6
+        print(f"{page.name:<20}{len(doc):>11,}{t_off * 1e3:>9.2f}{mb / t_off:>7.0f}"
+              f"{t_on * 1e3:>9.2f}{mb / t_on:>7.0f}{t_on / t_off:>7.2f}x")
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--big-mb", type=float, default=10.0)
+    parser.add_argument("--no-features", dest="features", action="store_false",
+                        help="skip the features-off/on table")
+    parser.add_argument("--only-features", action="store_true",
+                        help="print only the features-off/on table")
     args = parser.parse_args()
     rewriter = HtmlRewriter(HtmlOptions(uploads_path="/wp-content/uploads/"))
     if not all((CORPUS / f"{f}-{size}.html").exists() for f in FAMILIES for size in SIZES):
         make_corpus()  # the 2 MB pages are built, not committed
     pages = sorted(CORPUS.glob("*.html"), key=lambda p: (p.name.split("-")[0], p.stat().st_size))
+    if args.features or args.only_features:
+        features_table(pages, args.repeat)
+    if args.only_features:
+        return 0
     for title, mapper in (("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page",
                            map_url),
                           ("warm: the same map_url behind a cache that knows every URL",

@@ -7,7 +7,8 @@ and a failed reload keeps the last good config (see :mod:`rewriteproxy.app`).
 
 Each part of the product owns the parsing of its own section (delivery,
 inventory, html); this module only assembles them and owns the proxy's own
-keys: ``upstream``, ``listen``, ``enabled``, ``site``, ``proxy`` and ``bypass``.
+keys: ``upstream``, ``listen``, ``enabled``, ``site``, ``proxy`` and ``bypass``
+(``features`` is parsed by :mod:`rewriteproxy.features`).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Config:
     delivery: Any  # parsed by rewriteproxy.delivery
     inventory: Any  # parsed by rewriteproxy.inventory
     html: Any  # parsed by rewriteproxy.html
+    features: Any  # parsed by rewriteproxy.features
     source: str = "<config>"  # the file it came from, for messages
 
 
@@ -108,6 +110,7 @@ def parse_config(
 def _parse_root(root: Section, source: str) -> Config:
     # Imported here so the parts' modules can import this one's dataclasses freely.
     from .delivery import SiteContext, parse_delivery
+    from .features import parse_features
     from .html import parse_html_options
     from .inventory import parse_inventory
 
@@ -119,6 +122,10 @@ def _parse_root(root: Section, source: str) -> Config:
             "upstream", "is required: the WordPress origin, e.g. http://127.0.0.1:8080"
         )
     site = _parse_site(root.section("site"))
+    delivery = parse_delivery(
+        root.section("delivery"),
+        SiteContext(site.hosts, site.uploads_path, f"{site.scheme}://{site.canonical_host}"),
+    )
     return Config(
         upstream=upstream.rstrip("/"),
         listen=_parse_listen(root.section("listen")),
@@ -126,12 +133,10 @@ def _parse_root(root: Section, source: str) -> Config:
         site=site,
         proxy=_parse_proxy(root.section("proxy")),
         bypass=_parse_bypass(root.section("bypass")),
-        delivery=parse_delivery(
-            root.section("delivery"),
-            SiteContext(site.hosts, site.uploads_path, f"{site.scheme}://{site.canonical_host}"),
-        ),
+        delivery=delivery,
         inventory=parse_inventory(root.section("inventory")),
         html=parse_html_options(root.section("html"), site.uploads_path),
+        features=parse_features(root.section("features"), delivery.provider),
         source=source,
     )
 

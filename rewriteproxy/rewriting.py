@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from .config import Config
 from .delivery import DeliveryProvider, build_delivery
+from .features import FeaturesConfig, build_handlers
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
-from .media import UploadLocator
+from .media import FileInfo, UploadLocator, UploadRef
 from .pipeline import BodyRewriter, Pipeline
 
 __all__ = ["HTML_TYPES", "TEXT_TYPES", "UrlMapper", "build_pipeline"]
@@ -46,30 +47,47 @@ class UrlMapper:
         self._rewrite_missing = rewrite_missing
 
     def __call__(self, url: str, width: int | None = None) -> str | None:
+        found = self.locate(url)
+        if found is None:
+            return None
+        return self._provider.url_for(found[0], found[1], width)
+
+    def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
+        """The upload ``url`` names and what the inventory knows of it, if it is to be delivered."""
         ref = self._locator.parse(url)
         if ref is None:
             return None
         info = self._inventory.lookup(ref.key)
         if info is None and not self._rewrite_missing:
             return None  # not known to exist on the delivery side: keep the local URL
-        return self._provider.url_for(ref, info, width)
+        return ref, info
 
 
-def build_url_mapper(config: Config, inventory: Inventory) -> UrlMapper:
+def build_url_mapper(config: Config, inventory: Inventory,
+                     provider: DeliveryProvider | None = None) -> UrlMapper:
     return UrlMapper(
         UploadLocator(config.site.hosts, config.site.uploads_path),
         inventory,
-        build_delivery(config.delivery),
+        provider if provider is not None else build_delivery(config.delivery),
         rewrite_missing=config.inventory.on_missing == "rewrite",
     )
 
 
 def build_pipeline(config: Config, inventory: Inventory) -> Pipeline:
-    map_url: Callable[[str], str | None] = build_url_mapper(config, inventory)
+    provider = build_delivery(config.delivery)
+    mapper = build_url_mapper(config, inventory, provider)
+    map_url: Callable[[str], str | None] = mapper
     html = HtmlRewriter(config.html)
+    features: FeaturesConfig = config.features
+    make_handlers = build_handlers(features, mapper, provider)
+    every_page = features.every_page
 
     def rewrite_html(body: bytes, charset: str | None) -> bytes:
-        return html.rewrite(body, map_url, charset)
+        # Without a feature that acts on every page, a page with no upload URL keeps
+        # the engine's fast path (returned without scanning).
+        if every_page or html.has_uploads(body):
+            return html.rewrite(body, map_url, charset, make_handlers())
+        return body
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
 

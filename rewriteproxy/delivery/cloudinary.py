@@ -272,14 +272,32 @@ class CloudinaryDelivery(CachedProvider):
         return without_scheme(url).startswith(self._owned)
 
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
+        return self._build(ref, info, width, None)
+
+    def effect_url(self, ref: UploadRef, info: FileInfo | None, width: int | None,
+                   transformation: str) -> str | None:
+        """The image ``ref`` with ``transformation`` in place of the configured one (not cached).
+
+        For derived images such as low-quality placeholders; ``None`` for anything
+        that is not a raster image (videos, SVG, other files).
+        """
+        if self._kinds.get(ref.extension) not in (_IMAGE, _GIF):
+            return None
+        return self._build(ref, info, width, transformation)
+
+    def _build(self, ref: UploadRef, info: FileInfo | None, width: int | None,
+               transformation_override: str | None) -> str | None:
         kind = self._kinds.get(ref.extension)
         if kind is None:
             if self._config.other_files == "raw" and not self._fetch and ref.extension:
                 return self._url("raw", "upload", "", self._folder + ref.key, None, info, ref)
             return None  # kept local
         key, steps = self._size_steps(kind, ref.key, width)
-        if self._transformations[kind]:
-            steps.append(self._transformations[kind])
+        configured = self._transformations[kind]
+        if transformation_override is not None:
+            configured = transformation_override
+        if configured:
+            steps.append(configured)
         resource_type = "video" if kind == _VIDEO else "image"
         transformation = "/".join(steps)
         if self._fetch:

@@ -41,7 +41,13 @@ called with an :class:`Element` after URL rewriting, and may read attributes
 tag. Its changes are queued edits like any other, so a handler's value for an
 attribute replaces the URL rewriter's. Handlers are passed per call, so per
 document state lives in the handler object; with handlers the fast path is off
-(handlers may want to act on pages without uploads).
+(handlers may want to act on pages without uploads). A handler may also read an
+attribute as the page wrote it (:meth:`Element.original`), ask whether the tag
+sits inside ``<picture>``, ``<noscript>`` or ``<template>``
+(:meth:`Element.within`; the end of such an element is its first matching end
+tag, so nested templates are approximated), and, once the whole document has
+been scanned, learn whether any URL was rewritten (:meth:`ElementHandler.finish`)
+and still insert markup after an element it kept.
 
 Fail open: any exception while rewriting (a bug, a failing ``map_url``) is
 logged and the original document is returned.
@@ -64,7 +70,9 @@ from rewriteproxy.html.charset import ascii_compatible, detect_encoding
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import RawText, Scanner, StartTag
 
-__all__ = ["ANY_TAG", "TARGETS", "Element", "ElementHandler", "HtmlRewriter", "Kind"]
+__all__ = [
+    "ANY_TAG", "CONTEXT_TAGS", "TARGETS", "Element", "ElementHandler", "HtmlRewriter", "Kind",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,18 +123,24 @@ MEDIA_META_NAMES = frozenset({
 JSON_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json"})
 CODE_SCRIPT_TYPES = frozenset({"", "text/javascript", "application/javascript", "module"})
 _WS = "\t\n\f\r "
+CONTEXT_TAGS = frozenset({"picture", "noscript", "template"})
+"""Elements :meth:`Element.within` can tell a tag is inside of."""
+_CONTEXT_CLOSE = {name: re.compile(b"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
+                  for name in CONTEXT_TAGS}
 
 
 class Element:
     """A start tag as an element handler sees it; changes are queued, not applied."""
 
-    __slots__ = ("_after", "_current", "_sets", "_tag")
+    __slots__ = ("_current", "_document", "_original", "_sets", "_tag")
 
-    def __init__(self, tag: StartTag, current: dict[str, str]) -> None:
+    def __init__(self, tag: StartTag, current: dict[str, str], original: dict[str, str],
+                 document: _Document) -> None:
         self._tag = tag
         self._current = current  # decoded values after URL rewriting, first duplicate only
+        self._original = original  # decoded values as written, where URL rewriting changed them
+        self._document = document
         self._sets: dict[str, str] = {}
-        self._after: list[str] = []
 
     @property
     def name(self) -> str:
@@ -139,13 +153,32 @@ class Element:
             return self._sets[name]
         return self._current.get(name)
 
+    def original(self, name: str) -> str | None:
+        """The attribute's decoded value as the page wrote it, before any URL rewriting."""
+        name = name.lower()
+        value = self._original.get(name)
+        return value if value is not None else self._current.get(name)
+
+    def within(self, name: str) -> bool:
+        """True if this tag is inside an element named ``name`` (one of :data:`CONTEXT_TAGS`)."""
+        if name not in CONTEXT_TAGS:
+            raise ValueError(f"within() knows only {sorted(CONTEXT_TAGS)}, not {name!r}")
+        begin, end = self._document.open_until.get(name, (0, -1))
+        return begin <= self._tag.start < end
+
     def set(self, name: str, value: str) -> None:
         """Set ``name`` to ``value`` (plain text, escaped when written); added if absent."""
         self._sets[name.lower()] = value
 
     def insert_after(self, markup: str) -> None:
-        """Insert ``markup`` (written as given) right after this start tag."""
-        self._after.append(markup)
+        """Insert ``markup`` (written as given) right after this start tag.
+
+        May also be called later, up to :meth:`ElementHandler.finish`; insertions at
+        one place keep the order they were made in.
+        """
+        end = self._tag.end
+        data = markup.encode(self._document.encoding, "xmlcharrefreplace")
+        self._document.edits.append((end, end, data))
 
 
 class ElementHandler:
@@ -158,6 +191,14 @@ class ElementHandler:
 
     def element(self, element: Element) -> None:
         """Called once per start tag named in ``tags``, in document order."""
+
+    def finish(self, rewritten: bool) -> None:
+        """Called once after the whole document was scanned.
+
+        ``rewritten``: whether any upload URL in the document was rewritten. A
+        handler may still call :meth:`Element.insert_after` on elements it kept;
+        attribute changes made here are ignored.
+        """
 
 
 def _path_needle(uploads_path: str) -> re.Pattern[bytes] | None:
@@ -223,6 +264,9 @@ class _Document:
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
+        self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
+        # context element → (end of its start tag, start of its end tag): the last one seen
+        self.open_until: dict[str, tuple[int, int]] = {}
 
     def has_marker(self, start: int, end: int) -> bool:
         marker = self.rw._marker_re
@@ -257,8 +301,10 @@ class _Document:
         text = self.text(raw.start, raw.end)
         if text is None:
             return
-        self.edits.extend(_byte_edits(text, raw.start, finder(text, self.map_url),
-                                      self.encoding, "strict"))
+        found = _byte_edits(text, raw.start, finder(text, self.map_url), self.encoding, "strict")
+        if found:
+            self.rewritten = True
+            self.edits.extend(found)
 
     # -- start tags ----------------------------------------------------------
 
@@ -298,6 +344,9 @@ class _Document:
 
     def start_tag(self, tag: StartTag) -> None:
         if self.handlers:
+            if tag.name in CONTEXT_TAGS:
+                close = _CONTEXT_CLOSE[tag.name].search(self.doc, tag.end)
+                self.open_until[tag.name] = (tag.end, close.start() if close else len(self.doc))
             handlers = [h for h in self.handlers if tag.name in h.tags]
             if handlers:
                 self.start_tag_with_handlers(tag, handlers)
@@ -306,6 +355,7 @@ class _Document:
         for name, start, end, quote in self.scanner.marked_values(tag):
             found = self.rewrite_value(tag, table.get(name), start, end, quote)
             if found is not None:
+                self.rewritten = True
                 self.edits.extend(found[0])
 
     def rewrite_value(self, tag: StartTag, kind: Kind | None, start: int, end: int,
@@ -340,6 +390,7 @@ class _Document:
         """The general path: every attribute decoded, so handlers can read them."""
         per_attribute: dict[str, list[tuple[int, int, bytes]]] = {}
         current: dict[str, str] = {}  # decoded values after URL rewriting
+        original: dict[str, str] = {}  # decoded values before, where rewriting changed them
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
         for attr in tag.attributes:
             if attr.name in current:
@@ -352,12 +403,16 @@ class _Document:
                 found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end,
                                            attr.quote)
                 if found is not None:
+                    self.rewritten = True
                     per_attribute[attr.name], current[attr.name] = found
+                    raw = self.text(attr.value_start, attr.value_end)
+                    if raw is not None:
+                        original[attr.name] = decode_attribute(raw)[0]
                     continue
             raw = self.text(attr.value_start, attr.value_end)
             if raw is not None:
                 current[attr.name] = decode_attribute(raw)[0]
-        element = Element(tag, current)
+        element = Element(tag, current, original, self)
         for handler in handlers:
             handler.element(element)
         self.handler_edits(tag, element, per_attribute)
@@ -398,9 +453,6 @@ class _Document:
         if added:  # right after the tag name: safe whatever follows (even "/>" or "a=b/>")
             self.edits.append((tag.name_end, tag.name_end,
                                "".join(added).encode(enc, "xmlcharrefreplace")))
-        if element._after:
-            self.edits.append((tag.end, tag.end,
-                               "".join(element._after).encode(enc, "xmlcharrefreplace")))
 
 
 def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
@@ -468,7 +520,7 @@ class HtmlRewriter:
                 return doc
             scanner = self._scanner
             if handlers:
-                names = frozenset().union(*(h.tags for h in handlers))
+                names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
             state = _Document(self, scanner, doc, map_url, enc, handlers)
             for event in scanner.scan(doc):
@@ -476,6 +528,8 @@ class HtmlRewriter:
                     state.raw_text(event)
                 else:
                     state.start_tag(event)
+            for handler in handlers:
+                handler.finish(state.rewritten)
             return splice(doc, state.edits)
         except Exception:
             log.exception("HTML rewriting failed; serving the original document")

@@ -11,7 +11,8 @@ back, and yields:
 
 Everything else (text, comments, doctype, end tags, other start tags, the
 contents of ``textarea``, ``title``, ``xmp``, ``iframe``, ``noembed`` and
-``noframes``) is skipped inside one compiled regular expression, so Python code
+``noframes``, whose start tags are reported only when named in ``report_names``)
+is skipped inside one compiled regular expression, so Python code
 runs only where something may need rewriting. Offsets are byte offsets into the
 document; the scanner never copies or changes it.
 
@@ -69,7 +70,7 @@ _ATTRIBUTE = re.compile(
 _RAW_CONTENT = ("script", "style")  # contents reported
 _RAW_SKIPPED = ("textarea", "title", "xmp", "iframe", "noembed", "noframes")  # contents skipped
 _CLOSE = {name: re.compile(rb"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
-          for name in _RAW_CONTENT}
+          for name in _RAW_CONTENT + _RAW_SKIPPED}
 
 
 class Attribute(NamedTuple):
@@ -213,7 +214,7 @@ def _token_alternatives(report_names: frozenset[str], value: bytes | None,
         # which CPython 3.11 mishandles inside a possessive repeat.
         *(rb"<(?i:" + name.encode() + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
           + rb">.*?(?:(?=</(?i:" + name.encode() + rb")[\t\n\f\r />])" + to_end + rb")"
-          for name in _RAW_SKIPPED),
+          for name in _RAW_SKIPPED if name not in report_names),
         # A "<" that opens nothing is text. Bounded, the next byte must be seen: at the
         # bound a negative lookahead would succeed on nothing.
         rb"<(?=[^A-Za-z!/?])" if bounded else rb"<(?![A-Za-z!/?])",
@@ -393,7 +394,8 @@ class Scanner:
             if name in _CLOSE:
                 close = _CLOSE[name].search(doc, pos)
                 end = close.start() if close is not None else n
-                yield RawText(tag, pos, end, close is not None)
-                pos = end
+                if name in _RAW_CONTENT:
+                    yield RawText(tag, pos, end, close is not None)
+                pos = end  # a reported iframe, textarea...: its contents are still skipped
             elif name == "plaintext":
                 return

@@ -294,6 +294,66 @@ def test_the_null_handler_changes_nothing() -> None:
     assert rewriter().rewrite(doc, map_url, handlers=[ElementHandler()]) is doc
 
 
+class Recorder(ElementHandler):
+    """Records what the hook tells about each <img>, and the end of the document."""
+
+    tags = frozenset({"img", "head"})
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str | None, str | None, bool, bool, bool]] = []
+        self.finished: list[bool] = []
+        self.head: Element | None = None
+
+    def element(self, element: Element) -> None:
+        if element.name == "head":
+            self.head = element
+            return
+        self.seen.append((element.get("src"), element.original("src"),
+                          element.within("picture"), element.within("noscript"),
+                          element.within("template")))
+
+    def finish(self, rewritten: bool) -> None:
+        self.finished.append(rewritten)
+        if self.head is not None:
+            self.head.insert_after("<!-- end -->")
+
+
+def test_handlers_read_the_value_as_written_and_where_the_tag_sits() -> None:
+    doc = (f'<head></head><picture><source srcset="{U}"><img src="{U}"></picture>'
+           f'<img src="/x.png"><noscript><img src="{U}"></noscript>'
+           f'<template><img src=/t.png></template><img src=/y.png>').encode()
+    recorder = Recorder()
+    out = rewriter().rewrite(doc, map_url, handlers=[recorder])
+    assert recorder.seen == [
+        (C, U, True, False, False),
+        ("/x.png", "/x.png", False, False, False),
+        (C, U, False, True, False),
+        ("/t.png", "/t.png", False, False, True),
+        ("/y.png", "/y.png", False, False, False),
+    ]
+    assert recorder.finished == [True]
+    assert out.startswith(b"<head><!-- end --></head>")
+
+
+def test_finish_says_whether_any_url_was_rewritten() -> None:
+    recorder = Recorder()
+    doc = b'<head></head><img src="https://other.example/a.jpg">'
+    assert rewriter().rewrite(doc, map_url, handlers=[recorder]) == \
+        b'<head><!-- end --></head><img src="https://other.example/a.jpg">'
+    assert recorder.finished == [False]
+
+
+def test_within_knows_only_the_context_elements() -> None:
+    class Asks(ElementHandler):
+        tags = frozenset({"img"})
+
+        def element(self, element: Element) -> None:
+            element.within("div")
+
+    doc = f'<img src="{U}">'.encode()
+    assert rewriter().rewrite(doc, map_url, handlers=[Asks()]) is doc  # ValueError: failed open
+
+
 def test_uploads_at_the_site_root_read_every_tag() -> None:
     rw = HtmlRewriter(HtmlOptions(uploads_path="/"))
     doc = (b'<p>x</p><img src="/a.jpg" alt=y><!-- <img src=/b.jpg> -->'

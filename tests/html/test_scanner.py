@@ -65,6 +65,14 @@ def test_raw_text_elements() -> None:
                              "style-text:p{}", "<img src=b>"]
 
 
+def test_a_skipped_element_asked_for_is_reported_and_its_contents_still_skipped() -> None:
+    doc = b'<iframe src=a><img src=uploads></iframe><textarea><img src=uploads></textarea>' \
+          b'<img src=uploads><IFRAME>x<img src=uploads>'
+    assert reported(doc, frozenset({"img", "iframe"})) == [
+        "<iframe src=a>", "<img src=uploads>", "<IFRAME>"]  # the last runs to the end
+    assert reported(doc) == ["<img src=uploads>"]  # not asked for: skipped whole, as before
+
+
 def test_unclosed_script_runs_to_the_end() -> None:
     assert reported(b"<script>x<img src=a>") == ["<script>", "script-text:x<img src=a>"]
 

@@ -1,0 +1,136 @@
+"""Page-speed features applied on top of URL rewriting: one small module each.
+
+.. code-block:: yaml
+
+    features:
+      responsive: {enabled: true, min_width: 200, max_width: 2560, step: 200, widths: [],
+                   sizes: auto}
+      lazy: {enabled: false, eager_images: 1, fetchpriority: true, decoding: true,
+             iframes: true, skip_classes: [skip-lazy, no-lazy, cld-bypass-lazy], pages: all}
+      placeholders: {style: none, width: 32, formats: [jpg, jpeg, jpe]}  # or blur, pixelate,
+                                                                          # predominant
+      preconnect: {enabled: false}
+
+Defaults: the proxy's promise is that only upload URLs change unless the config
+asks for more, so lazy loading, placeholders and preconnect are opt-in;
+responsive is on because it only replaces URLs with other delivery URLs of the
+same image (and acts only with a provider that can resize).
+
+Each feature is an :class:`~rewriteproxy.html.ElementHandler` (see
+:mod:`rewriteproxy.html.rewriter`) holding per-document state, so
+:func:`build_handlers` (called once per config) returns a factory that makes
+fresh handlers for each document. Handlers run in a fixed order on each tag:
+responsive, lazy, placeholders (which reads the ``loading`` that lazy set),
+preconnect.
+
+A feature that cannot apply is simply not built: responsive without a
+transforming provider, placeholders without Cloudinary (a config error, since
+the user asked for something impossible), preconnect when URLs stay local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rewriteproxy.delivery import DeliveryProvider
+from rewriteproxy.features.lazy import LazyConfig, LazyLoading, parse_lazy
+from rewriteproxy.features.placeholders import (
+    EffectUrl,
+    PlaceholderConfig,
+    Placeholders,
+    parse_placeholders,
+)
+from rewriteproxy.features.preconnect import (
+    Preconnect,
+    PreconnectConfig,
+    delivery_origin,
+    parse_preconnect,
+)
+from rewriteproxy.features.responsive import (
+    ResponsiveConfig,
+    ResponsiveImages,
+    parse_responsive,
+)
+from rewriteproxy.html import ElementHandler
+from rewriteproxy.media import FileInfo, UploadRef
+from rewriteproxy.settings import Section
+
+__all__ = [
+    "FeatureMapper",
+    "FeaturesConfig",
+    "HandlerFactory",
+    "LazyConfig",
+    "PlaceholderConfig",
+    "PreconnectConfig",
+    "ResponsiveConfig",
+    "build_handlers",
+    "parse_features",
+]
+
+HandlerFactory = Callable[[], list[ElementHandler]]
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturesConfig:
+    """The ``features`` section, parsed once."""
+
+    responsive: ResponsiveConfig = field(default_factory=ResponsiveConfig)
+    lazy: LazyConfig = field(default_factory=LazyConfig)
+    placeholders: PlaceholderConfig = field(default_factory=PlaceholderConfig)
+    preconnect: PreconnectConfig = field(default_factory=PreconnectConfig)
+
+    @property
+    def every_page(self) -> bool:
+        """True if some feature acts on pages without any upload URL (lazy loading)."""
+        return self.lazy.enabled and self.lazy.pages == "all"
+
+
+def parse_features(section: Section, provider: str = "none") -> FeaturesConfig:
+    """Read ``features``; ``provider`` is the configured delivery provider's name."""
+    config = FeaturesConfig(
+        responsive=parse_responsive(section.section("responsive")),
+        lazy=parse_lazy(section.section("lazy")),
+        placeholders=parse_placeholders(section.section("placeholders")),
+        preconnect=parse_preconnect(section.section("preconnect")),
+    )
+    if config.placeholders.enabled and provider != "cloudinary":
+        raise section.section("placeholders").error(
+            "style", f"{config.placeholders.style} needs delivery provider cloudinary "
+                     f"(the provider is {provider}); use none")
+    section.done()
+    return config
+
+
+class FeatureMapper(Protocol):
+    """What the features need of :class:`rewriteproxy.rewriting.UrlMapper`: which upload a
+    URL names and whether it is delivered (widths and effects then go to the provider)."""
+
+    def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None: ...
+
+
+def build_handlers(config: FeaturesConfig, mapper: FeatureMapper,
+                   provider: DeliveryProvider) -> HandlerFactory:
+    """A factory of fresh per-document handlers for ``config``; it may return ``[]``."""
+    makers: list[Callable[[], ElementHandler]] = []
+    if config.responsive.enabled and provider.transforms:
+        responsive, breakpoints = config.responsive, config.responsive.breakpoints
+        makers.append(lambda: ResponsiveImages(responsive, breakpoints, mapper.locate,
+                                               provider.url_for))
+    if config.lazy.enabled:
+        lazy = config.lazy
+        makers.append(lambda: LazyLoading(lazy))
+    # Only Cloudinary derives images (parse_features refuses placeholders for the others).
+    effect_url: EffectUrl | None = getattr(provider, "effect_url", None)
+    if config.placeholders.enabled and effect_url is not None:
+        placeholders = config.placeholders
+        makers.append(lambda: Placeholders(placeholders, mapper.locate, effect_url))
+    origin = delivery_origin(provider) if config.preconnect.enabled else None
+    if origin is not None:
+        makers.append(lambda: Preconnect(origin))
+
+    def handlers() -> list[ElementHandler]:
+        return [make() for make in makers]
+
+    return handlers

@@ -1,0 +1,118 @@
+"""Native lazy loading and a fetch priority for the likely largest image (LCP).
+
+Rules, per document, in document order:
+
+- Images inside ``<noscript>`` or ``<template>`` are not looked at (they are
+  fallbacks or inert markup) and do not count.
+- The first ``eager_images`` images are not lazy-loaded. The first of them that
+  is not explicitly ``loading="lazy"`` and not small (``width`` times ``height``
+  below :data:`SMALL_PIXELS`, when both are given: logos, icons) gets
+  ``fetchpriority="high"``, unless some image before it already has a
+  ``fetchpriority``. WordPress core follows the same rule (no high priority on
+  a lazy image).
+- Every later image without a ``loading`` attribute gets ``loading="lazy"``.
+- Every image without ``decoding`` gets ``decoding="async"`` (``decoding`` is an
+  image attribute only).
+- With ``iframes``, every ``<iframe>`` without ``loading`` gets
+  ``loading="lazy"``; iframes do not count towards ``eager_images``.
+- Never touched: an explicit ``loading`` value (whatever it says), images or
+  iframes with a class in ``skip_classes``, and images another lazy loader
+  handles (``data-src``, ``data-lazy-src`` or ``data-srcset`` with no ``src``, an
+  empty one or a ``data:`` placeholder). These still count as images.
+- ``width`` and ``height`` are never changed, so reserving space keeps working.
+
+Limits: "first in the document" is a guess at "first on screen": a hidden
+carousel slide or an off-canvas menu image counts like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rewriteproxy.features.responsive import pixels
+from rewriteproxy.html import Element, ElementHandler
+from rewriteproxy.settings import Section
+
+__all__ = ["SMALL_PIXELS", "LazyConfig", "LazyLoading", "parse_lazy"]
+
+SMALL_PIXELS = 50_000  # below this area an image is not worth a high fetch priority
+DEFAULT_SKIP_CLASSES = ("skip-lazy", "no-lazy", "cld-bypass-lazy")
+_LAZY_LOADER_ATTRIBUTES = ("data-src", "data-lazy-src", "data-srcset", "data-lazy-srcset")
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConfig:
+    """``features.lazy``."""
+
+    enabled: bool = False  # opt-in: by default only upload URLs change
+    eager_images: int = 1
+    fetchpriority: bool = True
+    decoding: bool = True
+    iframes: bool = True
+    skip_classes: tuple[str, ...] = DEFAULT_SKIP_CLASSES
+    pages: str = "all"  # all: every HTML page; with_uploads: only pages with an upload URL
+
+
+def parse_lazy(section: Section) -> LazyConfig:
+    d = LazyConfig()
+    config = LazyConfig(
+        enabled=section.flag("enabled", d.enabled),
+        eager_images=section.integer("eager_images", d.eager_images, minimum=0),
+        fetchpriority=section.flag("fetchpriority", d.fetchpriority),
+        decoding=section.flag("decoding", d.decoding),
+        iframes=section.flag("iframes", d.iframes),
+        skip_classes=tuple(c.strip() for c in section.texts("skip_classes", d.skip_classes)
+                           if c.strip()),
+        pages=section.choice("pages", d.pages, ("all", "with_uploads")),
+    )
+    section.done()
+    return config
+
+
+def handled_elsewhere(element: Element) -> bool:
+    """True if a JavaScript lazy loader owns this image (real URL in data-*, placeholder src)."""
+    if not any(element.get(name) for name in _LAZY_LOADER_ATTRIBUTES):
+        return False
+    src = (element.get("src") or "").strip()
+    return not src or src[:5].lower() == "data:"
+
+
+def _small(element: Element) -> bool:
+    width, height = pixels(element.get("width")), pixels(element.get("height"))
+    return width is not None and height is not None and width * height < SMALL_PIXELS
+
+
+class LazyLoading(ElementHandler):
+    """Per document: counts images, adds ``loading``, ``decoding`` and ``fetchpriority``."""
+
+    def __init__(self, config: LazyConfig) -> None:
+        self._config = config
+        self._skip = frozenset(config.skip_classes)
+        self._images = 0
+        self._priority_given = not config.fetchpriority
+        self.tags = frozenset({"img", "iframe"} if config.iframes else {"img"})
+
+    def element(self, element: Element) -> None:
+        if element.within("noscript") or element.within("template"):
+            return
+        skipped = bool(self._skip.intersection((element.get("class") or "").split()))
+        if element.name == "iframe":
+            if not skipped and element.get("loading") is None:
+                element.set("loading", "lazy")
+            return
+        self._images += 1
+        if skipped or handled_elsewhere(element):
+            return
+        if self._config.decoding and element.get("decoding") is None:
+            element.set("decoding", "async")
+        loading = element.get("loading")
+        if self._images <= self._config.eager_images:
+            if element.get("fetchpriority") is not None:
+                self._priority_given = True
+            elif (not self._priority_given and (loading or "").strip().lower() != "lazy"
+                  and not _small(element)):
+                element.set("fetchpriority", "high")
+                self._priority_given = True
+            return
+        if loading is None:
+            element.set("loading", "lazy")

@@ -1,0 +1,202 @@
+"""Responsive images: ``srcset`` candidates cut from the original by a transforming provider.
+
+For an image delivered through a provider that can resize (Cloudinary), the
+candidates WordPress lists in ``srcset`` (its registered sub-sizes) are replaced
+by one candidate per configured breakpoint, each a resize of the largest image
+WordPress offered. The same rule applies to ``<picture><source srcset>`` and to
+``<link rel="preload" as="image" imagesrcset>``, so a preloaded candidate list
+is the one the image itself uses.
+
+Which file to resize, and how wide it is (never go wider):
+
+- ``srcset`` with ``w`` descriptors: the candidate with the largest width, and
+  that width (WordPress lists only files of the image's own aspect ratio, so
+  resizing that one keeps the shape; its largest is the original, the
+  ``-scaled`` file or the largest sub-size).
+- no ``srcset``: ``src``, whose width is known from WordPress's ``-WxH`` name,
+  else from the ``width`` attribute (WordPress writes the file's own size
+  there); with neither the image is left alone. Only images with a ``width``
+  attribute or a ``sizes`` value get a generated ``srcset``: without either the
+  browser would lay the image out at ``100vw``.
+- ``srcset`` with density (``2x``) descriptors or without descriptors: left as
+  WordPress wrote it (only its URLs are rewritten, by the engine).
+
+Candidates: every breakpoint below the known width (and below ``max_width``),
+then the known width itself capped at ``max_width``. The provider adds its
+resize step (Cloudinary: ``c_limit,w_N``, which also never upscales). An image
+whose ``src`` a ``<link rel="preload" as="image" href>`` without
+``imagesrcset`` already asked for keeps its single ``src``, so the preload is
+used. ``sizes``: kept when present; with ``sizes: auto`` an image without one
+but with a ``width`` gets ``(max-width: Wpx) 100vw, Wpx`` (WordPress's own
+default).
+
+For providers that cannot resize (cdn, s3) this feature does nothing: the
+engine maps WordPress's own candidates one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rewriteproxy.formats.srcset import srcset_url_spans
+from rewriteproxy.html import Element, ElementHandler
+from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
+from rewriteproxy.settings import Section
+
+__all__ = ["Locate", "ResponsiveConfig", "ResponsiveImages", "UrlFor", "parse_responsive"]
+
+Locate = Callable[[str], "tuple[UploadRef, FileInfo | None] | None"]
+"""``url → (upload, what the inventory knows) | None`` (:meth:`UrlMapper.locate`)."""
+UrlFor = Callable[[UploadRef, "FileInfo | None", "int | None"], "str | None"]
+"""A provider's ``url_for(ref, info, width)``."""
+
+_WIDTH = re.compile(r"\s*([0-9]+)w\s*\Z")
+_DIGITS = re.compile(r"\s*([0-9]+)(?:px)?\s*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsiveConfig:
+    """``features.responsive``."""
+
+    enabled: bool = True
+    min_width: int = 200
+    max_width: int = 2560
+    step: int = 200
+    widths: tuple[int, ...] = ()  # explicit breakpoints; replaces min/max/step when given
+    sizes: str = "auto"  # auto: add WordPress's default sizes when absent; keep: never add
+
+    @property
+    def breakpoints(self) -> tuple[int, ...]:
+        if self.widths:
+            return tuple(sorted(set(self.widths)))
+        return tuple(range(self.min_width, self.max_width + 1, self.step))
+
+
+def parse_responsive(section: Section) -> ResponsiveConfig:
+    d = ResponsiveConfig()
+    config = ResponsiveConfig(
+        enabled=section.flag("enabled", d.enabled),
+        min_width=section.integer("min_width", d.min_width, minimum=1),
+        max_width=section.integer("max_width", d.max_width, minimum=1),
+        step=section.integer("step", d.step, minimum=50),
+        widths=section.integers("widths", d.widths),
+        sizes=section.choice("sizes", d.sizes, ("auto", "keep")),
+    )
+    if config.max_width < config.min_width:
+        raise section.error("max_width", f"{config.max_width} is not allowed: expected at "
+                                         f"least min_width ({config.min_width})")
+    section.done()
+    return config
+
+
+def width_candidates(value: str) -> list[tuple[str, int]] | None:
+    """``(url, width)`` of each candidate, or ``None`` unless every one has a ``w`` descriptor."""
+    spans = srcset_url_spans(value)
+    found: list[tuple[str, int]] = []
+    for i, (start, end) in enumerate(spans):
+        stop = spans[i + 1][0] if i + 1 < len(spans) else len(value)
+        match = _WIDTH.match(value[end:stop].rstrip().rstrip(","))
+        if match is None:
+            return None
+        found.append((value[start:end], int(match[1])))
+    return found or None
+
+
+def pixels(value: str | None) -> int | None:
+    """A ``width`` attribute as a whole number of pixels, or ``None``."""
+    match = _DIGITS.match(value) if value else None
+    return int(match[1]) if match and int(match[1]) > 0 else None
+
+
+class ResponsiveImages(ElementHandler):
+    """Per document: rebuilds ``srcset``/``imagesrcset`` from breakpoints."""
+
+    tags = frozenset({"img", "source", "link"})
+
+    def __init__(self, config: ResponsiveConfig, breakpoints: tuple[int, ...],
+                 locate: Locate, url_for: UrlFor) -> None:
+        self._config = config
+        self._breakpoints = breakpoints
+        self._locate = locate
+        self._url_for = url_for
+        self._preloaded: set[str] = set()  # hrefs preloaded without imagesrcset
+        # (url, width) → srcset: a picture's sources, its img and a preload share one list
+        self._made: dict[tuple[str, int], str | None] = {}
+
+    def element(self, element: Element) -> None:
+        if element.name == "img":
+            self._image(element)
+        elif element.name == "source":
+            self._rebuild(element, "srcset")
+        elif _is_image_preload(element):
+            if element.get("imagesrcset") is not None:
+                self._rebuild(element, "imagesrcset")
+            elif (href := element.original("href")) is not None:
+                self._preloaded.add(href.strip())
+
+    def _image(self, element: Element) -> None:
+        if element.get("srcset") is not None:
+            self._rebuild(element, "srcset")
+            return
+        src = (element.original("src") or "").strip()
+        if not src or src in self._preloaded:
+            return
+        shown = pixels(element.get("width"))
+        if shown is None and element.get("sizes") is None:
+            return  # without sizes or a width the browser would lay it out at 100vw
+        variant = wordpress_variant(src.partition("?")[0].partition("#")[0])
+        own = variant.width if variant is not None and variant.width else None
+        if variant is not None and variant.scaled:
+            own = None
+        own = own or shown
+        if own is None:
+            return
+        srcset = self._srcset(src, own)
+        if srcset is None:
+            return
+        element.set("srcset", srcset)
+        if self._config.sizes == "auto" and element.get("sizes") is None and shown:
+            element.set("sizes", f"(max-width: {shown}px) 100vw, {shown}px")
+
+    def _rebuild(self, element: Element, attribute: str) -> None:
+        candidates = width_candidates(element.original(attribute) or "")
+        if candidates is None:
+            return
+        url, own = max(candidates, key=lambda c: c[1])
+        srcset = self._srcset(url, own)
+        if srcset is not None:
+            element.set(attribute, srcset)
+
+    def _srcset(self, url: str, own: int) -> str | None:
+        """Candidates of ``url`` (``own`` pixels wide) at each breakpoint; ``None`` if < 2."""
+        key = (url, own)
+        if key not in self._made:
+            self._made[key] = self._make(url, own)
+        return self._made[key]
+
+    def _make(self, url: str, own: int) -> str | None:
+        found = self._locate(url)
+        if found is None:
+            return None  # not an upload, or not delivered: leave the list alone
+        ref, info = found
+        top = min(own, self._config.max_width)
+        widths = [w for w in self._breakpoints if w < top]
+        widths.append(top)
+        seen: set[str] = set()
+        parts: list[str] = []
+        for width in widths:
+            new = self._url_for(ref, info, width)
+            if new is None:
+                return None
+            if new in seen or any(c in new for c in " \t\n\f\r"):
+                continue
+            seen.add(new)
+            parts.append(f"{new} {width}w")
+        return ", ".join(parts) if len(parts) > 1 else None
+
+
+def _is_image_preload(element: Element) -> bool:
+    rel = (element.get("rel") or "").lower().split()
+    return "preload" in rel and (element.get("as") or "").strip().lower() == "image"
