@@ -12,8 +12,9 @@ they reference, sub-sizes included, exactly as WordPress's GD made them.
 - The *stand-in CDN* serves the same upload files on another port, with the
   long-lived caching headers a CDN gives them.
 - The *proxy* is the real application, configured in memory from YAML text
-  with the CDN as delivery and the bundle's uploads directory as inventory
-  (so versioning suffixes come from the files' modification times).
+  with the CDN as delivery, the bundle's uploads directory as inventory
+  (so versioning suffixes come from the files' modification times), and lazy
+  loading, fetchpriority and preconnect switched on.
 
 Nothing here reaches the network beyond 127.0.0.1.
 """
@@ -121,4 +122,7 @@ delivery:
 inventory:
   local:
     path: {json.dumps(str(uploads))}
+features:
+  lazy: {{enabled: true}}
+  preconnect: {{enabled: true}}
 """

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -72,9 +71,8 @@ inventory:
     startup_wait_seconds: 20
 {extra}"""
 
-# The lazy-loading feature's section, used only where rewriteproxy.features exists
-# (its exact keys are the feature's to define; defaults are assumed to switch it on).
-LAZY_FEATURE = "features:\n  lazy: {}\n"
+# Lazy loading and fetchpriority are opt-in (README, "Page-speed features").
+LAZY_FEATURE = "features:\n  lazy: {enabled: true}\n"
 
 
 def _free_port() -> int:
@@ -282,8 +280,6 @@ async def test_every_synced_file_is_in_the_bucket(parts, synced_bucket):
     assert bucket_keys(parts.server, synced_bucket) == {PREFIX + f for f in files}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("rewriteproxy.features") is None,
-                    reason="lazy loading feature not merged yet")
 async def test_the_first_image_is_eager_and_the_rest_lazy(parts, synced_bucket, start_proxy):
     proxy = start_proxy(synced_bucket, extra=LAZY_FEATURE)
     cdn = cdn_base(parts.server, synced_bucket)
@@ -291,6 +287,8 @@ async def test_the_first_image_is_eager_and_the_rest_lazy(parts, synced_bucket, 
         assert_renders_completely(report)
         first, *rest = upload_images(report, cdn)
         assert first.loading != "lazy", (report.url, first)
+        # WordPress itself never sets fetchpriority (6.1): the proxy did.
+        assert first.fetchpriority == "high", (report.url, first)
         assert rest, report.url
         for image in rest:
             assert image.loading == "lazy", (report.url, image)
