@@ -20,37 +20,26 @@ class Metrics:
     rewritten_bytes: int = 0
     reloads: Counter[str] = field(default_factory=Counter)  # ok / failed
 
-    def render(self, extra: dict[str, float] | None = None) -> str:
-        lines = [
-            "# HELP rewriteproxy_requests_total Requests by outcome.",
-            "# TYPE rewriteproxy_requests_total counter",
-        ]
-        lines += [
-            f'rewriteproxy_requests_total{{outcome="{k}"}} {v}'
-            for k, v in sorted(self.requests.items())
-        ]
-        lines += [
-            "# HELP rewriteproxy_bypassed_total Requests passed through untouched, by reason.",
-            "# TYPE rewriteproxy_bypassed_total counter",
-        ]
-        lines += [
-            f'rewriteproxy_bypassed_total{{reason="{k}"}} {v}'
-            for k, v in sorted(self.bypassed.items())
-        ]
-        lines += [
-            "# HELP rewriteproxy_config_reloads_total Config reloads by result.",
-            "# TYPE rewriteproxy_config_reloads_total counter",
-        ]
-        lines += [
-            f'rewriteproxy_config_reloads_total{{result="{k}"}} {v}'
-            for k, v in sorted(self.reloads.items())
-        ]
+    def render(self, gauges: dict[str, float] | None = None) -> str:
+        lines: list[str] = []
+        _counter(lines, "requests_total", "Requests by outcome.", "outcome", self.requests)
+        _counter(lines, "bypassed_total", "Requests passed through untouched, by reason.",
+                 "reason", self.bypassed)
+        _counter(lines, "config_reloads_total", "Config reloads by result.", "result",
+                 self.reloads)
         lines += [
             "# TYPE rewriteproxy_rewrite_seconds_total counter",
             f"rewriteproxy_rewrite_seconds_total {self.rewrite_seconds:.6f}",
             "# TYPE rewriteproxy_rewritten_bytes_total counter",
             f"rewriteproxy_rewritten_bytes_total {self.rewritten_bytes}",
         ]
-        for name, value in (extra or {}).items():
+        for name, value in (gauges or {}).items():
             lines += [f"# TYPE rewriteproxy_{name} gauge", f"rewriteproxy_{name} {value}"]
         return "\n".join(lines) + "\n"
+
+
+def _counter(lines: list[str], name: str, help_text: str, label: str,
+             counts: Counter[str]) -> None:
+    lines += [f"# HELP rewriteproxy_{name} {help_text}", f"# TYPE rewriteproxy_{name} counter"]
+    lines += [f'rewriteproxy_{name}{{{label}="{key}"}} {value}'
+              for key, value in sorted(counts.items())]
