@@ -18,6 +18,17 @@ A HEAD request or a 206 partial answer for a rewritable page is fetched again as
 a plain GET, so that headers, length and validators match what a GET would
 give (a server may always answer a Range request with the full 200).
 
+Memory: pages are held whole only while being rewritten, and a
+:class:`ByteBudget` (64 MiB per worker by default) bounds how much of that
+there is at once. A rewritable response waits for its share (three times its
+length: the body, the transient copies of a rewrite, the unsent part of the
+answer) before its body is read, and gives it back once the answer has been
+handed to the client's socket, so many clients fetching big pages queue
+instead of multiplying memory; the bodies they wait for stay in the kernel's
+socket buffers. A body of unknown length is reserved at a guess and may
+overdraw the budget as it grows (never past ``max_rewrite_bytes``), because
+making it wait then could deadlock.
+
 Upstream refusing connections is a 502, upstream silent past
 ``proxy.read_timeout`` a 504; both short plain-text answers. A client that
 goes away cancels the upstream request (the app runs with handler cancellation).
@@ -44,7 +55,7 @@ from .http.validators import etag_for, our_tags
 if TYPE_CHECKING:
     from .app import Runtime, State
 
-__all__ = ["handle"]
+__all__ = ["ByteBudget", "handle"]
 
 log = logging.getLogger("rewriteproxy.proxy")
 
@@ -52,6 +63,62 @@ _CHUNK = 64 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
 # Rewriting in a worker thread keeps the loop answering while a big page is processed.
 _THREAD_THRESHOLD = 512 * 1024
+
+
+class ByteBudget:
+    """At most ``capacity`` bytes reserved at once; ``acquire`` waits (first come, first served).
+
+    One per event loop (per worker). A request never waits for more than the
+    whole budget, so a single huge page always gets through, alone.
+    """
+
+    def __init__(self, capacity: int = 64 * 1024 * 1024) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def would_wait(self, size: int) -> bool:
+        return bool(self._waiters) or self.used + min(size, self.capacity) > self.capacity
+
+    async def acquire(self, size: int) -> int:
+        """Reserve ``size`` bytes (capped at the capacity); returns what to ``release``."""
+        size = min(size, self.capacity)
+        if not self._waiters and self.used + size <= self.capacity:
+            self.used += size
+            return size
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (size, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release(size)  # granted just as the request was cancelled
+            elif entry in self._waiters:
+                self._waiters.remove(entry)
+                self._wake()  # the next in line may fit now
+            raise
+        return size
+
+    def overdraw(self, size: int) -> int:
+        """Reserve ``size`` more bytes without waiting (a body that outgrew its guess)."""
+        self.used += size
+        return size
+
+    def release(self, size: int) -> None:
+        self.used -= size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.used + self._waiters[0][0] <= self.capacity:
+            size, waiter = self._waiters.pop(0)
+            if not waiter.done():  # a cancelled waiter gets nothing
+                self.used += size
+                waiter.set_result(None)
+
+
+# What a body of unknown length reserves before its first byte is read.
+_UNKNOWN_LENGTH_GUESS = 256 * 1024
 
 
 async def handle(request: web.Request, state: State) -> web.StreamResponse:
@@ -144,6 +211,42 @@ async def _rewrite(
     upstream: aiohttp.ClientResponse,
     revalidating: frozenset[str],
 ) -> web.StreamResponse:
+    budget = state.budget
+    length = upstream.content_length
+    wanted = 3 * (length if length is not None else _UNKNOWN_LENGTH_GUESS)
+    protocol = upstream.connection.protocol if upstream.connection is not None else None
+    if budget.would_wait(wanted) and protocol is not None:
+        # Stop reading the body while waiting: it stays in the kernel, not in our buffers.
+        protocol.pause_reading()
+        try:
+            reserved = await budget.acquire(wanted)
+        finally:
+            protocol.resume_reading()
+    else:
+        reserved = await budget.acquire(wanted)
+    try:
+        response = await _buffer_and_rewrite(request, state, upstream, revalidating, budget)
+        if isinstance(response, tuple):  # too large: stream it, outside the budget
+            budget.release(reserved)
+            reserved = 0
+            return await _stream(request, upstream, _response_headers(upstream), response[0])
+        # Sent here, not after returning, so the reservation covers the unsent bytes.
+        await response.prepare(request)
+        await response.write_eof()
+        return response
+    finally:
+        if reserved:
+            budget.release(reserved)
+
+
+async def _buffer_and_rewrite(
+    request: web.Request,
+    state: State,
+    upstream: aiohttp.ClientResponse,
+    revalidating: frozenset[str],
+    budget: ByteBudget,
+) -> web.Response | tuple[list[bytes]]:
+    """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
     runtime = state.runtime
     limit = runtime.config.proxy.max_rewrite_bytes
     chunks: list[bytes] = []
@@ -153,8 +256,9 @@ async def _rewrite(
         size += len(chunk)
         if size > limit:  # too big to rewrite: what we have, then the rest, untouched
             state.metrics.requests["too_large"] += 1
-            return await _stream(request, upstream, _response_headers(upstream), chunks)
-    body = b"".join(chunks)
+            return (chunks,)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    del chunks
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")
