@@ -224,19 +224,20 @@ async def _rewrite(
             protocol.resume_reading()
     else:
         reserved = await budget.acquire(wanted)
+    lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
-        response = await _buffer_and_rewrite(request, state, upstream, revalidating, budget)
+        response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease)
         if isinstance(response, tuple):  # too large: stream it, outside the budget
-            budget.release(reserved)
-            reserved = 0
+            budget.release(lease[0])
+            lease[0] = 0
             return await _stream(request, upstream, _response_headers(upstream), response[0])
         # Sent here, not after returning, so the reservation covers the unsent bytes.
         await response.prepare(request)
         await response.write_eof()
         return response
     finally:
-        if reserved:
-            budget.release(reserved)
+        if lease[0]:
+            budget.release(lease[0])
 
 
 async def _buffer_and_rewrite(
@@ -244,7 +245,7 @@ async def _buffer_and_rewrite(
     state: State,
     upstream: aiohttp.ClientResponse,
     revalidating: frozenset[str],
-    budget: ByteBudget,
+    lease: list[int],
 ) -> web.Response | tuple[list[bytes]]:
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
     runtime = state.runtime
@@ -257,6 +258,8 @@ async def _buffer_and_rewrite(
         if size > limit:  # too big to rewrite: what we have, then the rest, untouched
             state.metrics.requests["too_large"] += 1
             return (chunks,)
+        if 3 * size > lease[0]:  # only a body of unknown length gets here: overdraw, never wait
+            lease[0] += state.budget.overdraw(3 * size - lease[0])
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     del chunks
 

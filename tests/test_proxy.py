@@ -478,3 +478,24 @@ async def test_pages_beyond_the_budget_wait_and_all_come_back_rewritten(start_pr
     bodies = [await r.read() for r in responses]
     assert all(REWRITTEN_SRC in body for body in bodies)
     assert len(started) == 6 and budget.used == 0
+
+
+async def test_a_chunked_page_longer_than_the_guess_overdraws_and_gives_it_all_back(start_proxy):
+    filler = b"<p>" + b"x" * 1000 + b"</p>\n"
+
+    async def chunked_page(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(PAGE)
+        for _ in range(400):  # about 400 KB, more than a body of unknown length reserves
+            await response.write(filler)
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(origin(page=chunked_page))
+    budget = client.server.app[STATE].budget
+    response = await client.get("/page")
+    body = await response.read()
+    assert REWRITTEN_SRC in body and len(body) > 400_000
+    assert budget.used == 0
