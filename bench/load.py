@@ -174,7 +174,9 @@ class Processes:
         self.tmp = tmp
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], port: int, log: str, cpus: str | None) -> subprocess.Popen[bytes]:
+    def start(
+        self, argv: list[str], port: int, log: str, cpus: str | None
+    ) -> subprocess.Popen[bytes]:
         out = open(self.tmp / log, "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(pinned(cpus, argv), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         self.procs.append(proc)
@@ -366,7 +368,7 @@ class Cell:
 
 
 def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=30) as response:  # loopback only
         return bytes(response.read())
 
 
@@ -387,9 +389,9 @@ def check_target(target: Target, page: Page) -> str:
 def engine_mb_s(pages: list[Page], repeat: int = 15) -> dict[str, float]:
     """The engine alone (HtmlRewriter with the CDN config's URL mapper), in this process."""
     from rewriteproxy.config import parse_config
+    from rewriteproxy.html import HtmlRewriter
     from rewriteproxy.inventory import NullInventory
     from rewriteproxy.rewriting import build_url_mapper
-    from rewriteproxy.html import HtmlRewriter
 
     config = parse_config(proxy_yaml(1, 1, "cdn"))
     mapper = build_url_mapper(config, NullInventory())
@@ -476,7 +478,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per cell")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pages", default="blog-20k,blog-50k,wp-56k,blog-200k,blog-2m")
     parser.add_argument("--memory-clients", type=int, default=500)
@@ -572,7 +574,8 @@ def main() -> int:
                 print(f"  --workers {workers}: {cell.rps:,.0f} req/s", flush=True)
             extra.append(f"Multi-core ({full_title}, {mid.name}, no pinning, wrk -t2 "
                          f"-c{args.connections * 2}): --workers 1 {scale[0].rps:,.0f} req/s, "
-                         f"--workers 2 {scale[1].rps:,.0f} req/s: {scale[1].rps / scale[0].rps:.2f}x "
+                         f"--workers 2 {scale[1].rps:,.0f} req/s: "
+                         f"{scale[1].rps / scale[0].rps:.2f}x "
                          "(wrk and the upstream share the same 2 cores).")
         big = next((p for p in pages if len(p.body) > 1_000_000), None)
         if big is not None and not args.skip_memory:
@@ -586,7 +589,7 @@ def main() -> int:
                          f"clients, {max(args.duration, 10):g} s): peak RSS {peak:.0f} MB, "
                          f"{cell.rps:,.0f} req/s, p99 {cell.p99:.0f} ms, {cell.errors} errors.")
             print(f"  memory: {extra[-1]}", flush=True)
-        lines += [""] + extra
+        lines += ["", *extra]
 
     print()
     print("\n".join(lines))
