@@ -119,3 +119,15 @@ def test_size_zero_turns_the_cache_off_and_huge_bodies_are_not_kept() -> None:
     small.rewrite(b"h", huge, None, mapper, counting(calls))
     small.rewrite(b"h", huge, None, mapper, counting(calls))
     assert len(calls) == 4
+
+
+def test_bodies_that_share_a_key_never_get_each_others_output() -> None:
+    cache, calls = RewriteCache(), []
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo()}))
+    filler = b"." * 10_000
+    one = filler[:3000] + PAGE + filler  # differ only outside the sampled windows
+    two = filler[:3000] + PAGE.replace(b"<p>", b"<b>") + filler
+    assert len(one) == len(two)
+    assert cache.rewrite(b"h", one, None, mapper, counting(calls)) == counting([])(one, mapper)
+    assert cache.rewrite(b"h", two, None, mapper, counting(calls)) == counting([])(two, mapper)
+    assert len(calls) == 2
