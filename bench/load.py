@@ -199,14 +199,14 @@ class Processes:
             self.stop(proc)
 
 
-def nginx_conf(prefix: Path, server: str) -> Path:
+def nginx_conf(prefix: Path, server: str, workers: int = 1) -> Path:
     for d in ("logs", "tmp"):
         (prefix / d).mkdir(parents=True, exist_ok=True)
         (prefix / d).chmod(0o777)  # workers may run as another user when started as root
     conf = prefix / "nginx.conf"
     conf.write_text(f"""\
 daemon off;
-worker_processes 1;
+worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 4096; }}
@@ -239,9 +239,9 @@ def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
     return Target("upstream", "upstream (nginx static), direct", port, proc)
 
 
-def start_subfilter(procs: Processes, upstream: int, cpus: str | None) -> Target:
+def start_subfilter(procs: Processes, upstream: int, cpus: str | None, workers: int = 1) -> Target:
     port = free_port()
-    prefix = procs.tmp / "nginx-subfilter"
+    prefix = procs.tmp / f"nginx-subfilter-{workers}"
     site = SITE.decode() + "/wp-content/uploads/"
     conf = nginx_conf(prefix, f"""\
   upstream wordpress {{ server {HOST}:{upstream}; keepalive 64; }}
@@ -257,8 +257,9 @@ def start_subfilter(procs: Processes, upstream: int, cpus: str | None) -> Target
       sub_filter '{site}' '{CDN_BASE}';
       sub_filter_once off;
     }}
-  }}""")
-    proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port, "subfilter.log", cpus)
+  }}""", workers)
+    proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port,
+                       f"subfilter-{workers}.log", cpus)
     return Target("nginx-sub", "nginx + sub_filter (host swap)", port, proc, b"cdn.example.net")
 
 
@@ -366,6 +367,12 @@ class Cell:
     def errors(self) -> int:
         return sum(s.errors for s in self.samples)
 
+    def ratio(self, other: Cell) -> float:
+        """Median of the per-round ratios: each round's cells ran back to back under the same
+        machine load, so pairing them cancels most of the noise of a shared machine."""
+        pairs = zip(self.samples, other.samples, strict=True)
+        return statistics.median(a.rps / b.rps for a, b in pairs)
+
 
 def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as response:  # loopback only
@@ -407,6 +414,44 @@ def engine_mb_s(pages: list[Page], repeat: int = 15) -> dict[str, float]:
     return result
 
 
+def scaling(procs: Processes, upstream: int, page: Page, full_title: str, features: bool,
+            args: argparse.Namespace) -> str:
+    """--workers 2 against --workers 1, and nginx's 2 workers against 1 as the ceiling here.
+
+    No pinning: each setup may use both cores, which wrk and the upstream use too.
+    The four run interleaved, round after round, and ratios are per round.
+    """
+    targets = []
+    for workers in (1, 2):
+        port = free_port()
+        targets.append(start_proxy(
+            procs, f"rp-w{workers}", f"rewriteproxy --workers {workers}",
+            proxy_yaml(upstream, port, "full", features), port, None, workers,
+            DELIVERY_MARKERS["cloudinary"]))
+    targets += [start_subfilter(procs, upstream, None, workers) for workers in (1, 2)]
+    time.sleep(0.5)  # the forked workers bind after the parent starts listening
+    path = page.name + ".html"
+    conns = args.connections * 2
+    cells = [Cell() for _ in targets]
+    for t in targets:
+        check_target(t, page)
+        wrk(t.url + path, args.warmup or 1, conns, None, 2)
+    for _ in range(args.repeat):
+        for t, cell in zip(targets, cells, strict=True):
+            cell.samples.append(wrk(t.url + path, args.duration, conns, None, 2))
+    for t in targets:
+        procs.stop(t.proc)
+    rp1, rp2, ng1, ng2 = cells
+    text = (f"Multi-core ({full_title}, {page.name}, no pinning, wrk -t2 -c{conns}, median of "
+            f"{args.repeat} interleaved rounds): rewriteproxy --workers 1 {rp1.rps:,.0f} req/s, "
+            f"--workers 2 {rp2.rps:,.0f} req/s: {rp2.ratio(rp1):.2f}x. For scale, nginx + "
+            f"sub_filter with 1 and 2 worker processes on the same machine: {ng1.rps:,.0f} and "
+            f"{ng2.rps:,.0f} req/s, {ng2.ratio(ng1):.2f}x (wrk and the upstream use the same "
+            "2 cores, so neither can reach 2x).")
+    print("  " + text, flush=True)
+    return text
+
+
 # ---------------------------------------------------------------- report
 
 def machine() -> str:
@@ -441,8 +486,8 @@ def table(pages: list[Page], targets: list[Target], cells: dict[tuple[str, str],
         passthrough = cells.get((page.name, "rp-off"))
         for target in targets:
             cell = cells[(page.name, target.key)]
-            vs_nginx = f"{cell.rps / nginx.rps:.2f}x" if nginx and target.key != "upstream" else ""
-            vs_pass = (f"{cell.rps / passthrough.rps:.2f}x"
+            vs_nginx = f"{cell.ratio(nginx):.2f}x" if nginx and target.key != "upstream" else ""
+            vs_pass = (f"{cell.ratio(passthrough):.2f}x"
                        if passthrough and target.key.startswith("rp-") else "")
             mem = rss.get((page.name, target.key))
             errors = f" ({cell.errors} errors)" if cell.errors else ""
@@ -476,8 +521,8 @@ def workspace() -> Iterator[tuple[Path, Processes]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell")
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per cell")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per cell")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pages", default="blog-20k,blog-50k,wp-56k,blog-200k,blog-2m")
@@ -549,7 +594,8 @@ def main() -> int:
                       f"p99 {cell.p99:7.2f} ms  rss {rss.get((page.name, target.key), 0):5.0f} MB"
                       f"{f'  ERRORS {cell.errors}' if cell.errors else ''}", flush=True)
         lines += [f"Setup: {pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell "
-                  f"after a {args.warmup:g} s warm-up, median of {args.repeat} interleaved rounds. "
+                  f"after a {args.warmup:g} s warm-up, median of {args.repeat} interleaved "
+                  "rounds; ratios are medians of the per-round ratios. "
                   "Peak RSS is the proxy's largest VmHWM so far in the run (it only grows).", ""]
         lines += table(pages, targets, cells, rss)
         lines += ["", "| page | engine MB/s (CDN mapping, this process) |", "| --- | ---: |"]
@@ -560,23 +606,7 @@ def main() -> int:
         extra: list[str] = []
         mid = next((p for p in pages if p.name in ("blog-50k", "wp-56k")), pages[0])
         if not args.skip_workers:
-            scale = []
-            for workers in (1, 2):
-                t = proxy(f"rp-w{workers}", f"{workers} workers", "full",
-                          DELIVERY_MARKERS["cloudinary"], None, workers)
-                time.sleep(0.5)
-                check_target(t, mid)
-                wrk(t.url + mid.name + ".html", args.warmup or 1, args.connections * 2, None, 2)
-                cell = Cell([wrk(t.url + mid.name + ".html", args.duration, args.connections * 2,
-                                 None, 2) for _ in range(args.repeat)])
-                scale.append(cell)
-                procs.stop(t.proc)
-                print(f"  --workers {workers}: {cell.rps:,.0f} req/s", flush=True)
-            extra.append(f"Multi-core ({full_title}, {mid.name}, no pinning, wrk -t2 "
-                         f"-c{args.connections * 2}): --workers 1 {scale[0].rps:,.0f} req/s, "
-                         f"--workers 2 {scale[1].rps:,.0f} req/s: "
-                         f"{scale[1].rps / scale[0].rps:.2f}x "
-                         "(wrk and the upstream share the same 2 cores).")
+            extra.append(scaling(procs, upstream.port, mid, full_title, features, args))
         big = next((p for p in pages if len(p.body) > 1_000_000), None)
         if big is not None and not args.skip_memory:
             t = proxy("rp-mem", "memory", "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu)
