@@ -161,10 +161,11 @@ class Target:
     port: int
     proc: subprocess.Popen[bytes]
     marker: bytes | None = None  # a delivery host its answers must contain, if it rewrites
+    prefix: str = "/"  # /fresh/: the upstream makes every answer different
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
+        return f"http://{HOST}:{self.port}{self.prefix}"
 
 
 class Processes:
@@ -234,6 +235,11 @@ def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
   server {{
     listen {HOST}:{port};
     root {www};
+    # The same pages, each answer made unique (as a page with a nonce is), so no cache helps.
+    location /fresh/ {{
+      alias {www}/;
+      sub_filter '</body>' '<!-- $request_id --></body>';
+    }}
   }}""")
     proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port, "upstream.log", cpus)
     return Target("upstream", "upstream (nginx static), direct", port, proc)
@@ -388,6 +394,8 @@ def check_target(target: Target, page: Page) -> str:
     found = body.count(target.marker)
     if found == 0:
         raise RuntimeError(f"{target.key} did not rewrite {page.name}")
+    if target.prefix == "/fresh/" and fetch(target.url + page.name + ".html") == body:
+        raise RuntimeError(f"{target.key}: two answers for {page.name} are the same")
     return f"{found} delivery URLs"
 
 
@@ -569,6 +577,9 @@ def main() -> int:
             proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu),
             proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu),
         ]
+        rp_cdn = targets[3]
+        targets.append(Target("rp-cdn-fresh", "rewriteproxy, CDN, every answer different",
+                              rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/fresh/"))
         pinning = (f"proxies pinned to CPU {proxy_cpu}, wrk and the upstream to CPU {load_cpu}"
                    if two_cores else "no pinning")
         print(f"{pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell, "
@@ -601,7 +612,7 @@ def main() -> int:
         lines += ["", "| page | engine MB/s (CDN mapping, this process) |", "| --- | ---: |"]
         lines += [f"| {p.name} | {engine[p.name]:.0f} |" for p in pages]
         for target in targets[1:]:
-            procs.stop(target.proc)
+            procs.stop(target.proc)  # stopping twice is harmless
 
         extra: list[str] = []
         mid = next((p for p in pages if p.name in ("blog-50k", "wp-56k")), pages[0])

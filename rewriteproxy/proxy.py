@@ -333,7 +333,7 @@ async def _stream(
 # entry keeps the object alive, so its id cannot be reused meanwhile). Hashing
 # a 50 KB page costs more than everything else the proxy does on a cache hit.
 _ETAGS: LRUCache[int, tuple[bytes, str]] = LRUCache(
-    maxsize=32 * 1024 * 1024, getsizeof=lambda entry: len(entry[0]) + 128
+    maxsize=8 * 1024 * 1024, getsizeof=lambda entry: len(entry[0]) + 128
 )
 _ETAGS_LOCK = threading.Lock()
 

@@ -36,9 +36,18 @@ TEXT_TYPES = (
 
 
 class UrlMapper:
-    """``url → delivery URL | None``; ``None`` keeps the URL as it is."""
+    """``url → delivery URL | None``; ``None`` keeps the URL as it is.
 
-    __slots__ = ("_locator", "_lookup", "_provider", "_rewrite_missing")
+    Answers are remembered across pages (a site's pages share most of their
+    URLs) as ``(url, width) → (inventory key, answer, delivery URL)``; a
+    remembered delivery URL is used only while the inventory still gives the
+    same answer for its key, so it is never staler than a fresh one. The
+    memory is a dict cleared when it reaches ``_MEMO_SIZE`` entries: every
+    operation on it is atomic under the GIL, which matters because big pages
+    are rewritten in worker threads.
+    """
+
+    __slots__ = ("_locator", "_lookup", "_memo", "_provider", "_rewrite_missing")
 
     def __init__(
         self,
@@ -52,6 +61,7 @@ class UrlMapper:
         self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
         self._provider = provider
         self._rewrite_missing = rewrite_missing
+        self._memo: dict[tuple[str, int | None], _Memo] = {}
 
     def recording(self, answers: Answers) -> UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used."""
@@ -66,6 +76,7 @@ class UrlMapper:
         clone = UrlMapper.__new__(UrlMapper)
         clone._locator, clone._lookup = self._locator, recorded
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
+        clone._memo = self._memo
         return clone
 
     def still_valid(self, answers: tuple[tuple[str, FileInfo | None], ...]) -> bool:
@@ -78,13 +89,32 @@ class UrlMapper:
         return True
 
     def __call__(self, url: str, width: int | None = None) -> str | None:
+        memo = self._memo
+        known = memo.get((url, width))
+        if known is not None:
+            key, was, new = known
+            if key is None:
+                return None  # not a local upload, whatever the inventory says
+            info = self._lookup(key)
+            if info is was or info == was:
+                return new
         ref = self._locator.parse(url)
         if ref is None:
-            return None
-        info = self._lookup(ref.key)
-        if info is None and not self._rewrite_missing:
-            return None  # not known to exist on the delivery side: keep the local URL
-        return self._provider.url_for(ref, info, width)
+            new, key, info = None, None, None
+        else:
+            key, info = ref.key, self._lookup(ref.key)
+            if info is None and not self._rewrite_missing:
+                new = None  # not known to exist on the delivery side: keep the local URL
+            else:
+                new = self._provider.url_for(ref, info, width)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[(url, width)] = (key, info, new)
+        return new
+
+
+_Memo = tuple[str | None, FileInfo | None, str | None]
+_MEMO_SIZE = 50_000  # URLs remembered across pages (about 10 MB at most)
 
 
 Answers = dict[str, FileInfo | None]

@@ -131,3 +131,18 @@ def test_bodies_that_share_a_key_never_get_each_others_output() -> None:
     assert cache.rewrite(b"h", one, None, mapper, counting(calls)) == counting([])(one, mapper)
     assert cache.rewrite(b"h", two, None, mapper, counting(calls)) == counting([])(two, mapper)
     assert len(calls) == 2
+
+
+def test_a_url_remembered_from_another_page_follows_the_inventory() -> None:
+    inventory = ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")})
+    mapper = mapper_for(inventory)
+    url = "http://wp.test/wp-content/uploads/2024/05/a.jpg"
+    first = mapper(url)
+    assert mapper(url) == first is not None
+    inventory.known["2024/05/a.jpg"] = FileInfo(size=2, etag="e2")
+    second = mapper(url)
+    assert second is not None and second != first
+    assert second == mapper_for(inventory)(url)  # what a mapper that never saw it says
+    inventory.known.clear()
+    assert mapper(url) is None
+    assert mapper("http://elsewhere.test/wp-content/uploads/2024/05/a.jpg") is None
