@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .config import Config, ConfigError, load_config
 from .inventory import Inventory, build_inventory
 from .metrics import Metrics
 from .pipeline import Pipeline
-from .proxy import ByteBudget, handle
+from .proxy import ByteBudget, handle, rewriting_thread
 from .rewriting import build_pipeline
 
 __all__ = ["STATE", "Runtime", "State", "create_app"]
@@ -47,6 +48,7 @@ class State:
     config_path: Path | None = None
     metrics: Metrics = field(default_factory=Metrics)
     budget: ByteBudget = field(default_factory=ByteBudget)  # pages held for rewriting
+    rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
     session: aiohttp.ClientSession = field(init=False)
 
     async def reload(self) -> bool:
@@ -112,6 +114,7 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
         yield
         await state.session.close()
         await state.runtime.inventory.close()
+        state.rewriter.shutdown(wait=False)
 
     app.cleanup_ctx.append(lifecycle)
 
