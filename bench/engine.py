@@ -144,7 +144,7 @@ def features_table(pages: list[Path], repeat: int) -> None:
     config = parse_config(FEATURES_CONFIG)
     provider = build_delivery(config.delivery)
     mapper = build_url_mapper(config, NullInventory(), provider)
-    make_handlers = build_handlers(config.features, mapper, provider)
+    make_handlers = build_handlers(config.features, provider)
     rewriter = HtmlRewriter(config.html)
     print("features: Cloudinary delivery; off = URL rewriting only, on = responsive srcset + "
           "lazy + blur placeholders + preconnect")
@@ -153,13 +153,14 @@ def features_table(pages: list[Path], repeat: int) -> None:
     for page in pages:
         doc = page.read_bytes()
         rewriter.rewrite(doc, mapper)  # fill the provider's cache: a page viewed before
-        assert rewriter.rewrite(doc, mapper, handlers=make_handlers()) != \
+        assert rewriter.rewrite(doc, mapper, handlers=make_handlers(mapper)) != \
             rewriter.rewrite(doc, mapper)
         n = max(3, repeat if len(doc) < 1_000_000 else repeat // 3)
         off, on = [], []
         for _ in range(n):
             off.append(timed(lambda d=doc: rewriter.rewrite(d, mapper)))
-            on.append(timed(lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers())))
+            on.append(timed(
+                lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers(mapper))))
         t_off, t_on = statistics.median(off), statistics.median(on)
         mb = len(doc) / 1e6
         print(f"{page.name:<20}{len(doc):>11,}{t_off * 1e3:>9.2f}{mb / t_off:>7.0f}"

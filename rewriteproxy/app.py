@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .config import Config, ConfigError, load_config
 from .inventory import Inventory, build_inventory
 from .metrics import Metrics
 from .pipeline import Pipeline
-from .proxy import handle
+from .proxy import ByteBudget, handle, rewriting_thread
 from .rewriting import build_pipeline
 
 __all__ = ["STATE", "Runtime", "State", "create_app"]
@@ -46,6 +47,8 @@ class State:
     runtime: Runtime
     config_path: Path | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    budget: ByteBudget = field(default_factory=ByteBudget)  # pages held for rewriting
+    rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
     session: aiohttp.ClientSession = field(init=False)
 
     async def reload(self) -> bool:
@@ -100,6 +103,9 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
                 sock_connect=config.proxy.connect_timeout,
                 sock_read=config.proxy.read_timeout,
             ),
+            # Each upstream body waiting to be read may hold twice this in memory (aiohttp's
+            # default of 256 KiB made 256 pooled connections worth over 100 MB under load).
+            read_bufsize=64 * 1024,
             auto_decompress=False,  # the proxy sees and forwards the bytes as sent
             cookie_jar=aiohttp.DummyCookieJar(),  # never share one user's cookies with another
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
@@ -108,6 +114,7 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
         yield
         await state.session.close()
         await state.runtime.inventory.close()
+        state.rewriter.shutdown(wait=False)
 
     app.cleanup_ctx.append(lifecycle)
 

@@ -3,11 +3,19 @@
 Everything here is built once per config load and then only called. The URL
 mapper is the single decision point for one URL: is it a local upload, does
 the inventory know it (and which version), and what is its delivery URL.
+
+Rewritten bodies are kept in a :class:`RewriteCache` (one per pipeline, so a
+reload starts empty): the same page served again is not rewritten again as
+long as every inventory answer the first rewrite used is still the same.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from .config import Config
 from .delivery import DeliveryProvider, build_delivery
@@ -18,7 +26,7 @@ from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
 from .pipeline import BodyRewriter, Pipeline
 
-__all__ = ["HTML_TYPES", "TEXT_TYPES", "UrlMapper", "build_pipeline"]
+__all__ = ["HTML_TYPES", "TEXT_TYPES", "RewriteCache", "UrlMapper", "build_pipeline"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # REST API answers, feeds, sitemaps and stylesheets: rewritten by URL shape (formats.urltext).
@@ -29,9 +37,18 @@ TEXT_TYPES = (
 
 
 class UrlMapper:
-    """``url → delivery URL | None``; ``None`` keeps the URL as it is."""
+    """``url → delivery URL | None``; ``None`` keeps the URL as it is.
 
-    __slots__ = ("_inventory", "_locator", "_provider", "_rewrite_missing")
+    Answers are remembered across pages (a site's pages share most of their
+    URLs) as ``(url, width) → (inventory key, answer, delivery URL)``; a
+    remembered delivery URL is used only while the inventory still gives the
+    same answer for its key, so it is never staler than a fresh one. The
+    memory is a dict cleared when it reaches ``_MEMO_SIZE`` entries: every
+    operation on it is atomic under the GIL, which matters because big pages
+    are rewritten in worker threads.
+    """
+
+    __slots__ = ("_locator", "_lookup", "_memo", "_provider", "_rewrite_missing")
 
     def __init__(
         self,
@@ -42,25 +59,158 @@ class UrlMapper:
         rewrite_missing: bool,
     ) -> None:
         self._locator = locator
-        self._inventory = inventory
+        self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
         self._provider = provider
         self._rewrite_missing = rewrite_missing
+        self._memo: dict[tuple[str, int | None], _Memo] = {}
+
+    def recording(self, answers: Answers) -> UrlMapper:
+        """The same mapper, noting in ``answers`` every inventory answer it used."""
+        lookup = self._lookup
+
+        def recorded(key: str) -> FileInfo | None:
+            info = lookup(key)
+            if answers.setdefault(key, info) != info:  # changed while the page was rewritten
+                answers[_UNSTABLE] = None
+            return info
+
+        clone = UrlMapper.__new__(UrlMapper)
+        clone._locator, clone._lookup = self._locator, recorded
+        clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
+        clone._memo = self._memo
+        return clone
+
+    def still_valid(self, answers: tuple[tuple[str, FileInfo | None], ...]) -> bool:
+        """True if the inventory gives every recorded answer again."""
+        lookup = self._lookup
+        for key, info in answers:
+            now = lookup(key)
+            if now is not info and now != info:  # identity first: sources reuse their objects
+                return False
+        return True
 
     def __call__(self, url: str, width: int | None = None) -> str | None:
-        found = self.locate(url)
-        if found is None:
-            return None
-        return self._provider.url_for(found[0], found[1], width)
+        memo = self._memo
+        known = memo.get((url, width))
+        if known is not None:
+            key, was, new = known
+            if key is None:
+                return None  # not a local upload, whatever the inventory says
+            info = self._lookup(key)
+            if info is was or info == was:
+                return new
+        ref = self._locator.parse(url)
+        if ref is None:
+            new, key, info = None, None, None
+        else:
+            key, info = ref.key, self._lookup(ref.key)
+            if info is None and not self._rewrite_missing:
+                new = None  # not known to exist on the delivery side: keep the local URL
+            else:
+                new = self._provider.url_for(ref, info, width)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[(url, width)] = (key, info, new)
+        return new
+
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
-        """The upload ``url`` names and what the inventory knows of it, if it is to be delivered."""
+        """The upload ``url`` names and what the inventory knows of it, if it is delivered."""
         ref = self._locator.parse(url)
         if ref is None:
             return None
-        info = self._inventory.lookup(ref.key)
+        info = self._lookup(ref.key)
         if info is None and not self._rewrite_missing:
             return None  # not known to exist on the delivery side: keep the local URL
         return ref, info
+
+
+_Memo = tuple[str | None, FileInfo | None, str | None]
+_MEMO_SIZE = 50_000  # URLs remembered across pages (about 10 MB at most)
+
+
+Answers = dict[str, FileInfo | None]
+_UNSTABLE = "\0unstable"  # not a key any upload can have (keys come from URL paths)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    body: bytes  # the input, compared whole on every hit: the key alone proves nothing
+    output: bytes | None  # None: the body needed no change
+    answers: tuple[tuple[str, FileInfo | None], ...]  # inventory key → the answer used
+
+
+class RewriteCache:
+    """Rewritten bodies of recently seen bodies, bounded in bytes (LRU).
+
+    The key is the body's length and a hash of three 2 KiB samples (start,
+    middle, end) with the charset and the kind of rewriter; a hit then
+    compares the whole body with the one the entry was made from (a memcmp,
+    about 1 us for 50 KB, where SHA-256 of it took 29 us), so two bodies
+    sharing a key only cost a miss, never a wrong answer. The configuration is
+    fixed for the cache's life. What a
+    rewrite produces depends on the body, the config and the inventory's
+    answers, so each entry records every ``inventory.lookup`` answer the
+    rewrite used, and a hit is served only when the inventory gives all of
+    them again (the lookups a rewrite would make anyway, without the HTML
+    work). A cached page is therefore never staler than a fresh rewrite:
+    there is no extra staleness bound. That holds while the rewriters read the
+    inventory only through the :class:`UrlMapper` they are given.
+
+    Thread-safe (big pages are rewritten in worker threads). ``max_bytes=0``
+    turns it off.
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._max_entry = max_bytes // 8  # a few huge pages must not flush everything else
+        self._entries: LRUCache[tuple[object, ...], _Entry] | None = (
+            LRUCache(maxsize=max_bytes, getsizeof=_entry_size) if max_bytes > 0 else None
+        )
+        self._lock = threading.Lock()
+
+    def rewrite(
+        self,
+        kind: bytes,
+        body: bytes,
+        charset: str | None,
+        mapper: UrlMapper,
+        rewrite: Callable[[bytes, UrlMapper], bytes],
+    ) -> bytes:
+        """``rewrite(body, mapper)``, or its earlier answer when still valid."""
+        entries = self._entries
+        if entries is None or len(body) > self._max_entry:
+            return rewrite(body, mapper)
+        key = _key(body, kind, charset)
+        with self._lock:
+            entry = entries.get(key)
+        if entry is not None and entry.body == body and mapper.still_valid(entry.answers):
+            return body if entry.output is None else entry.output
+        answers: Answers = {}
+        new = rewrite(body, mapper.recording(answers))
+        if _UNSTABLE not in answers:
+            entry = _Entry(body, None if new is body else new, tuple(answers.items()))
+            with self._lock:
+                entries[key] = entry
+        return new
+
+
+_SAMPLE = 2048
+
+
+def _key(body: bytes, kind: bytes, charset: str | None) -> tuple[object, ...]:
+    middle = len(body) // 2
+    return (
+        len(body),
+        hash((body[:_SAMPLE], body[middle - _SAMPLE // 2 : middle + _SAMPLE // 2],
+              body[-_SAMPLE:])),
+        kind,
+        charset,
+    )
+
+
+def _entry_size(entry: _Entry) -> int:
+    output = len(entry.output) if entry.output is not None else 0
+    return 256 + len(entry.body) + output + 64 * len(entry.answers)
 
 
 def build_url_mapper(config: Config, inventory: Inventory,
@@ -73,31 +223,45 @@ def build_url_mapper(config: Config, inventory: Inventory,
     )
 
 
-def build_pipeline(config: Config, inventory: Inventory) -> Pipeline:
+def build_pipeline(
+    config: Config, inventory: Inventory, cache: RewriteCache | None = None
+) -> Pipeline:
+    """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`."""
     provider = build_delivery(config.delivery)
-    mapper = build_url_mapper(config, inventory, provider)
-    map_url: Callable[[str], str | None] = mapper
+    map_url = build_url_mapper(config, inventory, provider)
+    outputs = RewriteCache() if cache is None else cache
     html = HtmlRewriter(config.html)
     features: FeaturesConfig = config.features
-    make_handlers = build_handlers(features, mapper, provider)
+    make_handlers = build_handlers(features, provider)
     every_page = features.every_page
 
     def rewrite_html(body: bytes, charset: str | None) -> bytes:
         # Without a feature that acts on every page, a page with no upload URL keeps
         # the engine's fast path (returned without scanning).
-        if every_page or html.has_uploads(body):
-            return html.rewrite(body, map_url, charset, make_handlers())
-        return body
+        if not every_page and not html.has_uploads(body):
+            return body
+        return outputs.rewrite(
+            b"h", body, charset, map_url,
+            lambda b, m: html.rewrite(b, m, charset, make_handlers(m)),
+        )
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
 
     def rewrite_text(body: bytes, charset: str | None) -> bytes:
-        # surrogateescape: bytes that are not valid in the charset survive untouched.
-        encoding = charset or "utf-8"
-        text = body.decode(encoding, "surrogateescape")
-        new = sweep.rewrite(text, map_url)
-        return body if new is text else new.encode(encoding, "surrogateescape")
+        return outputs.rewrite(
+            b"t", body, charset, map_url, lambda b, m: _sweep_text(sweep, b, m, charset)
+        )
 
     rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}
     rewriters.update({t: rewrite_text for t in TEXT_TYPES})
     return Pipeline(rewriters)
+
+
+def _sweep_text(
+    sweep: UrlSweep, body: bytes, map_url: Callable[[str], str | None], charset: str | None
+) -> bytes:
+    # surrogateescape: bytes that are not valid in the charset survive untouched.
+    encoding = charset or "utf-8"
+    text = body.decode(encoding, "surrogateescape")
+    new = sweep.rewrite(text, map_url)
+    return body if new is text else new.encode(encoding, "surrogateescape")

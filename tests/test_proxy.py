@@ -11,6 +11,9 @@ import brotli
 import zstandard
 from aiohttp import web
 
+from rewriteproxy.app import STATE
+from rewriteproxy.proxy import ByteBudget
+
 from .conftest import CDN, PAGE, REWRITTEN_SRC
 
 BIG = bytes(range(256)) * 4096  # 1 MiB of non-HTML bytes
@@ -419,3 +422,80 @@ async def test_absolute_form_request_targets_are_forwarded_as_paths(start_proxy)
     writer.close()
     assert response.startswith(b"HTTP/1.1 200")
     assert response.endswith(b"/a%20b/?x=%2F wp.test")
+
+
+# -- memory budget ------------------------------------------------------------
+
+
+async def test_the_budget_makes_requests_beyond_it_wait_in_order():
+    budget = ByteBudget(100)
+    assert await budget.acquire(60) == 60
+    order: list[str] = []
+
+    async def take(name: str, size: int) -> None:
+        await budget.acquire(size)
+        order.append(name)
+
+    first = asyncio.create_task(take("first", 50))
+    second = asyncio.create_task(take("second", 10))  # would fit, but waits its turn
+    await asyncio.sleep(0)
+    assert order == [] and budget.would_wait(1)
+    budget.release(60)
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"] and budget.used == 60
+
+
+async def test_a_request_bigger_than_the_whole_budget_gets_all_of_it_alone():
+    budget = ByteBudget(100)
+    assert await budget.acquire(10_000) == 100
+    budget.release(100)
+    assert budget.used == 0
+
+
+async def test_a_cancelled_waiter_gives_its_place_to_the_next():
+    budget = ByteBudget(100)
+    await budget.acquire(100)
+    waiting = asyncio.create_task(budget.acquire(80))
+    behind = asyncio.create_task(budget.acquire(20))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0)
+    budget.release(100)
+    assert await behind == 20
+    assert budget.used == 20
+
+
+async def test_pages_beyond_the_budget_wait_and_all_come_back_rewritten(start_proxy):
+    started = []
+
+    async def counted_page(request: web.Request) -> web.Response:
+        started.append(request.path)
+        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+
+    client = await start_proxy(origin(page=counted_page))
+    budget = client.server.app[STATE].budget = ByteBudget(3 * len(PAGE))  # one page at a time
+    responses = await asyncio.gather(*(client.get("/page") for _ in range(6)))
+    bodies = [await r.read() for r in responses]
+    assert all(REWRITTEN_SRC in body for body in bodies)
+    assert len(started) == 6 and budget.used == 0
+
+
+async def test_a_chunked_page_longer_than_the_guess_overdraws_and_gives_it_all_back(start_proxy):
+    filler = b"<p>" + b"x" * 1000 + b"</p>\n"
+
+    async def chunked_page(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(PAGE)
+        for _ in range(400):  # about 400 KB, more than a body of unknown length reserves
+            await response.write(filler)
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(origin(page=chunked_page))
+    budget = client.server.app[STATE].budget
+    response = await client.get("/page")
+    body = await response.read()
+    assert REWRITTEN_SRC in body and len(body) > 400_000
+    assert budget.used == 0

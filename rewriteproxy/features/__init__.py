@@ -69,7 +69,7 @@ __all__ = [
     "parse_features",
 ]
 
-HandlerFactory = Callable[[], list[ElementHandler]]
+HandlerFactory = Callable[["FeatureMapper"], list[ElementHandler]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,27 +110,31 @@ class FeatureMapper(Protocol):
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None: ...
 
 
-def build_handlers(config: FeaturesConfig, mapper: FeatureMapper,
-                   provider: DeliveryProvider) -> HandlerFactory:
-    """A factory of fresh per-document handlers for ``config``; it may return ``[]``."""
-    makers: list[Callable[[], ElementHandler]] = []
+def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> HandlerFactory:
+    """A factory of fresh per-document handlers for ``config``; it may return ``[]``.
+
+    The factory takes the document's mapper: the one the engine maps URLs with, so
+    every inventory answer a feature relies on is seen by whoever watches that
+    mapper (the page cache in :mod:`rewriteproxy.rewriting`).
+    """
+    makers: list[Callable[[FeatureMapper], ElementHandler]] = []
     if config.responsive.enabled and provider.transforms:
         responsive, breakpoints = config.responsive, config.responsive.breakpoints
-        makers.append(lambda: ResponsiveImages(responsive, breakpoints, mapper.locate,
-                                               provider.url_for))
+        makers.append(lambda mapper: ResponsiveImages(responsive, breakpoints, mapper.locate,
+                                                      provider.url_for))
     if config.lazy.enabled:
         lazy = config.lazy
-        makers.append(lambda: LazyLoading(lazy))
+        makers.append(lambda mapper: LazyLoading(lazy))
     # Only Cloudinary derives images (parse_features refuses placeholders for the others).
     effect_url: EffectUrl | None = getattr(provider, "effect_url", None)
     if config.placeholders.enabled and effect_url is not None:
         placeholders = config.placeholders
-        makers.append(lambda: Placeholders(placeholders, mapper.locate, effect_url))
+        makers.append(lambda mapper: Placeholders(placeholders, mapper.locate, effect_url))
     origin = delivery_origin(provider) if config.preconnect.enabled else None
     if origin is not None:
-        makers.append(lambda: Preconnect(origin))
+        makers.append(lambda mapper: Preconnect(origin))
 
-    def handlers() -> list[ElementHandler]:
-        return [make() for make in makers]
+    def handlers(mapper: FeatureMapper) -> list[ElementHandler]:
+        return [make(mapper) for make in makers]
 
     return handlers

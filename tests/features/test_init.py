@@ -75,9 +75,8 @@ def test_unknown_feature_is_an_error() -> None:
 
 def kinds(features: str, provider: str) -> list[type]:
     cfg = config(features, provider)
-    factory = build_handlers(cfg.features, mapper(features, provider),
-                             build_delivery(cfg.delivery))
-    return [type(h) for h in factory()]
+    factory = build_handlers(cfg.features, build_delivery(cfg.delivery))
+    return [type(h) for h in factory(mapper(features, provider))]
 
 
 def test_which_handlers_each_provider_gets() -> None:
@@ -92,8 +91,8 @@ def test_which_handlers_each_provider_gets() -> None:
 
 def test_each_document_gets_fresh_handlers() -> None:
     cfg = config(ALL_ON)
-    factory = build_handlers(cfg.features, mapper(), build_delivery(cfg.delivery))
-    first, second = factory(), factory()
+    factory = build_handlers(cfg.features, build_delivery(cfg.delivery))
+    first, second = factory(mapper()), factory(mapper())
     assert all(a is not b for a, b in zip(first, second, strict=True))
 
 

@@ -1,0 +1,148 @@
+"""Rewritten pages are reused, but never once the inventory answers differently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewriteproxy.config import parse_config
+from rewriteproxy.inventory import Inventory
+from rewriteproxy.media import FileInfo
+from rewriteproxy.rewriting import RewriteCache, UrlMapper, build_pipeline, build_url_mapper
+
+CONFIG = parse_config(
+    """
+upstream: http://127.0.0.1:9
+site: {hosts: [wp.test]}
+delivery:
+  provider: cdn
+  cdn: {base_url: "https://cdn.example.net/u/"}
+  versioning: {style: query, param: v}
+"""
+)
+PAGE = b'<p><img src="http://wp.test/wp-content/uploads/2024/05/a.jpg"></p>'
+PLAIN = b"<p>no uploads here</p>"
+
+
+class ChangingInventory(Inventory):
+    """A stand-in whose answers the test changes between requests, as a bucket's do over time
+    (the real sources have their own tests against a real S3 server and a real directory)."""
+
+    _ready = True
+
+    def __init__(self, known: dict[str, FileInfo]) -> None:
+        self.known = known
+        self.lookups = 0
+
+    def lookup(self, key: str) -> FileInfo | None:
+        self.lookups += 1
+        return self.known.get(key)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        return {"source": "test"}
+
+
+def counting(calls: list[bytes]) -> Any:
+    def rewrite(body: bytes, mapper: UrlMapper) -> bytes:
+        calls.append(body)
+        url = mapper("http://wp.test/wp-content/uploads/2024/05/a.jpg")
+        return body if url is None else body.replace(b"http://wp.test/wp-content/uploads/", b"X")
+
+    return rewrite
+
+
+def mapper_for(inventory: Inventory) -> UrlMapper:
+    return build_url_mapper(CONFIG, inventory)
+
+
+def test_a_page_seen_before_is_not_rewritten_again() -> None:
+    cache, calls = RewriteCache(), []
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")}))
+    first = cache.rewrite(b"h", PAGE, None, mapper, counting(calls))
+    again = cache.rewrite(b"h", bytes(PAGE), None, mapper, counting(calls))
+    assert again == first != PAGE
+    assert len(calls) == 1
+
+
+def test_the_inventory_is_asked_again_on_every_hit_and_a_changed_answer_rewrites() -> None:
+    inventory = ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")})
+    pipeline = build_pipeline(CONFIG, inventory)
+    first = pipeline.apply(PAGE, "text/html").body
+    asked = inventory.lookups
+    assert pipeline.apply(PAGE, "text/html").body == first
+    assert inventory.lookups == asked + 1  # the recorded answer was checked, not trusted
+    inventory.known["2024/05/a.jpg"] = FileInfo(size=2, etag="e2")  # a new version uploaded
+    second = pipeline.apply(PAGE, "text/html").body
+    assert second is not None and first is not None and second != first
+    assert second == build_pipeline(CONFIG, inventory, RewriteCache(0)).apply(PAGE, "text/html").body
+    del inventory.known["2024/05/a.jpg"]  # gone from the bucket: the local URL again
+    assert pipeline.apply(PAGE, "text/html").status == "unchanged"
+
+
+def test_an_unchanged_page_comes_back_as_the_same_object_from_the_cache_too() -> None:
+    cache, calls = RewriteCache(), []
+    mapper = mapper_for(ChangingInventory({}))
+    for body in (PLAIN, bytes(PLAIN)):
+        assert cache.rewrite(b"h", body, None, mapper, counting(calls)) is body
+    assert len(calls) == 1
+
+
+def test_kind_and_charset_are_part_of_the_key() -> None:
+    cache, calls = RewriteCache(), []
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo()}))
+    for kind, charset in ((b"h", None), (b"t", None), (b"h", "windows-1252")):
+        cache.rewrite(kind, PAGE, charset, mapper, counting(calls))
+    assert len(calls) == 3
+
+
+def test_answers_that_change_during_one_rewrite_are_not_cached() -> None:
+    inventory = ChangingInventory({"2024/05/a.jpg": FileInfo(etag="e1")})
+    cache, calls = RewriteCache(), []
+
+    def flapping(body: bytes, mapper: UrlMapper) -> bytes:
+        calls.append(body)
+        mapper("http://wp.test/wp-content/uploads/2024/05/a.jpg")
+        inventory.known["2024/05/a.jpg"] = FileInfo(etag=f"e{len(calls) + 1}")
+        mapper("http://wp.test/wp-content/uploads/2024/05/a.jpg")
+        return body + b"!"
+
+    cache.rewrite(b"h", PAGE, None, mapper_for(inventory), flapping)
+    cache.rewrite(b"h", PAGE, None, mapper_for(inventory), flapping)
+    assert len(calls) == 2
+
+
+def test_size_zero_turns_the_cache_off_and_huge_bodies_are_not_kept() -> None:
+    mapper = mapper_for(ChangingInventory({}))
+    off, calls = RewriteCache(0), []
+    off.rewrite(b"h", PAGE, None, mapper, counting(calls))
+    off.rewrite(b"h", PAGE, None, mapper, counting(calls))
+    small, huge = RewriteCache(8 * 1024), b"x" * 2048  # entries above 1/8 of the budget
+    small.rewrite(b"h", huge, None, mapper, counting(calls))
+    small.rewrite(b"h", huge, None, mapper, counting(calls))
+    assert len(calls) == 4
+
+
+def test_bodies_that_share_a_key_never_get_each_others_output() -> None:
+    cache, calls = RewriteCache(), []
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo()}))
+    filler = b"." * 10_000
+    one = filler[:3000] + PAGE + filler  # differ only outside the sampled windows
+    two = filler[:3000] + PAGE.replace(b"<p>", b"<b>") + filler
+    assert len(one) == len(two)
+    assert cache.rewrite(b"h", one, None, mapper, counting(calls)) == counting([])(one, mapper)
+    assert cache.rewrite(b"h", two, None, mapper, counting(calls)) == counting([])(two, mapper)
+    assert len(calls) == 2
+
+
+def test_a_url_remembered_from_another_page_follows_the_inventory() -> None:
+    inventory = ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")})
+    mapper = mapper_for(inventory)
+    url = "http://wp.test/wp-content/uploads/2024/05/a.jpg"
+    first = mapper(url)
+    assert mapper(url) == first is not None
+    inventory.known["2024/05/a.jpg"] = FileInfo(size=2, etag="e2")
+    second = mapper(url)
+    assert second is not None and second != first
+    assert second == mapper_for(inventory)(url)  # what a mapper that never saw it says
+    inventory.known.clear()
+    assert mapper(url) is None
+    assert mapper("http://elsewhere.test/wp-content/uploads/2024/05/a.jpg") is None
