@@ -72,7 +72,8 @@ CDN_BASE = "https://cdn.example.net/wp-content/uploads/"
 # The features section tried for the fullest cell; used only if parse_config accepts it.
 FEATURES_YAML = """\
 features:
-  srcset: {enabled: true}
+  responsive: {enabled: true}
+  preconnect: {enabled: true}
   lazy: {enabled: true}
 """
 DELIVERY_MARKERS = {"cdn": b"cdn.example.net", "cloudinary": b"res.cloudinary.com"}
