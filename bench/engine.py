@@ -114,8 +114,9 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def compare(doc: bytes, rewriter: HtmlRewriter, repeat: int,
-            mapper: Callable[[str], str | None]) -> tuple[float, float]:
+def compare(
+    doc: bytes, rewriter: HtmlRewriter, repeat: int, mapper: Callable[[str], str | None]
+) -> tuple[float, float]:
     """Median seconds of the engine and of lxml, runs interleaved so both see the same load."""
     engine, dom = [], []
     for _ in range(repeat):
@@ -146,25 +147,30 @@ def features_table(pages: list[Path], repeat: int) -> None:
     mapper = build_url_mapper(config, NullInventory(), provider)
     make_handlers = build_handlers(config.features, provider)
     rewriter = HtmlRewriter(config.html)
-    print("features: Cloudinary delivery; off = URL rewriting only, on = responsive srcset + "
-          "lazy + blur placeholders + preconnect")
-    print(f"{'page':<20}{'bytes':>11}{'off ms':>9}{'MB/s':>7}{'on ms':>9}{'MB/s':>7}"
-          f"{'on/off':>8}")
+    print(
+        "features: Cloudinary delivery; off = URL rewriting only, on = responsive srcset + "
+        "lazy + blur placeholders + preconnect"
+    )
+    print(f"{'page':<20}{'bytes':>11}{'off ms':>9}{'MB/s':>7}{'on ms':>9}{'MB/s':>7}{'on/off':>8}")
     for page in pages:
         doc = page.read_bytes()
         rewriter.rewrite(doc, mapper)  # fill the provider's cache: a page viewed before
-        assert rewriter.rewrite(doc, mapper, handlers=make_handlers(mapper)) != \
-            rewriter.rewrite(doc, mapper)
+        assert rewriter.rewrite(doc, mapper, handlers=make_handlers(mapper)) != rewriter.rewrite(
+            doc, mapper
+        )
         n = max(3, repeat if len(doc) < 1_000_000 else repeat // 3)
         off, on = [], []
         for _ in range(n):
             off.append(timed(lambda d=doc: rewriter.rewrite(d, mapper)))
-            on.append(timed(
-                lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers(mapper))))
+            on.append(
+                timed(lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers(mapper)))
+            )
         t_off, t_on = statistics.median(off), statistics.median(on)
         mb = len(doc) / 1e6
-        print(f"{page.name:<20}{len(doc):>11,}{t_off * 1e3:>9.2f}{mb / t_off:>7.0f}"
-              f"{t_on * 1e3:>9.2f}{mb / t_on:>7.0f}{t_on / t_off:>7.2f}x")
+        print(
+            f"{page.name:<20}{len(doc):>11,}{t_off * 1e3:>9.2f}{mb / t_off:>7.0f}"
+            f"{t_on * 1e3:>9.2f}{mb / t_on:>7.0f}{t_on / t_off:>7.2f}x"
+        )
     print()
 
 
@@ -172,10 +178,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--big-mb", type=float, default=10.0)
-    parser.add_argument("--no-features", dest="features", action="store_false",
-                        help="skip the features-off/on table")
-    parser.add_argument("--only-features", action="store_true",
-                        help="print only the features-off/on table")
+    parser.add_argument(
+        "--no-features",
+        dest="features",
+        action="store_false",
+        help="skip the features-off/on table",
+    )
+    parser.add_argument(
+        "--only-features", action="store_true", help="print only the features-off/on table"
+    )
     args = parser.parse_args()
     rewriter = HtmlRewriter(HtmlOptions(uploads_path="/wp-content/uploads/"))
     if not all((CORPUS / f"{f}-{size}.html").exists() for f in FAMILIES for size in SIZES):
@@ -185,35 +196,43 @@ def main() -> int:
         features_table(pages, args.repeat)
     if args.only_features:
         return 0
-    for title, mapper in (("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page",
-                           map_url),
-                          ("warm: the same map_url behind a cache that knows every URL",
-                           warm_map_url)):
+    for title, mapper in (
+        ("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page", map_url),
+        ("warm: the same map_url behind a cache that knows every URL", warm_map_url),
+    ):
         print(title)
-        print(f"{'page':<20}{'bytes':>11}{'engine ms':>11}{'MB/s':>7}{'lxml ms':>10}{'MB/s':>7}"
-              f"{'lxml/engine':>13}")
+        print(
+            f"{'page':<20}{'bytes':>11}{'engine ms':>11}{'MB/s':>7}{'lxml ms':>10}{'MB/s':>7}"
+            f"{'lxml/engine':>13}"
+        )
         for page in pages:
             doc = page.read_bytes()
             assert rewriter.rewrite(doc, mapper) == rewriter.rewrite(doc, mapper)
             repeat = max(3, args.repeat if len(doc) < 1_000_000 else args.repeat // 3)
             engine, dom = compare(doc, rewriter, repeat, mapper)
             mb = len(doc) / 1e6
-            print(f"{page.name:<20}{len(doc):>11,}{engine * 1e3:>11.2f}{mb / engine:>7.0f}"
-                  f"{dom * 1e3:>10.2f}{mb / dom:>7.0f}{dom / engine:>12.1f}x")
+            print(
+                f"{page.name:<20}{len(doc):>11,}{engine * 1e3:>11.2f}{mb / engine:>7.0f}"
+                f"{dom * 1e3:>10.2f}{mb / dom:>7.0f}{dom / engine:>12.1f}x"
+            )
         print()
     for family in FAMILIES:
         small = (CORPUS / f"{family}-50k.html").read_bytes()
         big = build(int(args.big_mb * 1e6), family)
         t_small = median_seconds(lambda s=small: rewriter.rewrite(s, map_url), args.repeat)
         t_big = median_seconds(lambda b=big: rewriter.rewrite(b, map_url), 3)
-        print(f"linearity ({family}): {len(big) / 1e6:.1f} MB page {t_big * 1e3:.0f} ms, "
-              f"50 KB page {t_small * 1e3:.2f} ms: cost ratio {t_big / t_small:.0f} "
-              f"for size ratio {len(big) / len(small):.0f}")
+        print(
+            f"linearity ({family}): {len(big) / 1e6:.1f} MB page {t_big * 1e3:.0f} ms, "
+            f"50 KB page {t_small * 1e3:.2f} ms: cost ratio {t_big / t_small:.0f} "
+            f"for size ratio {len(big) / len(small):.0f}"
+        )
     plain = (CORPUS / "blog-50k.html").read_bytes().replace(b"uploads", b"pictures")
     assert rewriter.rewrite(plain, map_url) is plain
     t_fast = median_seconds(lambda: rewriter.rewrite(plain, map_url), args.repeat)
-    print(f"fast path (blog 50 KB page without upload URLs): {t_fast * 1e6:.0f} us, "
-          f"{len(plain) / 1e6 / t_fast:.0f} MB/s")
+    print(
+        f"fast path (blog 50 KB page without upload URLs): {t_fast * 1e6:.0f} us, "
+        f"{len(plain) / 1e6 / t_fast:.0f} MB/s"
+    )
     return 0
 
 

@@ -63,8 +63,13 @@ def synthetic_pages(count: int) -> Iterator[dict[str, Any]]:
     for start in range(0, count, PAGE):
         yield {
             "Contents": [
-                {"Key": key_of(i), "LastModified": WHEN, "ETag": f'"{etag_of(i)}"',
-                 "Size": 1000 + i, "StorageClass": "STANDARD"}
+                {
+                    "Key": key_of(i),
+                    "LastModified": WHEN,
+                    "ETag": f'"{etag_of(i)}"',
+                    "Size": 1000 + i,
+                    "StorageClass": "STANDARD",
+                }
                 for i in range(start, min(count, start + PAGE))
             ],
             "IsTruncated": start + PAGE < count,
@@ -105,15 +110,19 @@ def bench_pages(count: int, runs: int) -> dict[str, float]:
     gc.collect()
     rss_growth = rss_bytes() - rss_before
     assert len(listing) == count
-    sample = [key_of(i)[len(PREFIX):] for i in range(0, count, max(1, count // 100_000))]
+    sample = [key_of(i)[len(PREFIX) :] for i in range(0, count, max(1, count // 100_000))]
     get = listing.get
     started = time.perf_counter()
     for key in sample:
         get(key)
     lookup_us = (time.perf_counter() - started) / len(sample) * 1e6
-    return {"seconds": statistics.median(times), "retained_mb": retained / 1e6,
-            "bytes_per_key": retained / count, "rss_growth_mb": rss_growth / 1e6,
-            "lookup_us": lookup_us}
+    return {
+        "seconds": statistics.median(times),
+        "retained_mb": retained / 1e6,
+        "bytes_per_key": retained / count,
+        "rss_growth_mb": rss_growth / 1e6,
+        "lookup_us": lookup_us,
+    }
 
 
 # -- boto3: the real client against a stand-in ListObjectsV2 endpoint ------------------
@@ -121,16 +130,20 @@ def bench_pages(count: int, runs: int) -> dict[str, float]:
 
 def _xml_page(count: int, start: int) -> bytes:
     end = min(count, start + PAGE)
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n'
-             '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-             f"<Name>bench</Name><Prefix>{PREFIX}</Prefix><KeyCount>{end - start}</KeyCount>"
-             f"<MaxKeys>{PAGE}</MaxKeys><IsTruncated>{'true' if end < count else 'false'}"
-             "</IsTruncated>"]
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>bench</Name><Prefix>{PREFIX}</Prefix><KeyCount>{end - start}</KeyCount>"
+        f"<MaxKeys>{PAGE}</MaxKeys><IsTruncated>{'true' if end < count else 'false'}"
+        "</IsTruncated>"
+    ]
     for i in range(start, end):
-        parts.append(f"<Contents><Key>{key_of(i)}</Key>"
-                     "<LastModified>2024-05-01T12:00:00.000Z</LastModified>"
-                     f"<ETag>&quot;{etag_of(i)}&quot;</ETag><Size>{1000 + i}</Size>"
-                     "<StorageClass>STANDARD</StorageClass></Contents>")
+        parts.append(
+            f"<Contents><Key>{key_of(i)}</Key>"
+            "<LastModified>2024-05-01T12:00:00.000Z</LastModified>"
+            f"<ETag>&quot;{etag_of(i)}&quot;</ETag><Size>{1000 + i}</Size>"
+            "<StorageClass>STANDARD</StorageClass></Contents>"
+        )
     if end < count:
         parts.append(f"<NextContinuationToken>{end}</NextContinuationToken>")
     parts.append("</ListBucketResult>")
@@ -163,9 +176,14 @@ def bench_boto3(count: int, runs: int) -> dict[str, float]:
     process.start()
     try:
         port = queue.get(timeout=10)
-        config = S3InventoryConfig(bucket="bench", prefix=PREFIX, region="us-east-1",
-                                   endpoint_url=f"http://127.0.0.1:{port}",
-                                   access_key_id="bench", secret_access_key="bench")
+        config = S3InventoryConfig(
+            bucket="bench",
+            prefix=PREFIX,
+            region="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            access_key_id="bench",
+            secret_access_key="bench",
+        )
         client = make_client(config)
         times = []
         for _ in range(runs):
@@ -193,12 +211,20 @@ def bench_seaweedfs(count: int, runs: int) -> dict[str, float]:
         bucket = server.new_bucket("bench")
         client = server.client(max_pool_connections=16)
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: client.put_object(Bucket=bucket, Key=key_of(i),
-                                                      Body=b"x"), range(count)))
-        config = S3InventoryConfig(bucket=bucket, prefix=PREFIX, region=server.region,
-                                   endpoint_url=server.endpoint_url,
-                                   access_key_id=server.access_key_id,
-                                   secret_access_key=server.secret_access_key)
+            list(
+                pool.map(
+                    lambda i: client.put_object(Bucket=bucket, Key=key_of(i), Body=b"x"),
+                    range(count),
+                )
+            )
+        config = S3InventoryConfig(
+            bucket=bucket,
+            prefix=PREFIX,
+            region=server.region,
+            endpoint_url=server.endpoint_url,
+            access_key_id=server.access_key_id,
+            secret_access_key=server.secret_access_key,
+        )
         times = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -218,17 +244,26 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, median of {args.runs} runs")
     for count in args.pages:
         r = bench_pages(count, args.runs)
-        print(f"pages     {count:>9,} keys: {r['seconds']:6.2f} s, listing retains "
-              f"{r['retained_mb']:7.1f} MB ({r['bytes_per_key']:.0f} B/key), RSS +"
-              f"{r['rss_growth_mb']:.0f} MB, lookup {r['lookup_us']:.2f} us", flush=True)
+        print(
+            f"pages     {count:>9,} keys: {r['seconds']:6.2f} s, listing retains "
+            f"{r['retained_mb']:7.1f} MB ({r['bytes_per_key']:.0f} B/key), RSS +"
+            f"{r['rss_growth_mb']:.0f} MB, lookup {r['lookup_us']:.2f} us",
+            flush=True,
+        )
     for count in args.boto3:
         r = bench_boto3(count, args.runs)
-        print(f"boto3     {count:>9,} keys: {r['seconds']:6.2f} s "
-              f"({count / r['seconds']:,.0f} keys/s, stand-in endpoint)", flush=True)
+        print(
+            f"boto3     {count:>9,} keys: {r['seconds']:6.2f} s "
+            f"({count / r['seconds']:,.0f} keys/s, stand-in endpoint)",
+            flush=True,
+        )
     for count in args.seaweedfs:
         r = bench_seaweedfs(count, args.runs)
-        print(f"seaweedfs {count:>9,} keys: {r['seconds']:6.2f} s "
-              f"({count / r['seconds']:,.0f} keys/s)", flush=True)
+        print(
+            f"seaweedfs {count:>9,} keys: {r['seconds']:6.2f} s "
+            f"({count / r['seconds']:,.0f} keys/s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

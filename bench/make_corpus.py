@@ -23,11 +23,15 @@ SIZES = {"20k": 20_000, "50k": 50_000, "200k": 200_000, "2m": 2_000_000}
 # family → (source page, the post content that is repeated to reach a size)
 FAMILIES = {
     # an image-heavy post: gallery, covers, media-text, video, audio, file blocks
-    "gallery": ("wp-post-blocks.html",
-                rb'(<div class="entry-content.*?</div>\n\n<div class="wp-block-comments">)'),
+    "gallery": (
+        "wp-post-blocks.html",
+        rb'(<div class="entry-content.*?</div>\n\n<div class="wp-block-comments">)',
+    ),
     # a typical text post in a block theme: inline CSS and scripts, two images
-    "blog": ("wp-blog-post.html",
-             rb'(<div class="entry-content.*?</div>\n)<div class="wp-block-group'),
+    "blog": (
+        "wp-blog-post.html",
+        rb'(<div class="entry-content.*?</div>\n)<div class="wp-block-group',
+    ),
 }
 _FILE = re.compile(rb"(/20\d\d/\d\d/)([a-z%0-9-]+?)(-\d+x\d+)?\.(jpg|png|pdf|mp4|mp3)")
 
@@ -41,8 +45,12 @@ def build(size: int, family: str = "gallery") -> bytes:
     parts = [head]
     total, copy = len(head) + len(tail), 0
     while total < size:
-        numbered = _FILE.sub(lambda m, n=copy: m.group(1) + m.group(2) + b"-%d" % n
-                             + (m.group(3) or b"") + b"." + m.group(4), block)
+        numbered = _FILE.sub(
+            lambda m, n=copy: (
+                m.group(1) + m.group(2) + b"-%d" % n + (m.group(3) or b"") + b"." + m.group(4)
+            ),
+            block,
+        )
         parts.append(numbered)
         total += len(numbered)
         copy += 1

@@ -31,14 +31,30 @@ SETUPS: dict[str, dict[str, Any]] = {
     "cdn": {"provider": "cdn", "cdn": {"base_url": "https://cdn.example.net/wp-content/uploads/"}},
     "s3": {"provider": "s3", "s3": {"bucket": "media", "region": "eu-west-3"}},
     "cloudinary": {"provider": "cloudinary", "cloudinary": {"cloud_name": "demo", "folder": "wp"}},
-    "cloudinary-signed": {"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "folder": "wp", "sign_urls": True, "api_secret": "bench-secret",
-        "seo_suffix": True}},
-    "cloudinary-fetch": {"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "delivery_type": "fetch"}},
+    "cloudinary-signed": {
+        "provider": "cloudinary",
+        "cloudinary": {
+            "cloud_name": "demo",
+            "folder": "wp",
+            "sign_urls": True,
+            "api_secret": "bench-secret",
+            "seo_suffix": True,
+        },
+    },
+    "cloudinary-fetch": {
+        "provider": "cloudinary",
+        "cloudinary": {"cloud_name": "demo", "delivery_type": "fetch"},
+    },
 }
-NAMES = ("photo-{i}.jpg", "photo-{i}-300x200.jpg", "photo-{i}-scaled.jpg",
-         "caf%C3%A9 {i}-1024x683.png", "clip-{i}.mp4", "anim-{i}-150x150.gif", "doc-{i}.pdf")
+NAMES = (
+    "photo-{i}.jpg",
+    "photo-{i}-300x200.jpg",
+    "photo-{i}-scaled.jpg",
+    "caf%C3%A9 {i}-1024x683.png",
+    "clip-{i}.mp4",
+    "anim-{i}-150x150.gif",
+    "doc-{i}.pdf",
+)
 
 
 def corpus(count: int) -> list[tuple[UploadRef, FileInfo | None]]:
@@ -59,8 +75,9 @@ def rate(run: Callable[[], int], rounds: int) -> float:
     return statistics.median(rates)
 
 
-def bench_provider(settings: dict[str, Any], items: list[tuple[UploadRef, FileInfo | None]],
-                   rounds: int) -> tuple[float, float]:
+def bench_provider(
+    settings: dict[str, Any], items: list[tuple[UploadRef, FileInfo | None]], rounds: int
+) -> tuple[float, float]:
     cold = build_delivery(parse_delivery(Section({**settings, "cache_size": 0}), SITE))
     warm = build_delivery(parse_delivery(Section({**settings, "cache_size": len(items)}), SITE))
 
@@ -87,8 +104,13 @@ def bench_sdk(count: int, rounds: int) -> float | None:
 
     def sdk_pass() -> int:
         for public_id in ids:
-            cloudinary_url(public_id, cloud_name="demo", secure=True, format="jpg",
-                           transformation=[{"fetch_format": "auto", "quality": "auto"}])
+            cloudinary_url(
+                public_id,
+                cloud_name="demo",
+                secure=True,
+                format="jpg",
+                transformation=[{"fetch_format": "auto", "quality": "auto"}],
+            )
         return len(ids)
 
     return rate(sdk_pass, rounds)
@@ -100,8 +122,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000)
     args = parser.parse_args()
     items = corpus(args.count)
-    print(f"{'provider':<20}{'cold builds/s':>16}{'cached builds/s':>18}"
-          f"   (median of {args.rounds} rounds, {args.count} URLs)")
+    print(
+        f"{'provider':<20}{'cold builds/s':>16}{'cached builds/s':>18}"
+        f"   (median of {args.rounds} rounds, {args.count} URLs)"
+    )
     for name, settings in SETUPS.items():
         cold, cached = bench_provider(settings, items, args.rounds)
         print(f"{name:<20}{cold:>16,.0f}{cached:>18,.0f}")

@@ -23,10 +23,14 @@ class Metrics:
     def render(self, gauges: dict[str, float] | None = None) -> str:
         lines: list[str] = []
         _counter(lines, "requests_total", "Requests by outcome.", "outcome", self.requests)
-        _counter(lines, "bypassed_total", "Requests passed through untouched, by reason.",
-                 "reason", self.bypassed)
-        _counter(lines, "config_reloads_total", "Config reloads by result.", "result",
-                 self.reloads)
+        _counter(
+            lines,
+            "bypassed_total",
+            "Requests passed through untouched, by reason.",
+            "reason",
+            self.bypassed,
+        )
+        _counter(lines, "config_reloads_total", "Config reloads by result.", "result", self.reloads)
         lines += [
             "# TYPE rewriteproxy_rewrite_seconds_total counter",
             f"rewriteproxy_rewrite_seconds_total {self.rewrite_seconds:.6f}",
@@ -38,8 +42,8 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def _counter(lines: list[str], name: str, help_text: str, label: str,
-             counts: Counter[str]) -> None:
+def _counter(lines: list[str], name: str, help_text: str, label: str, counts: Counter[str]) -> None:
     lines += [f"# HELP rewriteproxy_{name} {help_text}", f"# TYPE rewriteproxy_{name} counter"]
-    lines += [f'rewriteproxy_{name}{{{label}="{key}"}} {value}'
-              for key, value in sorted(counts.items())]
+    lines += [
+        f'rewriteproxy_{name}{{{label}="{key}"}} {value}' for key, value in sorted(counts.items())
+    ]

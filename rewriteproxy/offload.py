@@ -77,11 +77,26 @@ MEDIA_EXTENSIONS = frozenset(
 )
 
 _EXTRA_TYPES = {
-    "webp": "image/webp", "avif": "image/avif", "heic": "image/heic", "heif": "image/heif",
-    "svg": "image/svg+xml", "woff": "font/woff", "woff2": "font/woff2", "ttf": "font/ttf",
-    "otf": "font/otf", "vtt": "text/vtt", "mp4": "video/mp4", "m4v": "video/mp4",
-    "webm": "video/webm", "ogv": "video/ogg", "mp3": "audio/mpeg", "m4a": "audio/mp4",
-    "ogg": "audio/ogg", "flac": "audio/flac", "js": "text/javascript", "json": "application/json",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "svg": "image/svg+xml",
+    "woff": "font/woff",
+    "woff2": "font/woff2",
+    "ttf": "font/ttf",
+    "otf": "font/otf",
+    "vtt": "text/vtt",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "webm": "video/webm",
+    "ogv": "video/ogg",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "js": "text/javascript",
+    "json": "application/json",
 }
 
 
@@ -191,8 +206,9 @@ def multipart_etag(part_md5s: list[bytes]) -> str:
     return f"{combined}-{len(part_md5s)}"
 
 
-def _same(local: LocalFile, remote: FileInfo, part_size: int,
-          metadata_md5: Callable[[str], str | None]) -> bool:
+def _same(
+    local: LocalFile, remote: FileInfo, part_size: int, metadata_md5: Callable[[str], str | None]
+) -> bool:
     if remote.size != local.size:
         return False
     md5, parts = _md5s(local.path, part_size)
@@ -206,8 +222,9 @@ def _same(local: LocalFile, remote: FileInfo, part_size: int,
     return metadata_md5(local.key) == md5
 
 
-def plan(client: Any, config: S3InventoryConfig, root: Path,
-         part_size: int = DEFAULT_PART_SIZE) -> Plan:
+def plan(
+    client: Any, config: S3InventoryConfig, root: Path, part_size: int = DEFAULT_PART_SIZE
+) -> Plan:
     """Compare the uploads directory with the bucket (blocking: lists and hashes)."""
     listing = list_bucket(client, config)
 
@@ -237,20 +254,24 @@ def plan(client: Any, config: S3InventoryConfig, root: Path,
 # -- uploading -----------------------------------------------------------------------
 
 
-def _upload(client: Any, config: S3InventoryConfig, local: LocalFile, part_size: int,
-            cache_control: str) -> None:
+def _upload(
+    client: Any, config: S3InventoryConfig, local: LocalFile, part_size: int, cache_control: str
+) -> None:
     from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
 
     md5, _ = _md5s(local.path, part_size)
     client.upload_file(
-        str(local.path), config.bucket, config.bucket_key(local.key),
+        str(local.path),
+        config.bucket,
+        config.bucket_key(local.key),
         ExtraArgs={
             "ContentType": content_type(local.key),
             "CacheControl": cache_control,
             "Metadata": {MD5_METADATA: md5},
         },
-        Config=TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
-                              use_threads=False),
+        Config=TransferConfig(
+            multipart_threshold=part_size, multipart_chunksize=part_size, use_threads=False
+        ),
     )
 
 

@@ -31,8 +31,14 @@ __all__ = ["HTML_TYPES", "TEXT_TYPES", "RewriteCache", "UrlMapper", "build_pipel
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # REST API answers, feeds, sitemaps and stylesheets: rewritten by URL shape (formats.urltext).
 TEXT_TYPES = (
-    "application/json", "application/ld+json", "application/rss+xml", "application/atom+xml",
-    "application/rdf+xml", "application/xml", "text/xml", "text/css",
+    "application/json",
+    "application/ld+json",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+    "text/css",
 )
 
 
@@ -112,7 +118,6 @@ class UrlMapper:
             memo.clear()
         memo[(url, width)] = (key, info, new)
         return new
-
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
         """The upload ``url`` names and what the inventory knows of it, if it is delivered."""
@@ -201,8 +206,9 @@ def _key(body: bytes, kind: bytes, charset: str | None) -> tuple[object, ...]:
     middle = len(body) // 2
     return (
         len(body),
-        hash((body[:_SAMPLE], body[middle - _SAMPLE // 2 : middle + _SAMPLE // 2],
-              body[-_SAMPLE:])),
+        hash(
+            (body[:_SAMPLE], body[middle - _SAMPLE // 2 : middle + _SAMPLE // 2], body[-_SAMPLE:])
+        ),
         kind,
         charset,
     )
@@ -213,8 +219,9 @@ def _entry_size(entry: _Entry) -> int:
     return 256 + len(entry.body) + output + 64 * len(entry.answers)
 
 
-def build_url_mapper(config: Config, inventory: Inventory,
-                     provider: DeliveryProvider | None = None) -> UrlMapper:
+def build_url_mapper(
+    config: Config, inventory: Inventory, provider: DeliveryProvider | None = None
+) -> UrlMapper:
     return UrlMapper(
         UploadLocator(config.site.hosts, config.site.uploads_path),
         inventory,
@@ -241,7 +248,10 @@ def build_pipeline(
         if not every_page and not html.has_uploads(body):
             return body
         return outputs.rewrite(
-            b"h", body, charset, map_url,
+            b"h",
+            body,
+            charset,
+            map_url,
             lambda b, m: html.rewrite(b, m, charset, make_handlers(m)),
         )
 

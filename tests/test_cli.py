@@ -220,11 +220,19 @@ async def test_check_probes_upstream_and_delivery(tmp_path, aiohttp_server):
     server = await aiohttp_server(app)
     base = str(server.make_url("")).rstrip("/")
     config = tmp_path / "c.yaml"
-    config.write_text(CONFIG.format(upstream=base, enabled="true", port=0,
-                                    cdn=base + "/wp-content/uploads/"))
+    config.write_text(
+        CONFIG.format(upstream=base, enabled="true", port=0, cdn=base + "/wp-content/uploads/")
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rewriteproxy", "check", "--config", str(config),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "rewriteproxy",
+        "check",
+        "--config",
+        str(config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr
     assert f"upstream: {base}/ answered 200 OK (reachable)".encode() in stdout

@@ -34,9 +34,14 @@ def s3_server(tmp_path_factory: Any) -> Iterator[S3Server]:
 @pytest.fixture
 def target(s3_server: S3Server) -> tuple[Any, S3InventoryConfig]:
     bucket = s3_server.new_bucket("offload")
-    config = S3InventoryConfig(bucket=bucket, prefix=PREFIX, endpoint_url=s3_server.endpoint_url,
-                               region=s3_server.region, access_key_id=s3_server.access_key_id,
-                               secret_access_key=s3_server.secret_access_key)
+    config = S3InventoryConfig(
+        bucket=bucket,
+        prefix=PREFIX,
+        endpoint_url=s3_server.endpoint_url,
+        region=s3_server.region,
+        access_key_id=s3_server.access_key_id,
+        secret_access_key=s3_server.secret_access_key,
+    )
     return s3_server.client(), config
 
 
@@ -89,7 +94,8 @@ def test_scan_lists_every_file_with_posix_keys(uploads: Path) -> None:
 
 
 def test_analyze_counts_synced_unsynced_and_unsupported(
-        uploads: Path, target: tuple[Any, S3InventoryConfig]) -> None:
+    uploads: Path, target: tuple[Any, S3InventoryConfig]
+) -> None:
     client, config = target
     client.put_object(Bucket=config.bucket, Key=PREFIX + "2024/05/photo-0.jpg", Body=b"jpeg")
     client.put_object(Bucket=config.bucket, Key=PREFIX + "2024/05/photo-1.jpg", Body=b"JPEGjpeg")
@@ -106,10 +112,16 @@ def test_analyze_counts_synced_unsynced_and_unsupported(
 
 
 def test_sync_uploads_with_type_cache_control_and_md5_then_has_nothing_left(
-        uploads: Path, target: tuple[Any, S3InventoryConfig]) -> None:
+    uploads: Path, target: tuple[Any, S3InventoryConfig]
+) -> None:
     client, config = target
-    result = sync(client, config, plan(client, config, uploads).to_upload, jobs=3,
-                  cache_control="public, max-age=600")
+    result = sync(
+        client,
+        config,
+        plan(client, config, uploads).to_upload,
+        jobs=3,
+        cache_control="public, max-age=600",
+    )
     assert (len(result.uploaded), result.failed) == (13, [])
     head = client.head_object(Bucket=config.bucket, Key=PREFIX + "2024/05/doc.pdf")
     assert head["ContentType"] == "application/pdf"
@@ -120,7 +132,8 @@ def test_sync_uploads_with_type_cache_control_and_md5_then_has_nothing_left(
 
 
 def test_an_interrupted_sync_resumes_where_it_stopped(
-        uploads: Path, target: tuple[Any, S3InventoryConfig]) -> None:
+    uploads: Path, target: tuple[Any, S3InventoryConfig]
+) -> None:
     client, config = target
     done: list[LocalFile] = []
 
@@ -130,8 +143,9 @@ def test_an_interrupted_sync_resumes_where_it_stopped(
             raise KeyboardInterrupt  # what Ctrl-C does in the command
 
     with pytest.raises(KeyboardInterrupt):
-        sync(client, config, plan(client, config, uploads).to_upload, jobs=2,
-             on_done=stop_after_five)
+        sync(
+            client, config, plan(client, config, uploads).to_upload, jobs=2, on_done=stop_after_five
+        )
     middle = plan(client, config, uploads)
     assert 5 <= len(middle.synced) < 13  # the ones in flight at the stop may finish too
     resumed = sync(client, config, middle.to_upload, jobs=2)
@@ -140,7 +154,8 @@ def test_an_interrupted_sync_resumes_where_it_stopped(
 
 
 def test_large_files_go_in_parts_and_still_count_as_synced(
-        tmp_path: Path, target: tuple[Any, S3InventoryConfig]) -> None:
+    tmp_path: Path, target: tuple[Any, S3InventoryConfig]
+) -> None:
     client, config = target
     root = tmp_path / "big"
     write(root, "2024/05/video.mp4", b"v" * PART + b"w" * 1000)
@@ -155,7 +170,8 @@ def test_large_files_go_in_parts_and_still_count_as_synced(
 
 
 def test_delete_removes_what_no_longer_exists_locally(
-        uploads: Path, target: tuple[Any, S3InventoryConfig]) -> None:
+    uploads: Path, target: tuple[Any, S3InventoryConfig]
+) -> None:
     client, config = target
     client.put_object(Bucket=config.bucket, Key=PREFIX + "2023/01/deleted.jpg", Body=b"old")
     client.put_object(Bucket=config.bucket, Key="outside-the-prefix.jpg", Body=b"kept")

@@ -73,7 +73,9 @@ def test_the_inventory_is_asked_again_on_every_hit_and_a_changed_answer_rewrites
     inventory.known["2024/05/a.jpg"] = FileInfo(size=2, etag="e2")  # a new version uploaded
     second = pipeline.apply(PAGE, "text/html").body
     assert second is not None and first is not None and second != first
-    assert second == build_pipeline(CONFIG, inventory, RewriteCache(0)).apply(PAGE, "text/html").body
+    assert (
+        second == build_pipeline(CONFIG, inventory, RewriteCache(0)).apply(PAGE, "text/html").body
+    )
     del inventory.known["2024/05/a.jpg"]  # gone from the bucket: the local URL again
     assert pipeline.apply(PAGE, "text/html").status == "unchanged"
 

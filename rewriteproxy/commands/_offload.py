@@ -11,12 +11,25 @@ from ..offload import DEFAULT_PART_SIZE
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE",
-                        help="the rewriteproxy YAML config file (its inventory.s3 section)")
-    parser.add_argument("uploads_dir", metavar="UPLOADS_DIR", type=Path,
-                        help="the WordPress uploads directory, e.g. wp-content/uploads")
-    parser.add_argument("--part-size-mb", type=int, default=DEFAULT_PART_SIZE // 2**20,
-                        help="multipart part size and threshold in MiB (default 8)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        required=True,
+        metavar="FILE",
+        help="the rewriteproxy YAML config file (its inventory.s3 section)",
+    )
+    parser.add_argument(
+        "uploads_dir",
+        metavar="UPLOADS_DIR",
+        type=Path,
+        help="the WordPress uploads directory, e.g. wp-content/uploads",
+    )
+    parser.add_argument(
+        "--part-size-mb",
+        type=int,
+        default=DEFAULT_PART_SIZE // 2**20,
+        help="multipart part size and threshold in MiB (default 8)",
+    )
 
 
 def load_target(args: argparse.Namespace) -> S3InventoryConfig | None:

@@ -50,7 +50,8 @@ async def _probe(config: object, timeout: float) -> bool:
         ok &= await _probe_url(session, "upstream", config.upstream + "/")
         # A made-up file: any HTTP answer (a 404 too) shows the delivery host is reachable.
         probe = build_delivery(config.delivery).url_for(
-            UploadRef(url=config.site.uploads_path + _PROBE, path=_PROBE))
+            UploadRef(url=config.site.uploads_path + _PROBE, path=_PROBE)
+        )
         if probe:
             ok &= await _probe_url(session, "delivery", probe)
         else:

@@ -30,15 +30,25 @@ HELP = "upload the WordPress uploads directory to the inventory's S3 bucket (res
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show what would be uploaded or deleted, change nothing")
-    parser.add_argument("--delete", action="store_true",
-                        help="also delete bucket objects that no longer exist locally")
-    parser.add_argument("--yes", "-y", action="store_true",
-                        help="delete without asking (with --delete)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be uploaded or deleted, change nothing",
+    )
+    parser.add_argument(
+        "--delete",
+        action="store_true",
+        help="also delete bucket objects that no longer exist locally",
+    )
+    parser.add_argument(
+        "--yes", "-y", action="store_true", help="delete without asking (with --delete)"
+    )
     parser.add_argument("--jobs", "-j", type=int, default=4, help="parallel uploads (default 4)")
-    parser.add_argument("--cache-control", default=DEFAULT_CACHE_CONTROL,
-                        help=f"uploaded objects' Cache-Control (default {DEFAULT_CACHE_CONTROL!r})")
+    parser.add_argument(
+        "--cache-control",
+        default=DEFAULT_CACHE_CONTROL,
+        help=f"uploaded objects' Cache-Control (default {DEFAULT_CACHE_CONTROL!r})",
+    )
 
 
 class ProgressBar:
@@ -87,9 +97,12 @@ def run(args: argparse.Namespace) -> int:
     the_plan = plan(client, s3, root, part_size)
     todo = the_plan.to_upload
     todo_bytes = sum(f.size for f in todo)
-    print(f"{len(the_plan.synced)} already synced, {len(the_plan.missing)} missing, "
-          f"{len(the_plan.changed)} changed, {len(the_plan.unsupported)} unsupported; "
-          f"{len(the_plan.extra)} in the bucket only", file=sys.stderr)
+    print(
+        f"{len(the_plan.synced)} already synced, {len(the_plan.missing)} missing, "
+        f"{len(the_plan.changed)} changed, {len(the_plan.unsupported)} unsupported; "
+        f"{len(the_plan.extra)} in the bucket only",
+        file=sys.stderr,
+    )
     if args.dry_run:
         for local in todo:
             print(f"would upload {local.key} ({local.size} bytes)")
@@ -100,17 +113,29 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(todo), todo_bytes, sys.stderr)
     started = time.monotonic()
     try:
-        result = sync(client, s3, todo, jobs=args.jobs, part_size=part_size,
-                      cache_control=args.cache_control, on_done=bar.advance)
+        result = sync(
+            client,
+            s3,
+            todo,
+            jobs=args.jobs,
+            part_size=part_size,
+            cache_control=args.cache_control,
+            on_done=bar.advance,
+        )
     except KeyboardInterrupt:
         bar.finish()
-        print(f"interrupted after {bar.files} of {len(todo)} files; run again to resume",
-              file=sys.stderr)
+        print(
+            f"interrupted after {bar.files} of {len(todo)} files; run again to resume",
+            file=sys.stderr,
+        )
         return 130
     bar.finish()
     seconds = time.monotonic() - started
-    print(f"uploaded {len(result.uploaded)} files ({result.uploaded_bytes / 1e6:.1f} MB) "
-          f"in {seconds:.1f}s; {len(result.failed)} failed", file=sys.stderr)
+    print(
+        f"uploaded {len(result.uploaded)} files ({result.uploaded_bytes / 1e6:.1f} MB) "
+        f"in {seconds:.1f}s; {len(result.failed)} failed",
+        file=sys.stderr,
+    )
     status = 1 if result.failed else 0
     if args.delete and the_plan.extra:
         if not args.yes and not _confirm(len(the_plan.extra), s3.bucket):
@@ -123,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _confirm(count: int, bucket: str) -> bool:
     if not sys.stdin.isatty():
-        print(f"{count} objects exist only in the bucket; pass --yes to delete them",
-              file=sys.stderr)
+        print(
+            f"{count} objects exist only in the bucket; pass --yes to delete them", file=sys.stderr
+        )
         return False
     answer = input(f"delete {count} objects from {bucket} that no longer exist locally? [y/N] ")
     return answer.strip().lower() in ("y", "yes")

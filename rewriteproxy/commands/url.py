@@ -24,13 +24,21 @@ __all__ = ["HELP", "NAME", "add_arguments", "delivery_url_for", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="an upload URL on the site, e.g. "
-                        "https://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg")
+    parser.add_argument(
+        "url",
+        help="an upload URL on the site, e.g. "
+        "https://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg",
+    )
     parser.add_argument("--config", required=True, metavar="FILE", help="the YAML config")
-    parser.add_argument("--width", type=int, metavar="N",
-                        help="ask a resizing provider (cloudinary) for this width")
-    parser.add_argument("--mtime", type=float, metavar="SECONDS",
-                        help="the file's modification time, as the inventory would report it")
+    parser.add_argument(
+        "--width", type=int, metavar="N", help="ask a resizing provider (cloudinary) for this width"
+    )
+    parser.add_argument(
+        "--mtime",
+        type=float,
+        metavar="SECONDS",
+        help="the file's modification time, as the inventory would report it",
+    )
     parser.add_argument("--etag", metavar="ETAG", help="the file's S3 ETag")
 
 
@@ -59,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         info = FileInfo(mtime=args.mtime, etag=args.etag)
     result = delivery_url_for(args.url, locator, provider, args.width, info)
     if result is None:
-        print(f"not an upload URL of this site (hosts {', '.join(config.site.hosts)}, "
-              f"uploads path {locator.uploads_path})", file=sys.stderr)
+        print(
+            f"not an upload URL of this site (hosts {', '.join(config.site.hosts)}, "
+            f"uploads path {locator.uploads_path})",
+            file=sys.stderr,
+        )
         return 1
     print(result)
     return 0

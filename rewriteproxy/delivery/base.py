@@ -147,8 +147,10 @@ def base_url(value: str, *, protocol_relative: bool = False) -> str:
     probe = "https:" + value if protocol_relative and value.startswith("//") else value
     parts = urlsplit(probe)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("an absolute http(s) URL with a host" + (
-            " (or //host/path)" if protocol_relative else ""))
+        raise ValueError(
+            "an absolute http(s) URL with a host"
+            + (" (or //host/path)" if protocol_relative else "")
+        )
     if parts.query or parts.fragment or any(c.isspace() for c in value):
         raise ValueError("no query, fragment or spaces: file paths are appended to it")
     return value if value.endswith("/") else value + "/"

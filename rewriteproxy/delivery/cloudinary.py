@@ -86,8 +86,20 @@ __all__ = [
 SHARED_CDN = "res.cloudinary.com"
 DEFAULT_TRANSFORMATION = "f_auto,q_auto"
 DEFAULT_IMAGE_FORMATS = (
-    "jpg", "jpeg", "jpe", "png", "gif", "webp", "avif", "bmp", "tif", "tiff", "ico",
-    "heic", "heif", "svg",
+    "jpg",
+    "jpeg",
+    "jpe",
+    "png",
+    "gif",
+    "webp",
+    "avif",
+    "bmp",
+    "tif",
+    "tiff",
+    "ico",
+    "heic",
+    "heif",
+    "svg",
 )
 DEFAULT_VIDEO_FORMATS = ("mp4", "m4v", "webm", "mov", "ogv", "avi", "mkv", "3gp")
 
@@ -166,13 +178,16 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     delivery_type = section.choice("delivery_type", "upload", ("upload", "fetch"))
     folder = section.text("folder", "").strip("/")
     origin = section.parsed("origin_base_url", site.uploads_base_url, base_url, "an http(s) URL")
-    transformation = section.parsed("transformation", DEFAULT_TRANSFORMATION, _transformation,
-                                    "a Cloudinary transformation")
-    video = section.parsed("video_transformation", transformation, _transformation,
-                           "a Cloudinary transformation")
+    transformation = section.parsed(
+        "transformation", DEFAULT_TRANSFORMATION, _transformation, "a Cloudinary transformation"
+    )
+    video = section.parsed(
+        "video_transformation", transformation, _transformation, "a Cloudinary transformation"
+    )
     gif_default = _with_animated(transformation)
-    gif = section.parsed("gif_transformation", gif_default, _transformation,
-                         "a Cloudinary transformation")
+    gif = section.parsed(
+        "gif_transformation", gif_default, _transformation, "a Cloudinary transformation"
+    )
     image_formats = _formats(section, "image_formats", DEFAULT_IMAGE_FORMATS)
     video_formats = _formats(section, "video_formats", DEFAULT_VIDEO_FORMATS)
     other_files = section.choice("other_files", "local", ("local", "raw"))
@@ -191,29 +206,52 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     try:
         fallback = _fallback_version(fallback_text)
     except ValueError as exc:
-        raise section.error("fallback_version", f"{fallback_text!r} is not allowed: "
-                            f"expected {exc}") from exc
+        raise section.error(
+            "fallback_version", f"{fallback_text!r} is not allowed: expected {exc}"
+        ) from exc
     section.done()
 
     if delivery_type == "fetch" and origin is None:
-        raise section.error("origin_base_url", "is required for delivery_type fetch "
-                            "(or set site.scheme and site.hosts)")
+        raise section.error(
+            "origin_base_url",
+            "is required for delivery_type fetch (or set site.scheme and site.hosts)",
+        )
     if delivery_type == "fetch" and other_files == "raw":
-        raise section.error("other_files", "raw is not possible with delivery_type fetch "
-                            "(Cloudinary fetches images and videos only)")
+        raise section.error(
+            "other_files",
+            "raw is not possible with delivery_type fetch "
+            "(Cloudinary fetches images and videos only)",
+        )
     if sign_urls and api_secret is None:
-        raise section.error("api_secret", "is required when sign_urls is true "
-                            "(write api_secret: ${CLOUDINARY_API_SECRET})")
+        raise section.error(
+            "api_secret",
+            "is required when sign_urls is true (write api_secret: ${CLOUDINARY_API_SECRET})",
+        )
     if set(image_formats) & set(video_formats):
         raise section.error("video_formats", "an extension cannot be both image and video")
     return CloudinaryConfig(
-        cloud_name=cloud_name, delivery_type=delivery_type, folder=folder,
-        origin_base_url=origin, transformation=transformation, video_transformation=video,
-        gif_transformation=gif, image_formats=image_formats, video_formats=video_formats,
-        other_files=other_files, derive_originals=derive, crop_gravity=gravity,
-        big_image_threshold=threshold, secure=secure, secure_distribution=secure_distribution,
-        cname=cname, private_cdn=private_cdn, sign_urls=sign_urls, api_secret=api_secret,
-        long_url_signature=long_signature, seo_suffix=seo_suffix, fallback_version=fallback,
+        cloud_name=cloud_name,
+        delivery_type=delivery_type,
+        folder=folder,
+        origin_base_url=origin,
+        transformation=transformation,
+        video_transformation=video,
+        gif_transformation=gif,
+        image_formats=image_formats,
+        video_formats=video_formats,
+        other_files=other_files,
+        derive_originals=derive,
+        crop_gravity=gravity,
+        big_image_threshold=threshold,
+        secure=secure,
+        secure_distribution=secure_distribution,
+        cname=cname,
+        private_cdn=private_cdn,
+        sign_urls=sign_urls,
+        api_secret=api_secret,
+        long_url_signature=long_signature,
+        seo_suffix=seo_suffix,
+        fallback_version=fallback,
     )
 
 
@@ -274,8 +312,9 @@ class CloudinaryDelivery(CachedProvider):
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
         return self._build(ref, info, width, None)
 
-    def effect_url(self, ref: UploadRef, info: FileInfo | None, width: int | None,
-                   transformation: str) -> str | None:
+    def effect_url(
+        self, ref: UploadRef, info: FileInfo | None, width: int | None, transformation: str
+    ) -> str | None:
         """The image ``ref`` with ``transformation`` in place of the configured one (not cached).
 
         For derived images such as low-quality placeholders; ``None`` for anything
@@ -285,8 +324,13 @@ class CloudinaryDelivery(CachedProvider):
             return None
         return self._build(ref, info, width, transformation)
 
-    def _build(self, ref: UploadRef, info: FileInfo | None, width: int | None,
-               transformation_override: str | None) -> str | None:
+    def _build(
+        self,
+        ref: UploadRef,
+        info: FileInfo | None,
+        width: int | None,
+        transformation_override: str | None,
+    ) -> str | None:
         kind = self._kinds.get(ref.extension)
         if kind is None:
             if self._config.other_files == "raw" and not self._fetch and ref.extension:
@@ -361,8 +405,9 @@ class CloudinaryDelivery(CachedProvider):
             version = unix_version(info) or config.fallback_version
         parts = [self._prefix, resource_type, delivery_type]
         if config.sign_urls:
-            parts.append(self._signature(f"{transformation}/{to_sign}" if transformation
-                                         else to_sign))
+            parts.append(
+                self._signature(f"{transformation}/{to_sign}" if transformation else to_sign)
+            )
         if transformation:
             parts.append(transformation)
         if version:

@@ -52,19 +52,25 @@ class ProviderEntry:
 
 def _settings(config: DeliveryConfig, kind: type[S]) -> S:
     if not isinstance(config.settings, kind):
-        raise TypeError(f"provider {config.provider} needs {kind.__name__}, "
-                        f"got {type(config.settings).__name__}")
+        raise TypeError(
+            f"provider {config.provider} needs {kind.__name__}, "
+            f"got {type(config.settings).__name__}"
+        )
     return config.settings
 
 
 PROVIDERS: dict[str, ProviderEntry] = {
     "none": ProviderEntry(lambda section, site: None, lambda config: NullDelivery()),
-    "cdn": ProviderEntry(parse_cdn, lambda c: CdnDelivery(
-        _settings(c, CdnConfig), c.versioning, c.cache_size)),
-    "s3": ProviderEntry(parse_s3, lambda c: S3Delivery(
-        _settings(c, S3Config), c.versioning, c.cache_size)),
-    "cloudinary": ProviderEntry(parse_cloudinary, lambda c: CloudinaryDelivery(
-        _settings(c, CloudinaryConfig), c.versioning, c.cache_size)),
+    "cdn": ProviderEntry(
+        parse_cdn, lambda c: CdnDelivery(_settings(c, CdnConfig), c.versioning, c.cache_size)
+    ),
+    "s3": ProviderEntry(
+        parse_s3, lambda c: S3Delivery(_settings(c, S3Config), c.versioning, c.cache_size)
+    ),
+    "cloudinary": ProviderEntry(
+        parse_cloudinary,
+        lambda c: CloudinaryDelivery(_settings(c, CloudinaryConfig), c.versioning, c.cache_size),
+    ),
 }
 
 
@@ -84,7 +90,8 @@ def parse_delivery(section: Section, site: SiteContext) -> DeliveryConfig:
         settings = PROVIDERS[provider].parse(section.section(provider), site)
     if provider == "s3" and versioning.style == "path":
         raise section.section("versioning").error(
-            "style", "path is not possible with provider s3 (a bucket serves objects by key)")
+            "style", "path is not possible with provider s3 (a bucket serves objects by key)"
+        )
     section.done()
     return DeliveryConfig(provider, versioning, cache_size, settings)
 

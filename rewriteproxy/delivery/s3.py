@@ -44,8 +44,10 @@ __all__ = ["ADDRESSING", "S3Config", "S3Delivery", "parse_s3"]
 
 ADDRESSING = ("auto", "virtual", "path")
 
-_bucket = matching(r"[a-z0-9](?!.*\.\.)[a-z0-9.-]{1,61}[a-z0-9]",
-                   "3 to 63 lower-case letters, digits, dots and hyphens")
+_bucket = matching(
+    r"[a-z0-9](?!.*\.\.)[a-z0-9.-]{1,61}[a-z0-9]",
+    "3 to 63 lower-case letters, digits, dots and hyphens",
+)
 _region = matching(r"[a-z0-9-]+", "a region name such as eu-west-1")
 
 
@@ -101,8 +103,12 @@ class S3Delivery(CachedProvider):
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
         token = version_token(info) if self._versioned else None
         fragment = "#" + ref.fragment if ref.fragment else ""
-        return self._base + quote(ref.key, safe="/") + with_query(ref.query, self._param, token) \
+        return (
+            self._base
+            + quote(ref.key, safe="/")
+            + with_query(ref.query, self._param, token)
             + fragment
+        )
 
     def owns(self, url: str) -> bool:
         return without_scheme(url).startswith(self._owned)

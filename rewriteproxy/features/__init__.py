@@ -97,8 +97,10 @@ def parse_features(section: Section, provider: str = "none") -> FeaturesConfig:
     )
     if config.placeholders.enabled and provider != "cloudinary":
         raise section.section("placeholders").error(
-            "style", f"{config.placeholders.style} needs delivery provider cloudinary "
-                     f"(the provider is {provider}); use none")
+            "style",
+            f"{config.placeholders.style} needs delivery provider cloudinary "
+            f"(the provider is {provider}); use none",
+        )
     section.done()
     return config
 
@@ -120,8 +122,11 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
     makers: list[Callable[[FeatureMapper], ElementHandler]] = []
     if config.responsive.enabled and provider.transforms:
         responsive, breakpoints = config.responsive, config.responsive.breakpoints
-        makers.append(lambda mapper: ResponsiveImages(responsive, breakpoints, mapper.locate,
-                                                      provider.url_for))
+        makers.append(
+            lambda mapper: ResponsiveImages(
+                responsive, breakpoints, mapper.locate, provider.url_for
+            )
+        )
     if config.lazy.enabled:
         lazy = config.lazy
         makers.append(lambda mapper: LazyLoading(lazy))

@@ -61,8 +61,9 @@ def parse_lazy(section: Section) -> LazyConfig:
         fetchpriority=section.flag("fetchpriority", d.fetchpriority),
         decoding=section.flag("decoding", d.decoding),
         iframes=section.flag("iframes", d.iframes),
-        skip_classes=tuple(c.strip() for c in section.texts("skip_classes", d.skip_classes)
-                           if c.strip()),
+        skip_classes=tuple(
+            c.strip() for c in section.texts("skip_classes", d.skip_classes) if c.strip()
+        ),
         pages=section.choice("pages", d.pages, ("all", "with_uploads")),
     )
     section.done()
@@ -109,8 +110,11 @@ class LazyLoading(ElementHandler):
         if self._images <= self._config.eager_images:
             if element.get("fetchpriority") is not None:
                 self._priority_given = True
-            elif (not self._priority_given and (loading or "").strip().lower() != "lazy"
-                  and not _small(element)):
+            elif (
+                not self._priority_given
+                and (loading or "").strip().lower() != "lazy"
+                and not _small(element)
+            ):
                 element.set("fetchpriority", "high")
                 self._priority_given = True
             return

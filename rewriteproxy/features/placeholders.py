@@ -109,7 +109,9 @@ class Placeholders(ElementHandler):
         url = self._effect_url(found[0], found[1], self._width, self._effect)
         if url is None or '"' in url or "\\" in url:
             return
-        rule = (f'background-image:url("{url}");background-size:cover;'
-                "background-position:50% 50%;background-repeat:no-repeat")
+        rule = (
+            f'background-image:url("{url}");background-size:cover;'
+            "background-position:50% 50%;background-repeat:no-repeat"
+        )
         style = style.rstrip(" \t\n\f\r;")
         element.set("style", f"{style};{rule}" if style else rule)

@@ -71,8 +71,10 @@ class Preconnect(ElementHandler):
         if element.name == "head":
             if self._head is None and not element.within("template"):
                 self._head = element
-        elif ("preconnect" in (element.get("rel") or "").lower().split()
-              and _host(element.get("href") or "") == self._host):
+        elif (
+            "preconnect" in (element.get("rel") or "").lower().split()
+            and _host(element.get("href") or "") == self._host
+        ):
             self._present = True
 
     def finish(self, rewritten: bool) -> None:

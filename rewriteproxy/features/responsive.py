@@ -85,8 +85,10 @@ def parse_responsive(section: Section) -> ResponsiveConfig:
         sizes=section.choice("sizes", d.sizes, ("auto", "keep")),
     )
     if config.max_width < config.min_width:
-        raise section.error("max_width", f"{config.max_width} is not allowed: expected at "
-                                         f"least min_width ({config.min_width})")
+        raise section.error(
+            "max_width",
+            f"{config.max_width} is not allowed: expected at least min_width ({config.min_width})",
+        )
     section.done()
     return config
 
@@ -115,8 +117,13 @@ class ResponsiveImages(ElementHandler):
 
     tags = frozenset({"img", "source", "link"})
 
-    def __init__(self, config: ResponsiveConfig, breakpoints: tuple[int, ...],
-                 locate: Locate, url_for: UrlFor) -> None:
+    def __init__(
+        self,
+        config: ResponsiveConfig,
+        breakpoints: tuple[int, ...],
+        locate: Locate,
+        url_for: UrlFor,
+    ) -> None:
         self._config = config
         self._breakpoints = breakpoints
         self._locate = locate

@@ -76,8 +76,9 @@ def _bare_edit(start: int, end: int, old: str, map_url: MapUrl) -> Edit | None:
 def _url_edit(match: re.Match[str], map_url: MapUrl) -> Edit | None:
     for group, quote in (("udq", '"'), ("usq", "'")):
         if match.group(group) is not None:
-            return _quoted_edit(match.start(group), match.end(group), match.group(group),
-                                quote, map_url)
+            return _quoted_edit(
+                match.start(group), match.end(group), match.group(group), quote, map_url
+            )
     return _bare_edit(match.start("ubare"), match.end("ubare"), match.group("ubare"), map_url)
 
 
@@ -86,8 +87,9 @@ def _image_set_edits(css: str, start: int, end: int, map_url: MapUrl) -> list[Ed
     for m in _SET_STRING.finditer(css, start, end):
         if m.group("dq") is not None or m.group("sq") is not None:
             group = "dq" if m.group("dq") is not None else "sq"
-            edit = _quoted_edit(m.start(group), m.end(group), m.group(group),
-                                '"' if group == "dq" else "'", map_url)
+            edit = _quoted_edit(
+                m.start(group), m.end(group), m.group(group), '"' if group == "dq" else "'", map_url
+            )
         else:
             inner = _TOKENS.match(css, m.start())
             edit = _url_edit(inner, map_url) if inner and inner.group("url") else None

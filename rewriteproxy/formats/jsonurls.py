@@ -66,7 +66,7 @@ def _encode(value: str, raw: str) -> str:
     if "\\/" in raw:
         text = text.replace("/", "\\/")
     if _HEX_ESCAPED.search(raw):
-        text = (text.replace("&", "\\u0026").replace(">", "\\u003E").replace("'", "\\u0027"))
+        text = text.replace("&", "\\u0026").replace(">", "\\u003E").replace("'", "\\u0027")
     return text.replace("<", "\\u003C")
 
 

@@ -42,8 +42,7 @@ class UrlSweep:
         host = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
         origin = rf"(?:(?:[hH][tT][tT][pP][sS]?:)?{slash}{slash}(?:{host})(?::\d+)?)"
         rest = rf"{_URL_CHARS}+(?:{slash}{_URL_CHARS}+)*"
-        self._pattern = re.compile(rf"(?<![\w.:/\\%-])(?:{origin})?{path}{rest}",
-                                   re.IGNORECASE)
+        self._pattern = re.compile(rf"(?<![\w.:/\\%-])(?:{origin})?{path}{rest}", re.IGNORECASE)
         plain = uploads_path.strip("/")
         self._needles = (plain, plain.replace("/", "\\/"))
 

@@ -20,14 +20,26 @@ import re
 
 __all__ = ["ascii_compatible", "detect_encoding", "normalise"]
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _META = re.compile(
     rb"<meta[\t\n\f\r /][^>]*?charset[\t\n\f\r ]*=[\t\n\f\r ]*[\"']?([A-Za-z0-9._:-]+)",
     re.IGNORECASE,
 )
-_UNSAFE_PREFIXES = ("utf-16", "utf-32", "utf_16", "utf_32", "utf-7", "utf_7", "iso2022",
-                    "iso-2022", "hz")
+_UNSAFE_PREFIXES = (
+    "utf-16",
+    "utf-32",
+    "utf_16",
+    "utf_32",
+    "utf-7",
+    "utf_7",
+    "iso2022",
+    "iso-2022",
+    "hz",
+)
 
 
 def normalise(label: str | None) -> str | None:

@@ -37,8 +37,9 @@ def _names(section: Section, key: str) -> tuple[str, ...]:
     names = tuple(n.strip().lower() for n in section.texts(key))
     for name in names:
         if not _ATTRIBUTE_NAME.match(name):
-            raise section.error(key, f"{name!r} is not allowed: expected an attribute name "
-                                     "such as data-src")
+            raise section.error(
+                key, f"{name!r} is not allowed: expected an attribute name such as data-src"
+            )
     return names
 
 

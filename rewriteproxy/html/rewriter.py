@@ -71,7 +71,13 @@ from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import RawText, Scanner, StartTag
 
 __all__ = [
-    "ANY_TAG", "CONTEXT_TAGS", "TARGETS", "Element", "ElementHandler", "HtmlRewriter", "Kind",
+    "ANY_TAG",
+    "CONTEXT_TAGS",
+    "TARGETS",
+    "Element",
+    "ElementHandler",
+    "HtmlRewriter",
+    "Kind",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,44 +95,79 @@ class Kind(Enum):
 
 
 TARGETS: dict[tuple[str, str], Kind] = {
-    ("img", "src"): Kind.URL, ("img", "srcset"): Kind.SRCSET,
-    ("source", "src"): Kind.URL, ("source", "srcset"): Kind.SRCSET,
-    ("video", "src"): Kind.URL, ("video", "poster"): Kind.URL,
-    ("audio", "src"): Kind.URL, ("track", "src"): Kind.URL,
-    ("a", "href"): Kind.URL, ("area", "href"): Kind.URL,
-    ("link", "href"): Kind.URL, ("link", "imagesrcset"): Kind.SRCSET,
+    ("img", "src"): Kind.URL,
+    ("img", "srcset"): Kind.SRCSET,
+    ("source", "src"): Kind.URL,
+    ("source", "srcset"): Kind.SRCSET,
+    ("video", "src"): Kind.URL,
+    ("video", "poster"): Kind.URL,
+    ("audio", "src"): Kind.URL,
+    ("track", "src"): Kind.URL,
+    ("a", "href"): Kind.URL,
+    ("area", "href"): Kind.URL,
+    ("link", "href"): Kind.URL,
+    ("link", "imagesrcset"): Kind.SRCSET,
     ("meta", "content"): Kind.META_URL,
-    ("image", "href"): Kind.URL, ("image", "xlink:href"): Kind.URL,  # SVG <image>
-    ("input", "src"): Kind.URL, ("object", "data"): Kind.URL, ("embed", "src"): Kind.URL,
-    ("body", "background"): Kind.URL, ("table", "background"): Kind.URL,
-    ("td", "background"): Kind.URL, ("th", "background"): Kind.URL,
+    ("image", "href"): Kind.URL,
+    ("image", "xlink:href"): Kind.URL,  # SVG <image>
+    ("input", "src"): Kind.URL,
+    ("object", "data"): Kind.URL,
+    ("embed", "src"): Kind.URL,
+    ("body", "background"): Kind.URL,
+    ("table", "background"): Kind.URL,
+    ("td", "background"): Kind.URL,
+    ("th", "background"): Kind.URL,
 }
 """(tag, attribute) → kind, for attributes that mean a URL only on that tag."""
 
 ANY_TAG: dict[str, Kind] = {
     "style": Kind.CSS,
-    "data-src": Kind.URL, "data-lazy-src": Kind.URL, "data-large_image": Kind.URL,
-    "data-full-url": Kind.URL, "data-orig-file": Kind.URL, "data-medium-file": Kind.URL,
-    "data-large-file": Kind.URL, "data-poster": Kind.URL, "data-thumb": Kind.URL,
-    "data-srcset": Kind.SRCSET, "data-lazy-srcset": Kind.SRCSET, "data-thumb-srcset": Kind.SRCSET,
-    "data-bg": Kind.URL_OR_CSS, "data-background": Kind.URL_OR_CSS,
+    "data-src": Kind.URL,
+    "data-lazy-src": Kind.URL,
+    "data-large_image": Kind.URL,
+    "data-full-url": Kind.URL,
+    "data-orig-file": Kind.URL,
+    "data-medium-file": Kind.URL,
+    "data-large-file": Kind.URL,
+    "data-poster": Kind.URL,
+    "data-thumb": Kind.URL,
+    "data-srcset": Kind.SRCSET,
+    "data-lazy-srcset": Kind.SRCSET,
+    "data-thumb-srcset": Kind.SRCSET,
+    "data-bg": Kind.URL_OR_CSS,
+    "data-background": Kind.URL_OR_CSS,
     "data-product_variations": Kind.JSON,
 }
 """attribute → kind, for attributes that hold URLs on whatever tag they appear."""
 
-MEDIA_META_NAMES = frozenset({
-    "og:image", "og:image:url", "og:image:secure_url", "og:video", "og:video:url",
-    "og:video:secure_url", "og:audio", "og:audio:url", "og:audio:secure_url",
-    "twitter:image", "twitter:image:src", "twitter:player:stream", "thumbnail",
-    "msapplication-tileimage", "image",
-})
+MEDIA_META_NAMES = frozenset(
+    {
+        "og:image",
+        "og:image:url",
+        "og:image:secure_url",
+        "og:video",
+        "og:video:url",
+        "og:video:secure_url",
+        "og:audio",
+        "og:audio:url",
+        "og:audio:secure_url",
+        "twitter:image",
+        "twitter:image:src",
+        "twitter:player:stream",
+        "thumbnail",
+        "msapplication-tileimage",
+        "image",
+    }
+)
 JSON_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json"})
 CODE_SCRIPT_TYPES = frozenset({"", "text/javascript", "application/javascript", "module"})
 _WS = "\t\n\f\r "
 CONTEXT_TAGS = frozenset({"picture", "noscript", "template"})
 """Elements :meth:`Element.within` can tell a tag is inside of."""
-_CONTEXT_CLOSE = {name: re.compile(b"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
-                  for name in CONTEXT_TAGS}
+_CONTEXT_CLOSE = {
+    name: re.compile(b"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
+    for name in CONTEXT_TAGS
+}
 
 
 class Element:
@@ -134,8 +175,9 @@ class Element:
 
     __slots__ = ("_current", "_document", "_original", "_sets", "_tag")
 
-    def __init__(self, tag: StartTag, current: dict[str, str], original: dict[str, str],
-                 document: _Document) -> None:
+    def __init__(
+        self, tag: StartTag, current: dict[str, str], original: dict[str, str], document: _Document
+    ) -> None:
         self._tag = tag
         self._current = current  # decoded values after URL rewriting, first duplicate only
         self._original = original  # decoded values as written, where URL rewriting changed them
@@ -219,8 +261,9 @@ def _scanner(names: frozenset[str], marker: bytes, value_names: frozenset[str]) 
     return Scanner(names, marker, value_names)
 
 
-def _byte_edits(text: str, base: int, edits: Iterable[Edit], encoding: str,
-                errors: str) -> list[tuple[int, int, bytes]]:
+def _byte_edits(
+    text: str, base: int, edits: Iterable[Edit], encoding: str, errors: str
+) -> list[tuple[int, int, bytes]]:
     """Edits over ``text`` (decoded from ``doc[base:...]``) as edits over the document bytes."""
     out: list[tuple[int, int, bytes]] = []
     ascii_text = text.isascii()
@@ -255,8 +298,15 @@ def _memoised(map_url: MapUrl) -> MapUrl:
 class _Document:
     """The state of one :meth:`HtmlRewriter.rewrite` call."""
 
-    def __init__(self, rewriter: HtmlRewriter, scanner: Scanner, doc: bytes, map_url: MapUrl,
-                 encoding: str, handlers: Sequence[ElementHandler]) -> None:
+    def __init__(
+        self,
+        rewriter: HtmlRewriter,
+        scanner: Scanner,
+        doc: bytes,
+        map_url: MapUrl,
+        encoding: str,
+        handlers: Sequence[ElementHandler],
+    ) -> None:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
@@ -293,8 +343,9 @@ class _Document:
         else:
             kind = self.attribute_text(raw.tag, "type")
             kind = (kind or "").strip(_WS).lower()
-            if kind in JSON_SCRIPT_TYPES or (kind in CODE_SCRIPT_TYPES
-                                             and self.rw.options.rewrite_inline_scripts):
+            if kind in JSON_SCRIPT_TYPES or (
+                kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts
+            ):
                 finder = rewrite_json_strings
             else:
                 return
@@ -358,8 +409,9 @@ class _Document:
                 self.rewritten = True
                 self.edits.extend(found[0])
 
-    def rewrite_value(self, tag: StartTag, kind: Kind | None, start: int, end: int,
-                      quote: str) -> tuple[list[tuple[int, int, bytes]], str] | None:
+    def rewrite_value(
+        self, tag: StartTag, kind: Kind | None, start: int, end: int, quote: str
+    ) -> tuple[list[tuple[int, int, bytes]], str] | None:
         """The byte edits for one attribute value and its new decoded value, or ``None``."""
         if kind is Kind.META_URL:
             kind = self.meta_kind(tag)
@@ -373,10 +425,14 @@ class _Document:
             if not edits:
                 return None
             enc = self.encoding
-            return [(start + s, start + e,
-                     escape_attribute(new, quote).encode(enc, "xmlcharrefreplace"))
-                    for s, e, new in edits], value if not self.handlers else apply_edits(
-                        value, edits)
+            return [
+                (
+                    start + s,
+                    start + e,
+                    escape_attribute(new, quote).encode(enc, "xmlcharrefreplace"),
+                )
+                for s, e, new in edits
+            ], value if not self.handlers else apply_edits(value, edits)
         raw = self.text(start, end)
         if raw is None:
             return None
@@ -400,8 +456,7 @@ class _Document:
                 continue
             kind = table.get(attr.name.encode("latin-1"))
             if kind is not None and self.has_marker(attr.value_start, attr.value_end):
-                found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end,
-                                           attr.quote)
+                found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end, attr.quote)
                 if found is not None:
                     self.rewritten = True
                     per_attribute[attr.name], current[attr.name] = found
@@ -419,12 +474,16 @@ class _Document:
         for byte_edits in per_attribute.values():
             self.edits.extend(byte_edits)
 
-    def attribute_edits(self, value_start: int, quote: str, raw: str, offsets: list[int] | None,
-                        edits: list[Edit]) -> list[tuple[int, int, bytes]]:
+    def attribute_edits(
+        self, value_start: int, quote: str, raw: str, offsets: list[int] | None, edits: list[Edit]
+    ) -> list[tuple[int, int, bytes]]:
         """Edits of the decoded value, as byte edits of the document."""
         raw_edits = [
-            (offsets[s] if offsets else s, offsets[e] if offsets else e,
-             escape_attribute(new, quote))
+            (
+                offsets[s] if offsets else s,
+                offsets[e] if offsets else e,
+                escape_attribute(new, quote),
+            )
             for s, e, new in edits
         ]
         if quote == "" and needs_quotes(new_raw := apply_edits(raw, raw_edits)):
@@ -433,8 +492,12 @@ class _Document:
             raw_edits = [(0, len(raw), quoted)]
         return _byte_edits(raw, value_start, raw_edits, self.encoding, "xmlcharrefreplace")
 
-    def handler_edits(self, tag: StartTag, element: Element,
-                      per_attribute: dict[str, list[tuple[int, int, bytes]]]) -> None:
+    def handler_edits(
+        self,
+        tag: StartTag,
+        element: Element,
+        per_attribute: dict[str, list[tuple[int, int, bytes]]],
+    ) -> None:
         enc = self.encoding
         added: list[str] = []
         for name, value in element._sets.items():
@@ -444,15 +507,18 @@ class _Document:
                 continue
             if attr.quote == '"' or attr.quote == "'":
                 text = escape_attribute(value, attr.quote)
-                per_attribute[name] = [(attr.value_start, attr.value_end,
-                                        text.encode(enc, "xmlcharrefreplace"))]
+                per_attribute[name] = [
+                    (attr.value_start, attr.value_end, text.encode(enc, "xmlcharrefreplace"))
+                ]
             else:  # unquoted or no value: write the whole attribute again
                 text = f'{name}="{escape_attribute(value, chr(34))}"'
-                per_attribute[name] = [(attr.name_start, attr.value_end,
-                                        text.encode(enc, "xmlcharrefreplace"))]
+                per_attribute[name] = [
+                    (attr.name_start, attr.value_end, text.encode(enc, "xmlcharrefreplace"))
+                ]
         if added:  # right after the tag name: safe whatever follows (even "/>" or "a=b/>")
-            self.edits.append((tag.name_end, tag.name_end,
-                               "".join(added).encode(enc, "xmlcharrefreplace")))
+            self.edits.append(
+                (tag.name_end, tag.name_end, "".join(added).encode(enc, "xmlcharrefreplace"))
+            )
 
 
 def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
@@ -506,8 +572,13 @@ class HtmlRewriter:
         # lowering costs a copy, paid only by pages without the usual spelling.
         return self._marker.upper() in doc.upper() and needle.search(doc.lower()) is not None
 
-    def rewrite(self, doc: bytes, map_url: MapUrl, encoding: str | None = None,
-                handlers: Sequence[ElementHandler] = ()) -> bytes:
+    def rewrite(
+        self,
+        doc: bytes,
+        map_url: MapUrl,
+        encoding: str | None = None,
+        handlers: Sequence[ElementHandler] = (),
+    ) -> bytes:
         """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
 
         ``encoding`` is the charset from the HTTP header, if any.

@@ -55,8 +55,15 @@ def _attributes_pattern(value: bytes) -> bytes:
     read (a quote left open) the whole pattern fails rather than re-reading the
     ``=`` as the start of another attribute name.
     """
-    return (rb"(?:[\t\n\f\r /]++|" + _ATTR_NAME + rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"
-            + value + rb")|" + _NO_EQUALS + rb"))*+")
+    return (
+        rb"(?:[\t\n\f\r /]++|"
+        + _ATTR_NAME
+        + rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"
+        + value
+        + rb")|"
+        + _NO_EQUALS
+        + rb"))*+"
+    )
 
 
 _VALUE = rb"\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>)"
@@ -69,8 +76,10 @@ _ATTRIBUTE = re.compile(
 )
 _RAW_CONTENT = ("script", "style")  # contents reported
 _RAW_SKIPPED = ("textarea", "title", "xmp", "iframe", "noembed", "noframes")  # contents skipped
-_CLOSE = {name: re.compile(rb"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
-          for name in _RAW_CONTENT + _RAW_SKIPPED}
+_CLOSE = {
+    name: re.compile(rb"</" + name.encode() + rb"[\t\n\f\r />]", re.IGNORECASE)
+    for name in _RAW_CONTENT + _RAW_SKIPPED
+}
 
 
 class Attribute(NamedTuple):
@@ -175,15 +184,16 @@ def _no_marker_value(marker: bytes) -> bytes:
     """
     first = re.escape(marker[:1].lower()) + re.escape(marker[:1].upper())
     not_here = rb"[" + first + rb"](?!(?i:" + re.escape(marker[1:]) + rb"))"
-    return (rb"\"(?:[^\"" + first + rb"]++|" + not_here + rb")*+\""
-            rb"|'(?:[^'" + first + rb"]++|" + not_here + rb")*+'"
-            rb"|(?:[^\t\n\f\r >\"'" + first + rb"]|" + not_here + rb")"
-            rb"(?:[^\t\n\f\r >" + first + rb"]++|" + not_here + rb")*+(?=[\t\n\f\r >])"
-            rb"|(?=>)")
+    return (
+        rb"\"(?:[^\"" + first + rb"]++|" + not_here + rb")*+\""
+        rb"|'(?:[^'" + first + rb"]++|" + not_here + rb")*+'"
+        rb"|(?:[^\t\n\f\r >\"'" + first + rb"]|" + not_here + rb")"
+        rb"(?:[^\t\n\f\r >" + first + rb"]++|" + not_here + rb")*+(?=[\t\n\f\r >])"
+        rb"|(?=>)"
+    )
 
 
-def _token_alternatives(report_names: frozenset[str], value: bytes | None,
-                        bounded: bool) -> bytes:
+def _token_alternatives(report_names: frozenset[str], value: bytes | None, bounded: bool) -> bytes:
     """One token the consumer does not need to see, as an alternation (commonest first).
 
     ``value``: the attribute value pattern of skippable start tags (``None``: no start
@@ -193,28 +203,44 @@ def _token_alternatives(report_names: frozenset[str], value: bytes | None,
     texts and tags fail instead, and the careful reading takes over.
     """
     to_end = b"" if bounded else rb"|\Z"
-    stop_names = sorted({*report_names, *_RAW_CONTENT, *_RAW_SKIPPED, "plaintext"},
-                        key=len, reverse=True)
+    stop_names = sorted(
+        {*report_names, *_RAW_CONTENT, *_RAW_SKIPPED, "plaintext"}, key=len, reverse=True
+    )
     stop = b"|".join(re.escape(n.encode()) for n in stop_names)
     parts = [rb"[^<]++"]
     if value is not None:
         # Most tags do not even start with a letter a stop name starts with: test that first.
         initials = sorted({n[0] for n in stop_names} | {n[0].upper() for n in stop_names})
         common = rb"[^" + "".join(initials).encode() + rb"]"
-        parts.append(rb"<(?:(?=" + common + rb")|(?!(?i:" + stop + rb")[\t\n\f\r />]))"
-                     rb"[A-Za-z][^\t\n\f\r />]*+" + _attributes_pattern(value) + rb">")
+        parts.append(
+            rb"<(?:(?=" + common + rb")|(?!(?i:" + stop + rb")[\t\n\f\r />]))"
+            rb"[A-Za-z][^\t\n\f\r />]*+" + _attributes_pattern(value) + rb">"
+        )
     parts += [
-        rb"</(?:[A-Za-z][^\t\n\f\r />]*+" + _ATTRIBUTES + rb">|(?![A-Za-z])[^>]*+(?:>"
-        + to_end + rb"))",
+        rb"</(?:[A-Za-z][^\t\n\f\r />]*+"
+        + _ATTRIBUTES
+        + rb">|(?![A-Za-z])[^>]*+(?:>"
+        + to_end
+        + rb"))",
         rb"<!--(?:-?>|.*?--!?>" + (b"" if bounded else rb"|.*+\Z") + rb")",  # comment
         # doctype, CDATA, <?...>: bogus comments. Never "<!--": where the comment
         # alternative fails (bounded), the "<!--" must stop the loop, not end at a ">".
         rb"<(?:!(?!--)|\?)[^>]*+(?:>" + to_end + rb")",
         # One alternative per name: a back-reference would need a capturing group,
         # which CPython 3.11 mishandles inside a possessive repeat.
-        *(rb"<(?i:" + name.encode() + rb")(?=[\t\n\f\r />])" + _ATTRIBUTES
-          + rb">.*?(?:(?=</(?i:" + name.encode() + rb")[\t\n\f\r />])" + to_end + rb")"
-          for name in _RAW_SKIPPED if name not in report_names),
+        *(
+            rb"<(?i:"
+            + name.encode()
+            + rb")(?=[\t\n\f\r />])"
+            + _ATTRIBUTES
+            + rb">.*?(?:(?=</(?i:"
+            + name.encode()
+            + rb")[\t\n\f\r />])"
+            + to_end
+            + rb")"
+            for name in _RAW_SKIPPED
+            if name not in report_names
+        ),
         # A "<" that opens nothing is text. Bounded, the next byte must be seen: at the
         # bound a negative lookahead would succeed on nothing.
         rb"<(?=[^A-Za-z!/?])" if bounded else rb"<(?![A-Za-z!/?])",
@@ -273,10 +299,24 @@ def _marked_value_pattern(marker: bytes) -> re.Pattern[bytes]:
     attempt must not be retried from inside a value.
     """
     assign = rb"[\t\n\f\r ]*+=[\t\n\f\r ]*+"
-    other = (rb"[\t\n\f\r /]++|" + _ATTR_NAME + rb"(?:" + assign + rb"(?:"
-             + _no_marker_value(marker) + rb")|" + _NO_EQUALS + rb")")
-    wanted = (rb"(" + _ATTR_NAME + rb")" + assign
-              + rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+))")
+    other = (
+        rb"[\t\n\f\r /]++|"
+        + _ATTR_NAME
+        + rb"(?:"
+        + assign
+        + rb"(?:"
+        + _no_marker_value(marker)
+        + rb")|"
+        + _NO_EQUALS
+        + rb")"
+    )
+    wanted = (
+        rb"("
+        + _ATTR_NAME
+        + rb")"
+        + assign
+        + rb"(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >\"'][^\t\n\f\r >]*+))"
+    )
     return re.compile(rb"(?:" + other + rb")*+(?:" + wanted + rb"|>)")
 
 
@@ -285,8 +325,12 @@ class Scanner:
 
     __slots__ = ("_bounded", "_marked", "_marker", "_one", "_skip", "_special", "_value_names")
 
-    def __init__(self, report_names: frozenset[str] = frozenset(), marker: bytes = b"",
-                 value_names: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        report_names: frozenset[str] = frozenset(),
+        marker: bytes = b"",
+        value_names: frozenset[str] = frozenset(),
+    ) -> None:
         """``report_names``: tag names always reported (lowercase).
 
         ``marker``: start tags with these bytes (compared case-insensitively) in an
@@ -300,8 +344,9 @@ class Scanner:
             # tokenizer runs there (bounded); the token that reaches the marker is read
             # by the careful one, which tells tags with the marker in a value apart.
             self._bounded = re.compile(_token_alternatives(names, _VALUE, True) + b"*+", re.S)
-            self._one = re.compile(_token_alternatives(names, _no_marker_value(marker), False),
-                                   re.S)
+            self._one = re.compile(
+                _token_alternatives(names, _no_marker_value(marker), False), re.S
+            )
         self._skip = re.compile(_token_alternatives(names, None, False) + b"*+", re.S)
         self._marked = _marked_value_pattern(marker) if marker and value_names else None
         self._value_names = {n.lower().encode(): n.lower().encode() for n in value_names}
@@ -321,8 +366,9 @@ class Scanner:
                 tag.marked = walked[0] if walked is not None else []
         return tag.marked
 
-    def _walk(self, doc: bytes, name_end: int) -> tuple[list[tuple[bytes, int, int, str]],
-                                                        int] | None:
+    def _walk(
+        self, doc: bytes, name_end: int
+    ) -> tuple[list[tuple[bytes, int, int, str]], int] | None:
         """The marked values of the tag whose name ends at ``name_end``, and the tag's end;
         ``None`` if the document ends inside the tag."""
         assert self._marked is not None

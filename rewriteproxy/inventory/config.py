@@ -58,8 +58,10 @@ class S3InventoryConfig:
 
     def __repr__(self) -> str:  # never print the secret
         hidden = "***" if self.secret_access_key else None
-        return (f"S3InventoryConfig(bucket={self.bucket!r}, prefix={self.prefix!r}, "
-                f"endpoint_url={self.endpoint_url!r}, secret_access_key={hidden})")
+        return (
+            f"S3InventoryConfig(bucket={self.bucket!r}, prefix={self.prefix!r}, "
+            f"endpoint_url={self.endpoint_url!r}, secret_access_key={hidden})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +99,10 @@ def parse_s3(section: Section) -> S3InventoryConfig:
     access = section.secret("access_key_id")
     secret = section.secret("secret_access_key")
     if (access is None) != (secret is None):
-        raise section.error("secret_access_key" if secret is None else "access_key_id",
-                            "access_key_id and secret_access_key go together")
+        raise section.error(
+            "secret_access_key" if secret is None else "access_key_id",
+            "access_key_id and secret_access_key go together",
+        )
     config = S3InventoryConfig(
         bucket=bucket,
         prefix=_normalise_prefix(section.text("prefix", "")),

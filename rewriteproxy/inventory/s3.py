@@ -79,7 +79,8 @@ def make_client(config: S3InventoryConfig, *, max_pool_connections: int = 10) ->
 
     core = botocore.session.get_session()  # one per client: sessions are not thread-safe
     core.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=fast_timestamp)
+        timestamp_parser=fast_timestamp
+    )
     session = boto3.session.Session(botocore_session=core)
     return session.client(
         "s3",
@@ -96,8 +97,9 @@ def make_client(config: S3InventoryConfig, *, max_pool_connections: int = 10) ->
     )
 
 
-def list_bucket(client: Any, config: S3InventoryConfig,
-                cancelled: Callable[[], bool] | None = None) -> Listing:
+def list_bucket(
+    client: Any, config: S3InventoryConfig, cancelled: Callable[[], bool] | None = None
+) -> Listing:
     """The whole prefix, page by page (blocking: call it in a thread).
 
     ``cancelled`` is an optional ``() -> bool`` checked between pages.
@@ -105,7 +107,8 @@ def list_bucket(client: Any, config: S3InventoryConfig,
     builder = ListingBuilder(config.prefix)
     paginator = client.get_paginator("list_objects_v2")
     pages = paginator.paginate(
-        Bucket=config.bucket, Prefix=config.prefix,
+        Bucket=config.bucket,
+        Prefix=config.prefix,
         PaginationConfig={"PageSize": config.page_size},
     )
     for page in pages:
@@ -141,8 +144,9 @@ def _ttl_cache(size: int, ttl: float) -> TTLCache[str, Any]:
 class S3Inventory(Inventory):
     """The bucket's listing in memory, refreshed in the background; see the module docstring."""
 
-    def __init__(self, config: S3InventoryConfig, executor: Executor | None = None,
-                 client: Any = None) -> None:
+    def __init__(
+        self, config: S3InventoryConfig, executor: Executor | None = None, client: Any = None
+    ) -> None:
         self.config = config
         self._executor = executor
         self._own_executor = executor is None
@@ -155,10 +159,15 @@ class S3Inventory(Inventory):
         self._first_attempt = asyncio.Event()
         self._closed = False
         self._stats: dict[str, Any] = {
-            "refreshes": 0, "refresh_failures": 0, "last_refresh": None,
-            "last_refresh_seconds": None, "last_refresh_pages": None,
-            "last_error": None, "last_error_at": None,
-            "head_lookups": 0, "head_errors": 0,
+            "refreshes": 0,
+            "refresh_failures": 0,
+            "last_refresh": None,
+            "last_refresh_seconds": None,
+            "last_refresh_pages": None,
+            "last_error": None,
+            "last_error_at": None,
+            "head_lookups": 0,
+            "head_errors": 0,
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -212,8 +221,13 @@ class S3Inventory(Inventory):
             self._stats["refresh_failures"] += 1
             self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
             self._stats["last_error_at"] = time.time()
-            log.warning("listing s3://%s/%s failed, keeping %d known keys: %s",
-                        self.config.bucket, self.config.prefix, len(self._listing), exc)
+            log.warning(
+                "listing s3://%s/%s failed, keeping %d known keys: %s",
+                self.config.bucket,
+                self.config.prefix,
+                len(self._listing),
+                exc,
+            )
             return False
         finally:
             self._first_attempt.set()
@@ -225,8 +239,13 @@ class S3Inventory(Inventory):
         self._stats["last_refresh"] = time.time()
         self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
         self._stats["last_refresh_pages"] = listing.pages
-        log.info("listed s3://%s/%s: %d keys in %.1fs", self.config.bucket,
-                 self.config.prefix, len(listing), time.time() - started)
+        log.info(
+            "listed s3://%s/%s: %d keys in %.1fs",
+            self.config.bucket,
+            self.config.prefix,
+            len(listing),
+            time.time() - started,
+        )
         return True
 
     # -- the hot path --------------------------------------------------------

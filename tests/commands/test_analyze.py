@@ -9,9 +9,12 @@ from rewriteproxy.offload import LocalFile, Plan
 
 
 def test_the_table_has_one_row_per_group_with_files_and_bytes() -> None:
-    plan = Plan(synced=[LocalFile("a.jpg", Path("a.jpg"), 10)],
-                missing=[LocalFile("b.jpg", Path("b.jpg"), 20)],
-                unsupported=[LocalFile("x.php", Path("x.php"), 3)], extra=["gone.jpg"])
+    plan = Plan(
+        synced=[LocalFile("a.jpg", Path("a.jpg"), 10)],
+        missing=[LocalFile("b.jpg", Path("b.jpg"), 20)],
+        unsupported=[LocalFile("x.php", Path("x.php"), 3)],
+        extra=["gone.jpg"],
+    )
     rows = format_summary(plan.summary()).splitlines()
     assert rows[1].split() == ["synced", "1", "10"]
     assert rows[2].split() == ["unsynced", "1", "20"]

@@ -64,8 +64,9 @@ def invoke(module: Any, *argv: str) -> int:
     return int(module.run(parser.parse_args(list(argv))))
 
 
-def test_analyze_then_sync_then_analyze(setup: tuple[Path, Path, str],
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_then_sync_then_analyze(
+    setup: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     config, uploads, _ = setup
     assert invoke(analyze, "--config", str(config), str(uploads), "--json") == 1
     before = json.loads(capsys.readouterr().out)
@@ -84,8 +85,8 @@ def test_analyze_then_sync_then_analyze(setup: tuple[Path, Path, str],
 
 
 def test_delete_needs_yes_when_nobody_can_be_asked(
-        setup: tuple[Path, Path, str], s3_server: S3Server,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    setup: tuple[Path, Path, str], s3_server: S3Server, capsys: pytest.CaptureFixture[str]
+) -> None:
     config, uploads, bucket = setup
     s3_server.client().put_object(Bucket=bucket, Key="wp-content/uploads/gone.jpg", Body=b"x")
     assert invoke(sync_command, "--config", str(config), str(uploads), "--delete") == 0

@@ -17,8 +17,12 @@ LOCATOR = UploadLocator(SITE.hosts, SITE.uploads_path)
 
 def ref(path: str, query: str = "", fragment: str = "") -> UploadRef:
     """An upload as the locator would give it for a root-relative URL."""
-    url = "/wp-content/uploads/" + path + (f"?{query}" if query else "") + (
-        f"#{fragment}" if fragment else "")
+    url = (
+        "/wp-content/uploads/"
+        + path
+        + (f"?{query}" if query else "")
+        + (f"#{fragment}" if fragment else "")
+    )
     return UploadRef(url=url, path=path, query=query, fragment=fragment)
 
 
@@ -29,11 +33,13 @@ def section(data: dict[str, Any] | str, environ: dict[str, str] | None = None) -
     return Section(data, "delivery", environ=environ or {})
 
 
-def parse_delivery(data: dict[str, Any] | str, environ: dict[str, str] | None = None,
-                   site: SiteContext = SITE) -> DeliveryConfig:
+def parse_delivery(
+    data: dict[str, Any] | str, environ: dict[str, str] | None = None, site: SiteContext = SITE
+) -> DeliveryConfig:
     return _parse_delivery(section(data, environ), site)
 
 
-def provider(data: dict[str, Any] | str, environ: dict[str, str] | None = None,
-             site: SiteContext = SITE) -> DeliveryProvider:
+def provider(
+    data: dict[str, Any] | str, environ: dict[str, str] | None = None, site: SiteContext = SITE
+) -> DeliveryProvider:
     return build_delivery(parse_delivery(data, environ, site))

@@ -81,8 +81,10 @@ def test_the_cache_is_bounded_and_can_be_turned_off() -> None:
 
 
 def test_site_context_gives_the_absolute_uploads_base_only_when_the_site_url_is_known() -> None:
-    assert SiteContext(("wp.test",), "wp-content/uploads", "https://wp.test/").uploads_base_url \
+    assert (
+        SiteContext(("wp.test",), "wp-content/uploads", "https://wp.test/").uploads_base_url
         == "https://wp.test/wp-content/uploads/"
+    )
     assert SiteContext(("wp.test",), "/wp-content/uploads/").uploads_base_url is None
 
 
@@ -98,8 +100,16 @@ def test_base_urls_always_end_in_a_slash(value: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["cdn.test/media", "ftp://cdn.test/", "https:///x", "https://cdn.test/?a=1",
-              "https://cdn.test/#x", "https://cdn.test/a b/", "//cdn.test/"]
+    "value",
+    [
+        "cdn.test/media",
+        "ftp://cdn.test/",
+        "https:///x",
+        "https://cdn.test/?a=1",
+        "https://cdn.test/#x",
+        "https://cdn.test/a b/",
+        "//cdn.test/",
+    ],
 )
 def test_bad_base_urls_are_refused(value: str) -> None:
     with pytest.raises(ValueError):

@@ -30,139 +30,196 @@ MTIME = FileInfo(size=1234, mtime=1700000000.5, etag="9a0364b9e99bb480dd25e1f028
 
 
 def cld(environ: dict[str, str] | None = None, **settings: Any) -> Any:
-    return provider({"provider": "cloudinary",
-                     "cloudinary": {"cloud_name": "demo", "folder": "wp", **settings}}, environ)
+    return provider(
+        {
+            "provider": "cloudinary",
+            "cloudinary": {"cloud_name": "demo", "folder": "wp", **settings},
+        },
+        environ,
+    )
 
 
 # -- worked examples ------------------------------------------------------------
 
 
 def test_an_original_image_gets_the_default_transformation() -> None:
-    assert cld().url_for(ref("2024/05/photo.jpg")) == \
-        f"{RES}/image/upload/f_auto,q_auto/wp/2024/05/photo.jpg"
+    assert (
+        cld().url_for(ref("2024/05/photo.jpg"))
+        == f"{RES}/image/upload/f_auto,q_auto/wp/2024/05/photo.jpg"
+    )
 
 
 def test_a_sub_size_is_the_master_filled_to_exactly_that_size() -> None:
     assert cld().url_for(ref("2024/05/photo-300x200.jpg"), MTIME) == (
         f"{RES}/image/upload/c_lfill,g_center,h_200,w_300/f_auto,q_auto"
-        "/v1700000000/wp/2024/05/photo.jpg")
+        "/v1700000000/wp/2024/05/photo.jpg"
+    )
 
 
 def test_a_scaled_image_is_the_master_limited_to_the_big_image_threshold() -> None:
-    assert cld().url_for(ref("2024/05/photo-scaled.jpg")) == \
-        f"{RES}/image/upload/c_limit,h_2560,w_2560/f_auto,q_auto/wp/2024/05/photo.jpg"
-    assert cld(big_image_threshold=4096).url_for(ref("photo-scaled.jpg")) == \
-        f"{RES}/image/upload/c_limit,h_4096,w_4096/f_auto,q_auto/wp/photo.jpg"
+    assert (
+        cld().url_for(ref("2024/05/photo-scaled.jpg"))
+        == f"{RES}/image/upload/c_limit,h_2560,w_2560/f_auto,q_auto/wp/2024/05/photo.jpg"
+    )
+    assert (
+        cld(big_image_threshold=4096).url_for(ref("photo-scaled.jpg"))
+        == f"{RES}/image/upload/c_limit,h_4096,w_4096/f_auto,q_auto/wp/photo.jpg"
+    )
 
 
 def test_numbered_and_edited_names_are_their_own_masters() -> None:
     assert cld().url_for(ref("photo-1.jpg")) == f"{RES}/image/upload/f_auto,q_auto/wp/photo-1.jpg"
-    assert cld().url_for(ref("photo-300x200-1.jpg")) == \
-        f"{RES}/image/upload/f_auto,q_auto/wp/photo-300x200-1.jpg"
-    assert cld().url_for(ref("photo-e1699999999-150x150.jpg")) == \
-        f"{RES}/image/upload/c_lfill,g_center,h_150,w_150/f_auto,q_auto/wp/photo-e1699999999.jpg"
+    assert (
+        cld().url_for(ref("photo-300x200-1.jpg"))
+        == f"{RES}/image/upload/f_auto,q_auto/wp/photo-300x200-1.jpg"
+    )
+    assert (
+        cld().url_for(ref("photo-e1699999999-150x150.jpg"))
+        == f"{RES}/image/upload/c_lfill,g_center,h_150,w_150/f_auto,q_auto/wp/photo-e1699999999.jpg"
+    )
 
 
 def test_derivation_can_be_turned_off_when_cloudinary_holds_every_size() -> None:
-    assert cld(derive_originals=False).url_for(ref("photo-300x200.jpg")) == \
-        f"{RES}/image/upload/f_auto,q_auto/wp/photo-300x200.jpg"
+    assert (
+        cld(derive_originals=False).url_for(ref("photo-300x200.jpg"))
+        == f"{RES}/image/upload/f_auto,q_auto/wp/photo-300x200.jpg"
+    )
 
 
 def test_a_width_request_never_upscales() -> None:
     delivery = cld()
     assert delivery.transforms is True
     assert delivery.url_for(ref("photo-300x200.jpg"), None, 150) == (
-        f"{RES}/image/upload/c_lfill,g_center,h_200,w_300/c_limit,w_150/f_auto,q_auto/wp/photo.jpg")
+        f"{RES}/image/upload/c_lfill,g_center,h_200,w_300/c_limit,w_150/f_auto,q_auto/wp/photo.jpg"
+    )
     # Wider than the sub-size itself: the sub-size as it is.
-    assert delivery.url_for(ref("photo-300x200.jpg"), None, 600) == \
-        delivery.url_for(ref("photo-300x200.jpg"))
+    assert delivery.url_for(ref("photo-300x200.jpg"), None, 600) == delivery.url_for(
+        ref("photo-300x200.jpg")
+    )
     assert delivery.url_for(ref("photo.jpg"), None, 0) == delivery.url_for(ref("photo.jpg"))
     # Size unknown: c_limit, which only ever shrinks.
-    assert delivery.url_for(ref("photo.jpg"), None, 800) == \
-        f"{RES}/image/upload/c_limit,w_800/f_auto,q_auto/wp/photo.jpg"
+    assert (
+        delivery.url_for(ref("photo.jpg"), None, 800)
+        == f"{RES}/image/upload/c_limit,w_800/f_auto,q_auto/wp/photo.jpg"
+    )
 
 
 def test_svg_gets_no_raster_transformation_and_no_size() -> None:
-    assert cld().url_for(ref("logo-300x200.svg"), None, 100) == \
-        f"{RES}/image/upload/wp/logo-300x200.svg"
+    assert (
+        cld().url_for(ref("logo-300x200.svg"), None, 100)
+        == f"{RES}/image/upload/wp/logo-300x200.svg"
+    )
 
 
 def test_gifs_stay_animated() -> None:
-    assert cld().url_for(ref("anim-150x150.gif")) == \
-        f"{RES}/image/upload/c_lfill,g_center,h_150,w_150/f_auto,fl_animated,q_auto/wp/anim.gif"
-    assert cld(transformation="q_auto:eco").url_for(ref("anim.gif")) == \
-        f"{RES}/image/upload/fl_animated,q_auto:eco/wp/anim.gif"
+    assert (
+        cld().url_for(ref("anim-150x150.gif"))
+        == f"{RES}/image/upload/c_lfill,g_center,h_150,w_150/f_auto,fl_animated,q_auto/wp/anim.gif"
+    )
+    assert (
+        cld(transformation="q_auto:eco").url_for(ref("anim.gif"))
+        == f"{RES}/image/upload/fl_animated,q_auto:eco/wp/anim.gif"
+    )
 
 
 def test_videos_are_video_resources_with_their_own_transformation() -> None:
-    assert cld().url_for(ref("2024/05/clip.mp4")) == \
-        f"{RES}/video/upload/f_auto,q_auto/wp/2024/05/clip.mp4"
-    assert cld(video_transformation="vc_auto,q_auto").url_for(ref("clip.MOV")) == \
-        f"{RES}/video/upload/vc_auto,q_auto/wp/clip.mov"
+    assert (
+        cld().url_for(ref("2024/05/clip.mp4"))
+        == f"{RES}/video/upload/f_auto,q_auto/wp/2024/05/clip.mp4"
+    )
+    assert (
+        cld(video_transformation="vc_auto,q_auto").url_for(ref("clip.MOV"))
+        == f"{RES}/video/upload/vc_auto,q_auto/wp/clip.mov"
+    )
     # WordPress does not size videos: a name that looks like a size is just a name.
-    assert cld(video_transformation="").url_for(ref("clip-640x360.webm")) == \
-        f"{RES}/video/upload/wp/clip-640x360.webm"
+    assert (
+        cld(video_transformation="").url_for(ref("clip-640x360.webm"))
+        == f"{RES}/video/upload/wp/clip-640x360.webm"
+    )
 
 
 def test_other_files_stay_local_or_are_raw_uploads() -> None:
     assert cld().url_for(ref("docs/report.pdf")) is None
     assert cld().url_for(ref("noextension")) is None
-    assert cld(other_files="raw").url_for(ref("docs/report.pdf"), MTIME) == \
-        f"{RES}/raw/upload/v1700000000/wp/docs/report.pdf"
+    assert (
+        cld(other_files="raw").url_for(ref("docs/report.pdf"), MTIME)
+        == f"{RES}/raw/upload/v1700000000/wp/docs/report.pdf"
+    )
 
 
 def test_transformations_are_replaceable() -> None:
     assert cld(transformation="").url_for(ref("a.jpg")) == f"{RES}/image/upload/wp/a.jpg"
     assert cld(transformation="e_sharpen/f_auto,q_auto:best").url_for(ref("a-10x10.jpg")) == (
-        f"{RES}/image/upload/c_lfill,g_center,h_10,w_10/e_sharpen/f_auto,q_auto:best/wp/a.jpg")
-    assert cld(crop_gravity="auto").url_for(ref("a-10x10.jpg")) == \
-        f"{RES}/image/upload/c_lfill,g_auto,h_10,w_10/f_auto,q_auto/wp/a.jpg"
+        f"{RES}/image/upload/c_lfill,g_center,h_10,w_10/e_sharpen/f_auto,q_auto:best/wp/a.jpg"
+    )
+    assert (
+        cld(crop_gravity="auto").url_for(ref("a-10x10.jpg"))
+        == f"{RES}/image/upload/c_lfill,g_auto,h_10,w_10/f_auto,q_auto/wp/a.jpg"
+    )
 
 
 def test_versions_come_from_the_inventory_or_the_configured_fallback() -> None:
-    assert cld().url_for(ref("a.jpg"), FileInfo(etag="only-an-etag")) == \
-        f"{RES}/image/upload/f_auto,q_auto/wp/a.jpg"
-    assert cld(fallback_version=1).url_for(ref("a.jpg")) == \
-        f"{RES}/image/upload/f_auto,q_auto/v1/wp/a.jpg"
-    assert cld(fallback_version=1).url_for(ref("a.jpg"), MTIME) == \
-        f"{RES}/image/upload/f_auto,q_auto/v1700000000/wp/a.jpg"
+    assert (
+        cld().url_for(ref("a.jpg"), FileInfo(etag="only-an-etag"))
+        == f"{RES}/image/upload/f_auto,q_auto/wp/a.jpg"
+    )
+    assert (
+        cld(fallback_version=1).url_for(ref("a.jpg"))
+        == f"{RES}/image/upload/f_auto,q_auto/v1/wp/a.jpg"
+    )
+    assert (
+        cld(fallback_version=1).url_for(ref("a.jpg"), MTIME)
+        == f"{RES}/image/upload/f_auto,q_auto/v1700000000/wp/a.jpg"
+    )
 
 
 def test_the_page_query_is_dropped_and_the_fragment_kept() -> None:
-    assert cld(folder="").url_for(ref("a.jpg", query="ver=1", fragment="f")) == \
-        f"{RES}/image/upload/f_auto,q_auto/a.jpg#f"
+    assert (
+        cld(folder="").url_for(ref("a.jpg", query="ver=1", fragment="f"))
+        == f"{RES}/image/upload/f_auto,q_auto/a.jpg#f"
+    )
 
 
 def test_fetch_delivery_passes_the_origin_url() -> None:
     delivery = cld(delivery_type="fetch")
     assert delivery.url_for(ref("2024/05/photo-300x200.jpg")) == (
         f"{RES}/image/fetch/c_lfill,g_center,h_200,w_300/f_auto,q_auto/"
-        "https://wp.test/wp-content/uploads/2024/05/photo.jpg")
+        "https://wp.test/wp-content/uploads/2024/05/photo.jpg"
+    )
     # The version is a query on the origin URL, so Cloudinary fetches the new file.
     token = version_token(MTIME)
     assert delivery.url_for(ref("a.jpg"), MTIME) == (
-        f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg%3Fv%3D{token}")
+        f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg%3Fv%3D{token}"
+    )
     assert delivery.url_for(ref("report.pdf")) is None
 
 
 def test_seo_suffix() -> None:
     assert cld(seo_suffix=True).url_for(ref("2024/05/photo-300x200.jpg")) == (
         "https://res.cloudinary.com/demo/images/c_lfill,g_center,h_200,w_300/f_auto,q_auto/"
-        "wp/2024/05/photo/photo.jpg")
+        "wp/2024/05/photo/photo.jpg"
+    )
 
 
 def test_private_cdn_and_custom_domains() -> None:
-    assert cld(private_cdn=True).url_for(ref("a.jpg")) == \
-        "https://demo-res.cloudinary.com/image/upload/f_auto,q_auto/wp/a.jpg"
-    assert cld(private_cdn=True, secure_distribution="img.example.net").url_for(ref("a.jpg")) \
+    assert (
+        cld(private_cdn=True).url_for(ref("a.jpg"))
+        == "https://demo-res.cloudinary.com/image/upload/f_auto,q_auto/wp/a.jpg"
+    )
+    assert (
+        cld(private_cdn=True, secure_distribution="img.example.net").url_for(ref("a.jpg"))
         == "https://img.example.net/image/upload/f_auto,q_auto/wp/a.jpg"
-    assert cld(secure=False, cname="img.example.net").url_for(ref("a.jpg")) == \
-        "http://img.example.net/demo/image/upload/f_auto,q_auto/wp/a.jpg"
+    )
+    assert (
+        cld(secure=False, cname="img.example.net").url_for(ref("a.jpg"))
+        == "http://img.example.net/demo/image/upload/f_auto,q_auto/wp/a.jpg"
+    )
 
 
 def test_signed_urls() -> None:
     url = cld(sign_urls=True, api_secret="${SECRET}", environ={"SECRET": "abcd"}).url_for(
-        ref("a.jpg"))
+        ref("a.jpg")
+    )
     assert url is not None
     assert url.startswith(f"{RES}/image/upload/s--")
     assert url.endswith("--/f_auto,q_auto/wp/a.jpg")
@@ -193,10 +250,21 @@ FILES: dict[str, tuple[str, str, str, list[dict[str, Any]], int | None, dict[str
     "2024/05/photo.jpg": ("image", "2024/05/photo", "jpg", [], None, AUTO),
     "2024/05/photo-300x200.jpg": ("image", "2024/05/photo", "jpg", [FILL(300, 200)], 300, AUTO),
     "2024/05/photo-scaled.jpg": (
-        "image", "2024/05/photo", "jpg",
-        [{"crop": "limit", "width": 2560, "height": 2560}], 2560, AUTO),
+        "image",
+        "2024/05/photo",
+        "jpg",
+        [{"crop": "limit", "width": 2560, "height": 2560}],
+        2560,
+        AUTO,
+    ),
     "2024/05/my%20photo%20%C3%A9t%C3%A9-150x150.jpeg": (
-        "image", "2024/05/my photo été", "jpeg", [FILL(150, 150)], 150, AUTO),
+        "image",
+        "2024/05/my photo été",
+        "jpeg",
+        [FILL(150, 150)],
+        150,
+        AUTO,
+    ),
     "2024/05/naïve file (1)+x.png": ("image", "2024/05/naïve file (1)+x", "png", [], None, AUTO),
     "2024/05/日本語.webp": ("image", "2024/05/日本語", "webp", [], None, AUTO),
     "2024/05/clip.mp4": ("video", "2024/05/clip", "mp4", [], None, AUTO),
@@ -210,20 +278,32 @@ SECRET = "s3cr3t-Ab9"
 OPTIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "default": ({}, {}),
     "signed": ({"sign_urls": True, "api_secret": SECRET}, {"sign_url": True}),
-    "signed-long": ({"sign_urls": True, "api_secret": SECRET, "long_url_signature": True},
-                    {"sign_url": True, "long_url_signature": True}),
-    "secure-distribution": ({"secure_distribution": "media.example.net"},
-                            {"secure_distribution": "media.example.net"}),
+    "signed-long": (
+        {"sign_urls": True, "api_secret": SECRET, "long_url_signature": True},
+        {"sign_url": True, "long_url_signature": True},
+    ),
+    "secure-distribution": (
+        {"secure_distribution": "media.example.net"},
+        {"secure_distribution": "media.example.net"},
+    ),
     "private-cdn": ({"private_cdn": True}, {"private_cdn": True}),
-    "private-cdn-cname": ({"private_cdn": True, "secure_distribution": "media.example.net"},
-                          {"private_cdn": True, "secure_distribution": "media.example.net"}),
-    "http-cname": ({"secure": False, "cname": "img.example.net"},
-                   {"secure": False, "cname": "img.example.net"}),
-    "http-private": ({"secure": False, "private_cdn": True},
-                     {"secure": False, "private_cdn": True}),
+    "private-cdn-cname": (
+        {"private_cdn": True, "secure_distribution": "media.example.net"},
+        {"private_cdn": True, "secure_distribution": "media.example.net"},
+    ),
+    "http-cname": (
+        {"secure": False, "cname": "img.example.net"},
+        {"secure": False, "cname": "img.example.net"},
+    ),
+    "http-private": (
+        {"secure": False, "private_cdn": True},
+        {"secure": False, "private_cdn": True},
+    ),
     "seo": ({"seo_suffix": True}, {}),
-    "seo-signed-private": ({"seo_suffix": True, "sign_urls": True, "api_secret": SECRET,
-                            "private_cdn": True}, {"sign_url": True, "private_cdn": True}),
+    "seo-signed-private": (
+        {"seo_suffix": True, "sign_urls": True, "api_secret": SECRET, "private_cdn": True},
+        {"sign_url": True, "private_cdn": True},
+    ),
 }
 WIDTHS = (None, 200, 4000)
 INFOS = (None, MTIME)
@@ -239,13 +319,24 @@ def _clean_sdk_config(monkeypatch: pytest.MonkeyPatch) -> None:
 def sdk(source: str, steps: list[dict[str, Any]], **options: Any) -> str:
     options.setdefault("secure", True)
     url, _ = cloudinary.utils.cloudinary_url(
-        source, cloud_name="demo", transformation=steps, force_version=False,
-        cdn_subdomain=False, api_secret=SECRET, **options)
+        source,
+        cloud_name="demo",
+        transformation=steps,
+        force_version=False,
+        cdn_subdomain=False,
+        api_secret=SECRET,
+        **options,
+    )
     return str(url)
 
 
-def expected_steps(kind: str, sizes: list[dict[str, Any]], own: int | None,
-                   transformation: dict[str, Any] | None, width: int | None) -> list[Any]:
+def expected_steps(
+    kind: str,
+    sizes: list[dict[str, Any]],
+    own: int | None,
+    transformation: dict[str, Any] | None,
+    width: int | None,
+) -> list[Any]:
     steps = list(sizes)
     if width is not None and transformation is not None and (own is None or width < own):
         steps.append({"crop": "limit", "width": width})
@@ -267,9 +358,13 @@ def test_upload_urls_equal_the_sdk(path: str, option: str) -> None:
                 options["url_suffix"] = smart_escape(public_id.rsplit("/", 1)[-1])
             url = delivery.url_for(ref(path), info, width)
             assert url == sdk(
-                "wp/" + public_id, expected_steps(resource_type, sizes, own, transformation, width),
-                resource_type=resource_type, type="upload", format=format_,
-                version=1700000000 if info else None, **options,
+                "wp/" + public_id,
+                expected_steps(resource_type, sizes, own, transformation, width),
+                resource_type=resource_type,
+                type="upload",
+                format=format_,
+                version=1700000000 if info else None,
+                **options,
             ), (width, info)
 
 
@@ -289,8 +384,11 @@ def test_fetch_urls_equal_the_sdk(path: str, option: str) -> None:
                 origin += f"?v={version_token(info)}"
             url = delivery.url_for(ref(path), info, width)
             assert url == sdk(
-                origin, expected_steps(resource_type, sizes, own, transformation, width),
-                resource_type=resource_type, type="fetch", **theirs,
+                origin,
+                expected_steps(resource_type, sizes, own, transformation, width),
+                resource_type=resource_type,
+                type="fetch",
+                **theirs,
             ), (width, info)
 
 
@@ -301,18 +399,25 @@ def test_raw_urls_equal_the_sdk(path: str, option: str) -> None:
     delivery = cld(other_files="raw", **ours)
     for info in INFOS:
         assert delivery.url_for(ref(path), info) == sdk(
-            "wp/" + path, [], resource_type="raw", type="upload",
-            version=1700000000 if info else None, **theirs)
+            "wp/" + path,
+            [],
+            resource_type="raw",
+            type="upload",
+            version=1700000000 if info else None,
+            **theirs,
+        )
 
 
 def test_the_fallback_version_equals_the_sdk() -> None:
     assert cld(fallback_version=1).url_for(ref("2024/05/photo-300x200.jpg")) == sdk(
-        "wp/2024/05/photo", [FILL(300, 200), AUTO], format="jpg", version=1)
+        "wp/2024/05/photo", [FILL(300, 200), AUTO], format="jpg", version=1
+    )
 
 
 NAMES = st.text(
     st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\?#"),
-    min_size=1, max_size=24,
+    min_size=1,
+    max_size=24,
 )
 
 
@@ -338,12 +443,18 @@ def test_any_file_name_equals_the_sdk(stem: str, signed: bool, seo: bool) -> Non
 def test_config_defaults() -> None:
     config = parse_delivery({"provider": "cloudinary", "cloudinary": {"cloud_name": "demo"}})
     assert config.settings == CloudinaryConfig(
-        cloud_name="demo", origin_base_url="https://wp.test/wp-content/uploads/")
+        cloud_name="demo", origin_base_url="https://wp.test/wp-content/uploads/"
+    )
 
 
 def test_the_api_secret_never_shows_in_repr() -> None:
-    config = parse_delivery({"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "sign_urls": True, "api_secret": "${S}"}}, {"S": "TOPSECRET"})
+    config = parse_delivery(
+        {
+            "provider": "cloudinary",
+            "cloudinary": {"cloud_name": "demo", "sign_urls": True, "api_secret": "${S}"},
+        },
+        {"S": "TOPSECRET"},
+    )
     assert isinstance(config, DeliveryConfig)
     assert "TOPSECRET" not in repr(config)
     assert isinstance(config.settings, CloudinaryConfig)
@@ -353,11 +464,24 @@ def test_the_api_secret_never_shows_in_repr() -> None:
 def test_fetch_needs_an_origin() -> None:
     no_canonical = SiteContext(SITE.hosts, SITE.uploads_path)
     with pytest.raises(ConfigError, match=r"delivery\.cloudinary\.origin_base_url: is required"):
-        parse_delivery({"provider": "cloudinary", "cloudinary": {
-            "cloud_name": "demo", "delivery_type": "fetch"}}, site=no_canonical)
-    config = parse_delivery({"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "delivery_type": "fetch",
-        "origin_base_url": "https://origin.test/up"}}, site=no_canonical)
+        parse_delivery(
+            {
+                "provider": "cloudinary",
+                "cloudinary": {"cloud_name": "demo", "delivery_type": "fetch"},
+            },
+            site=no_canonical,
+        )
+    config = parse_delivery(
+        {
+            "provider": "cloudinary",
+            "cloudinary": {
+                "cloud_name": "demo",
+                "delivery_type": "fetch",
+                "origin_base_url": "https://origin.test/up",
+            },
+        },
+        site=no_canonical,
+    )
     assert isinstance(config.settings, CloudinaryConfig)
     assert config.settings.origin_base_url == "https://origin.test/up/"
 
@@ -386,13 +510,24 @@ def test_config_errors_name_the_key(settings: dict[str, Any], message: str) -> N
 
 def test_a_secret_in_an_error_is_never_echoed() -> None:
     with pytest.raises(ConfigError) as error:
-        parse_delivery({"provider": "cloudinary", "cloudinary": {
-            "cloud_name": "d", "api_secret": ["TOPSECRET"]}})
+        parse_delivery(
+            {
+                "provider": "cloudinary",
+                "cloudinary": {"cloud_name": "d", "api_secret": ["TOPSECRET"]},
+            }
+        )
     assert "TOPSECRET" not in str(error.value)
 
 
 def test_fetch_versions_follow_versioning_style_none() -> None:
-    delivery = provider({"provider": "cloudinary", "versioning": {"style": "none"},
-                         "cloudinary": {"cloud_name": "demo", "delivery_type": "fetch"}})
-    assert delivery.url_for(ref("a.jpg"), MTIME) == \
-        f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg"
+    delivery = provider(
+        {
+            "provider": "cloudinary",
+            "versioning": {"style": "none"},
+            "cloudinary": {"cloud_name": "demo", "delivery_type": "fetch"},
+        }
+    )
+    assert (
+        delivery.url_for(ref("a.jpg"), MTIME)
+        == f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg"
+    )

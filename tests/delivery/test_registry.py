@@ -48,13 +48,13 @@ def test_the_documented_shape_works_as_written() -> None:
     config = parse_delivery(DOCUMENTED, environ={})
     assert config.provider == "cdn"
     assert config.settings == CdnConfig("https://cdn.example.net/wp-content/uploads/", False)
-    assert provider(DOCUMENTED).url_for(ref("a.jpg")) == \
-        "https://cdn.example.net/wp-content/uploads/a.jpg"
+    assert (
+        provider(DOCUMENTED).url_for(ref("a.jpg"))
+        == "https://cdn.example.net/wp-content/uploads/a.jpg"
+    )
 
 
-@pytest.mark.parametrize(
-    ("name", "kind"), [("s3", S3Delivery), ("cloudinary", CloudinaryDelivery)]
-)
+@pytest.mark.parametrize(("name", "kind"), [("s3", S3Delivery), ("cloudinary", CloudinaryDelivery)])
 def test_switching_provider_reads_the_other_section(name: str, kind: type) -> None:
     text = DOCUMENTED.replace("provider: cdn ", f"provider: {name} ")
     built = provider(text, environ={"CLOUDINARY_API_SECRET": "x"})
@@ -66,14 +66,17 @@ def test_an_unquoted_transformation_in_a_flow_mapping_is_a_named_error() -> None
     # In YAML's {...} form commas separate entries, so f_auto,q_auto must be quoted there;
     # unquoted, "q_auto" becomes a key of its own, and is reported rather than ignored.
     text = DOCUMENTED.replace('"f_auto,q_auto"', "f_auto,q_auto").replace(
-        "provider: cdn ", "provider: cloudinary ")
+        "provider: cdn ", "provider: cloudinary "
+    )
     with pytest.raises(ConfigError, match=r"delivery\.cloudinary\.q_auto: unknown key"):
         parse_delivery(text, environ={"CLOUDINARY_API_SECRET": "x"})
 
 
 def test_every_registered_provider_builds_and_names_itself() -> None:
     settings: dict[str, dict[str, Any]] = {
-        "none": {}, "cdn": {"base_url": "https://c.test/"}, "s3": {"bucket": "bkt"},
+        "none": {},
+        "cdn": {"base_url": "https://c.test/"},
+        "s3": {"bucket": "bkt"},
         "cloudinary": {"cloud_name": "demo"},
     }
     assert set(PROVIDERS) == set(settings)
@@ -105,8 +108,7 @@ def test_errors_name_the_key(data: dict[str, Any], message: str) -> None:
 
 def test_build_refuses_settings_of_another_provider() -> None:
     with pytest.raises(TypeError):
-        build_delivery(DeliveryConfig("s3", VersioningConfig(), 10,
-                                      CdnConfig("https://c.test/")))
+        build_delivery(DeliveryConfig("s3", VersioningConfig(), 10, CdnConfig("https://c.test/")))
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
@@ -114,11 +116,13 @@ def test_example_configs_load_and_deliver(path: Path) -> None:
     document = yaml.safe_load(path.read_text())
     site = document["site"]
     context = SiteContext(tuple(site["hosts"]), site["uploads_path"], site.get("canonical_url"))
-    config = parse_delivery(document["delivery"],
-                            environ={"CLOUDINARY_API_SECRET": "example-secret"}, site=context)
+    config = parse_delivery(
+        document["delivery"], environ={"CLOUDINARY_API_SECRET": "example-secret"}, site=context
+    )
     assert config.provider == path.stem.split("-")[0]
     upload = UploadLocator(context.hosts, context.uploads_path).parse(
-        f"https://{context.hosts[0]}{context.uploads_path}2024/05/photo-300x200.jpg")
+        f"https://{context.hosts[0]}{context.uploads_path}2024/05/photo-300x200.jpg"
+    )
     assert upload is not None
     delivery = build_delivery(config)
     url = delivery.url_for(upload)

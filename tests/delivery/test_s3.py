@@ -19,15 +19,24 @@ def s3(**settings: object) -> dict[str, object]:
     ("settings", "expected"),
     [
         ({}, "https://media-bucket.s3.us-east-1.amazonaws.com/2024/05/a.jpg"),
-        ({"region": "eu-west-3", "prefix": "/wp-content/uploads"},
-         "https://media-bucket.s3.eu-west-3.amazonaws.com/wp-content/uploads/2024/05/a.jpg"),
-        ({"region": "eu-west-3", "addressing": "path"},
-         "https://s3.eu-west-3.amazonaws.com/media-bucket/2024/05/a.jpg"),
+        (
+            {"region": "eu-west-3", "prefix": "/wp-content/uploads"},
+            "https://media-bucket.s3.eu-west-3.amazonaws.com/wp-content/uploads/2024/05/a.jpg",
+        ),
+        (
+            {"region": "eu-west-3", "addressing": "path"},
+            "https://s3.eu-west-3.amazonaws.com/media-bucket/2024/05/a.jpg",
+        ),
         # Custom endpoints (S3-compatible stores) default to path style…
-        ({"endpoint_url": "http://127.0.0.1:8333"}, "http://127.0.0.1:8333/media-bucket/2024/05/a.jpg"),
+        (
+            {"endpoint_url": "http://127.0.0.1:8333"},
+            "http://127.0.0.1:8333/media-bucket/2024/05/a.jpg",
+        ),
         # …and can be virtual-hosted when their DNS is set up for it.
-        ({"endpoint_url": "https://s3.store.test", "addressing": "virtual", "prefix": "up"},
-         "https://media-bucket.s3.store.test/up/2024/05/a.jpg"),
+        (
+            {"endpoint_url": "https://s3.store.test", "addressing": "virtual", "prefix": "up"},
+            "https://media-bucket.s3.store.test/up/2024/05/a.jpg",
+        ),
     ],
 )
 def test_url_shapes(settings: dict[str, object], expected: str) -> None:
@@ -37,8 +46,10 @@ def test_url_shapes(settings: dict[str, object], expected: str) -> None:
 def test_bucket_names_with_dots_default_to_path_style() -> None:
     # AWS's wildcard certificate does not cover "media.example.com.s3.…".
     delivery = provider({"provider": "s3", "s3": {"bucket": "media.example.com"}})
-    assert delivery.url_for(ref("a.jpg")) == \
-        "https://s3.us-east-1.amazonaws.com/media.example.com/a.jpg"
+    assert (
+        delivery.url_for(ref("a.jpg"))
+        == "https://s3.us-east-1.amazonaws.com/media.example.com/a.jpg"
+    )
 
 
 def test_keys_are_decoded_then_escaped_in_full() -> None:

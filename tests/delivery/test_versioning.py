@@ -58,7 +58,8 @@ def test_with_query(query: str, token: str | None, expected: str) -> None:
 def test_parse_defaults_and_values() -> None:
     assert parse_versioning(Section({})) == VersioningConfig("query", "v")
     assert parse_versioning(Section({"style": "path", "param": "ver"})) == VersioningConfig(
-        "path", "ver")
+        "path", "ver"
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,13 @@ from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -71,29 +76,49 @@ async def visit(
     reports = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*ARGS, *extra_args])
+            executable_path=CHROMIUM, args=[*ARGS, *extra_args]
+        )
         try:
             for index, url in enumerate(urls):
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 report = PageReport(url, 0)
-                page.on("requestfailed", lambda r, rep=report: rep.failed_requests.append(
-                    f"{r.url} {r.failure}"))
+                page.on(
+                    "requestfailed",
+                    lambda r, rep=report: rep.failed_requests.append(f"{r.url} {r.failure}"),
+                )
                 page.on("request", lambda r, rep=report: rep.requested.append(r.url))
-                page.on("response", lambda r, rep=report: rep.failed_requests.append(
-                    f"{r.url} {r.status}") if r.status >= 400 else None)
-                page.on("console", lambda m, rep=report: rep.console_errors.append(
-                    f"{m.text} ({m.location.get('url')})") if m.type == "error" else None)
+                page.on(
+                    "response",
+                    lambda r, rep=report: (
+                        rep.failed_requests.append(f"{r.url} {r.status}")
+                        if r.status >= 400
+                        else None
+                    ),
+                )
+                page.on(
+                    "console",
+                    lambda m, rep=report: (
+                        rep.console_errors.append(f"{m.text} ({m.location.get('url')})")
+                        if m.type == "error"
+                        else None
+                    ),
+                )
                 response = await page.goto(url, wait_until="load")
                 report.status = response.status if response else 0
                 await _scroll_through(page)
                 await page.wait_for_load_state("networkidle")
                 await page.wait_for_function(
-                    "Array.from(document.images).every(i => i.complete)", timeout=15000)
-                report.images = [Image(**i) for i in await page.evaluate(
-                    """Array.from(document.images).map(i => ({
+                    "Array.from(document.images).every(i => i.complete)", timeout=15000
+                )
+                report.images = [
+                    Image(**i)
+                    for i in await page.evaluate(
+                        """Array.from(document.images).map(i => ({
                         src: i.getAttribute('src') || '', current_src: i.currentSrc,
                         natural_width: i.naturalWidth, loading: i.getAttribute('loading'),
-                        fetchpriority: i.getAttribute('fetchpriority')}))""")]
+                        fetchpriority: i.getAttribute('fetchpriority')}))"""
+                    )
+                ]
                 if screenshot_prefix:
                     ARTIFACTS.mkdir(exist_ok=True)
                     report.screenshot = ARTIFACTS / f"{screenshot_prefix}-{index}.png"

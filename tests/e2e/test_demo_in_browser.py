@@ -42,8 +42,14 @@ async def demo():
     require_chromium()
     port = _three_free_ports()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rewriteproxy", "demo", "--port", str(port),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "rewriteproxy",
+        "demo",
+        "--port",
+        str(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
@@ -76,8 +82,9 @@ async def test_demo_pages_load_every_image_from_the_cdn(demo):
         for image in uploads:
             assert image.current_src.startswith(cdn), (report.url, image)
             assert image.natural_width > 0, (report.url, image)
-        assert not [u for u in report.requested
-                    if u.startswith(proxy + "/wp-content/uploads/")], report.url
+        assert not [u for u in report.requested if u.startswith(proxy + "/wp-content/uploads/")], (
+            report.url
+        )
 
 
 async def test_demo_pages_switched_off_load_every_image_locally(demo):

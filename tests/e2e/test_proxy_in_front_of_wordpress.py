@@ -30,8 +30,16 @@ CDN_HOST = "cdn.example.net"
 def _url_pattern(host: str) -> re.Pattern[bytes]:
     slash = rb"(?:\\?/)"
     return re.compile(
-        rb"(?:https?:)?" + slash + slash + re.escape(host.encode()) + slash
-        + rb"wp-content" + slash + rb"uploads" + slash + rb"""[^\s"'<>(),\\&]+(?:\\/[^\s"'<>(),\\&]+)*"""
+        rb"(?:https?:)?"
+        + slash
+        + slash
+        + re.escape(host.encode())
+        + slash
+        + rb"wp-content"
+        + slash
+        + rb"uploads"
+        + slash
+        + rb"""[^\s"'<>(),\\&]+(?:\\/[^\s"'<>(),\\&]+)*"""
     )
 
 
@@ -78,8 +86,13 @@ delivery:
 def _paths(site: Site) -> list[str]:
     posts = site.content["posts"]
     post_paths = [urllib.parse.urlsplit(p["url"]).path for p in posts.values()]
-    return ["/", *post_paths, "/wp-json/wp/v2/media?per_page=100",
-            "/wp-json/wp/v2/posts?per_page=100", "/feed/"]
+    return [
+        "/",
+        *post_paths,
+        "/wp-json/wp/v2/media?per_page=100",
+        "/wp-json/wp/v2/posts?per_page=100",
+        "/feed/",
+    ]
 
 
 async def test_every_upload_url_points_to_the_cdn_and_nothing_else_changes(site, proxy):
@@ -102,8 +115,7 @@ async def test_every_upload_url_points_to_the_cdn_and_nothing_else_changes(site,
 
 async def test_sitemaps_pass_through_unchanged(site, proxy):
     # WordPress's own sitemaps list pages, not media: there is no upload URL to move.
-    for path in ("/wp-sitemap.xml", "/wp-sitemap-posts-post-1.xml",
-                 "/wp-sitemap-posts-page-1.xml"):
+    for path in ("/wp-sitemap.xml", "/wp-sitemap-posts-post-1.xml", "/wp-sitemap-posts-page-1.xml"):
         direct = site.get(path)
         through = await proxy.get(path, headers=site.headers)
         assert through.status == direct.status == 200
@@ -114,14 +126,19 @@ async def test_sitemaps_pass_through_unchanged(site, proxy):
 async def test_logged_in_users_and_wp_admin_pass_through_untouched(site, proxy):
     login = await proxy.post(
         "/wp-login.php",
-        data={"log": site.admin_user, "pwd": site.admin_password,
-              "testcookie": "1", "redirect_to": "/wp-admin/"},
+        data={
+            "log": site.admin_user,
+            "pwd": site.admin_password,
+            "testcookie": "1",
+            "redirect_to": "/wp-admin/",
+        },
         headers={**site.headers, "Cookie": "wordpress_test_cookie=WP%20Cookie%20check"},
         allow_redirects=False,
     )
     assert login.status == 302, await login.text()
     cookies = "; ".join(
-        c.split(";", 1)[0] for c in login.headers.getall("Set-Cookie")
+        c.split(";", 1)[0]
+        for c in login.headers.getall("Set-Cookie")
         if "wordpress_" in c and "deleted" not in c
     )
     assert "wordpress_logged_in_" in cookies

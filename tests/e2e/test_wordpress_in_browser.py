@@ -83,10 +83,17 @@ def _free_port() -> int:
 
 def write_config(path: Path, site: Site, server: S3Server, bucket: str, **values: Any) -> Path:
     settings: dict[str, Any] = {
-        "upstream": site.base_url, "enabled": "true", "port": 0, "bucket": bucket,
-        "prefix": PREFIX, "endpoint": server.endpoint_url, "region": server.region,
-        "access_key": server.access_key_id, "secret_key": server.secret_access_key,
-        "refresh_seconds": 300, "extra": "",
+        "upstream": site.base_url,
+        "enabled": "true",
+        "port": 0,
+        "bucket": bucket,
+        "prefix": PREFIX,
+        "endpoint": server.endpoint_url,
+        "region": server.region,
+        "access_key": server.access_key_id,
+        "secret_key": server.secret_access_key,
+        "refresh_seconds": 300,
+        "extra": "",
     }
     settings.update(values)
     path.write_text(CONFIG.format(**settings))
@@ -98,9 +105,20 @@ def sync_uploads(site: Site, server: S3Server, directory: Path) -> str:
     bucket = server.new_bucket("wp-uploads")
     config = write_config(directory / f"sync-{bucket}.yaml", site, server, bucket)
     done = subprocess.run(
-        [sys.executable, "-m", "rewriteproxy", "sync", "--config", str(config),
-         str(site.uploads_dir)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "rewriteproxy",
+            "sync",
+            "--config",
+            str(config),
+            str(site.uploads_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     return bucket
@@ -216,7 +234,10 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
         config_path = write(tmp_path / f"proxy-{len(started)}.yaml", port=port)
         process = subprocess.Popen(
             [sys.executable, "-m", "rewriteproxy", "serve", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
         )
         proxy = Proxy(process, port, config_path, write)
         started.append(proxy)
@@ -274,8 +295,11 @@ async def test_every_image_loads_from_the_bucket(parts, synced_bucket, start_pro
 
 
 async def test_every_synced_file_is_in_the_bucket(parts, synced_bucket):
-    files = {p.relative_to(parts.site.uploads_dir).as_posix()
-             for p in parts.site.uploads_dir.rglob("*") if p.is_file()}
+    files = {
+        p.relative_to(parts.site.uploads_dir).as_posix()
+        for p in parts.site.uploads_dir.rglob("*")
+        if p.is_file()
+    }
     assert files
     assert bucket_keys(parts.server, synced_bucket) == {PREFIX + f for f in files}
 
@@ -327,16 +351,18 @@ async def test_an_object_deleted_from_the_bucket_falls_back_to_its_local_url(
 
     before = (await visit([page], extra_args=proxy.chromium_args))[0]
     assert_renders_completely(before)
-    index, image = next((n, i) for n, i in enumerate(before.images)
-                        if i.current_src.startswith(cdn))
-    path = urllib.parse.urlsplit(image.current_src[len(cdn):]).path  # drops ?v=…
+    index, image = next(
+        (n, i) for n, i in enumerate(before.images) if i.current_src.startswith(cdn)
+    )
+    path = urllib.parse.urlsplit(image.current_src[len(cdn) :]).path  # drops ?v=…
     key = PREFIX + urllib.parse.unquote(path)
 
     parts.server.client().delete_object(Bucket=bucket, Key=key)
     refreshes = proxy.health()["inventory"]["refreshes"]
     # The listing that was under way when the object went may still hold it: wait for two.
-    wait_until(lambda: proxy.health()["inventory"]["refreshes"] >= refreshes + 2,
-               "two inventory refreshes")
+    wait_until(
+        lambda: proxy.health()["inventory"]["refreshes"] >= refreshes + 2, "two inventory refreshes"
+    )
     body = proxy.get(urllib.parse.urlsplit(page).path)[1]
     assert (LOCAL + path).encode() in body
     assert (cdn + path).encode() not in body

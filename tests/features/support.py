@@ -35,8 +35,7 @@ def config(features: str = "", provider: str = "cloudinary") -> Config:
     return parse_config(
         "upstream: http://127.0.0.1:9\n"
         "site: {hosts: [wp.test], scheme: http}\n"
-        f"{DELIVERY[provider]}\n"
-        + (f"features:\n{features}\n" if features else "")
+        f"{DELIVERY[provider]}\n" + (f"features:\n{features}\n" if features else "")
     )
 
 
@@ -44,7 +43,8 @@ def rewrite(page: bytes | str, features: str = "", provider: str = "cloudinary")
     """``page`` as the proxy would send it with this config (the same bytes if unchanged)."""
     body = page.encode() if isinstance(page, str) else page
     result = build_pipeline(config(features, provider), NullInventory()).apply(
-        body, "text/html; charset=UTF-8")
+        body, "text/html; charset=UTF-8"
+    )
     assert result.status != "failed", result.error
     return result.body if result.body is not None else body
 

@@ -63,8 +63,9 @@ def test_the_sample_section_parses() -> None:
   preconnect: {enabled: true}""").features
     assert features.responsive == ResponsiveConfig(min_width=300, max_width=1800, step=300)
     assert features.responsive.breakpoints == (300, 600, 900, 1200, 1500, 1800)
-    assert features.lazy == LazyConfig(enabled=True, eager_images=2,
-                                       skip_classes=("skip-lazy", "no-lazy"))
+    assert features.lazy == LazyConfig(
+        enabled=True, eager_images=2, skip_classes=("skip-lazy", "no-lazy")
+    )
     assert features.placeholders == PlaceholderConfig(style="predominant")
 
 
@@ -81,8 +82,7 @@ def kinds(features: str, provider: str) -> list[type]:
 
 def test_which_handlers_each_provider_gets() -> None:
     assert kinds("", "cloudinary") == [ResponsiveImages]
-    assert kinds(ALL_ON, "cloudinary") == [
-        ResponsiveImages, LazyLoading, Placeholders, Preconnect]
+    assert kinds(ALL_ON, "cloudinary") == [ResponsiveImages, LazyLoading, Placeholders, Preconnect]
     on = "  lazy: {enabled: true}\n  preconnect: {enabled: true}"
     assert kinds(on, "cdn") == [LazyLoading, Preconnect]  # a CDN cannot resize
     assert kinds(on, "none") == [LazyLoading]  # nothing is delivered elsewhere
@@ -115,10 +115,13 @@ async def test_the_proxy_applies_the_features(start_proxy: ProxyFactory) -> None
     app = web.Application()
     app.router.add_get("/page", page)
     client = await start_proxy(
-        app, "features: {lazy: {enabled: true}, preconnect: {enabled: true}}")
+        app, "features: {lazy: {enabled: true}, preconnect: {enabled: true}}"
+    )
     response = await client.get("/page")
     body = await response.read()
-    assert body.startswith(b'<!DOCTYPE html>\n<html><head><link rel="preconnect" '
-                           b'href="https://cdn.example.net"><title>')
+    assert body.startswith(
+        b'<!DOCTYPE html>\n<html><head><link rel="preconnect" '
+        b'href="https://cdn.example.net"><title>'
+    )
     assert b'<img decoding="async" fetchpriority="high" src="https://cdn.example.net/' in body
     assert response.headers["Content-Length"] == str(len(body))

@@ -28,7 +28,6 @@ def lazy_with(options: str) -> str:
     return "  responsive: {enabled: false}\n  lazy: {enabled: true, " + options + "}"
 
 
-
 def lazy(html: str, options: str = "") -> list[dict[str, str]]:
     return elements(rewrite(page(html), lazy_with(options) if options else LAZY_ONLY), "img")
 
@@ -39,6 +38,7 @@ def img(n: int, **attributes: str) -> str:
 
 
 # -- real WordPress markup ------------------------------------------------------
+
 
 def test_classic_theme_home_first_featured_image_is_the_priority() -> None:
     # Twenty Twenty-One (WordPress 6.1) leaves the first featured image without loading.
@@ -58,8 +58,9 @@ def test_block_theme_lazy_featured_image_is_respected() -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in WORDPRESS.glob("*.html")))
 def test_width_height_and_explicit_values_never_change_on_wordpress_pages(name: str) -> None:
     before = elements(fixture(name), "img") + elements(fixture(name), "iframe")
-    after = elements(rewrite(fixture(name), LAZY_ONLY), "img") + \
-        elements(rewrite(fixture(name), LAZY_ONLY), "iframe")
+    after = elements(rewrite(fixture(name), LAZY_ONLY), "img") + elements(
+        rewrite(fixture(name), LAZY_ONLY), "iframe"
+    )
     assert len(before) == len(after)
     for old, new in zip(before, after, strict=True):
         for key in ("width", "height", "loading", "decoding", "fetchpriority"):
@@ -69,6 +70,7 @@ def test_width_height_and_explicit_values_never_change_on_wordpress_pages(name: 
 
 
 # -- the rules on small pages ---------------------------------------------------
+
 
 def test_first_image_eager_and_high_priority_the_rest_lazy_and_async() -> None:
     first, second, third = lazy(img(1) + img(2) + img(3))
@@ -106,13 +108,16 @@ def test_an_explicit_loading_value_is_never_overridden(loading: str) -> None:
     assert out[1]["loading"] == loading
 
 
-@pytest.mark.parametrize("markup", [
-    img(2, class_="wp-image-3 skip-lazy"),
-    img(2, class_="no-lazy"),
-    f'<img src="data:image/gif;base64,R0lGOD" data-src="{UPLOADS}p2.jpg" class="lazyload">',
-    f'<img data-lazy-src="{UPLOADS}p2.jpg" width=10>',
-    f'<img src="" data-srcset="{UPLOADS}p2.jpg 300w">',
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        img(2, class_="wp-image-3 skip-lazy"),
+        img(2, class_="no-lazy"),
+        f'<img src="data:image/gif;base64,R0lGOD" data-src="{UPLOADS}p2.jpg" class="lazyload">',
+        f'<img data-lazy-src="{UPLOADS}p2.jpg" width=10>',
+        f'<img src="" data-srcset="{UPLOADS}p2.jpg 300w">',
+    ],
+)
 def test_opted_out_images_and_other_lazy_loaders_are_left_alone(markup: str) -> None:
     out = lazy(img(1) + markup + img(3))
     assert "loading" not in out[1] and "decoding" not in out[1]
@@ -120,24 +125,28 @@ def test_opted_out_images_and_other_lazy_loaders_are_left_alone(markup: str) -> 
 
 
 def test_skip_classes_are_configurable() -> None:
-    out = lazy(img(1) + img(2, class_="hero") + img(3, class_="skip-lazy"),
-               "skip_classes: [hero]")
+    out = lazy(img(1) + img(2, class_="hero") + img(3, class_="skip-lazy"), "skip_classes: [hero]")
     assert "loading" not in out[1] and out[2]["loading"] == "lazy"
 
 
 def test_noscript_and_template_images_are_not_touched_nor_counted() -> None:
-    html = (f'<noscript><img src="{UPLOADS}n.jpg"></noscript>'
-            f'<template><img src="{UPLOADS}t.jpg"></template>' + img(1) + img(2))
+    html = (
+        f'<noscript><img src="{UPLOADS}n.jpg"></noscript>'
+        f'<template><img src="{UPLOADS}t.jpg"></template>' + img(1) + img(2)
+    )
     noscript, template, first, second = lazy(html)
-    assert noscript == {"src": "https://res.cloudinary.com/demo/image/upload/f_auto,q_auto/"
-                               "wp/2024/03/n.jpg"}
+    assert noscript == {
+        "src": "https://res.cloudinary.com/demo/image/upload/f_auto,q_auto/wp/2024/03/n.jpg"
+    }
     assert "loading" not in template and "decoding" not in template
     assert first["fetchpriority"] == "high" and second["loading"] == "lazy"
 
 
 def test_iframes_are_lazy_unless_turned_off_and_do_not_count() -> None:
-    html = ('<iframe src="https://www.youtube.com/embed/x"></iframe>'
-            '<iframe loading="eager" src="/a"></iframe>' + img(1))
+    html = (
+        '<iframe src="https://www.youtube.com/embed/x"></iframe>'
+        '<iframe loading="eager" src="/a"></iframe>' + img(1)
+    )
     out = rewrite(page(html), LAZY_ONLY)
     frames = elements(out, "iframe")
     assert frames[0]["loading"] == "lazy" and frames[1]["loading"] == "eager"
@@ -168,8 +177,15 @@ def test_with_every_feature_off_only_urls_change() -> None:
     assert rewrite(plain, off) is plain
 
 
-@pytest.mark.parametrize("yaml", ["lazy: {eager_images: -1}", "lazy: {pages: some}",
-                                  "lazy: {iframes: maybe}", "lazy: {fast: true}"])
+@pytest.mark.parametrize(
+    "yaml",
+    [
+        "lazy: {eager_images: -1}",
+        "lazy: {pages: some}",
+        "lazy: {iframes: maybe}",
+        "lazy: {fast: true}",
+    ],
+)
 def test_bad_lazy_settings_are_errors(yaml: str) -> None:
     with pytest.raises(ConfigError, match=r"features\.lazy"):
         config("  " + yaml)

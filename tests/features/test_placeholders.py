@@ -21,7 +21,7 @@ def blur(extra: str = "") -> str:
 
 def background(style: str) -> str:
     start = style.index('background-image:url("') + len('background-image:url("')
-    return style[start:style.index('")', start)]
+    return style[start : style.index('")', start)]
 
 
 def test_lazy_jpegs_on_a_gallery_page_get_a_blurred_background_and_keep_everything_else() -> None:
@@ -47,15 +47,17 @@ def test_an_existing_style_is_kept_and_extended() -> None:
     assert second["style"].startswith("height:max(15vw, 30vh);object-fit:cover;background-image:")
 
 
-
-@pytest.mark.parametrize("markup", [
-    f'<img src="{UPLOADS}first.jpg" width=800 height=600>',  # eager (the priority image)
-    f'<img loading="eager" src="{UPLOADS}b.jpg">',
-    f'<img loading="lazy" src="{UPLOADS}logo.png">',  # may be transparent
-    f'<img loading="lazy" src="{UPLOADS}b.jpg" style="background:#eee">',
-    '<img loading="lazy" src="https://other.example/b.jpg">',
-    f'<noscript><img loading="lazy" src="{UPLOADS}b.jpg"></noscript>',
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        f'<img src="{UPLOADS}first.jpg" width=800 height=600>',  # eager (the priority image)
+        f'<img loading="eager" src="{UPLOADS}b.jpg">',
+        f'<img loading="lazy" src="{UPLOADS}logo.png">',  # may be transparent
+        f'<img loading="lazy" src="{UPLOADS}b.jpg" style="background:#eee">',
+        '<img loading="lazy" src="https://other.example/b.jpg">',
+        f'<noscript><img loading="lazy" src="{UPLOADS}b.jpg"></noscript>',
+    ],
+)
 def test_images_without_a_placeholder(markup: str) -> None:
     out = elements(rewrite(page(markup), blur()), "img")[0]
     assert "background-image" not in out.get("style", "")
@@ -69,8 +71,10 @@ def test_png_gets_one_when_listed_in_formats() -> None:
 
 @pytest.mark.parametrize("style", ["pixelate", "predominant"])
 def test_other_styles(style: str) -> None:
-    html = page(f'<img src="{UPLOADS}a.jpg" width=9 height=9>'
-                f'<img src="{UPLOADS}b-300x200.jpg" width=300 height=200>')
+    html = page(
+        f'<img src="{UPLOADS}a.jpg" width=9 height=9>'
+        f'<img src="{UPLOADS}b-300x200.jpg" width=300 height=200>'
+    )
     out = elements(rewrite(html, LAZY + f"  placeholders: {{style: {style}}}"), "img")
     url = background(out[1]["style"])
     assert f"/{EFFECTS[style]}/" in url
@@ -87,13 +91,28 @@ def _clean_sdk_config(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("_clean_sdk_config")
 @pytest.mark.parametrize("signed", [False, True])
 def test_placeholder_urls_equal_the_sdk_including_signatures(signed: bool) -> None:
-    cld = provider({"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "folder": "wp", "sign_urls": signed, "api_secret": "s3cr3t"}})
+    cld = provider(
+        {
+            "provider": "cloudinary",
+            "cloudinary": {
+                "cloud_name": "demo",
+                "folder": "wp",
+                "sign_urls": signed,
+                "api_secret": "s3cr3t",
+            },
+        }
+    )
     ours = cld.effect_url(ref("2024/03/lake.jpg"), None, 32, EFFECTS["blur"])  # type: ignore[attr-defined]
     theirs, _ = cloudinary.utils.cloudinary_url(
-        "wp/2024/03/lake", format="jpg", cloud_name="demo", secure=True, force_version=False,
-        raw_transformation="c_limit,w_32/" + EFFECTS["blur"], sign_url=signed,
-        api_secret="s3cr3t")
+        "wp/2024/03/lake",
+        format="jpg",
+        cloud_name="demo",
+        secure=True,
+        force_version=False,
+        raw_transformation="c_limit,w_32/" + EFFECTS["blur"],
+        sign_url=signed,
+        api_secret="s3cr3t",
+    )
     assert ours == theirs
 
 
@@ -109,8 +128,10 @@ def test_placeholders_need_cloudinary_and_say_so() -> None:
     config("  placeholders: {style: none}", provider="cdn")  # none is fine anywhere
 
 
-@pytest.mark.parametrize("yaml", ["placeholders: {style: vectorize}",
-                                  "placeholders: {width: 0}", "placeholders: {colour: 1}"])
+@pytest.mark.parametrize(
+    "yaml",
+    ["placeholders: {style: vectorize}", "placeholders: {width: 0}", "placeholders: {colour: 1}"],
+)
 def test_bad_placeholder_settings_are_errors(yaml: str) -> None:
     with pytest.raises(ConfigError, match=r"features\.placeholders"):
         config("  " + yaml)

@@ -41,8 +41,10 @@ def test_no_link_when_nothing_was_rewritten() -> None:
 
 
 def test_no_second_link_when_the_page_already_has_one() -> None:
-    doc = page('<link rel="preconnect" href="https://res.cloudinary.com/" crossorigin>',
-               f'<img src="{UPLOADS}a.jpg">')
+    doc = page(
+        '<link rel="preconnect" href="https://res.cloudinary.com/" crossorigin>',
+        f'<img src="{UPLOADS}a.jpg">',
+    )
     out = rewrite(doc, ONLY)
     assert out.count(b"preconnect") == 1 and out != doc
 
@@ -56,11 +58,33 @@ def test_no_link_without_a_head_tag_or_when_turned_off() -> None:
 
 
 def test_delivery_origin_of_each_provider() -> None:
-    assert delivery_origin(provider({"provider": "cloudinary", "cloudinary": {
-        "cloud_name": "demo", "secure_distribution": "media.example.net"}})) \
+    assert (
+        delivery_origin(
+            provider(
+                {
+                    "provider": "cloudinary",
+                    "cloudinary": {
+                        "cloud_name": "demo",
+                        "secure_distribution": "media.example.net",
+                    },
+                }
+            )
+        )
         == "https://media.example.net"
-    assert delivery_origin(provider({"provider": "cdn", "cdn": {
-        "base_url": "//cdn.example.net/u/"}})) == "//cdn.example.net"
-    assert delivery_origin(provider({"provider": "s3", "s3": {
-        "bucket": "media", "endpoint_url": "http://127.0.0.1:8333"}})) == "http://127.0.0.1:8333"
+    )
+    assert (
+        delivery_origin(provider({"provider": "cdn", "cdn": {"base_url": "//cdn.example.net/u/"}}))
+        == "//cdn.example.net"
+    )
+    assert (
+        delivery_origin(
+            provider(
+                {
+                    "provider": "s3",
+                    "s3": {"bucket": "media", "endpoint_url": "http://127.0.0.1:8333"},
+                }
+            )
+        )
+        == "http://127.0.0.1:8333"
+    )
     assert delivery_origin(provider({"provider": "none"})) is None

@@ -36,12 +36,14 @@ def limit(url: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def images(name: str, features: str = RESPONSIVE_ONLY, provider: str = "cloudinary"
-           ) -> list[dict[str, str]]:
+def images(
+    name: str, features: str = RESPONSIVE_ONLY, provider: str = "cloudinary"
+) -> list[dict[str, str]]:
     return elements(rewrite(fixture(name), features, provider), "img")
 
 
 # -- real WordPress markup ------------------------------------------------------
+
 
 def test_featured_image_gets_one_candidate_per_breakpoint_up_to_its_largest_file() -> None:
     # Twenty Twenty-One's featured image: WordPress listed the 1600 px original as largest.
@@ -57,13 +59,19 @@ def test_featured_image_gets_one_candidate_per_breakpoint_up_to_its_largest_file
 
 def test_image_block_with_a_scaled_original_stops_at_max_width() -> None:
     # The -scaled file is WordPress's 2560 px version of a bigger upload.
-    panorama = next(i for i in images("twentytwentythree-image-block.html")
-                    if "wide-panorama" in i["src"])
+    panorama = next(
+        i for i in images("twentytwentythree-image-block.html") if "wide-panorama" in i["src"]
+    )
     assert widths(panorama["srcset"])[-1] == 2560
     assert "c_limit,h_2560,w_2560" in candidates(panorama["srcset"])[0][0]
-    capped = next(i for i in images("twentytwentythree-image-block.html",
-                                    RESPONSIVE_ONLY + "\n  responsive: {max_width: 1500}")
-                  if "wide-panorama" in i["src"])
+    capped = next(
+        i
+        for i in images(
+            "twentytwentythree-image-block.html",
+            RESPONSIVE_ONLY + "\n  responsive: {max_width: 1500}",
+        )
+        if "wide-panorama" in i["src"]
+    )
     assert widths(capped["srcset"]) == [200, 400, 600, 800, 1000, 1200, 1400, 1500]
 
 
@@ -90,20 +98,25 @@ def test_gallery_images_each_get_their_own_breakpoints_and_a_gif_gets_sizes() ->
     assert "fl_animated" in badge["srcset"]
 
 
-@pytest.mark.parametrize("name, file, largest", [
-    ("twentytwentythree-cover.html", "mountain-lake.jpg", 1600),
-    ("twentytwentythree-media-text.html", "Creme-brulee-a-la-maison.jpg", 1200),
-])
+@pytest.mark.parametrize(
+    "name, file, largest",
+    [
+        ("twentytwentythree-cover.html", "mountain-lake.jpg", 1600),
+        ("twentytwentythree-media-text.html", "Creme-brulee-a-la-maison.jpg", 1200),
+    ],
+)
 def test_cover_and_media_text_images(name: str, file: str, largest: int) -> None:
-    image = next(i for i in images(name) if file in i["src"] and "wp-post-image" not in
-                 i.get("class", ""))
+    image = next(
+        i for i in images(name) if file in i["src"] and "wp-post-image" not in i.get("class", "")
+    )
     assert widths(image["srcset"])[-1] == largest
     assert all(url.endswith("/wp/2024/03/" + file) for url, _ in candidates(image["srcset"]))
 
 
 def test_an_explicit_width_list_replaces_min_max_and_step() -> None:
-    featured = images("twentytwentyone-home.html",
-                      RESPONSIVE_ONLY + "\n  responsive: {widths: [480, 960, 3000]}")[0]
+    featured = images(
+        "twentytwentyone-home.html", RESPONSIVE_ONLY + "\n  responsive: {widths: [480, 960, 3000]}"
+    )[0]
     assert widths(featured["srcset"]) == [480, 960, 1600]
 
 
@@ -116,13 +129,15 @@ def test_cdn_delivery_keeps_wordpress_candidates_one_for_one() -> None:
             continue
         old_c, new_c = candidates(old["srcset"]), candidates(new["srcset"])
         assert [d for _, d in old_c] == [d for _, d in new_c]
-        assert [u.replace("http://wp.test/wp-content/uploads/", CDN) for u, _ in old_c] == \
-            [u for u, _ in new_c]
+        assert [u.replace("http://wp.test/wp-content/uploads/", CDN) for u, _ in old_c] == [
+            u for u, _ in new_c
+        ]
 
 
 def test_the_responsive_switch_turns_it_off() -> None:
-    off = images("twentytwentyone-home.html", RESPONSIVE_ONLY + "\n  responsive: "
-                 "{enabled: false}")[0]
+    off = images("twentytwentyone-home.html", RESPONSIVE_ONLY + "\n  responsive: {enabled: false}")[
+        0
+    ]
     assert widths(off["srcset"]) == [1568, 300, 1024, 768, 1536, 1600]  # WordPress's own
 
 
@@ -133,10 +148,12 @@ SRCSET = f"{UPLOADS}a-300x200.jpg 300w, {UPLOADS}a-1024x683.jpg 1024w, {UPLOADS}
 
 
 def test_picture_sources_and_the_preload_get_the_same_list_as_the_image() -> None:
-    html = (f'<!DOCTYPE html><html><head><link rel="preload" as="image" imagesrcset="{SRCSET}"'
-            f' imagesizes="50vw"></head><body><picture><source media="(min-width: 600px)" '
-            f'srcset="{SRCSET}" sizes="50vw"><img src="{UPLOADS}a-1024x683.jpg" '
-            f'srcset="{SRCSET}" sizes="50vw" width="1024" height="683"></picture></body></html>')
+    html = (
+        f'<!DOCTYPE html><html><head><link rel="preload" as="image" imagesrcset="{SRCSET}"'
+        f' imagesizes="50vw"></head><body><picture><source media="(min-width: 600px)" '
+        f'srcset="{SRCSET}" sizes="50vw"><img src="{UPLOADS}a-1024x683.jpg" '
+        f'srcset="{SRCSET}" sizes="50vw" width="1024" height="683"></picture></body></html>'
+    )
     out = rewrite(html, RESPONSIVE_ONLY)
     link = elements(out, "link")[0]
     source = elements(out, "source")[0]
@@ -147,21 +164,26 @@ def test_picture_sources_and_the_preload_get_the_same_list_as_the_image() -> Non
 
 
 def test_an_image_preloaded_by_href_alone_keeps_its_single_src() -> None:
-    html = (f'<!DOCTYPE html><html><head><link rel=preload as=image href="{UPLOADS}b.jpg">'
-            f'</head><body><img src="{UPLOADS}b.jpg" width="800"></body></html>')
+    html = (
+        f'<!DOCTYPE html><html><head><link rel=preload as=image href="{UPLOADS}b.jpg">'
+        f'</head><body><img src="{UPLOADS}b.jpg" width="800"></body></html>'
+    )
     image = elements(rewrite(html, RESPONSIVE_ONLY), "img")[0]
     assert "srcset" not in image
     assert image["src"] == elements(rewrite(html, RESPONSIVE_ONLY), "link")[0]["href"]
 
 
-@pytest.mark.parametrize("markup", [
-    f'<img src="{UPLOADS}b.jpg">',  # no width, no sizes: a srcset would lay it out at 100vw
-    f'<img src="{UPLOADS}b.jpg" srcset="{UPLOADS}b.jpg 1x, {UPLOADS}b@2x.jpg 2x" width=80>',
-    '<img src="https://other.example/b.jpg" width="800">',  # not an upload
-    f'<img src="{UPLOADS}icon.svg" width="800">',  # Cloudinary never resizes SVG
-    f'<img src="{UPLOADS}b-150x150.jpg" width="150">',  # nothing below its own width
-    f'<img data-src="{UPLOADS}b.jpg" width="800">',  # another lazy loader's image
-])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        f'<img src="{UPLOADS}b.jpg">',  # no width, no sizes: a srcset would lay it out at 100vw
+        f'<img src="{UPLOADS}b.jpg" srcset="{UPLOADS}b.jpg 1x, {UPLOADS}b@2x.jpg 2x" width=80>',
+        '<img src="https://other.example/b.jpg" width="800">',  # not an upload
+        f'<img src="{UPLOADS}icon.svg" width="800">',  # Cloudinary never resizes SVG
+        f'<img src="{UPLOADS}b-150x150.jpg" width="150">',  # nothing below its own width
+        f'<img data-src="{UPLOADS}b.jpg" width="800">',  # another lazy loader's image
+    ],
+)
 def test_images_that_keep_their_markup(markup: str) -> None:
     before = elements(page(markup).encode(), "img")[0]
     after = elements(rewrite(page(markup), RESPONSIVE_ONLY), "img")[0]
@@ -170,8 +192,9 @@ def test_images_that_keep_their_markup(markup: str) -> None:
 
 
 def test_explicit_sizes_are_kept_and_sizes_keep_adds_none() -> None:
-    html = page(f'<img src="{UPLOADS}b.jpg" width="900" sizes="33vw">'
-                f'<img src="{UPLOADS}c.jpg" width="900">')
+    html = page(
+        f'<img src="{UPLOADS}b.jpg" width="900" sizes="33vw"><img src="{UPLOADS}c.jpg" width="900">'
+    )
     first, second = elements(rewrite(html, RESPONSIVE_ONLY), "img")
     assert first["sizes"] == "33vw" and widths(first["srcset"])[-1] == 900
     assert second["sizes"] == "(max-width: 900px) 100vw, 900px"
@@ -186,13 +209,16 @@ def test_width_candidates_reads_only_width_descriptor_lists() -> None:
     assert width_candidates("") is None
 
 
-@pytest.mark.parametrize("yaml, key", [
-    ("responsive: {min_width: 800, max_width: 400}", "features.responsive.max_width"),
-    ("responsive: {step: 10}", "features.responsive.step"),
-    ("responsive: {sizes: always}", "features.responsive.sizes"),
-    ("responsive: {widths: [0]}", "features.responsive.widths"),
-    ("responsive: {colour: red}", "features.responsive.colour"),
-])
+@pytest.mark.parametrize(
+    "yaml, key",
+    [
+        ("responsive: {min_width: 800, max_width: 400}", "features.responsive.max_width"),
+        ("responsive: {step: 10}", "features.responsive.step"),
+        ("responsive: {sizes: always}", "features.responsive.sizes"),
+        ("responsive: {widths: [0]}", "features.responsive.widths"),
+        ("responsive: {colour: red}", "features.responsive.colour"),
+    ],
+)
 def test_bad_settings_are_named(yaml: str, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
         config("  " + yaml)

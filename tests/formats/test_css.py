@@ -16,27 +16,34 @@ def run(css: str, map_url=cdn) -> str:  # type: ignore[no-untyped-def]
     return apply_edits(css, rewrite_css(css, map_url))
 
 
-@pytest.mark.parametrize(("css", "expected"), [
-    ("a{background:url(/uploads/a.jpg)}", "a{background:url(https://cdn/a.jpg)}"),
-    ("a{background:url('/uploads/a.jpg')}", "a{background:url('https://cdn/a.jpg')}"),
-    ('a{background:url("/uploads/a.jpg")}', 'a{background:url("https://cdn/a.jpg")}'),
-    ("a{background:URL(  /uploads/a.jpg  )}", "a{background:URL(  https://cdn/a.jpg  )}"),
-    ("background-image:url(/uploads/a.jpg);color:red", "background-image:url(https://cdn/a.jpg);color:red"),
-])
+@pytest.mark.parametrize(
+    ("css", "expected"),
+    [
+        ("a{background:url(/uploads/a.jpg)}", "a{background:url(https://cdn/a.jpg)}"),
+        ("a{background:url('/uploads/a.jpg')}", "a{background:url('https://cdn/a.jpg')}"),
+        ('a{background:url("/uploads/a.jpg")}', 'a{background:url("https://cdn/a.jpg")}'),
+        ("a{background:URL(  /uploads/a.jpg  )}", "a{background:URL(  https://cdn/a.jpg  )}"),
+        (
+            "background-image:url(/uploads/a.jpg);color:red",
+            "background-image:url(https://cdn/a.jpg);color:red",
+        ),
+    ],
+)
 def test_url_forms(css: str, expected: str) -> None:
     assert run(css) == expected
 
 
 def test_image_set_strings_and_urls() -> None:
     css = 'b{background:image-set("/uploads/a.webp" 1x, url(/uploads/b.webp) 2x)}'
-    assert run(css) == ('b{background:image-set("https://cdn/a.webp" 1x, '
-                        "url(https://cdn/b.webp) 2x)}")
+    assert run(css) == (
+        'b{background:image-set("https://cdn/a.webp" 1x, url(https://cdn/b.webp) 2x)}'
+    )
     css = "b{background:-webkit-image-set('/uploads/a.webp' 1x)}"
     assert run(css) == "b{background:-webkit-image-set('https://cdn/a.webp' 1x)}"
 
 
 def test_comments_and_other_strings_are_left_alone() -> None:
-    css = "/* url(/uploads/a.jpg) */ a::after{content:\"url(/uploads/b.jpg)\"}"
+    css = '/* url(/uploads/a.jpg) */ a::after{content:"url(/uploads/b.jpg)"}'
     assert rewrite_css(css, cdn) == []
 
 
@@ -49,13 +56,17 @@ def test_escaped_urls_are_left_alone() -> None:
 
 
 def test_unquoted_replacement_needing_quotes_is_quoted() -> None:
-    assert run("a{b:url(/uploads/a.jpg)}", lambda u: "https://cdn/a b.jpg") == \
-        'a{b:url("https://cdn/a b.jpg")}'
+    assert (
+        run("a{b:url(/uploads/a.jpg)}", lambda u: "https://cdn/a b.jpg")
+        == 'a{b:url("https://cdn/a b.jpg")}'
+    )
 
 
 def test_quotes_in_replacement_cannot_end_the_string() -> None:
-    assert run("a{b:url('/uploads/a.jpg')}", lambda u: "https://cdn/it's.jpg") == \
-        "a{b:url('https://cdn/it\\'s.jpg')}"
+    assert (
+        run("a{b:url('/uploads/a.jpg')}", lambda u: "https://cdn/it's.jpg")
+        == "a{b:url('https://cdn/it\\'s.jpg')}"
+    )
 
 
 def test_no_change_no_edits() -> None:

@@ -9,8 +9,11 @@ from rewriteproxy.formats.jsonurls import rewrite_json_strings
 
 
 def cdn(url: str) -> str | None:
-    return url.replace("https://example.com/wp-content/uploads/", "https://cdn.example.net/u/") \
-        if url.startswith("https://example.com/wp-content/uploads/") else None
+    return (
+        url.replace("https://example.com/wp-content/uploads/", "https://cdn.example.net/u/")
+        if url.startswith("https://example.com/wp-content/uploads/")
+        else None
+    )
 
 
 def run(text: str) -> str:
@@ -33,11 +36,13 @@ def test_only_whole_string_urls() -> None:
 
 
 def test_srcset_strings_are_rewritten_as_a_whole() -> None:
-    text = ('{"srcset":"https:\\/\\/example.com\\/wp-content\\/uploads\\/a-300x200.jpg 300w, '
-            'https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg 1024w"}')
+    text = (
+        '{"srcset":"https:\\/\\/example.com\\/wp-content\\/uploads\\/a-300x200.jpg 300w, '
+        'https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg 1024w"}'
+    )
     assert json.loads(run(text)) == {
         "srcset": "https://cdn.example.net/u/a-300x200.jpg 300w, "
-                  "https://cdn.example.net/u/a.jpg 1024w"
+        "https://cdn.example.net/u/a.jpg 1024w"
     }
 
 
@@ -49,16 +54,21 @@ def test_hex_escapes_are_reproduced() -> None:
 
 
 def test_script_code_strings_only_double_quoted_and_not_inside_others() -> None:
-    code = ("document.write('<img src=\"https://example.com/wp-content/uploads/a.jpg\">');\n"
-            "// \"https://example.com/wp-content/uploads/b.jpg\"\n"
-            "var u = \"https://example.com/wp-content/uploads/c.jpg\";")
+    code = (
+        "document.write('<img src=\"https://example.com/wp-content/uploads/a.jpg\">');\n"
+        '// "https://example.com/wp-content/uploads/b.jpg"\n'
+        'var u = "https://example.com/wp-content/uploads/c.jpg";'
+    )
     assert run(code) == code.replace("uploads/c.jpg", "X").replace(
-        "https://example.com/wp-content/X", "https://cdn.example.net/u/c.jpg")
+        "https://example.com/wp-content/X", "https://cdn.example.net/u/c.jpg"
+    )
 
 
 def test_invalid_escapes_are_left_alone() -> None:
-    assert rewrite_json_strings('"https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg\\x"',
-                                cdn) == []
+    assert (
+        rewrite_json_strings('"https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg\\x"', cdn)
+        == []
+    )
 
 
 def test_lt_in_a_replacement_is_escaped_for_script_blocks() -> None:

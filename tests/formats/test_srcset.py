@@ -57,8 +57,9 @@ def test_nothing_to_change_means_no_edits() -> None:
 
 def test_rewritten_cloudinary_urls_survive_a_second_pass() -> None:
     to_cloudinary = {"/u/a.jpg": CLOUDINARY}.get
-    first = apply_edits("/u/a.jpg 300w, /u/a.jpg 2x", rewrite_srcset("/u/a.jpg 300w, /u/a.jpg 2x",
-                                                                         to_cloudinary))
+    first = apply_edits(
+        "/u/a.jpg 300w, /u/a.jpg 2x", rewrite_srcset("/u/a.jpg 300w, /u/a.jpg 2x", to_cloudinary)
+    )
     assert first == f"{CLOUDINARY} 300w, {CLOUDINARY} 2x"
     assert urls(first) == [CLOUDINARY, CLOUDINARY]
     assert rewrite_srcset(first, to_cloudinary) == []

@@ -35,8 +35,12 @@ def map_url(url: str) -> str | None:
     ref = LOCATOR.parse(url)
     if ref is None:
         return None
-    return (CDN + ref.path + (f"?{ref.query}" if ref.query else "")
-            + (f"#{ref.fragment}" if ref.fragment else ""))
+    return (
+        CDN
+        + ref.path
+        + (f"?{ref.query}" if ref.query else "")
+        + (f"#{ref.fragment}" if ref.fragment else "")
+    )
 
 
 def rewriter(**options: object) -> HtmlRewriter:
@@ -48,8 +52,11 @@ def fixture_pages() -> list[Path]:
     return sorted(p for p in FIXTURES.rglob("*") if p.suffix.lower() in (".html", ".htm"))
 
 
-_URL_TOKEN = re.compile(r"[A-Za-z0-9._~:/\\%&#;?=+@!$*\[\]-]*(?:uploads|cdn\.example\.net)"
-                        r"[A-Za-z0-9._~:/\\%&#;?=+@!$*\[\]-]*", re.IGNORECASE)
+_URL_TOKEN = re.compile(
+    r"[A-Za-z0-9._~:/\\%&#;?=+@!$*\[\]-]*(?:uploads|cdn\.example\.net)"
+    r"[A-Za-z0-9._~:/\\%&#;?=+@!$*\[\]-]*",
+    re.IGNORECASE,
+)
 
 
 def mask_urls(text: str) -> str:

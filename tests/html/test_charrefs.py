@@ -7,23 +7,26 @@ import pytest
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 
 
-@pytest.mark.parametrize(("raw", "decoded"), [
-    ("a&amp;b", "a&b"),
-    ("a&#038;b", "a&b"),
-    ("&#x2F;wp-content&#x2f;", "/wp-content/"),
-    ("&#47;x", "/x"),
-    ("&quot;x&quot;", '"x"'),
-    ("&sol;x", "/x"),
-    ("a&amp", "a&"),  # legacy reference without ";"
-    ("?a=1&copy=2", "?a=1&copy=2"),  # not decoded before "="
-    ("?a=1&copyx", "?a=1&copyx"),  # nor before an alphanumeric
-    ("&copy.", "\u00a9."),
-    ("&nosuch;", "&nosuch;"),
-    ("&#0;&#x110000;&#xD800;", "\ufffd\ufffd\ufffd"),
-    ("&#150;", "\u2013"),  # the windows-1252 reading of C1 controls
-    ("&", "&"),
-    ("no refs", "no refs"),
-])
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("a&amp;b", "a&b"),
+        ("a&#038;b", "a&b"),
+        ("&#x2F;wp-content&#x2f;", "/wp-content/"),
+        ("&#47;x", "/x"),
+        ("&quot;x&quot;", '"x"'),
+        ("&sol;x", "/x"),
+        ("a&amp", "a&"),  # legacy reference without ";"
+        ("?a=1&copy=2", "?a=1&copy=2"),  # not decoded before "="
+        ("?a=1&copyx", "?a=1&copyx"),  # nor before an alphanumeric
+        ("&copy.", "\u00a9."),
+        ("&nosuch;", "&nosuch;"),
+        ("&#0;&#x110000;&#xD800;", "\ufffd\ufffd\ufffd"),
+        ("&#150;", "\u2013"),  # the windows-1252 reading of C1 controls
+        ("&", "&"),
+        ("no refs", "no refs"),
+    ],
+)
 def test_decoding(raw: str, decoded: str) -> None:
     assert decode_attribute(raw)[0] == decoded
 
@@ -34,7 +37,7 @@ def test_offsets_map_each_decoded_character_to_its_source() -> None:
     assert decoded == "a&b/c"
     assert offsets == [0, 1, 6, 7, 13, 14]
     # The span of "b/c" in the decoded text is raw[6:14].
-    assert raw[offsets[2]:offsets[5]] == "b&#x2F;c"
+    assert raw[offsets[2] : offsets[5]] == "b&#x2F;c"
 
 
 def test_no_reference_no_map() -> None:
@@ -42,14 +45,23 @@ def test_no_reference_no_map() -> None:
 
 
 def test_escaping_per_quote_style() -> None:
-    assert escape_attribute('a"b\'c&d', '"') == "a&quot;b'c&amp;d"
-    assert escape_attribute('a"b\'c&d', "'") == 'a"b&#39;c&amp;d'
+    assert escape_attribute("a\"b'c&d", '"') == "a&quot;b'c&amp;d"
+    assert escape_attribute("a\"b'c&d", "'") == 'a"b&#39;c&amp;d'
     assert escape_attribute("a&b", "") == "a&amp;b"
 
 
-@pytest.mark.parametrize(("value", "needs"), [
-    ("https://cdn/a.jpg", False), ("", True), ("a b", True), ('a"b', True), ("a'b", True),
-    ("a=b", True), ("a>b", True), ("a`b", True),
-])
+@pytest.mark.parametrize(
+    ("value", "needs"),
+    [
+        ("https://cdn/a.jpg", False),
+        ("", True),
+        ("a b", True),
+        ('a"b', True),
+        ("a'b", True),
+        ("a=b", True),
+        ("a>b", True),
+        ("a`b", True),
+    ],
+)
 def test_unquoted_safety(value: str, needs: bool) -> None:
     assert needs_quotes(value) is needs

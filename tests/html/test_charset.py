@@ -17,8 +17,10 @@ def test_bom_wins_over_everything() -> None:
 def test_header_then_meta() -> None:
     assert detect_encoding(b'<meta charset="utf-8">', "windows-1252") == "cp1252"
     assert detect_encoding(b'<meta charset="Shift_JIS">') == "shift_jis"
-    assert detect_encoding(
-        b'<meta http-equiv="Content-Type" content="text/html; charset=euc-jp">') == "euc_jp"
+    assert (
+        detect_encoding(b'<meta http-equiv="Content-Type" content="text/html; charset=euc-jp">')
+        == "euc_jp"
+    )
 
 
 def test_latin1_labels_mean_windows_1252() -> None:

@@ -10,17 +10,25 @@ from rewriteproxy.settings import ConfigError, Section
 
 def test_defaults() -> None:
     assert parse_html_options(Section({}, "html"), "/wp-content/uploads/") == HtmlOptions(
-        uploads_path="/wp-content/uploads/")
+        uploads_path="/wp-content/uploads/"
+    )
 
 
 def test_extra_attributes_are_lowercased() -> None:
-    options = parse_html_options(Section({
-        "extra_url_attributes": ["data-Hero", "data-thumb-url"],
-        "extra_srcset_attributes": "data-hero-srcset",
-        "rewrite_inline_scripts": False,
-    }, "html"), "/files/")
-    assert options == HtmlOptions("/files/", ("data-hero", "data-thumb-url"),
-                                  ("data-hero-srcset",), False)
+    options = parse_html_options(
+        Section(
+            {
+                "extra_url_attributes": ["data-Hero", "data-thumb-url"],
+                "extra_srcset_attributes": "data-hero-srcset",
+                "rewrite_inline_scripts": False,
+            },
+            "html",
+        ),
+        "/files/",
+    )
+    assert options == HtmlOptions(
+        "/files/", ("data-hero", "data-thumb-url"), ("data-hero-srcset",), False
+    )
 
 
 def test_bad_names_and_unknown_keys_are_errors_naming_the_key() -> None:

@@ -34,15 +34,24 @@ REWRITER = rewriter()
 names = st.sampled_from(["a", "b-300x200", "photo_1", "x%20y", "it's", 'q"t', "a&b", "café"])
 years = st.sampled_from(["2024/05/", "2019/12/", ""])
 exts = st.sampled_from([".jpg", ".webp", ".pdf", ".png"])
-prefixes = st.sampled_from([
-    "https://example.com/wp-content/uploads/", "//example.com/wp-content/uploads/",
-    "/wp-content/uploads/", "http://www.example.com/wp-content/uploads/",
-])
-foreign = st.sampled_from([
-    "https://other.org/wp-content/uploads/a.jpg", "https://cdn.example.net/u/2024/05/a.jpg",
-    "https://res.cloudinary.com/x/image/upload/f_auto,q_auto/v1/a.jpg", "/images/a.png",
-    "wp-content/uploads/relative.jpg", "data:image/gif;base64,R0lGOD==",
-])
+prefixes = st.sampled_from(
+    [
+        "https://example.com/wp-content/uploads/",
+        "//example.com/wp-content/uploads/",
+        "/wp-content/uploads/",
+        "http://www.example.com/wp-content/uploads/",
+    ]
+)
+foreign = st.sampled_from(
+    [
+        "https://other.org/wp-content/uploads/a.jpg",
+        "https://cdn.example.net/u/2024/05/a.jpg",
+        "https://res.cloudinary.com/x/image/upload/f_auto,q_auto/v1/a.jpg",
+        "/images/a.png",
+        "wp-content/uploads/relative.jpg",
+        "data:image/gif;base64,R0lGOD==",
+    ]
+)
 uploads = st.builds(lambda p, y, n, e: p + y + n + e, prefixes, years, names, exts)
 urls = st.one_of(uploads, uploads, foreign)
 # srcset URLs must not hold whitespace or edge commas (they could not be read back as one URL).
@@ -71,8 +80,11 @@ def attribute(draw: st.DrawFn, name: str, value: str) -> str:
 def img(draw: st.DrawFn) -> str:
     attrs = [draw(attribute("src", draw(urls)))]
     if draw(st.booleans()):
-        candidates = draw(st.lists(st.tuples(srcset_urls, st.sampled_from(["300w", "2x", ""])),
-                                   min_size=1, max_size=3))
+        candidates = draw(
+            st.lists(
+                st.tuples(srcset_urls, st.sampled_from(["300w", "2x", ""])), min_size=1, max_size=3
+            )
+        )
         value = ", ".join(f"{u} {d}".strip() for u, d in candidates)
         attrs.append(draw(attribute(draw(st.sampled_from(["srcset", "data-srcset"])), value)))
     if draw(st.booleans()):
@@ -94,7 +106,7 @@ def styled(draw: st.DrawFn) -> str:
 def ld_json(url: str) -> str:
     body = json.dumps({"@type": "ImageObject", "url": url, "caption": "a < b"})
     body = body.replace("/", "\\/").replace("<", "\\u003c")
-    return "<script type=\"application/ld+json\">" + body + "</script>"
+    return '<script type="application/ld+json">' + body + "</script>"
 
 
 def style_block(url: str) -> str:
@@ -106,29 +118,63 @@ def text_piece(url: str) -> str:
 
 
 well_formed_piece = st.one_of(
-    img(), styled(),
-    st.builds(lambda a: f"<a {a}>link</a>", st.deferred(lambda: urls).flatmap(
-        lambda u: attribute("href", u))),
-    st.builds(lambda a: f'<meta property="og:image" {a}>', urls.flatmap(
-        lambda u: attribute("content", u))),
-    st.builds(ld_json, urls), st.builds(style_block, urls), st.builds(text_piece, urls),
+    img(),
+    styled(),
+    st.builds(
+        lambda a: f"<a {a}>link</a>",
+        st.deferred(lambda: urls).flatmap(lambda u: attribute("href", u)),
+    ),
+    st.builds(
+        lambda a: f'<meta property="og:image" {a}>', urls.flatmap(lambda u: attribute("content", u))
+    ),
+    st.builds(ld_json, urls),
+    st.builds(style_block, urls),
+    st.builds(text_piece, urls),
     st.builds(lambda u: f"<!-- {u} -->", urls.filter(lambda u: "--" not in u)),
     st.builds(lambda i: f"<noscript>{i}</noscript>", img()),
     st.builds(lambda u: f"<textarea><img src={u!r}></textarea>".replace("&", "&amp;"), urls),
-    st.sampled_from(["<div class=\"wp-block-group\">", "</div>", "<br>", "\n", "text"]),
+    st.sampled_from(['<div class="wp-block-group">', "</div>", "<br>", "\n", "text"]),
 )
 broken_piece = st.one_of(
     well_formed_piece,
-    st.sampled_from(["<", ">", '"', "'", "<!--", "-->", "<!-->", "</", "<img", "<a href=",
-                     "\x00", "<IMG SRC=", "=", "&", "&amp", "<script>", "</script>", "<style>",
-                     "<textarea>", "<![CDATA[", "<?x", "\r\n", "<plaintext>", "\ufeff"]),
+    st.sampled_from(
+        [
+            "<",
+            ">",
+            '"',
+            "'",
+            "<!--",
+            "-->",
+            "<!-->",
+            "</",
+            "<img",
+            "<a href=",
+            "\x00",
+            "<IMG SRC=",
+            "=",
+            "&",
+            "&amp",
+            "<script>",
+            "</script>",
+            "<style>",
+            "<textarea>",
+            "<![CDATA[",
+            "<?x",
+            "\r\n",
+            "<plaintext>",
+            "\ufeff",
+        ]
+    ),
     st.text(alphabet="<>\"'=&/ ab\n", max_size=8),
 )
 
 
 def document(pieces: list[str]) -> bytes:
-    return ("<!DOCTYPE html><html><head><meta charset=utf-8></head><body>" + "".join(pieces)
-            + "</body></html>").encode()
+    return (
+        "<!DOCTYPE html><html><head><meta charset=utf-8></head><body>"
+        + "".join(pieces)
+        + "</body></html>"
+    ).encode()
 
 
 class _Errors(logging.Handler):

@@ -19,60 +19,90 @@ def rewrite(html: str, **options: object) -> str:
 
 # -- where URLs are found -------------------------------------------------------
 
-@pytest.mark.parametrize("template", [
-    '<img src="{}">', '<img srcset="{} 300w">', "<picture><source srcset='{} 2x'></picture>",
-    '<source src="{}">', '<video poster="{}"></video>', '<video src="{}"></video>',
-    '<audio src="{}"></audio>', '<track src="{}">', '<a href="{}">x</a>', '<area href="{}">',
-    '<link rel="icon" href="{}">', '<link rel="preload" as="image" imagesrcset="{} 1x">',
-    '<meta property="og:image" content="{}">', '<meta name="twitter:image" content="{}">',
-    '<meta property="og:image:secure_url" content="{}">',
-    '<svg><image href="{}"/></svg>', '<svg><image xlink:href="{}"/></svg>',
-    '<input type="image" src="{}">', '<object data="{}"></object>', '<embed src="{}">',
-    '<body background="{}">', '<td background="{}">',
-    '<img data-src="{}">', '<img data-srcset="{} 300w">', '<div data-bg="{}"></div>',
-    '<img data-lazy-src="{}">', '<img data-large_image="{}">', '<img data-full-url="{}">',
-    '<div data-thumb="{}"></div>', '<div data-thumb-srcset="{} 100w"></div>',
-    '<div style="background:url({})"></div>', "<div style=\"background:url('{}')\"></div>",
-    '<div style="background:url(&quot;{}&quot;)"></div>',
-    '<div style="background-image:image-set(&quot;{}&quot; 1x)"></div>',
-    '<div data-bg="url({})"></div>',
-    "<style>.a{{background:url({})}}</style>",
-    '<noscript><img src="{}"></noscript>', '<template><img src="{}"></template>',
-])
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '<img src="{}">',
+        '<img srcset="{} 300w">',
+        "<picture><source srcset='{} 2x'></picture>",
+        '<source src="{}">',
+        '<video poster="{}"></video>',
+        '<video src="{}"></video>',
+        '<audio src="{}"></audio>',
+        '<track src="{}">',
+        '<a href="{}">x</a>',
+        '<area href="{}">',
+        '<link rel="icon" href="{}">',
+        '<link rel="preload" as="image" imagesrcset="{} 1x">',
+        '<meta property="og:image" content="{}">',
+        '<meta name="twitter:image" content="{}">',
+        '<meta property="og:image:secure_url" content="{}">',
+        '<svg><image href="{}"/></svg>',
+        '<svg><image xlink:href="{}"/></svg>',
+        '<input type="image" src="{}">',
+        '<object data="{}"></object>',
+        '<embed src="{}">',
+        '<body background="{}">',
+        '<td background="{}">',
+        '<img data-src="{}">',
+        '<img data-srcset="{} 300w">',
+        '<div data-bg="{}"></div>',
+        '<img data-lazy-src="{}">',
+        '<img data-large_image="{}">',
+        '<img data-full-url="{}">',
+        '<div data-thumb="{}"></div>',
+        '<div data-thumb-srcset="{} 100w"></div>',
+        '<div style="background:url({})"></div>',
+        "<div style=\"background:url('{}')\"></div>",
+        '<div style="background:url(&quot;{}&quot;)"></div>',
+        '<div style="background-image:image-set(&quot;{}&quot; 1x)"></div>',
+        '<div data-bg="url({})"></div>',
+        "<style>.a{{background:url({})}}</style>",
+        '<noscript><img src="{}"></noscript>',
+        '<template><img src="{}"></template>',
+    ],
+)
 def test_url_positions(template: str) -> None:
     assert rewrite(template.format(U)) == template.format(C)
 
 
-@pytest.mark.parametrize(("before", "after"), [
-    ('<img src="/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
-    ('<img src="//example.com/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
-    ('<img src="http://www.example.com/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
-    ('<img src="https://EXAMPLE.COM/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
-])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ('<img src="/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
+        ('<img src="//example.com/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
+        ('<img src="http://www.example.com/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
+        ('<img src="https://EXAMPLE.COM/wp-content/uploads/2024/05/a.jpg">', f'<img src="{C}">'),
+    ],
+)
 def test_hosts_and_root_relative(before: str, after: str) -> None:
     assert rewrite(before) == after
 
 
-@pytest.mark.parametrize("html", [
-    '<img src="https://other.org/wp-content/uploads/2024/05/a.jpg">',
-    f'<img src="{C}">',
-    '<img src="wp-content/uploads/2024/05/a.jpg">',
-    '<img src="/wp-content/uploads-old/a.jpg">',
-    '<img title="/wp-content/uploads/2024/05/a.jpg">',
-    '<meta name="description" content="/wp-content/uploads/2024/05/a.jpg">',
-    "<p>/wp-content/uploads/2024/05/a.jpg</p>",
-    "<title>/wp-content/uploads/2024/05/a.jpg</title>",
-    '<textarea><img src="/wp-content/uploads/2024/05/a.jpg"></textarea>',
-    '<pre><code>&lt;img src="/wp-content/uploads/2024/05/a.jpg"&gt;</code></pre>',
-    '<!-- <img src="/wp-content/uploads/2024/05/a.jpg"> -->',
-    '<!-- unclosed <img alt="a > b" src="/wp-content/uploads/2024/05/a.jpg">'
-    "<img src=/wp-content/uploads/2024/05/b.jpg>",
-    '<uploads<img src="/wp-content/uploads/2024/05/a.jpg">',  # one tag, named "uploads<img"
-    '<script type="text/template"><img src="/wp-content/uploads/2024/05/a.jpg"></script>',
-    "<script>document.write('<img src=\"/wp-content/uploads/2024/05/a.jpg\">')</script>",
-    '<script>var s = "see /wp-content/uploads/2024/05/a.jpg";</script>',
-    '<div data-unknown="/wp-content/uploads/2024/05/a.jpg"></div>',
-])
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<img src="https://other.org/wp-content/uploads/2024/05/a.jpg">',
+        f'<img src="{C}">',
+        '<img src="wp-content/uploads/2024/05/a.jpg">',
+        '<img src="/wp-content/uploads-old/a.jpg">',
+        '<img title="/wp-content/uploads/2024/05/a.jpg">',
+        '<meta name="description" content="/wp-content/uploads/2024/05/a.jpg">',
+        "<p>/wp-content/uploads/2024/05/a.jpg</p>",
+        "<title>/wp-content/uploads/2024/05/a.jpg</title>",
+        '<textarea><img src="/wp-content/uploads/2024/05/a.jpg"></textarea>',
+        '<pre><code>&lt;img src="/wp-content/uploads/2024/05/a.jpg"&gt;</code></pre>',
+        '<!-- <img src="/wp-content/uploads/2024/05/a.jpg"> -->',
+        '<!-- unclosed <img alt="a > b" src="/wp-content/uploads/2024/05/a.jpg">'
+        "<img src=/wp-content/uploads/2024/05/b.jpg>",
+        '<uploads<img src="/wp-content/uploads/2024/05/a.jpg">',  # one tag, named "uploads<img"
+        '<script type="text/template"><img src="/wp-content/uploads/2024/05/a.jpg"></script>',
+        "<script>document.write('<img src=\"/wp-content/uploads/2024/05/a.jpg\">')</script>",
+        '<script>var s = "see /wp-content/uploads/2024/05/a.jpg";</script>',
+        '<div data-unknown="/wp-content/uploads/2024/05/a.jpg"></div>',
+    ],
+)
 def test_never_touched(html: str) -> None:
     doc = html.encode()
     assert rewriter().rewrite(doc, map_url) is doc
@@ -90,6 +120,7 @@ def test_rewriting_a_rewritten_page_changes_nothing() -> None:
 
 # -- scripts -----------------------------------------------------------------
 
+
 def test_ld_json_keeps_its_escaping() -> None:
     escaped = U.replace("/", "\\/")
     html = f'<script type="application/ld+json">{{"image":"{escaped}","n":1}}</script>'
@@ -105,12 +136,15 @@ def test_inline_script_whole_url_strings() -> None:
 
 def test_json_attribute_woocommerce_variations() -> None:
     escaped = U.replace("/", "\\/")
-    html = (f'<form data-product_variations="[{{&quot;image&quot;:{{&quot;src&quot;:'
-            f'&quot;{escaped}&quot;,&quot;title&quot;:&quot;Shirt &#8211; blue&quot;}}}}]">')
+    html = (
+        f'<form data-product_variations="[{{&quot;image&quot;:{{&quot;src&quot;:'
+        f'&quot;{escaped}&quot;,&quot;title&quot;:&quot;Shirt &#8211; blue&quot;}}}}]">'
+    )
     assert rewrite(html) == html.replace(escaped, C.replace("/", "\\/"))
 
 
 # -- decoding and writing back ---------------------------------------------------
+
 
 def test_references_are_decoded_before_matching() -> None:
     html = '<img src="&#x2F;wp-content&#x2F;uploads&#x2F;2024&#x2F;05&#x2F;a.jpg">'
@@ -124,21 +158,30 @@ def test_ampersands_are_written_escaped() -> None:
 
 def test_a_quote_in_a_file_name_cannot_break_out() -> None:
     for html, expected in [
-        ('<img src="/wp-content/uploads/a&quot;b.jpg" alt=x>',
-         '<img src="https://cdn.example.net/u/a&quot;b.jpg" alt=x>'),
-        ("<img src='/wp-content/uploads/a&#39;b.jpg' alt=x>",
-         "<img src='https://cdn.example.net/u/a&#39;b.jpg' alt=x>"),
-        ("<img src=/wp-content/uploads/a'b.jpg alt=x>",
-         "<img src=\"https://cdn.example.net/u/a'b.jpg\" alt=x>"),
+        (
+            '<img src="/wp-content/uploads/a&quot;b.jpg" alt=x>',
+            '<img src="https://cdn.example.net/u/a&quot;b.jpg" alt=x>',
+        ),
+        (
+            "<img src='/wp-content/uploads/a&#39;b.jpg' alt=x>",
+            "<img src='https://cdn.example.net/u/a&#39;b.jpg' alt=x>",
+        ),
+        (
+            "<img src=/wp-content/uploads/a'b.jpg alt=x>",
+            '<img src="https://cdn.example.net/u/a\'b.jpg" alt=x>',
+        ),
     ]:
         assert rewrite(html) == expected
 
 
 def test_unquoted_values_stay_valid() -> None:
-    assert rewrite("<img src=/wp-content/uploads/a.jpg>") == \
-        "<img src=https://cdn.example.net/u/a.jpg>"
-    out = rewriter().rewrite(b"<img src=/wp-content/uploads/a.jpg>",
-                             lambda u: "https://cdn/a b.jpg")
+    assert (
+        rewrite("<img src=/wp-content/uploads/a.jpg>")
+        == "<img src=https://cdn.example.net/u/a.jpg>"
+    )
+    out = rewriter().rewrite(
+        b"<img src=/wp-content/uploads/a.jpg>", lambda u: "https://cdn/a b.jpg"
+    )
     assert out == b'<img src="https://cdn/a b.jpg">'
 
 
@@ -149,10 +192,10 @@ def test_only_the_first_of_duplicate_attributes_counts() -> None:
 
 
 def test_duplicates_among_several_rewritten_attributes() -> None:
-    html = (f'<img data-src="{U}" srcset="{U} 1x" src=/x.jpg alt="src=1" '
-            f'SRC="{U}" data-src="{U}">')
-    assert rewrite(html) == (f'<img data-src="{C}" srcset="{C} 1x" src=/x.jpg alt="src=1" '
-                             f'SRC="{U}" data-src="{U}">')
+    html = f'<img data-src="{U}" srcset="{U} 1x" src=/x.jpg alt="src=1" SRC="{U}" data-src="{U}">'
+    assert rewrite(html) == (
+        f'<img data-src="{C}" srcset="{C} 1x" src=/x.jpg alt="src=1" SRC="{U}" data-src="{U}">'
+    )
     html = f'<img data-src="{U}" alt="src" src="{U}">'  # "src" inside other names is no duplicate
     assert rewrite(html) == html.replace(U, C)
 
@@ -164,15 +207,17 @@ def test_whitespace_around_a_url_is_kept() -> None:
 def test_extra_url_attributes_from_the_config() -> None:
     html = f'<div data-hero="{U}" data-hero-set="{U} 2x"></div>'
     assert rewrite(html) == html
-    out = rewrite(html, extra_url_attributes=("data-hero",),
-                  extra_srcset_attributes=("data-hero-set",))
+    out = rewrite(
+        html, extra_url_attributes=("data-hero",), extra_srcset_attributes=("data-hero-set",)
+    )
     assert out == html.replace(U, C)
 
 
 # -- robustness ----------------------------------------------------------------------
 
+
 def test_bom_crlf_uppercase_and_nul_bytes_are_kept() -> None:
-    doc = (b"\xef\xbb\xbf<!DOCTYPE html>\r\n<IMG SRC=\"" + U.encode() + b"\" ALT=\"\x00\">\r\n")
+    doc = b'\xef\xbb\xbf<!DOCTYPE html>\r\n<IMG SRC="' + U.encode() + b'" ALT="\x00">\r\n'
     assert rewriter().rewrite(doc, map_url) == doc.replace(U.encode(), C.encode())
 
 
@@ -183,7 +228,8 @@ def test_unclosed_quote_at_the_end_leaves_the_rest_alone() -> None:
 
 def test_invalid_utf8_in_a_url_keeps_that_url() -> None:
     doc = f'<img src="/wp-content/uploads/caf\udce9.jpg"><img src="{U}">'.encode(
-        "utf-8", "surrogateescape")
+        "utf-8", "surrogateescape"
+    )
     out = rewriter().rewrite(doc, map_url)
     assert out == doc.replace(U.encode(), C.encode())
 
@@ -191,15 +237,20 @@ def test_invalid_utf8_in_a_url_keeps_that_url() -> None:
 def test_windows_1252_declared_in_meta() -> None:
     doc = '<meta charset="windows-1252"><img src="/wp-content/uploads/café.jpg">'.encode("cp1252")
     out = rewriter().rewrite(doc, map_url)
-    assert out == '<meta charset="windows-1252"><img src="https://cdn.example.net/u/café.jpg">'\
-        .encode("cp1252")
+    assert (
+        out
+        == '<meta charset="windows-1252"><img src="https://cdn.example.net/u/café.jpg">'.encode(
+            "cp1252"
+        )
+    )
 
 
 def test_shift_jis_from_the_header() -> None:
     html = '<p>写真</p><img src="/wp-content/uploads/写真.jpg" alt="表">'
     out = rewriter().rewrite(html.encode("shift_jis"), map_url, encoding="Shift_JIS")
-    assert out.decode("shift_jis") == html.replace("/wp-content/uploads/",
-                                                   "https://cdn.example.net/u/")
+    assert out.decode("shift_jis") == html.replace(
+        "/wp-content/uploads/", "https://cdn.example.net/u/"
+    )
 
 
 def test_a_replacement_the_encoding_cannot_hold_becomes_a_reference() -> None:
@@ -254,6 +305,7 @@ def test_uploads_path_with_another_layout() -> None:
 
 # -- element handlers -----------------------------------------------------------
 
+
 class LazyImages(ElementHandler):
     """A tiny example feature: lazy-load images, announce the CDN once in <head>."""
 
@@ -268,8 +320,10 @@ class LazyImages(ElementHandler):
 
 
 def test_handlers_see_rewritten_values_and_queue_edits() -> None:
-    doc = f'<html><head><title>t</title></head><body><img src="{U}" alt=x/>' \
-          f'<img loading=eager src="/x.png"></body></html>'.encode()
+    doc = (
+        f'<html><head><title>t</title></head><body><img src="{U}" alt=x/>'
+        f'<img loading=eager src="/x.png"></body></html>'.encode()
+    )
     out = rewriter().rewrite(doc, map_url, handlers=[LazyImages()])
     assert out.decode() == (
         '<html><head><link rel="preconnect" href="https://cdn.example.net"><title>t</title>'
@@ -308,9 +362,15 @@ class Recorder(ElementHandler):
         if element.name == "head":
             self.head = element
             return
-        self.seen.append((element.get("src"), element.original("src"),
-                          element.within("picture"), element.within("noscript"),
-                          element.within("template")))
+        self.seen.append(
+            (
+                element.get("src"),
+                element.original("src"),
+                element.within("picture"),
+                element.within("noscript"),
+                element.within("template"),
+            )
+        )
 
     def finish(self, rewritten: bool) -> None:
         self.finished.append(rewritten)
@@ -319,9 +379,11 @@ class Recorder(ElementHandler):
 
 
 def test_handlers_read_the_value_as_written_and_where_the_tag_sits() -> None:
-    doc = (f'<head></head><picture><source srcset="{U}"><img src="{U}"></picture>'
-           f'<img src="/x.png"><noscript><img src="{U}"></noscript>'
-           f'<template><img src=/t.png></template><img src=/y.png>').encode()
+    doc = (
+        f'<head></head><picture><source srcset="{U}"><img src="{U}"></picture>'
+        f'<img src="/x.png"><noscript><img src="{U}"></noscript>'
+        f"<template><img src=/t.png></template><img src=/y.png>"
+    ).encode()
     recorder = Recorder()
     out = rewriter().rewrite(doc, map_url, handlers=[recorder])
     assert recorder.seen == [
@@ -338,8 +400,10 @@ def test_handlers_read_the_value_as_written_and_where_the_tag_sits() -> None:
 def test_finish_says_whether_any_url_was_rewritten() -> None:
     recorder = Recorder()
     doc = b'<head></head><img src="https://other.example/a.jpg">'
-    assert rewriter().rewrite(doc, map_url, handlers=[recorder]) == \
-        b'<head><!-- end --></head><img src="https://other.example/a.jpg">'
+    assert (
+        rewriter().rewrite(doc, map_url, handlers=[recorder])
+        == b'<head><!-- end --></head><img src="https://other.example/a.jpg">'
+    )
     assert recorder.finished == [False]
 
 
@@ -356,8 +420,12 @@ def test_within_knows_only_the_context_elements() -> None:
 
 def test_uploads_at_the_site_root_read_every_tag() -> None:
     rw = HtmlRewriter(HtmlOptions(uploads_path="/"))
-    doc = (b'<p>x</p><img src="/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
-           b'<div style="background:url(/c.png)"></div>')
+    doc = (
+        b'<p>x</p><img src="/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
+        b'<div style="background:url(/c.png)"></div>'
+    )
     out = rw.rewrite(doc, lambda u: "https://cdn" + u if u.startswith("/") else None)
-    assert out == (b'<p>x</p><img src="https://cdn/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
-                   b'<div style="background:url(https://cdn/c.png)"></div>')
+    assert out == (
+        b'<p>x</p><img src="https://cdn/a.jpg" alt=y><!-- <img src=/b.jpg> -->'
+        b'<div style="background:url(https://cdn/c.png)"></div>'
+    )

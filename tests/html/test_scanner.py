@@ -15,17 +15,19 @@ def reported(doc: bytes, names: frozenset[str] = frozenset({"img"})) -> list[str
     out: list[str] = []
     for event in Scanner(names, MARKER).scan(doc):
         if isinstance(event, RawText):
-            out.append(f"{event.tag.name}-text:{doc[event.start:event.end].decode()}")
+            out.append(f"{event.tag.name}-text:{doc[event.start : event.end].decode()}")
         else:
-            out.append(doc[event.start:event.end].decode())
+            out.append(doc[event.start : event.end].decode())
     return out
 
 
 def attributes(tag_html: bytes) -> list[tuple[str, str, str | None]]:
-    tag = next(e for e in Scanner(frozenset({"x"}), MARKER).scan(tag_html)
-               if isinstance(e, StartTag))
-    return [(a.name, tag_html[a.value_start:a.value_end].decode(), a.quote)
-            for a in tag.attributes]
+    tag = next(
+        e for e in Scanner(frozenset({"x"}), MARKER).scan(tag_html) if isinstance(e, StartTag)
+    )
+    return [
+        (a.name, tag_html[a.value_start : a.value_end].decode(), a.quote) for a in tag.attributes
+    ]
 
 
 def test_reports_named_tags_and_tags_with_the_marker_only() -> None:
@@ -61,15 +63,25 @@ def test_raw_text_elements() -> None:
     doc = b"<textarea><img src=a></textarea><title><img src=b></TITLE ><img src=c>"
     assert reported(doc) == ["<img src=c>"]
     doc = b'<script>if (a<b) x="<img src=a>"</script><style>p{}</style><img src=b>'
-    assert reported(doc) == ["<script>", 'script-text:if (a<b) x="<img src=a>"', "<style>",
-                             "style-text:p{}", "<img src=b>"]
+    assert reported(doc) == [
+        "<script>",
+        'script-text:if (a<b) x="<img src=a>"',
+        "<style>",
+        "style-text:p{}",
+        "<img src=b>",
+    ]
 
 
 def test_a_skipped_element_asked_for_is_reported_and_its_contents_still_skipped() -> None:
-    doc = b'<iframe src=a><img src=uploads></iframe><textarea><img src=uploads></textarea>' \
-          b'<img src=uploads><IFRAME>x<img src=uploads>'
+    doc = (
+        b"<iframe src=a><img src=uploads></iframe><textarea><img src=uploads></textarea>"
+        b"<img src=uploads><IFRAME>x<img src=uploads>"
+    )
     assert reported(doc, frozenset({"img", "iframe"})) == [
-        "<iframe src=a>", "<img src=uploads>", "<IFRAME>"]  # the last runs to the end
+        "<iframe src=a>",
+        "<img src=uploads>",
+        "<IFRAME>",
+    ]  # the last runs to the end
     assert reported(doc) == ["<img src=uploads>"]  # not asked for: skipped whole, as before
 
 
@@ -88,7 +100,11 @@ def test_plaintext_makes_the_rest_text() -> None:
 
 def test_names_are_case_insensitive() -> None:
     assert reported(b"<IMG SRC=a><ScRiPt>x</sCrIpT><img src=b>") == [
-        "<IMG SRC=a>", "<ScRiPt>", "script-text:x", "<img src=b>"]
+        "<IMG SRC=a>",
+        "<ScRiPt>",
+        "script-text:x",
+        "<img src=b>",
+    ]
 
 
 def test_marker_in_an_unquoted_value_is_seen() -> None:
@@ -102,8 +118,14 @@ def test_a_less_than_sign_that_opens_nothing_is_text() -> None:
 
 def test_attribute_tokens() -> None:
     assert attributes(b'<x a="1" b=\'2\' c=3 d e= f g="x>y"h=i =j/>') == [
-        ("a", "1", '"'), ("b", "2", "'"), ("c", "3", ""), ("d", "", None), ("e", "f", ""),
-        ("g", "x>y", '"'), ("h", "i", ""), ("=j", "", None),
+        ("a", "1", '"'),
+        ("b", "2", "'"),
+        ("c", "3", ""),
+        ("d", "", None),
+        ("e", "f", ""),
+        ("g", "x>y", '"'),
+        ("h", "i", ""),
+        ("=j", "", None),
     ]
 
 
@@ -128,12 +150,39 @@ def test_marked_values_reads_named_attributes_holding_the_marker() -> None:
     assert found == [(b"srcset", b"/uploads/a.jpg 1x", '"')]
 
 
-_PIECES = st.sampled_from([
-    "<img src=/uploads/a.jpg>", '<img alt="x > y" src="/UPLOADS/b">', "<a href='/uploads/c'>",
-    "<!--", "-->", "<!-->", "<script>", "</script>", "<style>", "</style>", "<textarea>",
-    "</textarea>", "<title>", "</title>", '"', "'", "<", ">", "=", "</div x='>'>", "<?x>",
-    "<p class=uploads>", "<p>", "uploads", "<![CDATA[", "<plaintext>", " ", "\n", "<div data-x=",
-])
+_PIECES = st.sampled_from(
+    [
+        "<img src=/uploads/a.jpg>",
+        '<img alt="x > y" src="/UPLOADS/b">',
+        "<a href='/uploads/c'>",
+        "<!--",
+        "-->",
+        "<!-->",
+        "<script>",
+        "</script>",
+        "<style>",
+        "</style>",
+        "<textarea>",
+        "</textarea>",
+        "<title>",
+        "</title>",
+        '"',
+        "'",
+        "<",
+        ">",
+        "=",
+        "</div x='>'>",
+        "<?x>",
+        "<p class=uploads>",
+        "<p>",
+        "uploads",
+        "<![CDATA[",
+        "<plaintext>",
+        " ",
+        "\n",
+        "<div data-x=",
+    ]
+)
 _NOISE = st.text(alphabet="<>!-/?\"'= \nuploadsUPLOADS", max_size=10)
 
 
@@ -150,9 +199,11 @@ def test_the_fast_path_to_the_marker_reads_like_the_careful_tokenizer(pieces: li
         return [(e.start, e.end) for e in scanner.scan(doc) if isinstance(e, StartTag)]
 
     expected = [
-        span for span, tag in zip(tags(careful), (e for e in careful.scan(doc)
-                                                  if isinstance(e, StartTag)), strict=True)
-        if any(MARKER in doc[a.value_start:a.value_end].lower() for a in tag.attributes)
+        span
+        for span, tag in zip(
+            tags(careful), (e for e in careful.scan(doc) if isinstance(e, StartTag)), strict=True
+        )
+        if any(MARKER in doc[a.value_start : a.value_end].lower() for a in tag.attributes)
         or tag.name in ("script", "style", "plaintext")
     ]
     assert tags(fast) == expected

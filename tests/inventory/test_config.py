@@ -30,7 +30,10 @@ def test_s3_defaults() -> None:
     assert config == S3InventoryConfig(bucket="media")
     assert (config.prefix, config.refresh_seconds, config.lookup_on_miss) == ("", 300.0, True)
     assert (config.positive_ttl, config.negative_ttl, config.startup_wait_seconds) == (
-        3600.0, 60.0, 0.0)
+        3600.0,
+        60.0,
+        0.0,
+    )
     assert config.page_size == 1000
 
 
@@ -38,11 +41,19 @@ def test_full_s3_section_with_secrets_from_the_environment() -> None:
     config = parse(
         {
             "s3": {
-                "bucket": "media", "prefix": "/wp-content/uploads", "region": "eu-west-1",
-                "endpoint_url": "http://127.0.0.1:8333", "refresh_seconds": 60,
-                "lookup_on_miss": False, "positive_ttl": 10, "negative_ttl": 5,
-                "access_key_id": "${KEY}", "secret_access_key": "${SECRET}",
-                "startup_wait_seconds": 2, "page_size": 7, "cache_size": 50,
+                "bucket": "media",
+                "prefix": "/wp-content/uploads",
+                "region": "eu-west-1",
+                "endpoint_url": "http://127.0.0.1:8333",
+                "refresh_seconds": 60,
+                "lookup_on_miss": False,
+                "positive_ttl": 10,
+                "negative_ttl": 5,
+                "access_key_id": "${KEY}",
+                "secret_access_key": "${SECRET}",
+                "startup_wait_seconds": 2,
+                "page_size": 7,
+                "cache_size": 50,
             },
             "on_missing": "rewrite",
         },

@@ -15,8 +15,13 @@ MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def obj(key: str, size: int = 10, etag: str = f'"{MD5}"') -> dict[str, object]:
-    return {"Key": key, "Size": size, "ETag": etag, "LastModified": WHEN,
-            "StorageClass": "STANDARD"}
+    return {
+        "Key": key,
+        "Size": size,
+        "ETag": etag,
+        "LastModified": WHEN,
+        "StorageClass": "STANDARD",
+    }
 
 
 @given(
@@ -46,14 +51,19 @@ def test_parse_etag() -> None:
 
 def test_builder_strips_the_prefix_and_skips_other_keys_and_folder_markers() -> None:
     builder = ListingBuilder("wp-content/uploads/")
-    builder.add_page({"Contents": [obj("wp-content/uploads/2024/05/a.jpg", 1234),
-                                   obj("wp-content/uploads/2024/05/")]})
+    builder.add_page(
+        {
+            "Contents": [
+                obj("wp-content/uploads/2024/05/a.jpg", 1234),
+                obj("wp-content/uploads/2024/05/"),
+            ]
+        }
+    )
     builder.add_page({"Contents": [obj("elsewhere/b.jpg")]})
     builder.add_page({})  # an empty bucket's page has no Contents
     listing = builder.build()
     assert (len(listing), listing.pages) == (1, 3)
-    assert listing.get("2024/05/a.jpg") == FileInfo(
-        size=1234, mtime=WHEN.timestamp(), etag=MD5)
+    assert listing.get("2024/05/a.jpg") == FileInfo(size=1234, mtime=WHEN.timestamp(), etag=MD5)
     assert listing.get("2024/05/b.jpg") is None
     assert list(listing) == ["2024/05/a.jpg"]
 

@@ -37,8 +37,18 @@ def test_missing_files_and_directories_are_not_found(tmp_path: Path) -> None:
     assert inventory.lookup("2024/05") is None
 
 
-@pytest.mark.parametrize("key", ["../secret.jpg", "2024/../../secret.jpg", "/etc/passwd",
-                                 "2024//a.jpg", "./a.jpg", "a\x00.jpg", ""])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../secret.jpg",
+        "2024/../../secret.jpg",
+        "/etc/passwd",
+        "2024//a.jpg",
+        "./a.jpg",
+        "a\x00.jpg",
+        "",
+    ],
+)
 def test_keys_that_could_leave_the_directory_are_not_found(tmp_path: Path, key: str) -> None:
     uploads = tmp_path / "uploads"
     put(uploads, "a.jpg")

@@ -28,10 +28,17 @@ PREFIX = "wp-content/uploads/"
 
 def settings(server: S3Server, bucket: str, **overrides: Any) -> S3InventoryConfig:
     base = S3InventoryConfig(
-        bucket=bucket, prefix=PREFIX, region=server.region, endpoint_url=server.endpoint_url,
-        access_key_id=server.access_key_id, secret_access_key=server.secret_access_key,
-        page_size=7, lookup_on_miss=False, startup_wait_seconds=30,
-        connect_timeout=1, read_timeout=5,
+        bucket=bucket,
+        prefix=PREFIX,
+        region=server.region,
+        endpoint_url=server.endpoint_url,
+        access_key_id=server.access_key_id,
+        secret_access_key=server.secret_access_key,
+        page_size=7,
+        lookup_on_miss=False,
+        startup_wait_seconds=30,
+        connect_timeout=1,
+        read_timeout=5,
     )
     return dataclasses.replace(base, **overrides)
 
@@ -71,9 +78,12 @@ async def started() -> AsyncIterator[Callable[[S3InventoryConfig], Any]]:
 
 
 async def test_the_whole_prefix_is_listed_page_by_page(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
-    md5s = {f"2024/05/img-{i:02}.jpg": put(s3_server, bucket, f"2024/05/img-{i:02}.jpg",
-                                           b"x" * (i + 1)) for i in range(20)}
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
+    md5s = {
+        f"2024/05/img-{i:02}.jpg": put(s3_server, bucket, f"2024/05/img-{i:02}.jpg", b"x" * (i + 1))
+        for i in range(20)
+    }
     s3_server.client().put_object(Bucket=bucket, Key="other/outside.jpg", Body=b"no")
     inventory = await started(settings(s3_server, bucket))
     assert inventory.ready
@@ -89,10 +99,12 @@ async def test_the_whole_prefix_is_listed_page_by_page(
 
 
 async def test_before_the_first_listing_nothing_is_known_and_nothing_fails(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     put(s3_server, bucket, "a.jpg", b"abc")
-    inventory = await started(settings(s3_server, bucket, startup_wait_seconds=0,
-                                       lookup_on_miss=True))
+    inventory = await started(
+        settings(s3_server, bucket, startup_wait_seconds=0, lookup_on_miss=True)
+    )
     # start() returned without waiting: pages are served with local URLs meanwhile,
     # and no HEAD is sent for them.
     assert not inventory.ready
@@ -103,9 +115,16 @@ async def test_before_the_first_listing_nothing_is_known_and_nothing_fails(
 
 
 async def test_an_unreachable_bucket_at_start_gives_local_urls_not_errors(started: Any) -> None:
-    dead = S3InventoryConfig(bucket="media", endpoint_url=f"http://127.0.0.1:{free_port()}",
-                             region="us-east-1", access_key_id="k", secret_access_key="s",
-                             startup_wait_seconds=10, connect_timeout=0.5, read_timeout=1)
+    dead = S3InventoryConfig(
+        bucket="media",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+        access_key_id="k",
+        secret_access_key="s",
+        startup_wait_seconds=10,
+        connect_timeout=0.5,
+        read_timeout=1,
+    )
     inventory = await started(dead)  # waits for the first attempt only, which fails
     assert not inventory.ready
     assert inventory.lookup("a.jpg") is None
@@ -113,8 +132,9 @@ async def test_an_unreachable_bucket_at_start_gives_local_urls_not_errors(starte
     assert stats["refresh_failures"] == 1 and "Connect" in stats["last_error"]
 
 
-async def test_wrong_credentials_are_reported(s3_server: S3Server, bucket: str,
-                                              started: Any) -> None:
+async def test_wrong_credentials_are_reported(
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     config = settings(s3_server, bucket, secret_access_key="wrong")
     inventory = await started(config)
     assert not inventory.ready
@@ -122,7 +142,8 @@ async def test_wrong_credentials_are_reported(s3_server: S3Server, bucket: str,
 
 
 async def test_pages_are_served_from_the_old_listing_while_a_refresh_runs(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     for i in range(60):
         put(s3_server, bucket, f"old-{i}.jpg", b"old")
     inventory = await started(settings(s3_server, bucket, page_size=3))
@@ -138,7 +159,8 @@ async def test_pages_are_served_from_the_old_listing_while_a_refresh_runs(
 
 
 async def test_the_background_refresh_picks_up_new_objects(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     inventory = await started(settings(s3_server, bucket, refresh_seconds=1))
     assert inventory.lookup("later.jpg") is None
     put(s3_server, bucket, "later.jpg", b"later")
@@ -147,7 +169,8 @@ async def test_the_background_refresh_picks_up_new_objects(
 
 
 async def test_a_replaced_object_shows_its_new_version_after_a_refresh(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     first = put(s3_server, bucket, "2024/05/logo.png", b"version one")
     inventory = await started(settings(s3_server, bucket))
     before = inventory.lookup("2024/05/logo.png")
@@ -160,7 +183,8 @@ async def test_a_replaced_object_shows_its_new_version_after_a_refresh(
 
 
 async def test_a_miss_sends_one_head_and_later_views_get_its_answer(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     inventory = await started(settings(s3_server, bucket, lookup_on_miss=True))
     md5 = put(s3_server, bucket, "2024/06/fresh.jpg", b"uploaded after the listing")
     assert inventory.lookup("2024/06/fresh.jpg") is None  # this page view does not wait
@@ -173,7 +197,8 @@ async def test_a_miss_sends_one_head_and_later_views_get_its_answer(
 
 
 async def test_a_missing_object_is_asked_about_once_per_negative_ttl(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     inventory = await started(settings(s3_server, bucket, lookup_on_miss=True))
     assert inventory.lookup("nowhere.jpg") is None
     await until(lambda: inventory.snapshot_stats()["heads_in_flight"] == 0)
@@ -184,7 +209,8 @@ async def test_a_missing_object_is_asked_about_once_per_negative_ttl(
 
 
 async def test_with_lookup_on_miss_off_s3_is_never_asked_per_object(
-        s3_server: S3Server, bucket: str, started: Any) -> None:
+    s3_server: S3Server, bucket: str, started: Any
+) -> None:
     inventory = await started(settings(s3_server, bucket, lookup_on_miss=False))
     put(s3_server, bucket, "fresh.jpg", b"fresh")
     for _ in range(3):
@@ -195,7 +221,8 @@ async def test_with_lookup_on_miss_off_s3_is_never_asked_per_object(
 
 @pytest.mark.skipif(weed_binary() is None, reason="SeaweedFS (`weed`) is not installed")
 async def test_when_the_server_dies_the_last_good_listing_keeps_serving(
-        tmp_path: Path, started: Any) -> None:
+    tmp_path: Path, started: Any
+) -> None:
     with start_s3_server(tmp_path / "doomed") as doomed:
         bucket = doomed.new_bucket()
         md5 = put(doomed, bucket, "2024/05/kept.jpg", b"still here")

@@ -160,14 +160,31 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
     }
     config_path = directory / "s3.json"
     config_path.write_text(json.dumps(identity))
-    names = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-             "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc")
+    names = (
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port",
+        "s3.port.grpc",
+    )
     ports = {name: free_port() for name in names}
     args = [
-        weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-filer", "-s3", f"-s3.config={config_path}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64", "-volume.max=500", "-volume.preStopSeconds=0",
+        weed,
+        "server",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-filer",
+        "-s3",
+        f"-s3.config={config_path}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=500",
+        "-volume.preStopSeconds=0",
         "-master.telemetry=false",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
@@ -176,8 +193,14 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
     env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
     log_path = directory / "weed.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=directory, env=env)
+        process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=directory,
+            env=env,
+        )
     server = S3Server(
         endpoint_url=f"http://127.0.0.1:{ports['s3.port']}",
         access_key_id=ACCESS_KEY,
