@@ -67,6 +67,8 @@ sys.path.insert(0, str(ROOT))
 from bench.make_corpus import CORPUS, build  # noqa: E402
 
 HOST = "127.0.0.1"
+# Every setup loaded by default, by key (``--setups`` picks some).
+SETUPS = ("upstream", "nginx-sub", "rp-off", "rp-cdn", "rp-full", "rp-cdn-fresh")
 SITE = b"http://wp.test"
 CDN_BASE = "https://cdn.example.net/wp-content/uploads/"
 # The features section tried for the fullest cell; used only if parse_config accepts it.
@@ -177,10 +179,10 @@ class Processes:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(
-        self, argv: list[str], port: int, log: str, cpus: str | None
+        self, argv: list[str], port: int, log: str, cpus: str | None, cwd: Path = ROOT
     ) -> subprocess.Popen[bytes]:
         out = open(self.tmp / log, "wb")  # noqa: SIM115 - lives as long as the process
-        proc = subprocess.Popen(pinned(cpus, argv), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(pinned(cpus, argv), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         self.procs.append(proc)
         wait_for_port(port, proc)
         return proc
@@ -307,13 +309,16 @@ def features_accepted(text: str) -> bool:
 
 
 def start_proxy(procs: Processes, key: str, title: str, yaml_text: str, port: int,
-                cpus: str | None, workers: int = 1, marker: bytes | None = None) -> Target:
+                cpus: str | None, workers: int = 1, marker: bytes | None = None,
+                tree: Path = ROOT) -> Target:
+    """``rewriteproxy serve`` with this config; ``tree`` is the source tree it runs from
+    (``python -m`` imports the package from its working directory)."""
     config = procs.tmp / f"{key}.yaml"
     config.write_text(yaml_text)
     argv = [sys.executable, "-m", "rewriteproxy", "serve", "--config", str(config)]
     if workers > 1:
         argv += ["--workers", str(workers)]
-    proc = procs.start(argv, port, f"{key}.log", cpus)
+    proc = procs.start(argv, port, f"{key}.log", cpus, tree)
     return Target(key, title, port, proc, marker)
 
 
@@ -535,12 +540,23 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pages", default="blog-20k,blog-50k,wp-56k,blog-200k,blog-2m")
+    parser.add_argument("--setups", default=",".join(SETUPS),
+                        help=f"which setups to load, of {', '.join(SETUPS)} (also rp-base "
+                        "with --baseline)")
+    parser.add_argument("--baseline", type=Path, metavar="TREE",
+                        help="also run pass-through from this source tree (e.g. a checkout of "
+                        "main), as rp-base, paired round by round with rp-off")
     parser.add_argument("--memory-clients", type=int, default=500)
     parser.add_argument("--skip-workers", action="store_true", help="no --workers 2 check")
     parser.add_argument("--skip-memory", action="store_true", help="no many-clients check")
     parser.add_argument("--markdown", type=Path, help="also write the results here")
     parser.add_argument("--json", type=Path, help="also write the raw samples here")
     args = parser.parse_args()
+    setups = set(args.setups.split(","))
+    if args.baseline is not None:
+        setups.add("rp-base")
+    if unknown := setups - {*SETUPS, "rp-base"}:
+        parser.error(f"unknown setups: {', '.join(sorted(unknown))}")
     if problems := missing_tools():
         print("bench/load.py cannot run:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
@@ -571,16 +587,31 @@ def main() -> int:
                                proxy_yaml(upstream.port, port, mode, features and mode == "full"),
                                port, cpus, workers, marker)
 
-        targets = [
-            upstream,
-            start_subfilter(procs, upstream.port, proxy_cpu),
-            proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu),
-            proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu),
-            proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu),
-        ]
-        rp_cdn = targets[3]
-        targets.append(Target("rp-cdn-fresh", "rewriteproxy, CDN, every answer different",
-                              rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/fresh/"))
+        targets = [upstream]
+        if "nginx-sub" in setups:
+            targets.append(start_subfilter(procs, upstream.port, proxy_cpu))
+        if "rp-off" in setups:
+            targets.append(proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu))
+        if "rp-base" in setups:
+            port = free_port()
+            targets.append(start_proxy(
+                procs, "rp-base", f"rewriteproxy, rewriting off, from {args.baseline.name}",
+                proxy_yaml(upstream.port, port, "off"), port, proxy_cpu,
+                tree=args.baseline.resolve()))
+        if setups & {"rp-cdn", "rp-cdn-fresh"}:
+            rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"],
+                           proxy_cpu)
+            if "rp-cdn" in setups:
+                targets.append(rp_cdn)
+            if "rp-cdn-fresh" in setups:
+                targets.append(Target("rp-cdn-fresh", "rewriteproxy, CDN, every answer different",
+                                      rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/fresh/"))
+        if "rp-full" in setups:
+            targets.append(
+                proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu))
+        if "upstream" not in setups:  # still needed by the others, just not loaded
+            targets = targets[1:]
+        proxies = [t for t in targets if t is not upstream]
         pinning = (f"proxies pinned to CPU {proxy_cpu}, wrk and the upstream to CPU {load_cpu}"
                    if two_cores else "no pinning")
         print(f"{pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell, "
@@ -598,7 +629,7 @@ def main() -> int:
                 for target in targets:
                     sample = wrk(target.url + path, args.duration, args.connections, load_cpu)
                     cells.setdefault((page.name, target.key), Cell()).samples.append(sample)
-            for target in targets[1:]:
+            for target in proxies:
                 rss[(page.name, target.key)] = peak_rss_mb(target.proc.pid)
             for target in targets:
                 cell = cells[(page.name, target.key)]
@@ -612,7 +643,7 @@ def main() -> int:
         lines += table(pages, targets, cells, rss)
         lines += ["", "| page | engine MB/s (CDN mapping, this process) |", "| --- | ---: |"]
         lines += [f"| {p.name} | {engine[p.name]:.0f} |" for p in pages]
-        for target in targets[1:]:
+        for target in proxies:
             procs.stop(target.proc)  # stopping twice is harmless
 
         extra: list[str] = []

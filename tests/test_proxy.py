@@ -90,6 +90,44 @@ async def test_non_html_streams_through_unchanged(start_proxy):
     assert response.headers["Content-Length"] == str(len(BIG))
 
 
+async def test_small_pass_through_answers_keep_status_reason_headers_and_length(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            status=203, reason="Cached Elsewhere", body=b"x" * 50_000,
+            content_type="image/png", headers={"ETag": '"v2"', "X-Origin": "a"},
+        )
+
+    client = await start_proxy(origin(img=handler))
+    response = await client.get("/img")
+    assert (response.status, response.reason) == (203, "Cached Elsewhere")
+    assert await response.read() == b"x" * 50_000
+    assert response.headers["Content-Length"] == "50000"
+    assert "Transfer-Encoding" not in response.headers
+    assert (response.headers["ETag"], response.headers["X-Origin"]) == ('"v2"', "a")
+
+
+async def test_big_pass_through_bodies_stream_before_the_origin_has_finished(start_proxy):
+    half = b"h" * (512 * 1024)
+    finish = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        response.content_length = 2 * len(half)
+        await response.prepare(request)
+        await response.write(half)
+        await finish.wait()  # the rest only once the client has the first half
+        await response.write(half)
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(origin(img=handler))
+    response = await client.get("/img")
+    assert response.headers["Content-Length"] == str(2 * len(half))
+    first = await asyncio.wait_for(response.content.readexactly(len(half)), 10)
+    finish.set()
+    assert first + await response.content.read() == half + half
+
+
 async def test_html_over_the_size_limit_streams_through_unchanged(start_proxy):
     big_page = PAGE + b"<!--" + b"x" * 200_000 + b"-->"
 
