@@ -83,6 +83,7 @@ DELIVERY_MARKERS = {"cdn": b"cdn.example.net", "cloudinary": b"res.cloudinary.co
 
 # ---------------------------------------------------------------- pages
 
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -95,7 +96,8 @@ def load_pages(which: list[str]) -> list[Page]:
     available = {"wp-56k": ("real WordPress 6.1 capture (gallery post)", lambda: real)}
     for label, size in (("20k", 20_000), ("50k", 50_000), ("200k", 200_000), ("2m", 2_000_000)):
         available[f"blog-{label}"] = (
-            "corpus blog post", lambda label=label, size=size: _blog(label, size)
+            "corpus blog post",
+            lambda label=label, size=size: _blog(label, size),
         )
     pages = []
     for name in which:
@@ -116,6 +118,7 @@ def _blog(label: str, size: int) -> bytes:
 
 
 # ---------------------------------------------------------------- processes
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -231,7 +234,9 @@ http {{
 def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
     port = free_port()
     prefix = procs.tmp / "nginx-upstream"
-    conf = nginx_conf(prefix, f"""\
+    conf = nginx_conf(
+        prefix,
+        f"""\
   types {{ text/html html; }}
   charset utf-8;
   sendfile on;
@@ -243,7 +248,8 @@ def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
       alias {www}/;
       sub_filter '</body>' '<!-- $request_id --></body>';
     }}
-  }}""")
+  }}""",
+    )
     proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port, "upstream.log", cpus)
     return Target("upstream", "upstream (nginx static), direct", port, proc)
 
@@ -252,7 +258,9 @@ def start_subfilter(procs: Processes, upstream: int, cpus: str | None, workers: 
     port = free_port()
     prefix = procs.tmp / f"nginx-subfilter-{workers}"
     site = SITE.decode() + "/wp-content/uploads/"
-    conf = nginx_conf(prefix, f"""\
+    conf = nginx_conf(
+        prefix,
+        f"""\
   upstream wordpress {{ server {HOST}:{upstream}; keepalive 64; }}
   server {{
     listen {HOST}:{port};
@@ -266,9 +274,12 @@ def start_subfilter(procs: Processes, upstream: int, cpus: str | None, workers: 
       sub_filter '{site}' '{CDN_BASE}';
       sub_filter_once off;
     }}
-  }}""", workers)
-    proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port,
-                       f"subfilter-{workers}.log", cpus)
+  }}""",
+        workers,
+    )
+    proc = procs.start(
+        ["nginx", "-p", str(prefix), "-c", str(conf)], port, f"subfilter-{workers}.log", cpus
+    )
     return Target("nginx-sub", "nginx + sub_filter (host swap)", port, proc, b"cdn.example.net")
 
 
@@ -282,12 +293,17 @@ site:
   scheme: http
 """
     if mode in ("off", "cdn"):
-        return head + f"""\
+        return (
+            head
+            + f"""\
 delivery:
   provider: cdn
   cdn: {{base_url: "{CDN_BASE}"}}
 """
-    return head + """\
+        )
+    return (
+        head
+        + """\
 delivery:
   provider: cloudinary
   cloudinary:
@@ -295,7 +311,9 @@ delivery:
     delivery_type: upload
     folder: wp
     transformation: f_auto,q_auto
-""" + (FEATURES_YAML if features else "")
+"""
+        + (FEATURES_YAML if features else "")
+    )
 
 
 def features_accepted(text: str) -> bool:
@@ -308,9 +326,17 @@ def features_accepted(text: str) -> bool:
     return True
 
 
-def start_proxy(procs: Processes, key: str, title: str, yaml_text: str, port: int,
-                cpus: str | None, workers: int = 1, marker: bytes | None = None,
-                tree: Path = ROOT) -> Target:
+def start_proxy(
+    procs: Processes,
+    key: str,
+    title: str,
+    yaml_text: str,
+    port: int,
+    cpus: str | None,
+    workers: int = 1,
+    marker: bytes | None = None,
+    tree: Path = ROOT,
+) -> Target:
     """``rewriteproxy serve`` with this config; ``tree`` is the source tree it runs from
     (``python -m`` imports the package from its working directory)."""
     config = procs.tmp / f"{key}.yaml"
@@ -323,6 +349,7 @@ def start_proxy(procs: Processes, key: str, title: str, yaml_text: str, port: in
 
 
 # ---------------------------------------------------------------- load
+
 
 @dataclass
 class Sample:
@@ -344,10 +371,13 @@ def _ms(text: str) -> float:
 
 def wrk(url: str, seconds: float, connections: int, cpus: str | None, threads: int = 1) -> Sample:
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
-    argv = pinned(cpus, ["wrk", f"-t{threads}", f"-c{connections}", duration,
-                         "--latency", "--timeout", "30s", url])
-    out = subprocess.run(argv, capture_output=True, text=True, check=True,
-                         timeout=seconds + 60).stdout
+    argv = pinned(
+        cpus,
+        ["wrk", f"-t{threads}", f"-c{connections}", duration, "--latency", "--timeout", "30s", url],
+    )
+    out = subprocess.run(
+        argv, capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -407,6 +437,7 @@ def check_target(target: Target, page: Page) -> str:
 
 # ---------------------------------------------------------------- engine
 
+
 def engine_mb_s(pages: list[Page], repeat: int = 15) -> dict[str, float]:
     """The engine alone (HtmlRewriter with the CDN config's URL mapper), in this process."""
     from rewriteproxy.config import parse_config
@@ -428,8 +459,14 @@ def engine_mb_s(pages: list[Page], repeat: int = 15) -> dict[str, float]:
     return result
 
 
-def scaling(procs: Processes, upstream: int, page: Page, full_title: str, features: bool,
-            args: argparse.Namespace) -> str:
+def scaling(
+    procs: Processes,
+    upstream: int,
+    page: Page,
+    full_title: str,
+    features: bool,
+    args: argparse.Namespace,
+) -> str:
     """--workers 2 against --workers 1, and nginx's 2 workers against 1 as the ceiling here.
 
     No pinning: each setup may use both cores, which wrk and the upstream use too.
@@ -438,10 +475,18 @@ def scaling(procs: Processes, upstream: int, page: Page, full_title: str, featur
     targets = []
     for workers in (1, 2):
         port = free_port()
-        targets.append(start_proxy(
-            procs, f"rp-w{workers}", f"rewriteproxy --workers {workers}",
-            proxy_yaml(upstream, port, "full", features), port, None, workers,
-            DELIVERY_MARKERS["cloudinary"]))
+        targets.append(
+            start_proxy(
+                procs,
+                f"rp-w{workers}",
+                f"rewriteproxy --workers {workers}",
+                proxy_yaml(upstream, port, "full", features),
+                port,
+                None,
+                workers,
+                DELIVERY_MARKERS["cloudinary"],
+            )
+        )
     targets += [start_subfilter(procs, upstream, None, workers) for workers in (1, 2)]
     time.sleep(0.5)  # the forked workers bind after the parent starts listening
     path = page.name + ".html"
@@ -456,17 +501,20 @@ def scaling(procs: Processes, upstream: int, page: Page, full_title: str, featur
     for t in targets:
         procs.stop(t.proc)
     rp1, rp2, ng1, ng2 = cells
-    text = (f"Multi-core ({full_title}, {page.name}, no pinning, wrk -t2 -c{conns}, median of "
-            f"{args.repeat} interleaved rounds): rewriteproxy --workers 1 {rp1.rps:,.0f} req/s, "
-            f"--workers 2 {rp2.rps:,.0f} req/s: {rp2.ratio(rp1):.2f}x. For scale, nginx + "
-            f"sub_filter with 1 and 2 worker processes on the same machine: {ng1.rps:,.0f} and "
-            f"{ng2.rps:,.0f} req/s, {ng2.ratio(ng1):.2f}x (wrk and the upstream use the same "
-            "2 cores, so neither can reach 2x).")
+    text = (
+        f"Multi-core ({full_title}, {page.name}, no pinning, wrk -t2 -c{conns}, median of "
+        f"{args.repeat} interleaved rounds): rewriteproxy --workers 1 {rp1.rps:,.0f} req/s, "
+        f"--workers 2 {rp2.rps:,.0f} req/s: {rp2.ratio(rp1):.2f}x. For scale, nginx + "
+        f"sub_filter with 1 and 2 worker processes on the same machine: {ng1.rps:,.0f} and "
+        f"{ng2.rps:,.0f} req/s, {ng2.ratio(ng1):.2f}x (wrk and the upstream use the same "
+        "2 cores, so neither can reach 2x)."
+    )
     print("  " + text, flush=True)
     return text
 
 
 # ---------------------------------------------------------------- report
+
 
 def machine() -> str:
     cpu = "unknown CPU"
@@ -485,33 +533,47 @@ def machine() -> str:
         loop = f"uvloop {uvloop.__version__}"
     except ImportError:
         loop = "asyncio (no uvloop)"
-    return (f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, "
-            f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {loop}, "
-            f"{nginx.replace('nginx version: ', '')}, {(wrk_v or ['wrk'])[0].split(' [')[0]}")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {loop}, "
+        f"{nginx.replace('nginx version: ', '')}, {(wrk_v or ['wrk'])[0].split(' [')[0]}"
+    )
 
 
-def table(pages: list[Page], targets: list[Target], cells: dict[tuple[str, str], Cell],
-          rss: dict[tuple[str, str], float]) -> list[str]:
-    rows = ["| page | bytes | setup | req/s | p50 ms | p99 ms | vs nginx+sub_filter "
-            "| vs pass-through | peak RSS MB |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+def table(
+    pages: list[Page],
+    targets: list[Target],
+    cells: dict[tuple[str, str], Cell],
+    rss: dict[tuple[str, str], float],
+) -> list[str]:
+    rows = [
+        "| page | bytes | setup | req/s | p50 ms | p99 ms | vs nginx+sub_filter "
+        "| vs pass-through | peak RSS MB |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for page in pages:
         nginx = cells.get((page.name, "nginx-sub"))
         passthrough = cells.get((page.name, "rp-off"))
         for target in targets:
             cell = cells[(page.name, target.key)]
             vs_nginx = f"{cell.ratio(nginx):.2f}x" if nginx and target.key != "upstream" else ""
-            vs_pass = (f"{cell.ratio(passthrough):.2f}x"
-                       if passthrough and target.key.startswith("rp-") else "")
+            vs_pass = (
+                f"{cell.ratio(passthrough):.2f}x"
+                if passthrough and target.key.startswith("rp-")
+                else ""
+            )
             mem = rss.get((page.name, target.key))
             errors = f" ({cell.errors} errors)" if cell.errors else ""
-            rows.append(f"| {page.name} | {len(page.body):,} | {target.title} | "
-                        f"{cell.rps:,.0f}{errors} | {cell.p50:.2f} | {cell.p99:.2f} | {vs_nginx} | "
-                        f"{vs_pass} | {'' if mem is None else f'{mem:.0f}'} |")
+            rows.append(
+                f"| {page.name} | {len(page.body):,} | {target.title} | "
+                f"{cell.rps:,.0f}{errors} | {cell.p50:.2f} | {cell.p99:.2f} | {vs_nginx} | "
+                f"{vs_pass} | {'' if mem is None else f'{mem:.0f}'} |"
+            )
     return rows
 
 
 # ---------------------------------------------------------------- main
+
 
 def missing_tools() -> list[str]:
     problems = []
@@ -540,12 +602,18 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pages", default="blog-20k,blog-50k,wp-56k,blog-200k,blog-2m")
-    parser.add_argument("--setups", default=",".join(SETUPS),
-                        help=f"which setups to load, of {', '.join(SETUPS)} (also rp-base "
-                        "with --baseline)")
-    parser.add_argument("--baseline", type=Path, metavar="TREE",
-                        help="also run pass-through from this source tree (e.g. a checkout of "
-                        "main), as rp-base, paired round by round with rp-off")
+    parser.add_argument(
+        "--setups",
+        default=",".join(SETUPS),
+        help=f"which setups to load, of {', '.join(SETUPS)} (also rp-base with --baseline)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="TREE",
+        help="also run pass-through from this source tree (e.g. a checkout of "
+        "main), as rp-base, paired round by round with rp-off",
+    )
     parser.add_argument("--memory-clients", type=int, default=500)
     parser.add_argument("--skip-workers", action="store_true", help="no --workers 2 check")
     parser.add_argument("--skip-memory", action="store_true", help="no many-clients check")
@@ -577,15 +645,31 @@ def main() -> int:
         upstream = start_upstream(procs, www, load_cpu)
         full_yaml = proxy_yaml(upstream.port, 0, "cloudinary", features=True)
         features = features_accepted(full_yaml)
-        full_title = ("rewriteproxy, Cloudinary + srcset + lazy" if features
-                      else "rewriteproxy, Cloudinary (features: not available yet)")
+        full_title = (
+            "rewriteproxy, Cloudinary + srcset + lazy"
+            if features
+            else "rewriteproxy, Cloudinary (features: not available yet)"
+        )
 
-        def proxy(key: str, title: str, mode: str, marker: bytes | None, cpus: str | None,
-                  workers: int = 1) -> Target:
+        def proxy(
+            key: str,
+            title: str,
+            mode: str,
+            marker: bytes | None,
+            cpus: str | None,
+            workers: int = 1,
+        ) -> Target:
             port = free_port()
-            return start_proxy(procs, key, title,
-                               proxy_yaml(upstream.port, port, mode, features and mode == "full"),
-                               port, cpus, workers, marker)
+            return start_proxy(
+                procs,
+                key,
+                title,
+                proxy_yaml(upstream.port, port, mode, features and mode == "full"),
+                port,
+                cpus,
+                workers,
+                marker,
+            )
 
         targets = [upstream]
         if "nginx-sub" in setups:
@@ -594,28 +678,49 @@ def main() -> int:
             targets.append(proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu))
         if "rp-base" in setups:
             port = free_port()
-            targets.append(start_proxy(
-                procs, "rp-base", f"rewriteproxy, rewriting off, from {args.baseline.name}",
-                proxy_yaml(upstream.port, port, "off"), port, proxy_cpu,
-                tree=args.baseline.resolve()))
+            targets.append(
+                start_proxy(
+                    procs,
+                    "rp-base",
+                    f"rewriteproxy, rewriting off, from {args.baseline.name}",
+                    proxy_yaml(upstream.port, port, "off"),
+                    port,
+                    proxy_cpu,
+                    tree=args.baseline.resolve(),
+                )
+            )
         if setups & {"rp-cdn", "rp-cdn-fresh"}:
-            rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"],
-                           proxy_cpu)
+            rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu)
             if "rp-cdn" in setups:
                 targets.append(rp_cdn)
             if "rp-cdn-fresh" in setups:
-                targets.append(Target("rp-cdn-fresh", "rewriteproxy, CDN, every answer different",
-                                      rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/fresh/"))
+                targets.append(
+                    Target(
+                        "rp-cdn-fresh",
+                        "rewriteproxy, CDN, every answer different",
+                        rp_cdn.port,
+                        rp_cdn.proc,
+                        rp_cdn.marker,
+                        "/fresh/",
+                    )
+                )
         if "rp-full" in setups:
             targets.append(
-                proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu))
+                proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu)
+            )
         if "upstream" not in setups:  # still needed by the others, just not loaded
             targets = targets[1:]
         proxies = [t for t in targets if t is not upstream]
-        pinning = (f"proxies pinned to CPU {proxy_cpu}, wrk and the upstream to CPU {load_cpu}"
-                   if two_cores else "no pinning")
-        print(f"{pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell, "
-              f"median of {args.repeat}", flush=True)
+        pinning = (
+            f"proxies pinned to CPU {proxy_cpu}, wrk and the upstream to CPU {load_cpu}"
+            if two_cores
+            else "no pinning"
+        )
+        print(
+            f"{pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell, "
+            f"median of {args.repeat}",
+            flush=True,
+        )
         cells: dict[tuple[str, str], Cell] = {}
         rss: dict[tuple[str, str], float] = {}
         for page in pages:
@@ -633,13 +738,19 @@ def main() -> int:
                 rss[(page.name, target.key)] = peak_rss_mb(target.proc.pid)
             for target in targets:
                 cell = cells[(page.name, target.key)]
-                print(f"    {target.key:<10} {cell.rps:>9,.0f} req/s  p50 {cell.p50:7.2f} ms  "
-                      f"p99 {cell.p99:7.2f} ms  rss {rss.get((page.name, target.key), 0):5.0f} MB"
-                      f"{f'  ERRORS {cell.errors}' if cell.errors else ''}", flush=True)
-        lines += [f"Setup: {pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell "
-                  f"after a {args.warmup:g} s warm-up, median of {args.repeat} interleaved "
-                  "rounds; ratios are medians of the per-round ratios. "
-                  "Peak RSS is the proxy's largest VmHWM so far in the run (it only grows).", ""]
+                print(
+                    f"    {target.key:<10} {cell.rps:>9,.0f} req/s  p50 {cell.p50:7.2f} ms  "
+                    f"p99 {cell.p99:7.2f} ms  rss {rss.get((page.name, target.key), 0):5.0f} MB"
+                    f"{f'  ERRORS {cell.errors}' if cell.errors else ''}",
+                    flush=True,
+                )
+        lines += [
+            f"Setup: {pinning}; wrk -t1 -c{args.connections}, {args.duration:g} s per cell "
+            f"after a {args.warmup:g} s warm-up, median of {args.repeat} interleaved "
+            "rounds; ratios are medians of the per-round ratios. "
+            "Peak RSS is the proxy's largest VmHWM so far in the run (it only grows).",
+            "",
+        ]
         lines += table(pages, targets, cells, rss)
         lines += ["", "| page | engine MB/s (CDN mapping, this process) |", "| --- | ---: |"]
         lines += [f"| {p.name} | {engine[p.name]:.0f} |" for p in pages]
@@ -654,13 +765,24 @@ def main() -> int:
         if big is not None and not args.skip_memory:
             t = proxy("rp-mem", "memory", "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu)
             check_target(t, big)
-            cell = Cell([wrk(t.url + big.name + ".html", max(args.duration, 10),
-                             args.memory_clients, load_cpu, 2)])
+            cell = Cell(
+                [
+                    wrk(
+                        t.url + big.name + ".html",
+                        max(args.duration, 10),
+                        args.memory_clients,
+                        load_cpu,
+                        2,
+                    )
+                ]
+            )
             peak = peak_rss_mb(t.proc.pid)
             procs.stop(t.proc)
-            extra.append(f"Memory ({full_title}, {big.name}, {args.memory_clients} concurrent "
-                         f"clients, {max(args.duration, 10):g} s): peak RSS {peak:.0f} MB, "
-                         f"{cell.rps:,.0f} req/s, p99 {cell.p99:.0f} ms, {cell.errors} errors.")
+            extra.append(
+                f"Memory ({full_title}, {big.name}, {args.memory_clients} concurrent "
+                f"clients, {max(args.duration, 10):g} s): peak RSS {peak:.0f} MB, "
+                f"{cell.rps:,.0f} req/s, p99 {cell.p99:.0f} ms, {cell.errors} errors."
+            )
             print(f"  memory: {extra[-1]}", flush=True)
         lines += ["", *extra]
 
@@ -669,8 +791,12 @@ def main() -> int:
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
     if args.json:
-        args.json.write_text(json.dumps(
-            {f"{p}/{t}": [s.__dict__ for s in c.samples] for (p, t), c in cells.items()}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {f"{p}/{t}": [s.__dict__ for s in c.samples] for (p, t), c in cells.items()},
+                indent=1,
+            )
+        )
     return 0
 
 

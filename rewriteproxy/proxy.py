@@ -331,8 +331,9 @@ async def _pass_through(
         # for the headers and a write, a drain and a read wake-up per chunk: 1.16x
         # the requests/s at 50 KB and 1.45x at 200 KB with this on one core.
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, headers=headers,
-                            body=body)
+        return web.Response(
+            status=upstream.status, reason=upstream.reason, headers=headers, body=body
+        )
     return await _stream(request, upstream, headers)
 
 

@@ -93,8 +93,11 @@ async def test_non_html_streams_through_unchanged(start_proxy):
 async def test_small_pass_through_answers_keep_status_reason_headers_and_length(start_proxy):
     async def handler(request: web.Request) -> web.Response:
         return web.Response(
-            status=203, reason="Cached Elsewhere", body=b"x" * 50_000,
-            content_type="image/png", headers={"ETag": '"v2"', "X-Origin": "a"},
+            status=203,
+            reason="Cached Elsewhere",
+            body=b"x" * 50_000,
+            content_type="image/png",
+            headers={"ETag": '"v2"', "X-Origin": "a"},
         )
 
     client = await start_proxy(origin(img=handler))
@@ -453,8 +456,9 @@ async def test_absolute_form_request_targets_are_forwarded_as_paths(start_proxy)
 
     client = await start_proxy(origin(any=echo))
     reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(b"GET http://wp.test/a%20b/?x=%2F HTTP/1.1\r\nHost: wp.test\r\n"
-                 b"Connection: close\r\n\r\n")
+    writer.write(
+        b"GET http://wp.test/a%20b/?x=%2F HTTP/1.1\r\nHost: wp.test\r\nConnection: close\r\n\r\n"
+    )
     await writer.drain()
     response = await reader.read()
     writer.close()
