@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
+from .support.net import free_port, wait_until_healthy
 
 CONFIG = """
 upstream: {upstream}
@@ -26,12 +26,6 @@ delivery:
   cdn:
     base_url: {cdn}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rewriteproxy(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -97,7 +91,7 @@ def test_a_bad_config_exits_2_with_the_key_named(tmp_path):
 
 
 async def test_check_reports_an_unreachable_upstream(tmp_path):
-    config = write_config(tmp_path / "c.yaml", upstream=f"http://127.0.0.1:{_free_port()}")
+    config = write_config(tmp_path / "c.yaml", upstream=f"http://127.0.0.1:{free_port()}")
     result = rewriteproxy("check", "--config", str(config), "--timeout", "2")
     assert result.returncode == 1
     assert b"is valid" in result.stdout
@@ -111,7 +105,7 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     app = web.Application()
     app.router.add_get("/", page)
     origin = await aiohttp_server(app)
-    port = _free_port()
+    port = free_port()
     config = write_config(tmp_path / "c.yaml", str(origin.make_url("")).rstrip("/"), True, port)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -127,7 +121,7 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            await _wait_until_up(session, base)
+            await wait_until_healthy(base)
 
             async def fetch() -> bytes:
                 async with session.get(base + "/") as response:
@@ -153,18 +147,6 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     assert b"reload failed, keeping the running config" in stderr
 
 
-async def _wait_until_up(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(200):
-        try:
-            async with session.get(base + "/-/rewriteproxy/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the proxy did not start")
-
-
 async def _eventually(fetch, accept) -> bool:  # type: ignore[no-untyped-def]
     for _ in range(100):
         if accept(await fetch()):
@@ -174,7 +156,7 @@ async def _eventually(fetch, accept) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_workers_share_the_port_and_stop_together(tmp_path):
-    port = _free_port()
+    port = free_port()
     config = write_config(tmp_path / "c.yaml", port=port)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -191,18 +173,17 @@ async def test_workers_share_the_port_and_stop_together(tmp_path):
     base = f"http://127.0.0.1:{port}"
     pids = set()
     try:
-        async with aiohttp.ClientSession() as session:
-            await _wait_until_up(session, base)
-            for _ in range(200):  # a new connection each time: the kernel spreads them
-                connector = aiohttp.TCPConnector(force_close=True)
-                async with (
-                    aiohttp.ClientSession(connector=connector) as fresh,
-                    fresh.get(base + "/-/rewriteproxy/health") as response,
-                ):
-                    pids.add((await response.json())["pid"])
-                if len(pids) == 2:
-                    break
-                await asyncio.sleep(0.02)  # the second worker may still be starting
+        await wait_until_healthy(base)
+        for _ in range(200):  # a new connection each time: the kernel spreads them
+            connector = aiohttp.TCPConnector(force_close=True)
+            async with (
+                aiohttp.ClientSession(connector=connector) as fresh,
+                fresh.get(base + "/-/rewriteproxy/health") as response,
+            ):
+                pids.add((await response.json())["pid"])
+            if len(pids) == 2:
+                break
+            await asyncio.sleep(0.02)  # the second worker may still be starting
     finally:
         process.terminate()
         code = await asyncio.wait_for(process.wait(), 15)

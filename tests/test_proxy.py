@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 import zlib
 
 import brotli
@@ -15,6 +14,7 @@ from rewriteproxy.app import STATE
 from rewriteproxy.proxy import ByteBudget
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
+from .support.net import free_port
 
 BIG = bytes(range(256)) * 4096  # 1 MiB of non-HTML bytes
 
@@ -388,14 +388,8 @@ async def test_bypass_rules_are_configurable(start_proxy):
 # -- failures ----------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_upstream_down_is_a_quick_502(start_proxy):
-    client = await start_proxy(f"http://127.0.0.1:{_closed_port()}")
+    client = await start_proxy(f"http://127.0.0.1:{free_port()}")
     response = await client.get("/")
     assert response.status == 502
     assert "could not be reached" in await response.text()

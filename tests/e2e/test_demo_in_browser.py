@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 
-import aiohttp
 import pytest
 
+from ..support.net import wait_until_healthy
 from .browser import require_chromium, visit
 
 pytestmark = pytest.mark.browser
@@ -51,18 +51,11 @@ async def demo():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(base + "/-/rewriteproxy/health") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-        else:
-            process.kill()
-            raise AssertionError("the demo did not start")
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", "the demo")
+    except AssertionError:
+        process.kill()
+        raise
     yield port
     process.terminate()
     await asyncio.wait_for(process.wait(), 10)

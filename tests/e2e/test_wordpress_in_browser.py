@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..support.net import free_port
 from .browser import PageReport, require_chromium, visit
 
 if TYPE_CHECKING:
@@ -73,12 +73,6 @@ inventory:
 
 # Lazy loading and fetchpriority are opt-in (README, "Page-speed features").
 LAZY_FEATURE = "features:\n  lazy: {enabled: true}\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: Path, site: Site, server: S3Server, bucket: str, **values: Any) -> Path:
@@ -226,7 +220,7 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     started: list[Proxy] = []
 
     def start(bucket: str, **values: Any) -> Proxy:
-        port = _free_port()
+        port = free_port()
 
         def write(path: Path, **changes: Any) -> Path:
             return write_config(path, found.site, found.server, bucket, **{**values, **changes})
