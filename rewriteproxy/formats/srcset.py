@@ -18,7 +18,7 @@ import re
 
 from rewriteproxy.formats import Edit, MapUrl
 
-__all__ = ["rewrite_srcset", "srcset_url_spans"]
+__all__ = ["rewrite_srcset", "safe_in_srcset", "srcset_url_spans"]
 
 # One candidate: separators, then the URL (a run of non-whitespace, less trailing
 # commas), then either those trailing commas (no descriptors follow) or the
@@ -35,12 +35,17 @@ def srcset_url_spans(value: str) -> list[tuple[int, int]]:
     return [m.span(1) for m in _CANDIDATE.finditer(value)]
 
 
+def safe_in_srcset(url: str) -> bool:
+    """Whether ``url`` reads back as one whole URL when written into a srcset list."""
+    return bool(url) and _UNSAFE.search(url) is None
+
+
 def rewrite_srcset(value: str, map_url: MapUrl) -> list[Edit]:
     """Edits that replace each candidate URL ``map_url`` maps; ``[]`` when none changes."""
     edits: list[Edit] = []
     for start, end in srcset_url_spans(value):
         new = map_url(value[start:end])
-        if new is None or new == value[start:end] or not new or _UNSAFE.search(new):
+        if new is None or new == value[start:end] or not safe_in_srcset(new):
             continue
         edits.append((start, end, new))
     return edits

@@ -64,7 +64,7 @@ from functools import lru_cache
 from rewriteproxy.formats import Edit, MapUrl, apply_edits
 from rewriteproxy.formats.css import rewrite_css
 from rewriteproxy.formats.jsonurls import rewrite_json_strings
-from rewriteproxy.formats.srcset import rewrite_srcset
+from rewriteproxy.formats.srcset import rewrite_srcset, safe_in_srcset, srcset_url_spans
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
 from rewriteproxy.html.options import HtmlOptions
@@ -314,6 +314,8 @@ class _Document:
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
+        # (url, quote) → (its replacement escaped and encoded, or None; safe in a srcset)
+        self.replacements: dict[tuple[str, str], tuple[bytes | None, bool]] = {}
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -403,11 +405,59 @@ class _Document:
                 self.start_tag_with_handlers(tag, handlers)
                 return
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
+        doc = self.doc
         for name, start, end, quote in self.scanner.marked_values(tag):
-            found = self.rewrite_value(tag, table.get(name), start, end, quote)
+            kind = table.get(name)
+            if kind is None:
+                continue
+            if (kind is Kind.URL or kind is Kind.SRCSET) and quote:
+                data = doc[start:end]
+                if (
+                    data.isascii()
+                    and b"&" not in data
+                    and self.plain_value(kind, data, start, quote)
+                ):
+                    continue
+            found = self.rewrite_value(tag, kind, start, end, quote)
             if found is not None:
                 self.rewritten = True
                 self.edits.extend(found[0])
+
+    def plain_value(self, kind: Kind, data: bytes, start: int, quote: str) -> bool:
+        """The common case, a quoted URL or srcset with nothing to decode, where value
+        offsets are byte offsets. Queues its edits; ``False`` if it needs the general path
+        (a URL with whitespace around it)."""
+        value = data.decode("ascii")
+        if kind is Kind.URL:
+            if not value or value[0] <= " " or value[-1] <= " ":  # every HTML space is <= " "
+                return not value
+            new, _ = self.replacement(value, quote)
+            if new is not None:
+                self.edits.append((start, start + len(value), new))
+                self.rewritten = True
+            return True
+        for s, e in srcset_url_spans(value):
+            new, safe = self.replacement(value[s:e], quote)
+            if new is not None and safe:
+                self.edits.append((start + s, start + e, new))
+                self.rewritten = True
+        return True
+
+    def replacement(self, url: str, quote: str) -> tuple[bytes | None, bool]:
+        """What ``url`` becomes in a value delimited by ``quote``: the escaped, encoded
+        replacement (``None`` to keep it) and whether it is safe in a srcset; once per
+        document for each URL."""
+        key = (url, quote)
+        known = self.replacements.get(key)
+        if known is None:
+            new = self.map_url(url)
+            if new is None or new == url:
+                known = (None, False)
+            else:
+                data = escape_attribute(new, quote).encode(self.encoding, "xmlcharrefreplace")
+                known = (data, safe_in_srcset(new))
+            self.replacements[key] = known
+        return known
 
     def rewrite_value(
         self, tag: StartTag, kind: Kind | None, start: int, end: int, quote: str

@@ -32,6 +32,14 @@ contents are read as markup (the scripting-disabled reading), ``<title>`` and
 first ``>``, and the script-data escape states (``<!--`` ... ``<script>``
 inside a script) are not modelled: a script ends at its first ``</script``.
 The document must be in an ASCII-compatible encoding (see :mod:`.charset`).
+
+Two tokenizers read documents this way. This module's regular expressions are
+the reference and run everywhere; where the optional C extension
+``rewriteproxy.html._tokenizer`` is built (``pip install`` builds it when a C
+compiler is present), a scanner with a marker uses it instead: the same events,
+read in one C loop instead of several regex calls and Python steps per tag that
+holds the marker. Tests run both over the same documents and require identical
+events.
 """
 
 from __future__ import annotations
@@ -39,9 +47,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import NamedTuple, TypeVar
 
-__all__ = ["Attribute", "RawText", "Scanner", "StartTag"]
+__all__ = ["NATIVE", "Attribute", "RawText", "Scanner", "StartTag"]
+
+_native: ModuleType | None
+try:
+    from rewriteproxy.html import _tokenizer as _native
+except ImportError:  # not built: the regular expressions below do the same work
+    _native = None
+
+NATIVE = _native is not None
+"""Whether the C tokenizer is available (scanners with a marker use it by default)."""
 
 _WS = rb"\t\n\f\r "
 _ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r /=>]*+"
@@ -253,7 +271,7 @@ def _named(name: bytes) -> re.Pattern[bytes]:
     """Where ``name`` may stand as an attribute name in lowered tag text, less the check of the
     byte before it (a superset: it may also hit inside values). It starts with the name
     itself so the search can skip ahead to it; a lookbehind first would defeat that."""
-    return re.compile(re.escape(name) + rb"(?=[\t\n\f\r ]*+(?:=|[\t\n\f\r />]|$))")
+    return re.compile(re.escape(name) + rb"(?=[\t\n\f\r /=>]|$)")
 
 
 _NAMED: dict[bytes, re.Pattern[bytes]] = {}
@@ -323,22 +341,42 @@ def _marked_value_pattern(marker: bytes) -> re.Pattern[bytes]:
 class Scanner:
     """Reports the start tags and raw texts a consumer needs; built once, reused per document."""
 
-    __slots__ = ("_bounded", "_marked", "_marker", "_one", "_skip", "_special", "_value_names")
+    __slots__ = (
+        "_bounded",
+        "_marked",
+        "_marker",
+        "_native_args",
+        "_one",
+        "_skip",
+        "_special",
+        "_value_names",
+    )
 
     def __init__(
         self,
         report_names: frozenset[str] = frozenset(),
         marker: bytes = b"",
         value_names: frozenset[str] = frozenset(),
+        native: bool = NATIVE,
     ) -> None:
         """``report_names``: tag names always reported (lowercase).
 
         ``marker``: start tags with these bytes (compared case-insensitively) in an
         attribute value are reported too; empty means every start tag is reported.
         ``value_names``: the attribute names :meth:`marked_values` looks for.
+        ``native``: read with the C tokenizer when there is a marker (it must be built).
         """
         names = frozenset(n.lower() for n in report_names)
         self._marker = marker.lower()
+        self._native_args: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
+        if native and marker:
+            if _native is None:
+                raise RuntimeError("the C tokenizer (rewriteproxy.html._tokenizer) is not built")
+            self._native_args = (
+                self._marker,
+                tuple(sorted(n.encode("latin-1") for n in names)),
+                frozenset(n.lower().encode() for n in value_names),
+            )
         if marker:
             # Up to the next occurrence of the marker no token can hold it, so the plain
             # tokenizer runs there (bounded); the token that reaches the marker is read
@@ -387,6 +425,28 @@ class Scanner:
         return None
 
     def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
+        if self._native_args is not None:
+            return self._scan_native(doc, self._native_args)
+        return self._scan(doc)
+
+    @staticmethod
+    def _scan_native(
+        doc: bytes, args: tuple[bytes, tuple[bytes, ...], frozenset[bytes]]
+    ) -> Iterator[StartTag | RawText]:
+        assert _native is not None
+        tag: StartTag | None = None
+        for event in _native.scan(doc, *args):
+            if len(event) == 4:
+                start, name_end, end, hits = event
+                name = doc[start + 1 : name_end].decode("latin-1").lower()
+                tag = StartTag(doc, name, start, name_end, end)
+                tag.marked = hits
+                yield tag
+            else:
+                assert tag is not None
+                yield RawText(tag, *event)
+
+    def _scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
         n = len(doc)
         pos = 0
         special = self._special

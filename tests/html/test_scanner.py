@@ -1,13 +1,44 @@
-"""The scanner: where tags and attribute values are, by the HTML tokenizer's rules."""
+"""The scanner: where tags and attribute values are, by the HTML tokenizer's rules.
+
+Every test here runs against both tokenizers, the regular-expression one and the
+C one (where it is built; ``REWRITEPROXY_REQUIRE_NATIVE=1`` makes its absence a
+failure), and a differential test requires both to report identical events.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewriteproxy.html.scanner import RawText, Scanner, StartTag
+from rewriteproxy.html.scanner import NATIVE, RawText, Scanner, StartTag
 
 MARKER = b"uploads"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _native_or_skip() -> None:
+    if not NATIVE:
+        if os.environ.get("REWRITEPROXY_REQUIRE_NATIVE") == "1":
+            pytest.fail("the C tokenizer is not built (pip install -e . builds it)")
+        pytest.skip("the C tokenizer is not built")
+
+
+@pytest.fixture(autouse=True, params=["regex", "c"])
+def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Runs each test once per tokenizer: ``Scanner`` below builds scanners of that kind."""
+    if request.param == "c":
+        _native_or_skip()
+    monkeypatch.setitem(globals(), "Scanner", partial(_Scanner, native=request.param == "c"))
+    yield request.param
+
+
+_Scanner = Scanner
 
 
 def reported(doc: bytes, names: frozenset[str] = frozenset({"img"})) -> list[str]:
@@ -148,6 +179,13 @@ def test_marked_values_reads_named_attributes_holding_the_marker() -> None:
     found = [(n, doc[s:e], q) for n, s, e, q in scanner.marked_values(tag)]
     # src's first occurrence holds no marker, and its duplicate does not count.
     assert found == [(b"srcset", b"/uploads/a.jpg 1x", '"')]
+
+
+def test_a_first_occurrence_without_a_value_still_hides_its_duplicates() -> None:
+    scanner = Scanner(frozenset(), MARKER, frozenset({"src"}))
+    for doc in (b"<img src src='/uploads/a.jpg'>", b"<img SRC/src=/uploads/a.jpg>"):
+        tag = next(e for e in scanner.scan(doc) if isinstance(e, StartTag))
+        assert scanner.marked_values(tag) == [], doc
 
 
 _PIECES = st.sampled_from(

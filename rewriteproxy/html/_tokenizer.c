@@ -1,0 +1,475 @@
+/* The scanner's tokenizer loop in C: the same reading as rewriteproxy/html/scanner.py.
+ *
+ * scanner.py holds the specification (its module docstring) and the pure-Python
+ * implementation, which stays the reference: tests run both over the same
+ * documents and require identical events. This module exists for speed only.
+ * Python's regex engine reads the bytes between tags quickly, but every tag that
+ * may hold an upload URL cost several regex calls and Python steps; here the whole
+ * walk is one C loop and Python sees only the tags worth a look.
+ *
+ * scan(doc, marker, report, value_names) -> list
+ *
+ *   doc          the document (bytes, any ASCII-compatible encoding)
+ *   marker       non-empty, lowercase ASCII bytes; compared case-insensitively
+ *   report       tuple of lowercase tag names (bytes) always reported
+ *   value_names  frozenset of lowercase attribute names (bytes) whose values
+ *                holding the marker are reported
+ *
+ * The result lists, in document order:
+ *   (start, name_end, end, hits)  a reported start tag, doc[start:end] == b"<name ...>";
+ *                                 hits = [(name, value_start, value_end, quote), ...]
+ *                                 for the attributes named in value_names whose value
+ *                                 holds the marker, first occurrences only; quote is
+ *                                 '"', "'" or "" (unquoted)
+ *   (start, end, closed)          the contents of the script or style element just reported
+ *
+ * A start tag is reported when its name is in report, is script, style or
+ * plaintext, or when an attribute value holds the marker; the contents of textarea,
+ * title, xmp, iframe, noembed and noframes are skipped, and so are those tags
+ * themselves unless named in report. Tokenizing stops where the document
+ * ends inside a tag, comment or declaration, and after <plaintext>.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static int
+is_space(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f';
+}
+
+static int
+is_alpha(unsigned char c)
+{
+    c |= 0x20;
+    return c >= 'a' && c <= 'z';
+}
+
+/* An attribute name seen in the current tag: lowered[start:start+len]. */
+typedef struct {
+    Py_ssize_t start;
+    Py_ssize_t len;
+} Name;
+
+#define CHECKED_MAX 64
+
+typedef struct {
+    const unsigned char *doc;
+    const unsigned char *low; /* doc, ASCII-lowercased */
+    Py_ssize_t n;
+    const char *marker;
+    Py_ssize_t marker_len;
+    Py_ssize_t next_marker; /* the first marker at or after the last position asked for */
+    PyObject *report;       /* tuple of bytes */
+    PyObject *value_names;  /* frozenset of bytes */
+    Name *names;            /* the attributes of the tag being read */
+    Py_ssize_t names_len;
+    Py_ssize_t names_cap;
+    Name checked[CHECKED_MAX]; /* hit names already looked up in this tag */
+    int checked_len;
+} Reader;
+
+static const char *const RAW_CONTENT[] = {"script", "style", NULL};
+static const char *const RAW_SKIPPED[] = {"textarea", "title", "xmp", "iframe",
+                                          "noembed", "noframes", NULL};
+
+static int
+name_is(const Reader *r, Py_ssize_t start, Py_ssize_t len, const char *name)
+{
+    return (Py_ssize_t)strlen(name) == len && memcmp(r->low + start, name, len) == 0;
+}
+
+static int
+name_in(const Reader *r, Py_ssize_t start, Py_ssize_t len, const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        if (name_is(r, start, len, *names))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+reported_name(const Reader *r, Py_ssize_t start, Py_ssize_t len)
+{
+    Py_ssize_t count = PyTuple_GET_SIZE(r->report);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyTuple_GET_ITEM(r->report, i);
+        if (PyBytes_GET_SIZE(item) == len && memcmp(PyBytes_AS_STRING(item), r->low + start, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+find(const Reader *r, Py_ssize_t from, const char *needle, Py_ssize_t len)
+{
+    if (from >= r->n)
+        return -1;
+    const unsigned char *hit = memmem(r->low + from, r->n - from, needle, len);
+    return hit == NULL ? -1 : hit - r->low;
+}
+
+/* Does doc[start:end] hold the marker (case-insensitively)? */
+static int
+holds_marker(Reader *r, Py_ssize_t start, Py_ssize_t end)
+{
+    if (r->next_marker < start) {
+        Py_ssize_t at = find(r, start, r->marker, r->marker_len);
+        r->next_marker = at < 0 ? r->n : at;
+    }
+    return r->next_marker + r->marker_len <= end;
+}
+
+/* Where the element whose contents start at pos ends: its first "</name" followed by
+ * whitespace, "/" or ">"; -1 if it runs to the end of the document. */
+static Py_ssize_t
+find_close(const Reader *r, Py_ssize_t pos, Py_ssize_t name_start, Py_ssize_t name_len)
+{
+    char needle[16];
+    needle[0] = '<';
+    needle[1] = '/';
+    memcpy(needle + 2, r->low + name_start, name_len);
+    Py_ssize_t len = name_len + 2;
+    for (;;) {
+        Py_ssize_t at = find(r, pos, needle, len);
+        if (at < 0 || at + len >= r->n)
+            return -1;
+        unsigned char after = r->doc[at + len];
+        if (is_space(after) || after == '/' || after == '>')
+            return at;
+        pos = at + 1;
+    }
+}
+
+static int
+remember_name(Reader *r, Py_ssize_t start, Py_ssize_t len)
+{
+    if (r->names_len == r->names_cap) {
+        Py_ssize_t cap = r->names_cap ? 2 * r->names_cap : 32;
+        Name *grown = PyMem_Realloc(r->names, cap * sizeof(Name));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->names = grown;
+        r->names_cap = cap;
+    }
+    r->names[r->names_len].start = start;
+    r->names[r->names_len].len = len;
+    r->names_len++;
+    return 0;
+}
+
+/* Was the attribute name lowered[start:start+len] used earlier in this tag? Browsers read
+ * only the first of duplicates. A hit's name is compared with the names checked before it
+ * in this tag, then with every earlier attribute; as value_names is small, the long
+ * comparison runs a bounded number of times per tag, so the cost stays linear. */
+static int
+seen_before(Reader *r, Py_ssize_t start, Py_ssize_t len)
+{
+    for (int i = 0; i < r->checked_len; i++) {
+        const Name *name = &r->checked[i];
+        if (name->len == len && memcmp(r->low + name->start, r->low + start, len) == 0)
+            return 1;
+    }
+    if (r->checked_len < CHECKED_MAX) {
+        r->checked[r->checked_len].start = start;
+        r->checked[r->checked_len].len = len;
+        r->checked_len++;
+    }
+    for (Py_ssize_t i = 0; i < r->names_len; i++) {
+        const Name *name = &r->names[i];
+        if (name->len == len && memcmp(r->low + name->start, r->low + start, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *QUOTES[3]; /* '"', "'", "" */
+
+/* Reads the attributes of the tag whose name ends at pos. Returns the position after its
+ * ">", -1 if the document ends inside the tag, -2 on a Python error. Sets *marked when a
+ * value holds the marker and appends the hits to hits (an end tag passes NULL). */
+static Py_ssize_t
+read_attributes(Reader *r, Py_ssize_t pos, PyObject *hits, int *marked)
+{
+    const unsigned char *d = r->doc;
+    const Py_ssize_t n = r->n;
+    r->names_len = 0;
+    r->checked_len = 0;
+    for (;;) {
+        while (pos < n && (is_space(d[pos]) || d[pos] == '/'))
+            pos++;
+        if (pos >= n)
+            return -1;
+        if (d[pos] == '>')
+            return pos + 1;
+        /* A name: its first byte may be "=" (or a quote), the rest stops at "=" too. */
+        Py_ssize_t name_start = pos++;
+        while (pos < n && !is_space(d[pos]) && d[pos] != '/' && d[pos] != '=' && d[pos] != '>')
+            pos++;
+        Py_ssize_t name_len = pos - name_start;
+        Py_ssize_t q = pos;
+        while (q < n && is_space(d[q]))
+            q++;
+        if (q < n && d[q] == '=') {
+            q++;
+            while (q < n && is_space(d[q]))
+                q++;
+            if (q >= n)
+                return -1;
+            Py_ssize_t value_start, value_end;
+            int quote;
+            unsigned char c = d[q];
+            if (c == '"' || c == '\'') {
+                const unsigned char *close = memchr(d + q + 1, c, n - q - 1);
+                if (close == NULL)
+                    return -1;
+                value_start = q + 1;
+                value_end = close - d;
+                pos = value_end + 1;
+                quote = c == '"' ? 0 : 1;
+            }
+            else {
+                value_start = q;
+                while (q < n && !is_space(d[q]) && d[q] != '>')
+                    q++;
+                value_end = pos = q;
+                quote = 2;
+            }
+            if (hits != NULL && value_end > value_start && holds_marker(r, value_start, value_end)) {
+                *marked = 1;
+                PyObject *name = PyBytes_FromStringAndSize((const char *)r->low + name_start, name_len);
+                if (name == NULL)
+                    return -2;
+                int wanted = PySet_Contains(r->value_names, name);
+                if (wanted < 0) {
+                    Py_DECREF(name);
+                    return -2;
+                }
+                if (wanted && !seen_before(r, name_start, name_len)) {
+                    PyObject *hit = Py_BuildValue("(NnnO)", name, value_start, value_end, QUOTES[quote]);
+                    if (hit == NULL || PyList_Append(hits, hit) < 0) {
+                        Py_XDECREF(hit);
+                        return -2;
+                    }
+                    Py_DECREF(hit);
+                }
+                else {
+                    Py_DECREF(name);
+                }
+            }
+        }
+        /* Without "=" the attribute has no value; the whitespace after it is read as a
+         * separator by the next round. */
+        if (remember_name(r, name_start, name_len) < 0)
+            return -2;
+    }
+}
+
+/* The end of the comment whose "<!--" is at pos, or -1 if it runs to the end. */
+static Py_ssize_t
+comment_end(const Reader *r, Py_ssize_t pos)
+{
+    const unsigned char *d = r->doc;
+    Py_ssize_t p = pos + 4;
+    if (p < r->n && d[p] == '>')
+        return p + 1; /* "<!-->" */
+    if (p + 1 < r->n && d[p] == '-' && d[p + 1] == '>')
+        return p + 2; /* "<!--->" */
+    for (;;) {
+        Py_ssize_t at = find(r, p, "--", 2);
+        if (at < 0)
+            return -1;
+        if (at + 2 < r->n && d[at + 2] == '>')
+            return at + 3;
+        if (at + 3 < r->n && d[at + 2] == '!' && d[at + 3] == '>')
+            return at + 4;
+        p = at + 1;
+    }
+}
+
+static Py_ssize_t
+bogus_end(const Reader *r, Py_ssize_t pos)
+{
+    const unsigned char *gt = memchr(r->doc + pos, '>', r->n - pos);
+    return gt == NULL ? -1 : gt - r->doc + 1;
+}
+
+static int
+append_new(PyObject *list, PyObject *item)
+{
+    if (item == NULL)
+        return -1;
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+/* Returns 0 when done, -1 on a Python error. */
+static int
+run(Reader *r, PyObject *out)
+{
+    const unsigned char *d = r->doc;
+    const Py_ssize_t n = r->n;
+    Py_ssize_t pos = 0;
+    while (pos < n) {
+        const unsigned char *lt = memchr(d + pos, '<', n - pos);
+        if (lt == NULL)
+            return 0;
+        pos = lt - d;
+        unsigned char c = pos + 1 < n ? d[pos + 1] : 0;
+        if (is_alpha(c)) {
+            Py_ssize_t name_start = pos + 1, name_end = pos + 2;
+            while (name_end < n && !is_space(d[name_end]) && d[name_end] != '/' && d[name_end] != '>')
+                name_end++;
+            Py_ssize_t name_len = name_end - name_start;
+            PyObject *hits = PyList_New(0);
+            if (hits == NULL)
+                return -1;
+            int marked = 0;
+            Py_ssize_t end = read_attributes(r, name_end, hits, &marked);
+            if (end < 0) {
+                Py_DECREF(hits);
+                return end == -1 ? 0 : -1; /* a tag left open at the end swallows the rest */
+            }
+            int raw = name_in(r, name_start, name_len, RAW_CONTENT);
+            int skipped = !raw && name_in(r, name_start, name_len, RAW_SKIPPED);
+            int plaintext = name_is(r, name_start, name_len, "plaintext");
+            int reported = raw || plaintext || reported_name(r, name_start, name_len);
+            if (skipped && !reported) {
+                Py_DECREF(hits); /* not asked for: tag and contents skipped, marker or not */
+            }
+            else if (reported || marked) {
+                if (append_new(out, Py_BuildValue("(nnnN)", pos, name_end, end, hits)) < 0)
+                    return -1;
+            }
+            else {
+                Py_DECREF(hits);
+            }
+            pos = end;
+            if (plaintext && reported)
+                return 0;
+            if (raw || skipped) {
+                Py_ssize_t close = find_close(r, pos, name_start, name_len);
+                Py_ssize_t stop = close < 0 ? n : close;
+                if (raw && append_new(out, Py_BuildValue("(nnO)", pos, stop, close < 0 ? Py_False : Py_True)) < 0)
+                    return -1;
+                pos = stop;
+            }
+        }
+        else if (c == '/') {
+            unsigned char after = pos + 2 < n ? d[pos + 2] : 0;
+            if (is_alpha(after)) { /* an end tag: read like a start tag, then ignored */
+                Py_ssize_t p = pos + 3;
+                while (p < n && !is_space(d[p]) && d[p] != '/' && d[p] != '>')
+                    p++;
+                int ignored = 0;
+                Py_ssize_t end = read_attributes(r, p, NULL, &ignored);
+                if (end == -2)
+                    return -1;
+                if (end < 0)
+                    return 0;
+                pos = end;
+            }
+            else if (pos + 2 >= n) {
+                return 0;
+            }
+            else {
+                Py_ssize_t end = bogus_end(r, pos + 2);
+                if (end < 0)
+                    return 0;
+                pos = end;
+            }
+        }
+        else if (c == '!' || c == '?') {
+            Py_ssize_t end;
+            if (c == '!' && pos + 3 < n && d[pos + 2] == '-' && d[pos + 3] == '-')
+                end = comment_end(r, pos);
+            else
+                end = bogus_end(r, pos + 2);
+            if (end < 0)
+                return 0;
+            pos = end;
+        }
+        else {
+            pos++; /* a "<" that opens nothing is text */
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+scan(PyObject *module, PyObject *args)
+{
+    Py_buffer doc, marker;
+    PyObject *report, *value_names;
+    if (!PyArg_ParseTuple(args, "y*y*O!O!:scan", &doc, &marker, &PyTuple_Type, &report,
+                          &PyFrozenSet_Type, &value_names))
+        return NULL;
+    PyObject *out = NULL;
+    unsigned char *low = NULL;
+    if (marker.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "the marker must not be empty");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(report); i++) {
+        PyObject *item = PyTuple_GET_ITEM(report, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "report must hold bytes");
+            goto done;
+        }
+    }
+    low = PyMem_Malloc(doc.len > 0 ? doc.len : 1);
+    if (low == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *src = doc.buf;
+    for (Py_ssize_t i = 0; i < doc.len; i++) {
+        unsigned char c = src[i];
+        low[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    }
+    Reader r = {
+        .doc = src,
+        .low = low,
+        .n = doc.len,
+        .marker = marker.buf,
+        .marker_len = marker.len,
+        .next_marker = -1,
+        .report = report,
+        .value_names = value_names,
+    };
+    out = PyList_New(0);
+    if (out != NULL && run(&r, out) < 0)
+        Py_CLEAR(out);
+    PyMem_Free(r.names);
+done:
+    PyMem_Free(low);
+    PyBuffer_Release(&doc);
+    PyBuffer_Release(&marker);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, "The start tags and raw texts a consumer needs (see the module)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_tokenizer", "The scanner's tokenizer loop in C.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__tokenizer(void)
+{
+    QUOTES[0] = PyUnicode_InternFromString("\"");
+    QUOTES[1] = PyUnicode_InternFromString("'");
+    QUOTES[2] = PyUnicode_InternFromString("");
+    if (QUOTES[0] == NULL || QUOTES[1] == NULL || QUOTES[2] == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}

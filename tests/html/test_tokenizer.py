@@ -1,0 +1,133 @@
+"""The C tokenizer (``_tokenizer.c``) reports exactly what the regular-expression one does.
+
+The regex tokenizer in scanner.py is the reference; these tests run both over
+the same documents (hand-picked fragments, random ones built from the pieces
+that change the tokenizer's state, arbitrary bytes, and every page under
+tests/fixtures/) and require identical events: the same start tags with the same
+offsets and marked values, the same raw texts, in the same order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rewriteproxy.html.rewriter import CONTEXT_TAGS
+from rewriteproxy.html.scanner import NATIVE, RawText, Scanner
+
+if not NATIVE:
+    if os.environ.get("REWRITEPROXY_REQUIRE_NATIVE") == "1":
+        raise RuntimeError("the C tokenizer is not built (pip install -e . builds it)")
+    pytest.skip("the C tokenizer is not built", allow_module_level=True)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MARKER = b"uploads"
+VALUE_NAMES = frozenset({"src", "srcset", "href", "data-src", "style", "content"})
+REPORTS = [frozenset(), frozenset({"img", "source", "iframe", "textarea", *CONTEXT_TAGS})]
+
+
+def events(scanner: Scanner, doc: bytes) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for event in scanner.scan(doc):
+        if isinstance(event, RawText):
+            out.append(("raw", event.tag.start, event.start, event.end, event.closed))
+        else:
+            marked = scanner.marked_values(event)
+            out.append((event.name, event.start, event.name_end, event.end, marked))
+    return out
+
+
+def assert_same(doc: bytes, marker: bytes = MARKER) -> None:
+    for names in REPORTS:
+        regex = Scanner(names, marker, VALUE_NAMES, native=False)
+        native = Scanner(names, marker, VALUE_NAMES, native=True)
+        assert events(native, doc) == events(regex, doc), (names, doc[:300])
+
+
+_PIECES = st.sampled_from(
+    [
+        "<img src=/uploads/a.jpg>",
+        '<img alt="x > y" src="/UPLOADS/b" SRC="/uploads/dup">',
+        "<img src src='/uploads/second'>",
+        "<a href='/uploads/c' href=/uploads/d>",
+        '<div style="background:url(&quot;/uploads/e&quot;)" data-src=/uploads/f/>',
+        "<source srcset=/uploads/g.jpg\t1x>",
+        '<x =uploads a="b"c=/uploads/h>',
+        "<p title=uploads>",
+        "<!--",
+        "-->",
+        "--!>",
+        "<!-->",
+        "<!--->",
+        "<script>",
+        "<script type=application/ld+json>",
+        "</script>",
+        "</script ",
+        "<style>",
+        "</STYLE>",
+        "<textarea>",
+        "</textarea>",
+        "<title>",
+        "</title>",
+        "<iframe src=/uploads/i>",
+        "</iframe>",
+        "<picture>",
+        "<noscript>",
+        "<template>",
+        '"',
+        "'",
+        "<",
+        ">",
+        "=",
+        "/",
+        "</div x='>'>",
+        "</>",
+        "</ x>",
+        "<?x>",
+        "<!DOCTYPE html>",
+        "<![CDATA[",
+        "<plaintext>",
+        "<scripts src=/uploads/j>",
+        " ",
+        "\n",
+        "uploads",
+        "<div data-x=",
+    ]
+)
+_NOISE = st.text(alphabet="<>!-/?\"'= \nuploadsUPLOADSimg", max_size=10)
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.one_of(_PIECES, _NOISE), max_size=30))
+@example(["<img src=/uploads/a.jpg", " "])
+@example(["<!--", "<img src=/uploads/a.jpg>"])
+@example(["<script>", "<img src=/uploads/a.jpg>", "</script ", "x"])
+def test_random_documents_read_the_same(pieces: list[str]) -> None:
+    assert_same("".join(pieces).encode())
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_read_the_same(doc: bytes) -> None:
+    assert_same(doc)
+    assert_same(doc, marker=b"u")
+
+
+@pytest.mark.parametrize(
+    "page", sorted(FIXTURES.rglob("*.html")), ids=lambda p: str(p.relative_to(FIXTURES))
+)
+def test_real_pages_read_the_same(page: Path) -> None:
+    doc = page.read_bytes()
+    assert_same(doc)
+    assert_same(doc, marker=b"wp-content")
+
+
+def test_an_empty_marker_is_refused() -> None:
+    from rewriteproxy.html import _tokenizer
+
+    with pytest.raises(ValueError, match="marker"):
+        _tokenizer.scan(b"<img>", b"", (), frozenset())
