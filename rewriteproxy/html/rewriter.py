@@ -314,8 +314,8 @@ class _Document:
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
-        # (url, quote) → (its replacement escaped and encoded, or None; safe in a srcset)
-        self.replacements: dict[tuple[str, str], tuple[bytes | None, bool]] = {}
+        # (url, quote) → its replacement escaped and encoded (None: kept), and the mapped URL
+        self.replacements: dict[tuple[str, str], tuple[bytes | None, str]] = {}
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -431,31 +431,30 @@ class _Document:
         if kind is Kind.URL:
             if not value or value[0] <= " " or value[-1] <= " ":  # every HTML space is <= " "
                 return not value
-            new, _ = self.replacement(value, quote)
-            if new is not None:
-                self.edits.append((start, start + len(value), new))
+            data, _ = self.replacement(value, quote)
+            if data is not None:
+                self.edits.append((start, start + len(value), data))
                 self.rewritten = True
             return True
         for s, e in srcset_url_spans(value):
-            new, safe = self.replacement(value[s:e], quote)
-            if new is not None and safe:
-                self.edits.append((start + s, start + e, new))
+            data, new = self.replacement(value[s:e], quote)
+            if data is not None and safe_in_srcset(new):
+                self.edits.append((start + s, start + e, data))
                 self.rewritten = True
         return True
 
-    def replacement(self, url: str, quote: str) -> tuple[bytes | None, bool]:
+    def replacement(self, url: str, quote: str) -> tuple[bytes | None, str]:
         """What ``url`` becomes in a value delimited by ``quote``: the escaped, encoded
-        replacement (``None`` to keep it) and whether it is safe in a srcset; once per
-        document for each URL."""
+        replacement (``None`` to keep it) and the new URL; once per document for each URL."""
         key = (url, quote)
         known = self.replacements.get(key)
         if known is None:
             new = self.map_url(url)
             if new is None or new == url:
-                known = (None, False)
+                known = (None, url)
             else:
                 data = escape_attribute(new, quote).encode(self.encoding, "xmlcharrefreplace")
-                known = (data, safe_in_srcset(new))
+                known = (data, new)
             self.replacements[key] = known
         return known
 
