@@ -47,7 +47,34 @@ is_alpha(unsigned char c)
     return c >= 'a' && c <= 'z';
 }
 
-/* An attribute name seen in the current tag: lowered[start:start+len]. */
+static unsigned char
+lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* Is a[0:len] equal to the lowercase b[0:len], ASCII-case-insensitively? */
+static int
+same_lower(const unsigned char *a, const char *b, Py_ssize_t len)
+{
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (lower(a[i]) != (unsigned char)b[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int
+same_name(const unsigned char *a, const unsigned char *b, Py_ssize_t len)
+{
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (lower(a[i]) != lower(b[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* An attribute name seen in the current tag: doc[start:start+len]. */
 typedef struct {
     Py_ssize_t start;
     Py_ssize_t len;
@@ -57,11 +84,9 @@ typedef struct {
 
 typedef struct {
     const unsigned char *doc;
-    const unsigned char *low; /* doc, ASCII-lowercased */
     Py_ssize_t n;
-    const char *marker;
+    const char *marker; /* lowercase */
     Py_ssize_t marker_len;
-    Py_ssize_t next_marker; /* the first marker at or after the last position asked for */
     PyObject *report;       /* tuple of bytes */
     PyObject *value_names;  /* frozenset of bytes */
     Name *names;            /* the attributes of the tag being read */
@@ -78,7 +103,7 @@ static const char *const RAW_SKIPPED[] = {"textarea", "title", "xmp", "iframe",
 static int
 name_is(const Reader *r, Py_ssize_t start, Py_ssize_t len, const char *name)
 {
-    return (Py_ssize_t)strlen(name) == len && memcmp(r->low + start, name, len) == 0;
+    return (Py_ssize_t)strlen(name) == len && same_lower(r->doc + start, name, len);
 }
 
 static int
@@ -97,7 +122,7 @@ reported_name(const Reader *r, Py_ssize_t start, Py_ssize_t len)
     Py_ssize_t count = PyTuple_GET_SIZE(r->report);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *item = PyTuple_GET_ITEM(r->report, i);
-        if (PyBytes_GET_SIZE(item) == len && memcmp(PyBytes_AS_STRING(item), r->low + start, len) == 0)
+        if (PyBytes_GET_SIZE(item) == len && same_lower(r->doc + start, PyBytes_AS_STRING(item), len))
             return 1;
     }
     return 0;
@@ -108,19 +133,22 @@ find(const Reader *r, Py_ssize_t from, const char *needle, Py_ssize_t len)
 {
     if (from >= r->n)
         return -1;
-    const unsigned char *hit = memmem(r->low + from, r->n - from, needle, len);
-    return hit == NULL ? -1 : hit - r->low;
+    const unsigned char *hit = memmem(r->doc + from, r->n - from, needle, len);
+    return hit == NULL ? -1 : hit - r->doc;
 }
 
-/* Does doc[start:end] hold the marker (case-insensitively)? */
+/* Does doc[start:end] hold the marker (ASCII-case-insensitively)? */
 static int
-holds_marker(Reader *r, Py_ssize_t start, Py_ssize_t end)
+holds_marker(const Reader *r, Py_ssize_t start, Py_ssize_t end)
 {
-    if (r->next_marker < start) {
-        Py_ssize_t at = find(r, start, r->marker, r->marker_len);
-        r->next_marker = at < 0 ? r->n : at;
+    const unsigned char *d = r->doc;
+    const unsigned char first = (unsigned char)r->marker[0];
+    const Py_ssize_t rest = r->marker_len - 1;
+    for (Py_ssize_t i = start; i + rest < end; i++) {
+        if (lower(d[i]) == first && same_lower(d + i + 1, r->marker + 1, rest))
+            return 1;
     }
-    return r->next_marker + r->marker_len <= end;
+    return 0;
 }
 
 /* Where the element whose contents start at pos ends: its first "</name" followed by
@@ -128,17 +156,13 @@ holds_marker(Reader *r, Py_ssize_t start, Py_ssize_t end)
 static Py_ssize_t
 find_close(const Reader *r, Py_ssize_t pos, Py_ssize_t name_start, Py_ssize_t name_len)
 {
-    char needle[16];
-    needle[0] = '<';
-    needle[1] = '/';
-    memcpy(needle + 2, r->low + name_start, name_len);
-    Py_ssize_t len = name_len + 2;
     for (;;) {
-        Py_ssize_t at = find(r, pos, needle, len);
-        if (at < 0 || at + len >= r->n)
+        Py_ssize_t at = find(r, pos, "</", 2);
+        if (at < 0 || at + 2 + name_len >= r->n)
             return -1;
-        unsigned char after = r->doc[at + len];
-        if (is_space(after) || after == '/' || after == '>')
+        unsigned char after = r->doc[at + 2 + name_len];
+        if (same_name(r->doc + at + 2, r->doc + name_start, name_len) &&
+            (is_space(after) || after == '/' || after == '>'))
             return at;
         pos = at + 1;
     }
@@ -163,7 +187,7 @@ remember_name(Reader *r, Py_ssize_t start, Py_ssize_t len)
     return 0;
 }
 
-/* Was the attribute name lowered[start:start+len] used earlier in this tag? Browsers read
+/* Was the attribute name doc[start:start+len] used earlier in this tag? Browsers read
  * only the first of duplicates. A hit's name is compared with the names checked before it
  * in this tag, then with every earlier attribute; as value_names is small, the long
  * comparison runs a bounded number of times per tag, so the cost stays linear. */
@@ -172,7 +196,7 @@ seen_before(Reader *r, Py_ssize_t start, Py_ssize_t len)
 {
     for (int i = 0; i < r->checked_len; i++) {
         const Name *name = &r->checked[i];
-        if (name->len == len && memcmp(r->low + name->start, r->low + start, len) == 0)
+        if (name->len == len && same_name(r->doc + name->start, r->doc + start, len))
             return 1;
     }
     if (r->checked_len < CHECKED_MAX) {
@@ -182,7 +206,7 @@ seen_before(Reader *r, Py_ssize_t start, Py_ssize_t len)
     }
     for (Py_ssize_t i = 0; i < r->names_len; i++) {
         const Name *name = &r->names[i];
-        if (name->len == len && memcmp(r->low + name->start, r->low + start, len) == 0)
+        if (name->len == len && same_name(r->doc + name->start, r->doc + start, len))
             return 1;
     }
     return 0;
@@ -242,9 +266,12 @@ read_attributes(Reader *r, Py_ssize_t pos, PyObject *hits, int *marked)
             }
             if (hits != NULL && value_end > value_start && holds_marker(r, value_start, value_end)) {
                 *marked = 1;
-                PyObject *name = PyBytes_FromStringAndSize((const char *)r->low + name_start, name_len);
+                PyObject *name = PyBytes_FromStringAndSize(NULL, name_len);
                 if (name == NULL)
                     return -2;
+                char *lowered = PyBytes_AS_STRING(name);
+                for (Py_ssize_t i = 0; i < name_len; i++)
+                    lowered[i] = (char)lower(d[name_start + i]);
                 int wanted = PySet_Contains(r->value_names, name);
                 if (wanted < 0) {
                     Py_DECREF(name);
@@ -411,7 +438,6 @@ scan(PyObject *module, PyObject *args)
                           &PyFrozenSet_Type, &value_names))
         return NULL;
     PyObject *out = NULL;
-    unsigned char *low = NULL;
     if (marker.len == 0) {
         PyErr_SetString(PyExc_ValueError, "the marker must not be empty");
         goto done;
@@ -423,23 +449,11 @@ scan(PyObject *module, PyObject *args)
             goto done;
         }
     }
-    low = PyMem_Malloc(doc.len > 0 ? doc.len : 1);
-    if (low == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const unsigned char *src = doc.buf;
-    for (Py_ssize_t i = 0; i < doc.len; i++) {
-        unsigned char c = src[i];
-        low[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-    }
     Reader r = {
-        .doc = src,
-        .low = low,
+        .doc = doc.buf,
         .n = doc.len,
         .marker = marker.buf,
         .marker_len = marker.len,
-        .next_marker = -1,
         .report = report,
         .value_names = value_names,
     };
@@ -448,7 +462,6 @@ scan(PyObject *module, PyObject *args)
         Py_CLEAR(out);
     PyMem_Free(r.names);
 done:
-    PyMem_Free(low);
     PyBuffer_Release(&doc);
     PyBuffer_Release(&marker);
     return out;
