@@ -4,13 +4,15 @@
 
 For every page in bench/corpus/ (``python bench/make_corpus.py`` rebuilds it) it
 times, in the same process and run, (a) ``HtmlRewriter.rewrite`` with every
-feature on and (b) lxml.html parsing the page, rewriting the same URL positions
-with the same format functions, and serialising it. It prints the median time
-per page (runs interleaved, so both see the same machine load), MB/s for both
-and the ratio. Then it checks how cost grows with size: a page of ``--big-mb``
-MB built the same way against the 50 KB page of the same family (linear cost
-means a ratio near the size ratio, about 200 for 10 MB), and times the fast
-path (a page without upload URLs).
+URL position on, (b) lxml.html parsing the page, rewriting the same URL
+positions with the same format functions, and serialising it, and (c) lxml.html
+parse + serialise alone, no edits: the least any DOM-based rewrite can cost. It
+prints the median time per page (runs interleaved, so all see the same machine
+load), MB/s and the ratios of (b) and (c) to (a). The scanner uses the C
+tokenizer when it is built (the header line says which). Then it checks how cost
+grows with size: a page of ``--big-mb`` MB built the same way against the 50 KB
+page of the same family (linear cost means a ratio near the size ratio, about
+200 for 10 MB), and times the fast path (a page without upload URLs).
 
 Features (``--features``, on by default; ``--only-features`` skips the rest): the
 same pages through the production path (a config with Cloudinary delivery,
@@ -51,6 +53,7 @@ from rewriteproxy.formats.jsonurls import rewrite_json_strings  # noqa: E402
 from rewriteproxy.formats.srcset import rewrite_srcset  # noqa: E402
 from rewriteproxy.html import HtmlOptions, HtmlRewriter  # noqa: E402
 from rewriteproxy.html.rewriter import ANY_TAG, TARGETS, Kind, _memoised  # noqa: E402
+from rewriteproxy.html.scanner import NATIVE  # noqa: E402
 from rewriteproxy.inventory import NullInventory  # noqa: E402
 from rewriteproxy.media import UploadLocator  # noqa: E402
 from rewriteproxy.rewriting import build_url_mapper  # noqa: E402
@@ -114,15 +117,23 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def lxml_round_trip(doc: bytes) -> bytes:
+    """lxml.html parse + serialise with no edits: the floor of any DOM-based rewrite."""
+    tree = lxml.html.document_fromstring(doc)
+    return lxml.html.tostring(tree, encoding="utf-8", doctype="<!DOCTYPE html>")
+
+
 def compare(
     doc: bytes, rewriter: HtmlRewriter, repeat: int, mapper: Callable[[str], str | None]
-) -> tuple[float, float]:
-    """Median seconds of the engine and of lxml, runs interleaved so both see the same load."""
-    engine, dom = [], []
+) -> tuple[float, float, float]:
+    """Median seconds of the engine, of lxml rewriting and of lxml's round trip alone,
+    runs interleaved so all see the same load."""
+    engine, dom, bare = [], [], []
     for _ in range(repeat):
         engine.append(timed(lambda: rewriter.rewrite(doc, mapper)))
         dom.append(timed(lambda: lxml_rewrite(doc, mapper)))
-    return statistics.median(engine), statistics.median(dom)
+        bare.append(timed(lambda: lxml_round_trip(doc)))
+    return statistics.median(engine), statistics.median(dom), statistics.median(bare)
 
 
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
@@ -196,6 +207,7 @@ def main() -> int:
         features_table(pages, args.repeat)
     if args.only_features:
         return 0
+    print(f"scanner tokenizer: {'C (rewriteproxy.html._tokenizer)' if NATIVE else 'regex'}")
     for title, mapper in (
         ("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page", map_url),
         ("warm: the same map_url behind a cache that knows every URL", warm_map_url),
@@ -203,17 +215,18 @@ def main() -> int:
         print(title)
         print(
             f"{'page':<20}{'bytes':>11}{'engine ms':>11}{'MB/s':>7}{'lxml ms':>10}{'MB/s':>7}"
-            f"{'lxml/engine':>13}"
+            f"{'lxml/engine':>13}{'parse+ser ms':>14}{'MB/s':>7}{'p+s/engine':>12}"
         )
         for page in pages:
             doc = page.read_bytes()
             assert rewriter.rewrite(doc, mapper) == rewriter.rewrite(doc, mapper)
             repeat = max(3, args.repeat if len(doc) < 1_000_000 else args.repeat // 3)
-            engine, dom = compare(doc, rewriter, repeat, mapper)
+            engine, dom, bare = compare(doc, rewriter, repeat, mapper)
             mb = len(doc) / 1e6
             print(
                 f"{page.name:<20}{len(doc):>11,}{engine * 1e3:>11.2f}{mb / engine:>7.0f}"
                 f"{dom * 1e3:>10.2f}{mb / dom:>7.0f}{dom / engine:>12.1f}x"
+                f"{bare * 1e3:>14.2f}{mb / bare:>7.0f}{bare / engine:>11.1f}x"
             )
         print()
     for family in FAMILIES:
