@@ -27,7 +27,6 @@ _CANDIDATE = re.compile(
     r"[\t\n\f\r ,]*+([^\t\n\f\r ]*[^\t\n\f\r ,])"
     r"(?:,+(?=[\t\n\f\r ]|\Z)|[\t\n\f\r ]*+(?:[^,(]|\([^)]*(?:\)|\Z))*+,?)"
 )
-_UNSAFE = re.compile(r"[\t\n\f\r ]|,$|^,")
 
 
 def srcset_url_spans(value: str) -> list[tuple[int, int]]:
@@ -36,8 +35,15 @@ def srcset_url_spans(value: str) -> list[tuple[int, int]]:
 
 
 def safe_in_srcset(url: str) -> bool:
-    """Whether ``url`` reads back as one whole URL when written into a srcset list."""
-    return bool(url) and _UNSAFE.search(url) is None
+    """Whether ``url`` reads back as one whole URL when written into a srcset list: no
+    whitespace, and no comma at either end."""
+    # Five substring tests: several times faster than one regex search with anchors.
+    return (
+        bool(url)
+        and url[0] != ","
+        and url[-1] != ","
+        and not (" " in url or "\t" in url or "\n" in url or "\f" in url or "\r" in url)
+    )
 
 
 def rewrite_srcset(value: str, map_url: MapUrl) -> list[Edit]:

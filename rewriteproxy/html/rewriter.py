@@ -314,8 +314,8 @@ class _Document:
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
-        # (url, quote) → its replacement escaped and encoded (None: kept), and the mapped URL
-        self.replacements: dict[tuple[str, str], tuple[bytes | None, str]] = {}
+        # (quote, in a srcset) → {url → its replacement, escaped and encoded; None: kept}
+        self.replacements: dict[tuple[str, bool], dict[str, bytes | None]] = {}
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -431,32 +431,32 @@ class _Document:
         if kind is Kind.URL:
             if not value or value[0] <= " " or value[-1] <= " ":  # every HTML space is <= " "
                 return not value
-            data, _ = self.replacement(value, quote)
-            if data is not None:
-                self.edits.append((start, start + len(value), data))
-                self.rewritten = True
-            return True
-        for s, e in srcset_url_spans(value):
-            data, new = self.replacement(value[s:e], quote)
-            if data is not None and safe_in_srcset(new):
-                self.edits.append((start + s, start + e, data))
+            spans = [(0, len(value))]
+        else:
+            spans = srcset_url_spans(value)
+        in_srcset = kind is Kind.SRCSET
+        known = self.replacements.get((quote, in_srcset))
+        if known is None:
+            known = self.replacements[quote, in_srcset] = {}
+        edits = self.edits
+        for s, e in spans:
+            url = value[s:e]
+            try:
+                new = known[url]
+            except KeyError:
+                new = known[url] = self.replacement(url, quote, in_srcset)
+            if new is not None:
+                edits.append((start + s, start + e, new))
                 self.rewritten = True
         return True
 
-    def replacement(self, url: str, quote: str) -> tuple[bytes | None, str]:
-        """What ``url`` becomes in a value delimited by ``quote``: the escaped, encoded
-        replacement (``None`` to keep it) and the new URL; once per document for each URL."""
-        key = (url, quote)
-        known = self.replacements.get(key)
-        if known is None:
-            new = self.map_url(url)
-            if new is None or new == url:
-                known = (None, url)
-            else:
-                data = escape_attribute(new, quote).encode(self.encoding, "xmlcharrefreplace")
-                known = (data, new)
-            self.replacements[key] = known
-        return known
+    def replacement(self, url: str, quote: str, in_srcset: bool) -> bytes | None:
+        """What ``url`` becomes in a value delimited by ``quote``: its replacement, escaped
+        and encoded, or ``None`` to keep it (also when a srcset could not hold it)."""
+        new = self.map_url(url)
+        if new is None or new == url or (in_srcset and not safe_in_srcset(new)):
+            return None
+        return escape_attribute(new, quote).encode(self.encoding, "xmlcharrefreplace")
 
     def rewrite_value(
         self, tag: StartTag, kind: Kind | None, start: int, end: int, quote: str

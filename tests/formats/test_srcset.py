@@ -66,8 +66,11 @@ def test_rewritten_cloudinary_urls_survive_a_second_pass() -> None:
 
 
 def test_replacements_that_would_split_are_refused() -> None:
-    assert rewrite_srcset("/u/a.jpg 1x", lambda u: "/new path.jpg") == []
-    assert rewrite_srcset("/u/a.jpg 1x", lambda u: "/new.jpg,") == []
+    for bad in ("/new path.jpg", "/new\tpath.jpg", "/new\npath", "/a\fb", "/a\rb", "/new.jpg,"):
+        assert rewrite_srcset("/u/a.jpg 1x", lambda u, bad=bad: bad) == [], bad
+    assert rewrite_srcset("/u/a.jpg 1x", lambda u: ",/new.jpg") == []
+    assert rewrite_srcset("/u/a.jpg 1x", lambda u: "") == []
+    assert rewrite_srcset("/u/a.jpg 1x", lambda u: "/a,b.jpg") == [(0, 8, "/a,b.jpg")]
 
 
 _WS = "\t\n\f\r "
