@@ -234,10 +234,11 @@ def main() -> int:
         big = build(int(args.big_mb * 1e6), family)
         t_small = median_seconds(lambda s=small: rewriter.rewrite(s, map_url), args.repeat)
         t_big = median_seconds(lambda b=big: rewriter.rewrite(b, map_url), 3)
+        urls = big.count(b"/wp-content/uploads/") / small.count(b"/wp-content/uploads/")
         print(
             f"linearity ({family}): {len(big) / 1e6:.1f} MB page {t_big * 1e3:.0f} ms, "
             f"50 KB page {t_small * 1e3:.2f} ms: cost ratio {t_big / t_small:.0f} "
-            f"for size ratio {len(big) / len(small):.0f}"
+            f"for size ratio {len(big) / len(small):.0f} (upload URLs ratio {urls:.0f})"
         )
     plain = (CORPUS / "blog-50k.html").read_bytes().replace(b"uploads", b"pictures")
     assert rewriter.rewrite(plain, map_url) is plain
