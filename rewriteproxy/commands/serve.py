@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..html.scanner import NATIVE
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
@@ -70,6 +71,12 @@ async def serve(
     site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
     install_reload_signal(app[STATE])
+    if not NATIVE:
+        log.warning(
+            "the HTML scanner's C tokenizer is not built (no C compiler at install time?): "
+            "pages are rewritten the same, only more slowly; reinstall with "
+            "gcc and the Python headers present"
+        )
     log.info(
         "rewriteproxy on http://%s:%s → %s (rewriting %s)",
         host,
