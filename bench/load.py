@@ -16,6 +16,12 @@ directory (removed at the end, every process stopped):
 - ``rewriteproxy serve`` three times: rewriting off (pass-through), CDN
   rewriting, and Cloudinary rewriting (plus srcset and lazy loading when the
   installed package accepts a ``features:`` section; the label says which).
+- the same with a client that accepts gzip, as browsers do (``-gz`` setups):
+  the upstream sends gzipped files (level 5, ``gzip_static``, as page-cache
+  plugins store them) at ``/gz/``, rewriteproxy decodes,
+  rewrites and encodes again, and nginx + sub_filter gets identity bodies from
+  upstream and gzips its own answers. Their ratios are against the gzip rows
+  of nginx + sub_filter and pass-through.
 
 Pages, each with real upload URLs on ``wp.test``: a real WordPress 6.1 capture
 (tests/fixtures/wordpress, about 56 KB) and the engine corpus's "blog" family
@@ -57,8 +63,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from gzip import compress as gzip_compress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +76,18 @@ from bench.make_corpus import CORPUS, build  # noqa: E402
 
 HOST = "127.0.0.1"
 # Every setup loaded by default, by key (``--setups`` picks some).
-SETUPS = ("upstream", "nginx-sub", "rp-off", "rp-cdn", "rp-full", "rp-cdn-fresh")
+SETUPS = (
+    "upstream",
+    "nginx-sub",
+    "rp-off",
+    "rp-cdn",
+    "rp-full",
+    "rp-cdn-fresh",
+    "nginx-sub-gz",
+    "rp-off-gz",
+    "rp-cdn-gz",
+)
+GZIP_LEVEL = 5  # a usual gzip_comp_level in production nginx configs (the default is 1)
 SITE = b"http://wp.test"
 CDN_BASE = "https://cdn.example.net/wp-content/uploads/"
 # The features section tried for the fullest cell; used only if parse_config accepts it.
@@ -167,7 +186,8 @@ class Target:
     port: int
     proc: subprocess.Popen[bytes]
     marker: bytes | None = None  # a delivery host its answers must contain, if it rewrites
-    prefix: str = "/"  # /fresh/: the upstream makes every answer different
+    prefix: str = "/"  # /fresh/: every answer different; /gz/: the upstream gzips
+    gzip: bool = False  # the client sends Accept-Encoding: gzip (as browsers do)
 
     @property
     def url(self) -> str:
@@ -248,23 +268,34 @@ def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
       alias {www}/;
       sub_filter '</body>' '<!-- $request_id --></body>';
     }}
+    # The same pages gzipped for clients that accept it, from files compressed beforehand
+    # (as page-cache plugins store them), so the upstream's core is not spent compressing.
+    location /gz/ {{
+      alias {www}/;
+      gzip_static on;
+    }}
   }}""",
     )
     proc = procs.start(["nginx", "-p", str(prefix), "-c", str(conf)], port, "upstream.log", cpus)
     return Target("upstream", "upstream (nginx static), direct", port, proc)
 
 
-def start_subfilter(procs: Processes, upstream: int, cpus: str | None, workers: int = 1) -> Target:
+def start_subfilter(
+    procs: Processes, upstream: int, cpus: str | None, workers: int = 1, gzip: bool = False
+) -> Target:
+    """nginx + sub_filter; with ``gzip`` it also compresses its answers for clients that
+    accept it (sub_filter itself needs identity bodies from upstream)."""
     port = free_port()
-    prefix = procs.tmp / f"nginx-subfilter-{workers}"
+    prefix = procs.tmp / f"nginx-subfilter-{workers}{'-gz' if gzip else ''}"
     site = SITE.decode() + "/wp-content/uploads/"
+    compress = f"gzip on;\n    gzip_comp_level {GZIP_LEVEL};\n    " if gzip else ""
     conf = nginx_conf(
         prefix,
         f"""\
   upstream wordpress {{ server {HOST}:{upstream}; keepalive 64; }}
   server {{
     listen {HOST}:{port};
-    location / {{
+    {compress}location / {{
       proxy_pass http://wordpress;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -278,8 +309,11 @@ def start_subfilter(procs: Processes, upstream: int, cpus: str | None, workers: 
         workers,
     )
     proc = procs.start(
-        ["nginx", "-p", str(prefix), "-c", str(conf)], port, f"subfilter-{workers}.log", cpus
+        ["nginx", "-p", str(prefix), "-c", str(conf)], port, f"{prefix.name}.log", cpus
     )
+    if gzip:
+        title = "nginx + sub_filter (host swap), gzip to the client"
+        return Target("nginx-sub-gz", title, port, proc, b"cdn.example.net", gzip=True)
     return Target("nginx-sub", "nginx + sub_filter (host swap)", port, proc, b"cdn.example.net")
 
 
@@ -369,12 +403,18 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, seconds: float, connections: int, cpus: str | None, threads: int = 1) -> Sample:
+def wrk(
+    url: str,
+    seconds: float,
+    connections: int,
+    cpus: str | None,
+    threads: int = 1,
+    gzip: bool = False,
+) -> Sample:
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
-    argv = pinned(
-        cpus,
-        ["wrk", f"-t{threads}", f"-c{connections}", duration, "--latency", "--timeout", "30s", url],
-    )
+    header = ["-H", "Accept-Encoding: gzip"] if gzip else []
+    options = [f"-t{threads}", f"-c{connections}", duration, "--latency", "--timeout", "30s"]
+    argv = pinned(cpus, ["wrk", *options, *header, url])
     out = subprocess.run(
         argv, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
@@ -416,13 +456,20 @@ class Cell:
         return statistics.median(a.rps / b.rps for a, b in pairs)
 
 
-def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as response:  # loopback only
-        return bytes(response.read())
+def fetch(url: str, gzip: bool = False) -> bytes:
+    """The body, decoded; with ``gzip`` the answer must come gzipped."""
+    headers = {"Accept-Encoding": "gzip"} if gzip else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+        body = bytes(response.read())
+        coding = response.headers.get("Content-Encoding", "")
+    if gzip != (coding == "gzip"):
+        raise RuntimeError(f"{url}: Content-Encoding {coding!r} for Accept-Encoding {headers}")
+    return zlib.decompress(body, 16 + zlib.MAX_WBITS) if gzip else body
 
 
 def check_target(target: Target, page: Page) -> str:
-    body = fetch(target.url + page.name + ".html")
+    body = fetch(target.url + page.name + ".html", target.gzip)
     if target.marker is None:
         if body != page.body:
             raise RuntimeError(f"{target.key} changed {page.name} although it must not")
@@ -552,9 +599,11 @@ def table(
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for page in pages:
-        nginx = cells.get((page.name, "nginx-sub"))
-        passthrough = cells.get((page.name, "rp-off"))
         for target in targets:
+            # gzip rows are compared with the gzip pass-through and nginx rows
+            suffix = "-gz" if target.gzip else ""
+            nginx = cells.get((page.name, "nginx-sub" + suffix))
+            passthrough = cells.get((page.name, "rp-off" + suffix))
             cell = cells[(page.name, target.key)]
             vs_nginx = f"{cell.ratio(nginx):.2f}x" if nginx and target.key != "upstream" else ""
             vs_pass = (
@@ -642,6 +691,9 @@ def main() -> int:
         for page in pages:
             (www / f"{page.name}.html").write_bytes(page.body)
             (www / f"{page.name}.html").chmod(0o644)
+            gz = www / f"{page.name}.html.gz"
+            gz.write_bytes(gzip_compress(page.body, GZIP_LEVEL, mtime=0))
+            gz.chmod(0o644)
         upstream = start_upstream(procs, www, load_cpu)
         full_yaml = proxy_yaml(upstream.port, 0, "cloudinary", features=True)
         features = features_accepted(full_yaml)
@@ -674,8 +726,10 @@ def main() -> int:
         targets = [upstream]
         if "nginx-sub" in setups:
             targets.append(start_subfilter(procs, upstream.port, proxy_cpu))
-        if "rp-off" in setups:
-            targets.append(proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu))
+        if setups & {"rp-off", "rp-off-gz"}:
+            rp_off = proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu)
+            if "rp-off" in setups:
+                targets.append(rp_off)
         if "rp-base" in setups:
             port = free_port()
             targets.append(
@@ -689,7 +743,7 @@ def main() -> int:
                     tree=args.baseline.resolve(),
                 )
             )
-        if setups & {"rp-cdn", "rp-cdn-fresh"}:
+        if setups & {"rp-cdn", "rp-cdn-fresh", "rp-cdn-gz"}:
             rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu)
             if "rp-cdn" in setups:
                 targets.append(rp_cdn)
@@ -707,6 +761,17 @@ def main() -> int:
         if "rp-full" in setups:
             targets.append(
                 proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu)
+            )
+        # Browsers ask for gzip: the same processes, fetched through the gzipping location.
+        if "nginx-sub-gz" in setups:
+            targets.append(start_subfilter(procs, upstream.port, proxy_cpu, gzip=True))
+        if "rp-off-gz" in setups:
+            title = "rewriteproxy, rewriting off, gzip"
+            targets.append(Target("rp-off-gz", title, rp_off.port, rp_off.proc, None, "/gz/", True))
+        if "rp-cdn-gz" in setups:
+            title = "rewriteproxy, CDN, gzip"
+            targets.append(
+                Target("rp-cdn-gz", title, rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/gz/", True)
             )
         if "upstream" not in setups:  # still needed by the others, just not loaded
             targets = targets[1:]
@@ -729,10 +794,12 @@ def main() -> int:
                 print(f"  {page.name} via {target.key}: {check_target(target, page)}", flush=True)
             for target in targets:
                 if args.warmup > 0:
-                    wrk(target.url + path, args.warmup, args.connections, load_cpu)
+                    wrk(target.url + path, args.warmup, args.connections, load_cpu, 1, target.gzip)
             for _ in range(args.repeat):
                 for target in targets:
-                    sample = wrk(target.url + path, args.duration, args.connections, load_cpu)
+                    sample = wrk(
+                        target.url + path, args.duration, args.connections, load_cpu, 1, target.gzip
+                    )
                     cells.setdefault((page.name, target.key), Cell()).samples.append(sample)
             for target in proxies:
                 rss[(page.name, target.key)] = peak_rss_mb(target.proc.pid)
