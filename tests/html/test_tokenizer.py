@@ -131,3 +131,14 @@ def test_an_empty_marker_is_refused() -> None:
 
     with pytest.raises(ValueError, match="marker"):
         _tokenizer.scan(b"<img>", b"", (), frozenset())
+
+
+def test_pathological_tags_read_the_same() -> None:
+    """Huge tags: thousands of attributes, duplicates of a wanted name, a value of a
+    megabyte; the C tokenizer's duplicate check and marker search must stay exact."""
+    many = b"<img " + b" ".join(b"a%d=x" % i for i in range(5000)) + b' src="/uploads/a.jpg">'
+    dups = b"<img " + b" ".join(b"SRC=/uploads/%d.jpg" % i for i in range(3000)) + b">"
+    mixed = b"<img " + b" ".join(b"data-src%d=/uploads/x" % (i % 50) for i in range(3000)) + b">"
+    long_value = b'<a href="' + b"u" * 1_000_000 + b'/uploads/b.pdf">x</a>'
+    for doc in (many, dups, mixed, long_value, many + dups + mixed):
+        assert_same(doc)
