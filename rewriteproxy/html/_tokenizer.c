@@ -16,11 +16,15 @@
  *                holding the marker are reported
  *
  * The result lists, in document order:
- *   (start, name_end, end, hits)  a reported start tag, doc[start:end] == b"<name ...>";
+ *   (start, name_end, end, hits, attributes)
+ *                                 a reported start tag, doc[start:end] == b"<name ...>";
  *                                 hits = [(name, value_start, value_end, quote), ...]
  *                                 for the attributes named in value_names whose value
  *                                 holds the marker, first occurrences only; quote is
- *                                 '"', "'" or "" (unquoted)
+ *                                 '"', "'" or "" (unquoted); attributes = every
+ *                                 attribute as (name, name_start, value_start,
+ *                                 value_end, quote) for tags reported by name (quote
+ *                                 None: no value), None for the others
  *   (start, end, closed)          the contents of the script or style element just reported
  *
  * A start tag is reported when its name is in report, is script, style or
@@ -80,6 +84,15 @@ typedef struct {
     Py_ssize_t len;
 } Name;
 
+/* An attribute of the current tag: its name, and its value's span and quote (0 '"', 1 "'",
+ * 2 unquoted, 3 no value: then the span is empty, at the end of the name). */
+typedef struct {
+    Name name;
+    Py_ssize_t value_start;
+    Py_ssize_t value_end;
+    int quote;
+} Attr;
+
 #define CHECKED_MAX 64
 
 typedef struct {
@@ -89,7 +102,7 @@ typedef struct {
     Py_ssize_t marker_len;
     PyObject *report;       /* tuple of bytes */
     PyObject *value_names;  /* frozenset of bytes */
-    Name *names;            /* the attributes of the tag being read */
+    Attr *names;            /* the attributes of the tag being read */
     Py_ssize_t names_len;
     Py_ssize_t names_cap;
     Name checked[CHECKED_MAX]; /* hit names already looked up in this tag */
@@ -169,11 +182,12 @@ find_close(const Reader *r, Py_ssize_t pos, Py_ssize_t name_start, Py_ssize_t na
 }
 
 static int
-remember_name(Reader *r, Py_ssize_t start, Py_ssize_t len)
+remember(Reader *r, Py_ssize_t start, Py_ssize_t len, Py_ssize_t value_start, Py_ssize_t value_end,
+         int quote)
 {
     if (r->names_len == r->names_cap) {
         Py_ssize_t cap = r->names_cap ? 2 * r->names_cap : 32;
-        Name *grown = PyMem_Realloc(r->names, cap * sizeof(Name));
+        Attr *grown = PyMem_Realloc(r->names, cap * sizeof(Attr));
         if (grown == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -181,9 +195,12 @@ remember_name(Reader *r, Py_ssize_t start, Py_ssize_t len)
         r->names = grown;
         r->names_cap = cap;
     }
-    r->names[r->names_len].start = start;
-    r->names[r->names_len].len = len;
-    r->names_len++;
+    Attr *attr = &r->names[r->names_len++];
+    attr->name.start = start;
+    attr->name.len = len;
+    attr->value_start = value_start;
+    attr->value_end = value_end;
+    attr->quote = quote;
     return 0;
 }
 
@@ -205,14 +222,14 @@ seen_before(Reader *r, Py_ssize_t start, Py_ssize_t len)
         r->checked_len++;
     }
     for (Py_ssize_t i = 0; i < r->names_len; i++) {
-        const Name *name = &r->names[i];
+        const Name *name = &r->names[i].name;
         if (name->len == len && same_name(r->doc + name->start, r->doc + start, len))
             return 1;
     }
     return 0;
 }
 
-static PyObject *QUOTES[3]; /* '"', "'", "" */
+static PyObject *QUOTES[4]; /* '"', "'", "", None */
 
 /* Reads the attributes of the tag whose name ends at pos. Returns the position after its
  * ">", -1 if the document ends inside the tag, -2 on a Python error. Sets *marked when a
@@ -236,6 +253,8 @@ read_attributes(Reader *r, Py_ssize_t pos, PyObject *hits, int *marked)
         while (pos < n && !is_space(d[pos]) && d[pos] != '/' && d[pos] != '=' && d[pos] != '>')
             pos++;
         Py_ssize_t name_len = pos - name_start;
+        Py_ssize_t value_start = pos, value_end = pos;
+        int quote = 3;
         Py_ssize_t q = pos;
         while (q < n && is_space(d[q]))
             q++;
@@ -245,8 +264,6 @@ read_attributes(Reader *r, Py_ssize_t pos, PyObject *hits, int *marked)
                 q++;
             if (q >= n)
                 return -1;
-            Py_ssize_t value_start, value_end;
-            int quote;
             unsigned char c = d[q];
             if (c == '"' || c == '\'') {
                 const unsigned char *close = memchr(d + q + 1, c, n - q - 1);
@@ -292,7 +309,7 @@ read_attributes(Reader *r, Py_ssize_t pos, PyObject *hits, int *marked)
         }
         /* Without "=" the attribute has no value; the whitespace after it is read as a
          * separator by the next round. */
-        if (remember_name(r, name_start, name_len) < 0)
+        if (remember(r, name_start, name_len, value_start, value_end, quote) < 0)
             return -2;
     }
 }
@@ -324,6 +341,48 @@ bogus_end(const Reader *r, Py_ssize_t pos)
 {
     const unsigned char *gt = memchr(r->doc + pos, '>', r->n - pos);
     return gt == NULL ? -1 : gt - r->doc + 1;
+}
+
+/* The attributes of the tag just read, as (name, name_start, value_start, value_end, quote)
+ * tuples; names lowercased as scanner.py does (latin-1, then str.lower). */
+static PyObject *
+attributes(const Reader *r)
+{
+    PyObject *list = PyList_New(r->names_len);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < r->names_len; i++) {
+        const Attr *a = &r->names[i];
+        const unsigned char *raw = r->doc + a->name.start;
+        int ascii = 1;
+        char small[64];
+        char *lowered = a->name.len <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc(a->name.len);
+        if (lowered == NULL) {
+            Py_DECREF(list);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t k = 0; k < a->name.len; k++) {
+            lowered[k] = (char)lower(raw[k]);
+            ascii &= raw[k] < 0x80;
+        }
+        PyObject *name = PyUnicode_DecodeLatin1(lowered, a->name.len, NULL);
+        if (lowered != small)
+            PyMem_Free(lowered);
+        if (name != NULL && !ascii)
+            Py_SETREF(name, PyObject_CallMethod(name, "lower", NULL));
+        if (name == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyObject *item = Py_BuildValue("(NnnnO)", name, a->name.start, a->value_start, a->value_end,
+                                       QUOTES[a->quote]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
 }
 
 static int
@@ -370,8 +429,17 @@ run(Reader *r, PyObject *out)
             if (skipped && !reported) {
                 Py_DECREF(hits); /* not asked for: tag and contents skipped, marker or not */
             }
-            else if (reported || marked) {
-                if (append_new(out, Py_BuildValue("(nnnN)", pos, name_end, end, hits)) < 0)
+            else if (reported) {
+                PyObject *attrs = attributes(r);
+                if (attrs == NULL) {
+                    Py_DECREF(hits);
+                    return -1;
+                }
+                if (append_new(out, Py_BuildValue("(nnnNN)", pos, name_end, end, hits, attrs)) < 0)
+                    return -1;
+            }
+            else if (marked) {
+                if (append_new(out, Py_BuildValue("(nnnNO)", pos, name_end, end, hits, Py_None)) < 0)
                     return -1;
             }
             else {
@@ -482,6 +550,7 @@ PyInit__tokenizer(void)
     QUOTES[0] = PyUnicode_InternFromString("\"");
     QUOTES[1] = PyUnicode_InternFromString("'");
     QUOTES[2] = PyUnicode_InternFromString("");
+    QUOTES[3] = Py_None;
     if (QUOTES[0] == NULL || QUOTES[1] == NULL || QUOTES[2] == NULL)
         return NULL;
     return PyModule_Create(&module);

@@ -435,12 +435,15 @@ class Scanner:
     ) -> Iterator[StartTag | RawText]:
         assert _native is not None
         tag: StartTag | None = None
+        make_attribute = Attribute._make
         for event in _native.scan(doc, *args):
-            if len(event) == 4:
-                start, name_end, end, hits = event
+            if len(event) == 5:
+                start, name_end, end, hits, attributes = event
                 name = doc[start + 1 : name_end].decode("latin-1").lower()
                 tag = StartTag(doc, name, start, name_end, end)
                 tag.marked = hits
+                if attributes is not None:  # read already for a tag reported by name
+                    tag._attributes = tuple(map(make_attribute, attributes))
                 yield tag
             else:
                 assert tag is not None

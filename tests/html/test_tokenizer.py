@@ -4,7 +4,7 @@ The regex tokenizer in scanner.py is the reference; these tests run both over
 the same documents (hand-picked fragments, random ones built from the pieces
 that change the tokenizer's state, arbitrary bytes, and every page under
 tests/fixtures/) and require identical events: the same start tags with the same
-offsets and marked values, the same raw texts, in the same order.
+offsets, marked values and attributes, the same raw texts, in the same order.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def events(scanner: Scanner, doc: bytes) -> list[tuple[object, ...]]:
             out.append(("raw", event.tag.start, event.start, event.end, event.closed))
         else:
             marked = scanner.marked_values(event)
-            out.append((event.name, event.start, event.name_end, event.end, marked))
+            attributes = [tuple(a) for a in event.attributes]
+            out.append((event.name, event.start, event.name_end, event.end, marked, attributes))
     return out
 
 
