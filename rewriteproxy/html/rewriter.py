@@ -497,14 +497,16 @@ class _Document:
         current: dict[str, str] = {}  # decoded values after URL rewriting
         original: dict[str, str] = {}  # decoded values before, where rewriting changed them
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
+        # The first occurrences of URL-bearing attributes whose value holds the marker.
+        marked = {hit[0].decode("latin-1") for hit in self.scanner.marked_values(tag)}
         for attr in tag.attributes:
             if attr.name in current:
                 continue  # a duplicate: browsers ignore it, so do we
             current[attr.name] = ""
             if attr.quote is None:
                 continue
-            kind = table.get(attr.name.encode("latin-1"))
-            if kind is not None and self.has_marker(attr.value_start, attr.value_end):
+            if attr.name in marked:
+                kind = table.get(attr.name.encode("latin-1"))
                 found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end, attr.quote)
                 if found is not None:
                     self.rewritten = True

@@ -47,6 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import NamedTuple, TypeVar
 
@@ -435,7 +436,9 @@ class Scanner:
     ) -> Iterator[StartTag | RawText]:
         assert _native is not None
         tag: StartTag | None = None
-        make_attribute = Attribute._make
+        make_attribute = partial(
+            tuple.__new__, Attribute
+        )  # Attribute._make without its Python frame
         for event in _native.scan(doc, *args):
             if len(event) == 5:
                 start, name_end, end, hits, attributes = event
