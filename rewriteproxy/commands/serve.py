@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..allocator import keep_freed_memory
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     def work() -> None:
         _use_uvloop()
+        keep_freed_memory()  # per process: each worker runs this itself
         asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
 
     if args.workers == 1:
