@@ -278,9 +278,11 @@ async def _buffer_and_rewrite(
     runtime = state.runtime
     limit = runtime.config.proxy.max_rewrite_bytes
     length = upstream.content_length
-    if length is not None and length <= limit:
-        # Known and allowed: its share is reserved already, so read it whole, as
-        # pass-through does (no per-chunk wake-ups and bookkeeping).
+    if length is not None and length <= min(limit, _WHOLE_BELOW):
+        # Small, known and allowed: its share is reserved already, so read it whole,
+        # as pass-through does (no per-chunk wake-ups and bookkeeping). Bigger bodies
+        # keep the chunk loop: read whole, 2 MB pages at 500 clients went from
+        # 2.0 s to 4.4-5.4 s p99 (more req/s, but served less evenly).
         body = await upstream.read()
     else:
         chunks: list[bytes] = []
