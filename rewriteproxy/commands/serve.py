@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..allocator import keep_freed_memory
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
@@ -48,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def work() -> None:
+        from ..allocator import keep_freed_memory
+
         _use_uvloop()
         keep_freed_memory()  # per process: each worker runs this itself
         asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
