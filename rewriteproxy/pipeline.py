@@ -9,6 +9,7 @@ result is ``None`` and the caller serves the upstream's original bytes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -39,10 +40,14 @@ class Result:
     error: str | None = None
 
 
+# Both are asked about every response, and a site sends a handful of distinct
+# Content-Type values: remembering the answers saves the string work each time.
+@functools.lru_cache(maxsize=256)
 def media_type(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
 
+@functools.lru_cache(maxsize=256)
 def charset_of(content_type: str | None) -> str | None:
     for param in (content_type or "").split(";")[1:]:
         name, _, value = param.partition("=")

@@ -95,12 +95,23 @@ class ByteBudget:
     def would_wait(self, size: int) -> bool:
         return bool(self._waiters) or self.used + min(size, self.capacity) > self.capacity
 
-    async def acquire(self, size: int) -> int:
-        """Reserve ``size`` bytes (capped at the capacity); returns what to ``release``."""
+    def try_acquire(self, size: int) -> int | None:
+        """Reserve ``size`` bytes now if that needs no wait (what to ``release``), else ``None``.
+
+        The usual case, without creating and awaiting a coroutine for it.
+        """
         size = min(size, self.capacity)
         if not self._waiters and self.used + size <= self.capacity:
             self.used += size
             return size
+        return None
+
+    async def acquire(self, size: int) -> int:
+        """Reserve ``size`` bytes (capped at the capacity); returns what to ``release``."""
+        size = min(size, self.capacity)
+        now = self.try_acquire(size)
+        if now is not None:
+            return now
         waiter = asyncio.get_running_loop().create_future()
         entry = (size, waiter)
         self._waiters.append(entry)
@@ -229,16 +240,17 @@ async def _rewrite(
     budget = state.budget
     length = upstream.content_length
     wanted = 3 * (length if length is not None else _UNKNOWN_LENGTH_GUESS)
-    protocol = upstream.connection.protocol if upstream.connection is not None else None
-    if budget.would_wait(wanted) and protocol is not None:
-        # Stop reading the body while waiting: it stays in the kernel, not in our buffers.
-        protocol.pause_reading()
+    reserved = budget.try_acquire(wanted)
+    if reserved is None:
+        protocol = upstream.connection.protocol if upstream.connection is not None else None
+        if protocol is not None:
+            # Stop reading the body while waiting: it stays in the kernel, not in our buffers.
+            protocol.pause_reading()
         try:
             reserved = await budget.acquire(wanted)
         finally:
-            protocol.resume_reading()
-    else:
-        reserved = await budget.acquire(wanted)
+            if protocol is not None:
+                protocol.resume_reading()
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
         response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease)
@@ -265,18 +277,26 @@ async def _buffer_and_rewrite(
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
     runtime = state.runtime
     limit = runtime.config.proxy.max_rewrite_bytes
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in upstream.content.iter_chunked(_CHUNK):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:  # too big to rewrite: what we have, then the rest, untouched
-            state.metrics.requests["too_large"] += 1
-            return (chunks,)
-        if 3 * size > lease[0]:  # only a body of unknown length gets here: overdraw, never wait
-            lease[0] += state.budget.overdraw(3 * size - lease[0])
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    del chunks
+    length = upstream.content_length
+    if length is not None and length <= min(limit, _WHOLE_BELOW):
+        # Small, known and allowed: its share is reserved already, so read it whole,
+        # as pass-through does (no per-chunk wake-ups and bookkeeping). Bigger bodies
+        # keep the chunk loop: read whole, 2 MB pages at 500 clients went from
+        # 2.0 s to 4.4-5.4 s p99 (more req/s, but served less evenly).
+        body = await upstream.read()
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in upstream.content.iter_chunked(_CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # too big to rewrite: what we have, then the rest, untouched
+                state.metrics.requests["too_large"] += 1
+                return (chunks,)
+            if 3 * size > lease[0]:  # a body of unknown length: overdraw, never wait
+                lease[0] += state.budget.overdraw(3 * size - lease[0])
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        del chunks
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")

@@ -224,6 +224,26 @@ async def test_head_reports_the_length_a_get_would_have(start_proxy):
     assert await head.read() == b""
 
 
+async def test_a_head_for_a_page_that_has_grown_past_the_limit_answers_as_its_get_would(
+    start_proxy,
+):
+    big_page = PAGE + b"<!--" + b"x" * 200_000 + b"-->"
+
+    async def growing(request: web.Request) -> web.Response:
+        # HEAD still reports the small page; the GET fetched in its place is too big to rewrite.
+        body = PAGE if request.method == "HEAD" else big_page
+        return web.Response(body=body, content_type="text/html")
+
+    client = await start_proxy(origin(page=growing), "proxy: {max_rewrite_bytes: 100000}")
+    head = await client.head("/page")
+    assert head.status == 200
+    assert head.headers["Content-Length"] == str(len(big_page))
+    assert "ETag" not in head.headers
+    get = await client.get("/page")
+    assert await get.read() == big_page
+    assert client.server.app[STATE].budget.used == 0
+
+
 async def test_rewritten_pages_carry_a_weak_etag_and_revalidate_to_304(start_proxy):
     client = await start_proxy(origin(page=html_page))
     first = await client.get("/page")
@@ -479,6 +499,17 @@ async def test_the_budget_makes_requests_beyond_it_wait_in_order():
     budget.release(60)
     await asyncio.gather(first, second)
     assert order == ["first", "second"] and budget.used == 60
+
+
+async def test_a_reservation_that_fits_is_taken_at_once_and_one_that_does_not_is_refused():
+    budget = ByteBudget(100)
+    assert budget.try_acquire(60) == 60
+    assert budget.try_acquire(50) is None and budget.used == 60
+    waiting = asyncio.create_task(budget.acquire(50))
+    await asyncio.sleep(0)
+    assert budget.try_acquire(10) is None  # would fit, but someone is waiting first
+    budget.release(60)
+    assert await waiting == 50 and budget.used == 50
 
 
 async def test_a_request_bigger_than_the_whole_budget_gets_all_of_it_alone():

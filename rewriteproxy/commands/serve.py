@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def work() -> None:
+        from ..allocator import keep_freed_memory
+
         _use_uvloop()
+        keep_freed_memory()  # per process: each worker runs this itself
         asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
 
     if args.workers == 1:

@@ -8,6 +8,7 @@ these). An unknown coding is never decoded: such a response passes through.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -94,6 +95,8 @@ def encode(body: bytes, content_encoding: str) -> bytes:
     return body
 
 
+# Browsers send a handful of distinct values, so the answers are remembered (bounded).
+@functools.lru_cache(maxsize=256)
 def narrow_accept_encoding(accept_encoding: str | None) -> str:
     """The client's ``Accept-Encoding`` limited to codings the proxy can decode.
 
