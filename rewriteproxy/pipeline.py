@@ -2,9 +2,13 @@
 
 This is the one code path every body goes through, in the proxy and in the
 ``rewrite`` command alike. A :class:`Pipeline` maps media types to rewriters
-(HTML now; JSON, XML and CSS rewriters plug in by adding an entry). Whatever
-goes wrong inside (a corrupt gzip stream, an engine bug, a bad charset), the
-result is ``None`` and the caller serves the upstream's original bytes.
+(HTML, and by URL shape JSON, XML and CSS). A rewriter is handed the body as
+the upstream sent it, with its content coding, and does decode → rewrite →
+encode through :func:`recode`; that way a rewriter that keeps earlier answers
+(the page cache) can key them on the bytes as sent and give a page served
+again without decoding or compressing it again. Whatever goes wrong inside (a
+corrupt gzip stream, an engine bug, a bad charset), the result is ``None`` and
+the caller serves the upstream's original bytes.
 """
 
 from __future__ import annotations
@@ -12,21 +16,36 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from .http import codings
 
-__all__ = ["BodyRewriter", "Pipeline", "Result", "charset_of", "media_type"]
+__all__ = ["BodyRewriter", "Pipeline", "Result", "charset_of", "media_type", "recode"]
 
 log = logging.getLogger("rewriteproxy.pipeline")
 
 
 class BodyRewriter(Protocol):
-    """Rewrites one decoded body; returns the input object itself when nothing changed."""
+    """Rewrites one body as sent, in content coding ``coding`` (``""``: none).
 
-    def __call__(self, body: bytes, charset: str | None) -> bytes: ...
+    Returns the new body in the same coding, or the input object itself when
+    nothing changed; :func:`recode` does the decoding and encoding around the
+    rewrite of the plain document.
+    """
+
+    def __call__(self, body: bytes, charset: str | None, coding: str) -> bytes: ...
+
+
+def recode(body: bytes, coding: str, rewrite: Callable[[bytes], bytes]) -> bytes:
+    """``rewrite`` applied to ``body`` decoded from ``coding``, encoded back; ``body`` itself
+    when ``rewrite`` returns its input unchanged (nothing is encoded then)."""
+    if not coding:
+        return rewrite(body)
+    plain = codings.decode(body, coding)
+    new = rewrite(plain)
+    return body if new is plain else codings.encode(new, coding)
 
 
 Status = Literal["rewritten", "unchanged", "failed"]
@@ -69,11 +88,9 @@ class Pipeline:
             return Result("unchanged")
         started = time.perf_counter()
         try:
-            plain = codings.decode(body, content_encoding) if content_encoding else body
-            new = rewriter(plain, charset_of(content_type))
-            if new is plain:
+            new = rewriter(body, charset_of(content_type), content_encoding)
+            if new is body:
                 return Result("unchanged", seconds=time.perf_counter() - started)
-            encoded = codings.encode(new, content_encoding) if content_encoding else new
         except Exception as exc:  # fail open: the client gets the upstream's bytes
             log.warning("rewrite failed, serving the original: %s: %s", type(exc).__name__, exc)
             return Result(
@@ -81,4 +98,4 @@ class Pipeline:
                 seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}",
             )
-        return Result("rewritten", encoded, seconds=time.perf_counter() - started)
+        return Result("rewritten", new, seconds=time.perf_counter() - started)

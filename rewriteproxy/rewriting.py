@@ -6,7 +6,9 @@ the inventory know it (and which version), and what is its delivery URL.
 
 Rewritten bodies are kept in a :class:`RewriteCache` (one per pipeline, so a
 reload starts empty): the same page served again is not rewritten again as
-long as every inventory answer the first rewrite used is still the same.
+long as every inventory answer the first rewrite used is still the same. It is
+keyed on the body as the upstream sent it, compressed or not, so a compressed
+page served again is not decompressed and compressed again either.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
-from .pipeline import BodyRewriter, Pipeline
+from .pipeline import BodyRewriter, Pipeline, recode
 
 __all__ = ["HTML_TYPES", "TEXT_TYPES", "RewriteCache", "UrlMapper", "build_pipeline"]
 
@@ -178,12 +180,17 @@ class RewriteCache:
         charset: str | None,
         mapper: UrlMapper,
         rewrite: Callable[[bytes, UrlMapper], bytes],
+        coding: str = "",
     ) -> bytes:
-        """``rewrite(body, mapper)``, or its earlier answer when still valid."""
+        """``rewrite(body, mapper)``, or its earlier answer when still valid.
+
+        ``body`` may be compressed (``coding``, part of the key); ``rewrite`` then
+        decodes and encodes too, so a hit costs neither.
+        """
         entries = self._entries
         if entries is None or len(body) > self._max_entry:
             return rewrite(body, mapper)
-        key = _key(body, kind, charset)
+        key = _key(body, kind, charset, coding)
         with self._lock:
             entry = entries.get(key)
         if (
@@ -205,7 +212,7 @@ class RewriteCache:
 _SAMPLE = 2048
 
 
-def _key(body: bytes, kind: bytes, charset: str | None) -> tuple[object, ...]:
+def _key(body: bytes, kind: bytes, charset: str | None, coding: str) -> tuple[object, ...]:
     middle = len(body) // 2
     return (
         len(body),
@@ -214,6 +221,7 @@ def _key(body: bytes, kind: bytes, charset: str | None) -> tuple[object, ...]:
         ),
         kind,
         charset,
+        coding,
     )
 
 
@@ -253,16 +261,26 @@ def build_pipeline(
             return body
         return html.rewrite(body, mapper, charset, make_handlers(mapper))
 
-    def rewrite_html(body: bytes, charset: str | None) -> bytes:
+    def rewrite_html(body: bytes, charset: str | None, coding: str) -> bytes:
         return outputs.rewrite(
-            b"h", body, charset, map_url, lambda b, m: rewrite_page(b, m, charset)
+            b"h",
+            body,
+            charset,
+            map_url,
+            lambda b, m: recode(b, coding, lambda plain: rewrite_page(plain, m, charset)),
+            coding,
         )
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
 
-    def rewrite_text(body: bytes, charset: str | None) -> bytes:
+    def rewrite_text(body: bytes, charset: str | None, coding: str) -> bytes:
         return outputs.rewrite(
-            b"t", body, charset, map_url, lambda b, m: _sweep_text(sweep, b, m, charset)
+            b"t",
+            body,
+            charset,
+            map_url,
+            lambda b, m: recode(b, coding, lambda plain: _sweep_text(sweep, plain, m, charset)),
+            coding,
         )
 
     rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from rewriteproxy.config import parse_config
@@ -88,12 +89,41 @@ def test_an_unchanged_page_comes_back_as_the_same_object_from_the_cache_too() ->
     assert len(calls) == 1
 
 
-def test_kind_and_charset_are_part_of_the_key() -> None:
+def test_kind_charset_and_coding_are_part_of_the_key() -> None:
     cache, calls = RewriteCache(), []
     mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo()}))
-    for kind, charset in ((b"h", None), (b"t", None), (b"h", "windows-1252")):
-        cache.rewrite(kind, PAGE, charset, mapper, counting(calls))
-    assert len(calls) == 3
+    for kind, charset, coding in (
+        (b"h", None, ""),
+        (b"t", None, ""),
+        (b"h", "windows-1252", ""),
+        (b"h", None, "deflate"),
+    ):
+        cache.rewrite(kind, PAGE, charset, mapper, counting(calls), coding)
+    assert len(calls) == 4
+
+
+def test_a_compressed_page_served_again_is_neither_decoded_nor_encoded_again() -> None:
+    """The cache sits in front of decoding: a hit hands back the compressed answer it made
+    the first time (the very same object), and still follows the inventory."""
+    inventory = ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")})
+    pipeline = build_pipeline(CONFIG, inventory)
+    sent = gzip.compress(PAGE)
+    first = pipeline.apply(sent, "text/html", "gzip")
+    again = pipeline.apply(bytes(sent), "text/html", "gzip")
+    assert first.status == again.status == "rewritten"
+    assert again.body is first.body
+    assert first.body is not None and gzip.decompress(first.body) == (
+        build_pipeline(CONFIG, inventory).apply(PAGE, "text/html").body
+    )
+    inventory.known["2024/05/a.jpg"] = FileInfo(size=2, etag="e2")
+    changed = pipeline.apply(sent, "text/html", "gzip").body
+    assert changed is not None and changed != first.body
+    assert (
+        gzip.decompress(changed) == build_pipeline(CONFIG, inventory).apply(PAGE, "text/html").body
+    )
+    plain = gzip.compress(PLAIN)
+    assert pipeline.apply(plain, "text/html", "gzip").status == "unchanged"
+    assert pipeline.apply(plain, "text/html", "gzip").status == "unchanged"
 
 
 def test_answers_that_change_during_one_rewrite_are_not_cached() -> None:
