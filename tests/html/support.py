@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import lxml.html
+from hypothesis import strategies as st
 from lxml import etree
 
 from rewriteproxy.html import HtmlOptions, HtmlRewriter
@@ -151,3 +152,65 @@ def remaining_uploads(doc: bytes) -> list[str]:
             elif kind is not None:
                 found.extend(u for u in _urls_in(kind, value) if LOCATOR.parse(u))
     return found
+
+
+# Pieces that change the tokenizer's state (tags, quotes, comments, raw-text elements,
+# the marker "uploads"), for random documents the tokenizer tests compare readings of.
+MARKUP_PIECES = st.sampled_from(
+    [
+        "<img src=/uploads/a.jpg>",
+        '<img alt="x > y" src="/UPLOADS/b" SRC="/uploads/dup">',
+        "<img src src='/uploads/second'>",
+        "<a href='/uploads/c' href=/uploads/d>",
+        '<div style="background:url(&quot;/uploads/e&quot;)" data-src=/uploads/f/>',
+        "<source srcset=/uploads/g.jpg\t1x>",
+        '<x =uploads a="b"c=/uploads/h>',
+        "<p title=uploads>",
+        "<!--",
+        "-->",
+        "--!>",
+        "<!-->",
+        "<!--->",
+        "<script>",
+        "<script type=application/ld+json>",
+        "</script>",
+        "</script ",
+        "<style>",
+        "</STYLE>",
+        "<textarea>",
+        "</textarea>",
+        "<title>",
+        "</title>",
+        "<iframe src=/uploads/i>",
+        "</iframe>",
+        "<picture>",
+        "<noscript>",
+        "<template>",
+        '"',
+        "'",
+        "<",
+        ">",
+        "=",
+        "/",
+        "</div x='>'>",
+        "</>",
+        "</ x>",
+        "<?x>",
+        "<!DOCTYPE html>",
+        "<![CDATA[",
+        "<plaintext>",
+        "<scripts src=/uploads/j>",
+        " ",
+        "\n",
+        "uploads",
+        "<div data-x=",
+    ]
+)
+MARKUP_NOISE = st.text(alphabet="<>!-/?\"'= \nuploadsUPLOADSimg", max_size=10)
+
+
+def markup_documents(max_pieces: int) -> st.SearchStrategy[bytes]:
+    """Random documents glued from :data:`MARKUP_PIECES` and noise."""
+    return st.lists(st.one_of(MARKUP_PIECES, MARKUP_NOISE), max_size=max_pieces).map(
+        lambda pieces: "".join(pieces).encode()
+    )
