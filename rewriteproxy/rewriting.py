@@ -78,7 +78,10 @@ class UrlMapper:
 
         def recorded(key: str) -> FileInfo | None:
             info = lookup(key)
-            if answers.setdefault(key, info) != info:  # changed while the page was rewritten
+            first = answers.setdefault(key, info)
+            # Identity first: sources hand out the same object for an unchanged answer,
+            # and "!=" on a dataclass always runs its Python-level __eq__.
+            if first is not info and first != info:  # changed while the page was rewritten
                 answers[_UNSTABLE] = None
             return info
 
