@@ -93,8 +93,6 @@ typedef struct {
     int quote;
 } Attr;
 
-#define CHECKED_MAX 64
-
 typedef struct {
     const unsigned char *doc;
     Py_ssize_t n;
@@ -105,8 +103,9 @@ typedef struct {
     Attr *names;            /* the attributes of the tag being read */
     Py_ssize_t names_len;
     Py_ssize_t names_cap;
-    Name checked[CHECKED_MAX]; /* hit names already looked up in this tag */
-    int checked_len;
+    Name *checked; /* hit names already looked up in this tag: distinct value_names */
+    Py_ssize_t checked_len;
+    Py_ssize_t checked_cap; /* len(value_names): room for every name that can be a hit */
 } Reader;
 
 static const char *const RAW_CONTENT[] = {"script", "style", NULL};
@@ -206,17 +205,19 @@ remember(Reader *r, Py_ssize_t start, Py_ssize_t len, Py_ssize_t value_start, Py
 
 /* Was the attribute name doc[start:start+len] used earlier in this tag? Browsers read
  * only the first of duplicates. A hit's name is compared with the names checked before it
- * in this tag, then with every earlier attribute; as value_names is small, the long
- * comparison runs a bounded number of times per tag, so the cost stays linear. */
+ * in this tag, then with every earlier attribute. Every hit name is in value_names, so
+ * checked never holds more than len(value_names) names and the long comparison runs at
+ * most that many times per tag: the cost stays linear in the tag, however many names
+ * are configured. */
 static int
 seen_before(Reader *r, Py_ssize_t start, Py_ssize_t len)
 {
-    for (int i = 0; i < r->checked_len; i++) {
+    for (Py_ssize_t i = 0; i < r->checked_len; i++) {
         const Name *name = &r->checked[i];
         if (name->len == len && same_name(r->doc + name->start, r->doc + start, len))
             return 1;
     }
-    if (r->checked_len < CHECKED_MAX) {
+    if (r->checked_len < r->checked_cap) {
         r->checked[r->checked_len].start = start;
         r->checked[r->checked_len].len = len;
         r->checked_len++;
@@ -524,11 +525,18 @@ scan(PyObject *module, PyObject *args)
         .marker_len = marker.len,
         .report = report,
         .value_names = value_names,
+        .checked_cap = PySet_GET_SIZE(value_names),
     };
+    r.checked = PyMem_New(Name, r.checked_cap > 0 ? r.checked_cap : 1);
+    if (r.checked == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     out = PyList_New(0);
     if (out != NULL && run(&r, out) < 0)
         Py_CLEAR(out);
     PyMem_Free(r.names);
+    PyMem_Free(r.checked);
 done:
     PyBuffer_Release(&doc);
     PyBuffer_Release(&marker);

@@ -91,3 +91,23 @@ def test_pathological_tags_read_the_same() -> None:
     long_value = b'<a href="' + b"u" * 1_000_000 + b'/uploads/b.pdf">x</a>'
     for doc in (many, dups, mixed, long_value, many + dups + mixed):
         assert_same(doc)
+
+
+def test_many_configured_attribute_names_read_the_same() -> None:
+    """More wanted names than a small fixed table could hold (extra attributes are
+    configurable): every name that hits in a tag is checked for earlier duplicates, in
+    any case, however many distinct names hit before it."""
+    names = frozenset(f"n{i}" for i in range(100))
+    first = b" ".join(b"n%d=/uploads/%d" % (i, i) for i in range(100))
+    later = b" ".join(
+        b"N%d x n%d='/uploads/again' N%d" % (i % 100, i % 100, i % 100) for i in range(300)
+    )
+    for doc in (
+        b"<img " + first + b" " + later + b">",
+        b"<img n99 " + first + b" " + later + b">",
+        b"<img " + later + b" " + first + b">",
+    ):
+        for report in REPORTS:
+            regex = Scanner(report, MARKER, names, native=False)
+            native = Scanner(report, MARKER, names, native=True)
+            assert events(native, doc) == events(regex, doc)
