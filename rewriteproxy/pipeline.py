@@ -38,12 +38,19 @@ class BodyRewriter(Protocol):
     def __call__(self, body: bytes, charset: str | None, coding: str) -> bytes: ...
 
 
-def recode(body: bytes, coding: str, rewrite: Callable[[bytes], bytes]) -> bytes:
+def recode(
+    body: bytes, coding: str, rewrite: Callable[[bytes], bytes], limit: int = 1 << 62
+) -> bytes:
     """``rewrite`` applied to ``body`` decoded from ``coding``, encoded back; ``body`` itself
-    when ``rewrite`` returns its input unchanged (nothing is encoded then)."""
+    when ``rewrite`` returns its input unchanged (nothing is encoded then).
+
+    A body that would decode to more than ``limit`` bytes raises
+    :class:`~rewriteproxy.http.codings.CodingError` before it is decoded whole, so a
+    small compressed body cannot unpack past the limit identity bodies have.
+    """
     if not coding:
         return rewrite(body)
-    plain = codings.decode(body, coding)
+    plain = codings.decode(body, coding, limit)
     new = rewrite(plain)
     return body if new is plain else codings.encode(new, coding)
 

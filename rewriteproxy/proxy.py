@@ -68,6 +68,9 @@ _WHOLE_BELOW = 256 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
 # Rewriting in a worker thread keeps the loop answering while a big page is processed.
 _THREAD_THRESHOLD = 512 * 1024
+# A compressed body is rewritten decoded, so it counts as this many times its size
+# (HTML compresses 4 to 10 times): a page that unpacks to megabytes goes to the thread.
+_EXPANSION_GUESS = 8
 
 
 def rewriting_thread() -> ThreadPoolExecutor:
@@ -300,7 +303,7 @@ async def _buffer_and_rewrite(
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")
-    if len(body) > _THREAD_THRESHOLD:
+    if len(body) * (_EXPANSION_GUESS if encoding else 1) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
             state.rewriter, runtime.pipeline.apply, body, content_type, encoding
         )

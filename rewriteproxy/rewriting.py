@@ -255,6 +255,7 @@ def build_pipeline(
     features: FeaturesConfig = config.features
     make_handlers = build_handlers(features, provider)
     every_page = features.every_page
+    limit = config.proxy.max_rewrite_bytes  # for decoded bodies too, not only as sent
 
     def rewrite_page(body: bytes, mapper: UrlMapper, charset: str | None) -> bytes:
         # Without a feature that acts on every page, a page with no upload URL keeps
@@ -270,7 +271,7 @@ def build_pipeline(
             body,
             charset,
             map_url,
-            lambda b, m: recode(b, coding, lambda plain: rewrite_page(plain, m, charset)),
+            lambda b, m: recode(b, coding, lambda plain: rewrite_page(plain, m, charset), limit),
             coding,
         )
 
@@ -282,7 +283,9 @@ def build_pipeline(
             body,
             charset,
             map_url,
-            lambda b, m: recode(b, coding, lambda plain: _sweep_text(sweep, plain, m, charset)),
+            lambda b, m: recode(
+                b, coding, lambda plain: _sweep_text(sweep, plain, m, charset), limit
+            ),
             coding,
         )
 

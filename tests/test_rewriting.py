@@ -178,3 +178,23 @@ def test_a_url_remembered_from_another_page_follows_the_inventory() -> None:
     inventory.known.clear()
     assert mapper(url) is None
     assert mapper("http://elsewhere.test/wp-content/uploads/2024/05/a.jpg") is None
+
+
+def test_a_compressed_body_that_would_decode_past_max_rewrite_bytes_fails_open() -> None:
+    """The size limit holds for what a body decodes to, not only for the bytes as sent."""
+    small = parse_config(
+        """
+upstream: http://127.0.0.1:9
+site: {hosts: [wp.test]}
+proxy: {max_rewrite_bytes: 4096}
+delivery: {provider: cdn, cdn: {base_url: "https://cdn.example.net/u/"}}
+"""
+    )
+    pipeline = build_pipeline(small, ChangingInventory({"2024/05/a.jpg": FileInfo()}))
+    page = PAGE + b"<p>" + b"padding " * 1000 + b"</p>"  # 8 KB, about 200 bytes gzipped
+    sent = gzip.compress(page)
+    assert len(sent) < 4096 < len(page)
+    result = pipeline.apply(sent, "text/html", "gzip")
+    assert result.status == "failed" and result.body is None
+    assert result.error is not None and "more than 4096" in result.error
+    assert pipeline.apply(gzip.compress(PAGE), "text/html", "gzip").status == "rewritten"

@@ -22,12 +22,27 @@ class CodingError(ValueError):
     """A body that does not decode with the coding its headers claim."""
 
 
-def _gzip_decode(data: bytes) -> bytes:
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(data) + d.flush()
+class _TooLarge(Exception):
+    pass
+
+
+def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
+    """Decoded ``data``, at most ``limit`` bytes of it; a stream that would give more is an
+    error, found without inflating the rest (a small body can unpack to gigabytes)."""
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit or d.unconsumed_tail:
+        raise _TooLarge(limit)
+    out += d.flush()
+    if len(out) > limit:
+        raise _TooLarge(limit)
     if not d.eof:
-        raise zlib.error("truncated gzip stream")
+        raise zlib.error("truncated stream")
     return out
+
+
+def _gzip_decode(data: bytes, limit: int) -> bytes:
+    return _zlib_decode(data, 16 + zlib.MAX_WBITS, limit)
 
 
 def _gzip_encode(data: bytes) -> bytes:
@@ -35,25 +50,40 @@ def _gzip_encode(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-def _deflate_decode(data: bytes) -> bytes:
+def _deflate_decode(data: bytes, limit: int) -> bytes:
     # "deflate" means zlib-wrapped (RFC 9110), but some servers send raw deflate.
     try:
-        return zlib.decompress(data)
+        return _zlib_decode(data, zlib.MAX_WBITS, limit)
     except zlib.error:
-        return zlib.decompress(data, -zlib.MAX_WBITS)
+        return _zlib_decode(data, -zlib.MAX_WBITS, limit)
 
 
-def _zstd_decode(data: bytes) -> bytes:
+def _brotli_decode(data: bytes, limit: int) -> bytes:
+    d = brotli.Decompressor()
+    out: bytes = d.process(data, output_buffer_limit=limit + 1)
+    if len(out) > limit:
+        raise _TooLarge(limit)
+    if not d.is_finished():
+        raise brotli.error("truncated stream")
+    return out
+
+
+def _zstd_decode(data: bytes, limit: int) -> bytes:
     # stream_reader: frames written without a content size (streaming encoders) decode too.
     reader = zstandard.ZstdDecompressor().stream_reader(data)
-    return reader.read()
+    out = bytearray()
+    while chunk := reader.read(256 * 1024):
+        out += chunk
+        if len(out) > limit:
+            raise _TooLarge(limit)
+    return bytes(out)
 
 
-_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+_DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
     "gzip": _gzip_decode,
     "x-gzip": _gzip_decode,
     "deflate": _deflate_decode,
-    "br": brotli.decompress,
+    "br": _brotli_decode,
 }
 _ENCODERS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": _gzip_encode,
@@ -76,14 +106,17 @@ def _codings(content_encoding: str) -> list[str]:
     ]
 
 
-def decode(body: bytes, content_encoding: str) -> bytes:
-    """The identity body; raises :class:`CodingError` for unknown codings or corrupt data."""
+def decode(body: bytes, content_encoding: str, limit: int = 1 << 62) -> bytes:
+    """The identity body; raises :class:`CodingError` for unknown codings, corrupt data, or
+    a body that would decode to more than ``limit`` bytes (found without decoding it all)."""
     for coding in reversed(_codings(content_encoding)):
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise CodingError(f"unsupported content coding {coding!r}")
         try:
-            body = decoder(body)
+            body = decoder(body, limit)
+        except _TooLarge:
+            raise CodingError(f"body decodes to more than {limit} bytes as {coding}") from None
         except Exception as exc:  # each library raises its own error type
             raise CodingError(f"body does not decode as {coding}: {exc}") from exc
     return body

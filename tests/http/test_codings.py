@@ -36,6 +36,22 @@ def test_corrupt_or_unknown_codings_raise_coding_error(coding, data):
         decode(data, coding)
 
 
+@pytest.mark.parametrize("coding", [*SUPPORTED, "gzip, br"])
+def test_a_body_decoding_past_the_limit_is_refused(coding):
+    sent = encode(DOC, coding)
+    assert decode(sent, coding, limit=len(DOC)) == DOC
+    with pytest.raises(CodingError, match="more than"):
+        decode(sent, coding, limit=len(DOC) - 1)
+
+
+@pytest.mark.parametrize("coding", SUPPORTED)
+def test_a_small_body_that_unpacks_to_gigabytes_is_refused_without_unpacking_it(coding):
+    bomb = encode(b"\0" * (256 * 1024 * 1024), coding)  # about 256 KB compressed, or less
+    assert len(bomb) < 300_000
+    with pytest.raises(CodingError, match="more than"):
+        decode(bomb, coding, limit=8 * 1024 * 1024)
+
+
 @pytest.mark.parametrize(
     ("accept", "narrowed"),
     [
