@@ -368,6 +368,8 @@ class Scanner:
         ``native``: read with the C tokenizer when there is a marker (it must be built).
         """
         names = frozenset(n.lower() for n in report_names)
+        if not all(n.isascii() for n in names):  # both tokenizers compare names as ASCII
+            raise ValueError(f"tag names to report must be ASCII: {sorted(names)}")
         self._marker = marker.lower()
         self._native_args: tuple[bytes, tuple[bytes, ...], frozenset[bytes]] | None = None
         if native and marker:
@@ -436,9 +438,8 @@ class Scanner:
     ) -> Iterator[StartTag | RawText]:
         assert _native is not None
         tag: StartTag | None = None
-        make_attribute = partial(
-            tuple.__new__, Attribute
-        )  # Attribute._make without its Python frame
+        # Attribute._make without its Python frame per attribute.
+        make_attribute = partial(tuple.__new__, Attribute)
         for event in _native.scan(doc, *args):
             if len(event) == 5:
                 start, name_end, end, hits, attributes = event

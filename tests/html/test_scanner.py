@@ -208,3 +208,9 @@ def test_the_fast_path_to_the_marker_reads_like_the_careful_tokenizer(doc: bytes
         or tag.name in ("script", "style", "plaintext")
     ]
     assert tags(fast) == expected
+
+
+def test_tag_names_to_report_must_be_ascii() -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        Scanner(frozenset({"xé"}), MARKER)
+    Scanner(frozenset(), "téléchargements".encode())  # a marker from a non-ASCII uploads path
