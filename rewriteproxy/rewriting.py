@@ -265,30 +265,29 @@ def build_pipeline(
             return body
         return html.rewrite(body, mapper, charset, make_handlers(mapper))
 
-    def rewrite_html(body: bytes, charset: str | None, coding: str) -> bytes:
-        return outputs.rewrite(
-            b"h",
-            body,
-            charset,
-            map_url,
-            lambda b, m: recode(b, coding, lambda plain: rewrite_page(plain, m, charset), limit),
-            coding,
-        )
+    def cached(
+        kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None], bytes]
+    ) -> BodyRewriter:
+        """A body rewriter: ``rewrite_plain`` on the decoded body, behind the page cache,
+        which is keyed on the body as sent (so a hit is neither decoded nor encoded)."""
+
+        def rewrite(body: bytes, charset: str | None, coding: str) -> bytes:
+            return outputs.rewrite(
+                kind,
+                body,
+                charset,
+                map_url,
+                lambda b, m: recode(
+                    b, coding, lambda plain: rewrite_plain(plain, m, charset), limit
+                ),
+                coding,
+            )
+
+        return rewrite
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
-
-    def rewrite_text(body: bytes, charset: str | None, coding: str) -> bytes:
-        return outputs.rewrite(
-            b"t",
-            body,
-            charset,
-            map_url,
-            lambda b, m: recode(
-                b, coding, lambda plain: _sweep_text(sweep, plain, m, charset), limit
-            ),
-            coding,
-        )
-
+    rewrite_html = cached(b"h", rewrite_page)
+    rewrite_text = cached(b"t", lambda plain, m, charset: _sweep_text(sweep, plain, m, charset))
     rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}
     rewriters.update({t: rewrite_text for t in TEXT_TYPES})
     return Pipeline(rewriters)
