@@ -1,8 +1,9 @@
-"""The optional C tokenizer; everything else is configured in pyproject.toml.
+"""The optional C parts of the HTML engine; everything else is configured in pyproject.toml.
 
-The extension is optional: where it cannot be built (no C compiler, no Python
-headers) the install goes on and the scanner uses its pure-Python tokenizer,
-which reads documents the same way, only slower.
+Both extensions are optional: where they cannot be built (no C compiler, no
+Python headers) the install goes on and the engine uses its pure-Python
+reference code (the scanner's regex tokenizer, the rewriter's plain-value path),
+which gives the same output, only slower.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +14,11 @@ setup(
             "rewriteproxy.html._tokenizer",
             ["rewriteproxy/html/_tokenizer.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "rewriteproxy.html._values",
+            ["rewriteproxy/html/_values.c"],
+            optional=True,
+        ),
     ]
 )

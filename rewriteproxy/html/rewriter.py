@@ -60,6 +60,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from functools import lru_cache
+from operator import itemgetter
+from types import ModuleType
 
 from rewriteproxy.formats import Edit, MapUrl, apply_edits
 from rewriteproxy.formats.css import rewrite_css
@@ -73,6 +75,7 @@ from rewriteproxy.html.scanner import RawText, Scanner, StartTag
 __all__ = [
     "ANY_TAG",
     "CONTEXT_TAGS",
+    "NATIVE",
     "TARGETS",
     "Element",
     "ElementHandler",
@@ -81,6 +84,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_native: ModuleType | None
+try:
+    from rewriteproxy.html import _values as _native
+except ImportError:  # not built: _Document.plain_value does the same work
+    _native = None
+
+NATIVE = _native is not None
+"""Whether the C fast path for plain URL and srcset values is available (used by default)."""
 
 
 class Kind(Enum):
@@ -314,8 +326,10 @@ class _Document:
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
-        # (quote, in a srcset) → {url → its replacement, escaped and encoded; None: kept}
-        self.replacements: dict[tuple[str, bool], dict[str, bytes | None]] = {}
+        # {url → its replacement, escaped and encoded; None: kept} for URLs in a value
+        # delimited by ", in a srcset so delimited, in a value delimited by ', in such a
+        # srcset: indexed (quote == "'") * 2 + in_srcset, the order _values.c expects
+        self.replacements: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -406,7 +420,17 @@ class _Document:
                 return
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
         doc = self.doc
-        for name, start, end, quote in self.scanner.marked_values(tag):
+        hits = self.scanner.marked_values(tag)
+        if self.rw._native is not None:
+            edits = self.edits
+            queued = len(edits)
+            plain = self.rw._plain_kinds.get(tag.name, self.rw._plain_any_tag)
+            hits = self.rw._native.plain_edits(
+                doc, hits, plain, self.replacements, self.replacement, edits
+            )
+            if len(edits) != queued:
+                self.rewritten = True
+        for name, start, end, quote in hits:
             kind = table.get(name)
             if kind is None:
                 continue
@@ -435,9 +459,7 @@ class _Document:
         else:
             spans = srcset_url_spans(value)
         in_srcset = kind is Kind.SRCSET
-        known = self.replacements.get((quote, in_srcset))
-        if known is None:
-            known = self.replacements[quote, in_srcset] = {}
+        known = self.replacements[(quote == "'") * 2 + in_srcset]
         edits = self.edits
         for s, e in spans:
             url = value[s:e]
@@ -456,7 +478,9 @@ class _Document:
         new = self.map_url(url)
         if new is None or new == url or (in_srcset and not safe_in_srcset(new)):
             return None
-        return escape_attribute(new, quote).encode(self.encoding, "xmlcharrefreplace")
+        if "&" in new or quote in new:  # rare in delivery URLs; two tests cost less than escaping
+            new = escape_attribute(new, quote)
+        return new.encode(self.encoding, "xmlcharrefreplace")
 
     def rewrite_value(
         self, tag: StartTag, kind: Kind | None, start: int, end: int, quote: str
@@ -572,6 +596,9 @@ class _Document:
             )
 
 
+_SPAN = itemgetter(0, 1)
+
+
 def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     """``doc`` with the edits applied in one ordered pass; ``doc`` itself when there are none.
 
@@ -580,7 +607,7 @@ def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     """
     if not edits:
         return doc
-    edits.sort(key=lambda e: (e[0], e[1]))  # stable: insertions at one point keep their order
+    edits.sort(key=_SPAN)  # stable: insertions at one point keep their order
     parts: list[bytes] = []
     pos = 0
     for start, end, data in edits:
@@ -596,8 +623,12 @@ def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
 class HtmlRewriter:
     """Rewrites upload URLs in HTML; built once per config, safe to share between requests."""
 
-    def __init__(self, options: HtmlOptions) -> None:
+    def __init__(self, options: HtmlOptions, native: bool = NATIVE) -> None:
+        """``native``: queue the edits of plain URL and srcset values in C (it must be built)."""
+        if native and _native is None:
+            raise RuntimeError("the C value path (rewriteproxy.html._values) is not built")
         self.options = options
+        self._native = _native if native else None
         self._needle = _path_needle(options.uploads_path)
         segments = [s for s in options.uploads_path.split("/") if s]
         marker = max(segments, key=len).encode() if segments else b""
@@ -611,6 +642,13 @@ class HtmlRewriter:
         self._tables: dict[str, dict[bytes, Kind]] = {}
         for (tag, attribute), kind in TARGETS.items():
             self._tables.setdefault(tag, dict(self._any_tag))[attribute.encode()] = kind
+        # The same tables as _values.c reads them: 1 for a URL, 2 for a srcset, no others.
+        codes = {Kind.URL: 1, Kind.SRCSET: 2}
+        self._plain_any_tag = {n: codes[k] for n, k in self._any_tag.items() if k in codes}
+        self._plain_kinds = {
+            tag: {n: codes[k] for n, k in table.items() if k in codes}
+            for tag, table in self._tables.items()
+        }
         self._value_names = frozenset(n.decode() for n in self._any_tag) | {a for _, a in TARGETS}
         self._scanner = _scanner(frozenset(), marker, self._value_names)
 

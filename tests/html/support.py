@@ -14,11 +14,13 @@ positions of the output (what the engine missed).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import lxml.html
+import pytest
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -214,3 +216,13 @@ def markup_documents(max_pieces: int) -> st.SearchStrategy[bytes]:
     return st.lists(st.one_of(MARKUP_PIECES, MARKUP_NOISE), max_size=max_pieces).map(
         lambda pieces: "".join(pieces).encode()
     )
+
+
+def native_or_skip(available: bool, what: str) -> None:
+    """Skip a test of an optional C part that is not built, or fail when the run says it
+    must be (``REWRITEPROXY_REQUIRE_NATIVE=1``, as CI sets)."""
+    if available:
+        return
+    if os.environ.get("REWRITEPROXY_REQUIRE_NATIVE") == "1":
+        pytest.fail(f"{what} is not built (pip install -e . builds it)")
+    pytest.skip(f"{what} is not built", allow_module_level=True)

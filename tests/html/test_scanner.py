@@ -7,7 +7,6 @@ failure), and a differential test requires both to report identical events.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -16,24 +15,17 @@ import pytest
 from hypothesis import given, settings
 
 from rewriteproxy.html.scanner import NATIVE, RawText, Scanner, StartTag
-from tests.html.support import markup_documents
+from tests.html.support import markup_documents, native_or_skip
 
 MARKER = b"uploads"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-def _native_or_skip() -> None:
-    if not NATIVE:
-        if os.environ.get("REWRITEPROXY_REQUIRE_NATIVE") == "1":
-            pytest.fail("the C tokenizer is not built (pip install -e . builds it)")
-        pytest.skip("the C tokenizer is not built")
 
 
 @pytest.fixture(autouse=True, params=["regex", "c"])
 def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Runs each test once per tokenizer: ``Scanner`` below builds scanners of that kind."""
     if request.param == "c":
-        _native_or_skip()
+        native_or_skip(NATIVE, "the C tokenizer")
     monkeypatch.setitem(globals(), "Scanner", partial(_Scanner, native=request.param == "c"))
     yield request.param
 

@@ -9,7 +9,6 @@ offsets, marked values and attributes, the same raw texts, in the same order.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,9 @@ from hypothesis import strategies as st
 
 from rewriteproxy.html.rewriter import CONTEXT_TAGS
 from rewriteproxy.html.scanner import NATIVE, RawText, Scanner
-from tests.html.support import markup_documents
+from tests.html.support import markup_documents, native_or_skip
 
-if not NATIVE:
-    if os.environ.get("REWRITEPROXY_REQUIRE_NATIVE") == "1":
-        raise RuntimeError("the C tokenizer is not built (pip install -e . builds it)")
-    pytest.skip("the C tokenizer is not built", allow_module_level=True)
+native_or_skip(NATIVE, "the C tokenizer")
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MARKER = b"uploads"

@@ -1,0 +1,150 @@
+"""The C value path (``_values.c``) rewrites exactly as the Python one does.
+
+``_Document.plain_value`` (with ``srcset_url_spans``) is the reference: these
+tests run one rewriter with the C path and one without over the same documents
+(random ones from the tokenizer's state-changing pieces, random srcset lists,
+every page under tests/fixtures/) and require identical output. The mapping
+used here rewrites anything naming the uploads, and some replacements carry
+quotes, ampersands, spaces or trailing commas, so escaping and the srcset
+refusal rules are compared too, not only where URLs are found.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rewriteproxy.html import HtmlOptions, HtmlRewriter
+from rewriteproxy.html.rewriter import NATIVE
+from tests.html.support import FIXTURES, fixture_pages, map_url, markup_documents, native_or_skip
+
+native_or_skip(NATIVE, "the C value path")
+
+OPTIONS = HtmlOptions(uploads_path="/uploads/")  # the marker of markup_documents
+C_PATH = HtmlRewriter(OPTIONS, native=True)
+PYTHON_PATH = HtmlRewriter(OPTIONS, native=False)
+AWKWARD = ['"', "'", "&", " ", ",", "\t"]
+
+
+def map_anything(url: str) -> str | None:
+    """Rewrites every URL naming the uploads; one in three gets an awkward character
+    (a quote or ampersand to escape, whitespace or a comma a srcset cannot hold)."""
+    if "uploads" not in url.lower():
+        return None
+    checksum = zlib.crc32(url.encode("utf-8", "surrogatepass"))
+    extra = AWKWARD[checksum % len(AWKWARD)] if checksum % 3 == 0 else ""
+    if checksum % 7 == 0:
+        return url  # mapped to itself: nothing to change
+    return f"https://cdn.example.net/{extra}{url.lstrip('/')}{extra if checksum % 2 else ''}"
+
+
+def assert_same(doc: bytes) -> None:
+    expected = PYTHON_PATH.rewrite(doc, map_anything)
+    assert C_PATH.rewrite(doc, map_anything) == expected, doc[:300]
+
+
+SRCSET_PIECES = st.sampled_from(
+    [
+        "/uploads/a.jpg",
+        "/UPLOADS/b,c.jpg",
+        "/uploads/d.jpg,",
+        ",",
+        ",,",
+        " ",
+        "\t",
+        "\n",
+        "\x0b",
+        "1x",
+        "300w",
+        "(",
+        ")",
+        "a(b, c)",
+        "é",
+        "&amp;",
+        "&",
+        "x",
+        "//example.com/uploads/e.png",
+    ]
+)
+
+
+@st.composite
+def srcset_tags(draw: st.DrawFn) -> bytes:
+    quote = draw(st.sampled_from(['"', "'", ""]))
+    value = "".join(draw(st.lists(SRCSET_PIECES, max_size=12))).replace(quote or " ", "")
+    name = draw(st.sampled_from(["srcset", "src", "data-srcset", "href", "imagesrcset"]))
+    tag = draw(st.sampled_from(["img", "source", "link", "a", "div"]))
+    return f"<{tag} {name}={quote}{value}{quote}>".encode()
+
+
+@settings(max_examples=1500)
+@given(markup_documents(max_pieces=30))
+@example(b"<img src='/uploads/a.jpg' srcset=\"/uploads/a.jpg 1x, /uploads/b.jpg 2x\">")
+def test_random_documents_rewrite_the_same(doc: bytes) -> None:
+    assert_same(doc)
+
+
+@settings(max_examples=1500)
+@given(st.lists(srcset_tags(), min_size=1, max_size=6).map(b"\n".join))
+@example(b'<img srcset="/uploads/a.jpg 1x,/uploads/b.jpg 2x">')
+@example(b'<img srcset=",,/uploads/a.jpg,, /uploads/b.jpg (1, 2) 2x,/uploads/c.jpg">')
+@example(b'<img srcset="/uploads/a.jpg (unclosed, /uploads/b.jpg">')
+@example(b'<img src=" /uploads/a.jpg">')
+def test_random_srcset_lists_rewrite_the_same(doc: bytes) -> None:
+    assert_same(doc)
+
+
+@pytest.mark.parametrize("page", fixture_pages(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_real_pages_rewrite_the_same(page: Path) -> None:
+    doc = page.read_bytes()
+    assert_same(doc)
+    wordpress = HtmlOptions(uploads_path="/wp-content/uploads/")
+    assert HtmlRewriter(wordpress, native=True).rewrite(doc, map_url) == HtmlRewriter(
+        wordpress, native=False
+    ).rewrite(doc, map_url)
+
+
+def test_a_failing_mapping_fails_open_on_both_paths() -> None:
+    def broken(url: str) -> str | None:
+        raise RuntimeError("mapping failed")
+
+    doc = b'<img src="/uploads/a.jpg" srcset="/uploads/a.jpg 1x">'
+    assert C_PATH.rewrite(doc, broken) is doc
+    assert PYTHON_PATH.rewrite(doc, broken) is doc
+
+
+def test_each_distinct_url_is_mapped_once_per_page() -> None:
+    calls: list[str] = []
+
+    def counting(url: str) -> str | None:
+        calls.append(url)
+        return map_url(url)
+
+    doc = b'<img src="/uploads/a.jpg" srcset="/uploads/a.jpg 1x, /uploads/b.jpg 2x">' * 50
+    C_PATH.rewrite(doc, counting)
+    assert sorted(calls) == ["/uploads/a.jpg", "/uploads/b.jpg"]
+
+
+def test_malformed_calls_raise_instead_of_reading_out_of_bounds() -> None:
+    from rewriteproxy.html import _values
+
+    known: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
+    kinds = {b"src": 1}
+
+    def fill(url: str, quote: str, in_srcset: bool) -> bytes | None:
+        return b"x"
+
+    with pytest.raises(ValueError, match="outside"):
+        _values.plain_edits(b"<img>", [(b"src", 3, 99, '"')], kinds, known, fill, [])
+    with pytest.raises(ValueError, match="outside"):
+        _values.plain_edits(b"<img>", [(b"src", 3, 2, '"')], kinds, known, fill, [])
+    with pytest.raises(TypeError):
+        _values.plain_edits(b"<img>", [(b"src", 1, 2)], kinds, known, fill, [])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="four"):
+        _values.plain_edits(b"<img>", [], kinds, ({}, {}), fill, [])
+    with pytest.raises(TypeError, match="bytes or None"):
+        _values.plain_edits(b'"a"', [(b"src", 1, 2, '"')], kinds, known, lambda *a: "s", [])  # type: ignore[arg-type,return-value]
