@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 __all__ = ["FileInfo", "UploadLocator", "UploadRef", "Variant", "wordpress_variant"]
 
 
-@dataclass(frozen=True, slots=True)
-class UploadRef:
+class UploadRef(NamedTuple):
     """One local upload URL, split into the parts delivery needs.
 
     ``path`` is the file's path below the uploads base exactly as it was written
     in the URL (still percent-encoded, if it was); ``key`` is the same path
     percent-decoded, as the file is named on disk and in the bucket.
+
+    A named tuple rather than a frozen dataclass: one is built for every distinct
+    URL a page mentions, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field) was a third of :meth:`UploadLocator.parse`.
     """
 
     url: str
@@ -95,7 +99,7 @@ class UploadLocator:
         rest, _, query = rest.partition("?")
         if not rest or rest.endswith("/") or "/../" in f"/{rest}" or "\\" in rest:
             return None
-        return UploadRef(url=url, path=rest, query=query, fragment=fragment)
+        return UploadRef(url, rest, query, fragment)
 
     def _local_path(self, url: str) -> str | None:
         """The path (with query) of a URL on one of our hosts, or ``None``."""

@@ -296,13 +296,13 @@ def _byte_edits(
 def _memoised(map_url: MapUrl) -> MapUrl:
     """``map_url`` called at most once per distinct URL of a document (pages repeat URLs)."""
     seen: dict[str, str | None] = {}
+    missing = object()  # a miss raises no KeyError: most lookups here are first sightings
 
     def cached(url: str) -> str | None:
-        try:
-            return seen[url]
-        except KeyError:
+        new = seen.get(url, missing)
+        if new is missing:
             new = seen[url] = map_url(url)
-            return new
+        return new  # type: ignore[return-value]
 
     return cached
 
