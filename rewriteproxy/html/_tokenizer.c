@@ -23,8 +23,9 @@
  *                                 holds the marker, first occurrences only; quote is
  *                                 '"', "'" or "" (unquoted); attributes = every
  *                                 attribute as (name, name_start, value_start,
- *                                 value_end, quote) for tags reported by name (quote
- *                                 None: no value), None for the others
+ *                                 value_end, quote) for tags reported by name: in
+ *                                 report, script, style, plaintext (quote None: no
+ *                                 value); None for the others
  *   (start, end, closed)          the contents of the script or style element just reported
  *
  * A start tag is reported when its name is in report, is script, style or

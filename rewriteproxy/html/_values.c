@@ -5,27 +5,32 @@
  * and require identical output. This module exists for speed only. On pages
  * dense with images (an upload URL every couple of hundred bytes) the Python
  * steps per URL occurrence (slice, split the srcset, look up the replacement,
- * queue the edit) cost more than scanning the whole page; here they are one C
- * loop per tag, and Python runs once per distinct URL of a page (``fill``).
+ * queue the edit) and per tag cost more than scanning the whole page; here they
+ * are one C loop over the tokenizer's events, Python runs once per distinct URL
+ * of a page (``fill``) and sees only the tags that need its general path.
  *
- * plain_edits(doc, hits, kinds, known, fill, edits) -> list
+ * plain_tags(doc, events, tag_kinds, any_tag, known, fill, edits) -> list
  *
- *   doc    the document (bytes)
- *   hits   [(name, value_start, value_end, quote), ...] as the tokenizer
- *          reports them for one tag: name is bytes, quote '"', "'" or ""
- *   kinds  dict name (bytes) -> 1 (the value is one URL) or 2 (a srcset list);
- *          hits with other names are not handled here
- *   known  a tuple of four dicts url (str) -> bytes or None, for URLs in a
- *          double-quoted value, in a double-quoted srcset, in a single-quoted
- *          value and in a single-quoted srcset
- *   fill   fill(url, quote, in_srcset) -> bytes | None: what a URL missing from
- *          its dict becomes (escaped and encoded; None keeps it); stored there
- *   edits  a list; (start, end, replacement) is appended for every URL occurrence
- *          whose replacement is not None
+ *   doc        the document (bytes)
+ *   events     the list _tokenizer.scan returned for it (_tokenizer.c describes it)
+ *   tag_kinds  dict tag name (lowercase bytes) -> kinds; any_tag: the kinds of
+ *              tags not in it. kinds: dict attribute name (bytes) -> 1 (the value
+ *              is one URL) or 2 (a srcset list); hits with other names are not
+ *              handled here
+ *   known      a tuple of four dicts url (str) -> bytes or None, for URLs in a
+ *              double-quoted value, in a double-quoted srcset, in a single-quoted
+ *              value and in a single-quoted srcset
+ *   fill       fill(url, quote, in_srcset) -> bytes | None: what a URL missing
+ *              from its dict becomes (escaped and encoded; None keeps it); stored
+ *   edits      a list; (start, end, replacement) is appended for every URL
+ *              occurrence whose replacement is not None
  *
- * Returns the hits left for the general path: other kinds, unquoted values,
- * values holding '&' or a non-ASCII byte (they need decoding, and their offsets
- * are not character offsets), and single URLs with a byte <= 0x20 at either end.
+ * Returns the events left for the general path, in order: raw texts and tags
+ * reported with their attributes (by name, and script and style) as they were;
+ * other tags with the hits not handled here (other kinds, unquoted values, values
+ * holding '&' or a non-ASCII byte, which need decoding and whose offsets are not
+ * character offsets, single URLs with a byte <= 0x20 at either end), dropped when
+ * none is left.
  *
  * srcset lists are split as formats/srcset.py's pattern does (WHATWG "parse a
  * srcset attribute" as far as finding URLs goes): skip whitespace and commas; the
@@ -134,26 +139,15 @@ is_plain(const unsigned char *value, Py_ssize_t n)
     return 1;
 }
 
+/* The hits of one tag: edits queued for the plain ones, the others returned. */
 static PyObject *
-plain_edits(PyObject *module, PyObject *args)
+tag_hits(const char *data, Py_ssize_t size, PyObject *hits, PyObject *kinds, PyObject *known,
+         PyObject *fill, PyObject *edits)
 {
-    PyObject *doc, *hits, *kinds, *known, *fill, *edits;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!OO!:plain_edits", &PyBytes_Type, &doc, &PyList_Type,
-                          &hits, &PyDict_Type, &kinds, &PyTuple_Type, &known, &fill,
-                          &PyList_Type, &edits))
-        return NULL;
-    if (PyTuple_GET_SIZE(known) != 4) {
-        PyErr_SetString(PyExc_ValueError, "known must hold four dicts");
+    if (!PyList_Check(hits)) {
+        PyErr_SetString(PyExc_TypeError, "hits must be a list");
         return NULL;
     }
-    for (int k = 0; k < 4; k++) {
-        if (!PyDict_Check(PyTuple_GET_ITEM(known, k))) {
-            PyErr_SetString(PyExc_TypeError, "known must hold four dicts");
-            return NULL;
-        }
-    }
-    const char *data = PyBytes_AS_STRING(doc);
-    Py_ssize_t size = PyBytes_GET_SIZE(doc);
     PyObject *rest = PyList_New(0);
     if (rest == NULL)
         return NULL;
@@ -207,9 +201,106 @@ error:
     return NULL;
 }
 
+/* The kinds table of the tag named data[start + 1:name_end]. */
+static PyObject *
+kinds_of(const char *data, Py_ssize_t start, Py_ssize_t name_end, PyObject *tag_kinds,
+         PyObject *any_tag)
+{
+    char name[32];
+    Py_ssize_t n = name_end - start - 1;
+    if (n <= 0 || n > (Py_ssize_t)sizeof(name))
+        return any_tag;  /* no table names a tag this long */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = data[start + 1 + i];
+        name[i] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(name, n);
+    if (key == NULL)
+        return NULL;
+    PyObject *kinds = PyDict_GetItemWithError(tag_kinds, key);
+    Py_DECREF(key);
+    if (kinds == NULL && !PyErr_Occurred())
+        return any_tag;
+    return kinds;  /* borrowed, or NULL with an exception set */
+}
+
+static PyObject *
+plain_tags(PyObject *module, PyObject *args)
+{
+    PyObject *doc, *events, *tag_kinds, *any_tag, *known, *fill, *edits;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:plain_tags", &PyBytes_Type, &doc, &PyList_Type,
+                          &events, &PyDict_Type, &tag_kinds, &PyDict_Type, &any_tag,
+                          &PyTuple_Type, &known, &fill, &PyList_Type, &edits))
+        return NULL;
+    if (PyTuple_GET_SIZE(known) != 4) {
+        PyErr_SetString(PyExc_ValueError, "known must hold four dicts");
+        return NULL;
+    }
+    for (int k = 0; k < 4; k++) {
+        if (!PyDict_Check(PyTuple_GET_ITEM(known, k))) {
+            PyErr_SetString(PyExc_TypeError, "known must hold four dicts");
+            return NULL;
+        }
+    }
+    const char *data = PyBytes_AS_STRING(doc);
+    Py_ssize_t size = PyBytes_GET_SIZE(doc);
+    Py_ssize_t count = PyList_GET_SIZE(events);
+    PyObject *kept = PyList_New(0);
+    if (kept == NULL)
+        return NULL;
+    for (Py_ssize_t e = 0; e < count; e++) {
+        PyObject *event = PyList_GET_ITEM(events, e);
+        if (!PyTuple_Check(event)) {
+            PyErr_SetString(PyExc_TypeError, "an event is a tuple");
+            goto error;
+        }
+        /* Raw texts pass, and so do tags reported with their attributes: by name (their
+         * readers want every hit) and script and style (their raw text refers to them). */
+        if (PyTuple_GET_SIZE(event) != 5 || PyTuple_GET_ITEM(event, 4) != Py_None) {
+            if (PyList_Append(kept, event) < 0)
+                goto error;
+            continue;
+        }
+        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(event, 0));
+        Py_ssize_t name_end = PyLong_AsSsize_t(PyTuple_GET_ITEM(event, 1));
+        if ((start == -1 || name_end == -1) && PyErr_Occurred())
+            goto error;
+        if (start < 0 || name_end < start || name_end > size) {
+            PyErr_SetString(PyExc_ValueError, "tag outside the document");
+            goto error;
+        }
+        PyObject *kinds = kinds_of(data, start, name_end, tag_kinds, any_tag);
+        if (kinds == NULL)
+            goto error;
+        if (!PyDict_Check(kinds)) {
+            PyErr_SetString(PyExc_TypeError, "kinds tables must be dicts");
+            goto error;
+        }
+        PyObject *rest = tag_hits(data, size, PyTuple_GET_ITEM(event, 3), kinds, known, fill,
+                                  edits);
+        if (rest == NULL)
+            goto error;
+        int result = 0;
+        if (PyList_GET_SIZE(rest) > 0) {  /* the tag goes on with the hits left */
+            PyObject *left = PyTuple_Pack(5, PyTuple_GET_ITEM(event, 0),
+                                          PyTuple_GET_ITEM(event, 1), PyTuple_GET_ITEM(event, 2),
+                                          rest, Py_None);
+            result = left == NULL ? -1 : PyList_Append(kept, left);
+            Py_XDECREF(left);
+        }
+        Py_DECREF(rest);
+        if (result < 0)
+            goto error;
+    }
+    return kept;
+error:
+    Py_DECREF(kept);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
-    {"plain_edits", plain_edits, METH_VARARGS,
-     "Queue the edits of plain URL and srcset values; return the hits left for Python."},
+    {"plain_tags", plain_tags, METH_VARARGS,
+     "Queue the edits of plain URL and srcset values; return the events left for Python."},
     {NULL, NULL, 0, NULL},
 };
 

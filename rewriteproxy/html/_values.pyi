@@ -1,13 +1,14 @@
 # The optional C fast path for plain URL and srcset values (_values.c describes it).
 from collections.abc import Callable
 
-Hit = tuple[bytes, int, int, str]
+from rewriteproxy.html._tokenizer import Event
 
-def plain_edits(
+def plain_tags(
     doc: bytes,
-    hits: list[Hit],
-    kinds: dict[bytes, int],
+    events: list[Event],
+    tag_kinds: dict[bytes, dict[bytes, int]],
+    any_tag: dict[bytes, int],
     known: tuple[dict[str, bytes | None], ...],
     fill: Callable[[str, str, bool], bytes | None],
     edits: list[tuple[int, int, bytes]],
-) -> list[Hit]: ...
+) -> list[Event]: ...

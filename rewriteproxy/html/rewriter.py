@@ -62,6 +62,7 @@ from enum import Enum
 from functools import lru_cache
 from operator import itemgetter
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from rewriteproxy.formats import Edit, MapUrl, apply_edits
 from rewriteproxy.formats.css import rewrite_css
@@ -70,7 +71,11 @@ from rewriteproxy.formats.srcset import rewrite_srcset, safe_in_srcset, srcset_u
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
 from rewriteproxy.html.options import HtmlOptions
+from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
 from rewriteproxy.html.scanner import RawText, Scanner, StartTag
+
+if TYPE_CHECKING:
+    from rewriteproxy.html._tokenizer import Event
 
 __all__ = [
     "ANY_TAG",
@@ -91,8 +96,9 @@ try:
 except ImportError:  # not built: _Document.plain_value does the same work
     _native = None
 
-NATIVE = _native is not None
-"""Whether the C fast path for plain URL and srcset values is available (used by default)."""
+NATIVE = _native is not None and SCANNER_NATIVE
+"""Whether the C fast path for plain URL and srcset values is available (used by default;
+it works on the C tokenizer's events, so needs that built too)."""
 
 
 class Kind(Enum):
@@ -334,6 +340,23 @@ class _Document:
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
 
+    def plain_tags(self, events: list[Event]) -> list[Event]:
+        """The C fast path, as the scanner's filter: queues the edits of the plain URL and
+        srcset values of all tags at once, and leaves the rest to :meth:`start_tag`."""
+        rw = self.rw
+        assert rw._native is not None
+        kept: list[Event] = rw._native.plain_tags(
+            self.doc,
+            events,
+            rw._plain_kinds,
+            rw._plain_any_tag,
+            self.replacements,
+            self.replacement,
+            self.edits,
+        )
+        self.rewritten = bool(self.edits)
+        return kept
+
     def has_marker(self, start: int, end: int) -> bool:
         marker = self.rw._marker_re
         return marker is None or marker.search(self.doc, start, end) is not None
@@ -420,17 +443,7 @@ class _Document:
                 return
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
         doc = self.doc
-        hits = self.scanner.marked_values(tag)
-        if self.rw._native is not None:
-            edits = self.edits
-            queued = len(edits)
-            plain = self.rw._plain_kinds.get(tag.name, self.rw._plain_any_tag)
-            hits = self.rw._native.plain_edits(
-                doc, hits, plain, self.replacements, self.replacement, edits
-            )
-            if len(edits) != queued:
-                self.rewritten = True
-        for name, start, end, quote in hits:
+        for name, start, end, quote in self.scanner.marked_values(tag):
             kind = table.get(name)
             if kind is None:
                 continue
@@ -625,7 +638,7 @@ class HtmlRewriter:
 
     def __init__(self, options: HtmlOptions, native: bool = NATIVE) -> None:
         """``native``: queue the edits of plain URL and srcset values in C (it must be built)."""
-        if native and _native is None:
+        if native and not NATIVE:
             raise RuntimeError("the C value path (rewriteproxy.html._values) is not built")
         self.options = options
         self._native = _native if native else None
@@ -646,7 +659,7 @@ class HtmlRewriter:
         codes = {Kind.URL: 1, Kind.SRCSET: 2}
         self._plain_any_tag = {n: codes[k] for n, k in self._any_tag.items() if k in codes}
         self._plain_kinds = {
-            tag: {n: codes[k] for n, k in table.items() if k in codes}
+            tag.encode(): {n: codes[k] for n, k in table.items() if k in codes}
             for tag, table in self._tables.items()
         }
         self._value_names = frozenset(n.decode() for n in self._any_tag) | {a for _, a in TARGETS}
@@ -683,7 +696,8 @@ class HtmlRewriter:
                 names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
             state = _Document(self, scanner, doc, map_url, enc, handlers)
-            for event in scanner.scan(doc):
+            fast = state.plain_tags if self._native is not None and scanner.native else None
+            for event in scanner.scan(doc, fast):
                 if isinstance(event, RawText):
                     state.raw_text(event)
                 else:

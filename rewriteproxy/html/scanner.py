@@ -45,11 +45,16 @@ events.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from rewriteproxy.html._tokenizer import Event
+
+    NativeFilter = Callable[[list[Event]], list[Event]]
 
 __all__ = ["NATIVE", "Attribute", "RawText", "Scanner", "StartTag"]
 
@@ -427,20 +432,39 @@ class Scanner:
                 found.append((name, m.start(group), m.end(group), _QUOTES[group]))
         return None
 
-    def scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
+    @property
+    def native(self) -> bool:
+        """Whether :meth:`scan` reads with the C tokenizer."""
+        return self._native_args is not None
+
+    def scan(
+        self, doc: bytes, native_filter: NativeFilter | None = None
+    ) -> Iterator[StartTag | RawText]:
+        """The start tags and raw texts of ``doc``, in document order.
+
+        ``native_filter``: with the C tokenizer (:attr:`native`), called once with its
+        whole list of events (the format ``_tokenizer.c`` describes) before any is
+        reported; it returns the ones to report. A consumer with a C fast path of its
+        own uses it to keep the tags it has dealt with from becoming Python objects.
+        """
         if self._native_args is not None:
-            return self._scan_native(doc, self._native_args)
+            return self._scan_native(doc, self._native_args, native_filter)
         return self._scan(doc)
 
     @staticmethod
     def _scan_native(
-        doc: bytes, args: tuple[bytes, tuple[bytes, ...], frozenset[bytes]]
+        doc: bytes,
+        args: tuple[bytes, tuple[bytes, ...], frozenset[bytes]],
+        native_filter: NativeFilter | None,
     ) -> Iterator[StartTag | RawText]:
         assert _native is not None
         tag: StartTag | None = None
         # Attribute._make without its Python frame per attribute.
         make_attribute = partial(tuple.__new__, Attribute)
-        for event in _native.scan(doc, *args):
+        events = _native.scan(doc, *args)
+        if native_filter is not None:
+            events = native_filter(events)
+        for event in events:
             if len(event) == 5:
                 start, name_end, end, hits, attributes = event
                 name = doc[start + 1 : name_end].decode("latin-1").lower()

@@ -10,6 +10,7 @@ offsets, marked values and attributes, the same raw texts, in the same order.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -107,3 +108,17 @@ def test_many_configured_attribute_names_read_the_same() -> None:
             regex = Scanner(report, MARKER, names, native=False)
             native = Scanner(report, MARKER, names, native=True)
             assert events(native, doc) == events(regex, doc)
+
+
+def test_a_native_filter_decides_which_events_are_reported() -> None:
+    """The hook the rewriter's C value path uses: it sees every event first."""
+    scanner = Scanner(frozenset(), MARKER, VALUE_NAMES, native=True)
+    doc = b"<img src=/uploads/a.jpg><a href=/uploads/b.pdf>"
+    seen: list[object] = []
+
+    def links_only(found: list[Any]) -> list[Any]:
+        seen.extend(found)
+        return [event for event in found if doc[event[0] + 1 : event[1]] == b"a"]
+
+    assert [tag.name for tag in scanner.scan(doc, links_only)] == ["a"]
+    assert len(seen) == 2

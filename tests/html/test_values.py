@@ -3,7 +3,8 @@
 ``_Document.plain_value`` (with ``srcset_url_spans``) is the reference: these
 tests run one rewriter with the C path and one without over the same documents
 (random ones from the tokenizer's state-changing pieces, random srcset lists,
-every page under tests/fixtures/) and require identical output. The mapping
+every page under tests/fixtures/), with and without an element handler, and
+require identical output. The mapping
 used here rewrites anything naming the uploads, and some replacements carry
 quotes, ampersands, spaces or trailing commas, so escaping and the srcset
 refusal rules are compared too, not only where URLs are found.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rewriteproxy.html import HtmlOptions, HtmlRewriter
-from rewriteproxy.html.rewriter import NATIVE
+from rewriteproxy.html.rewriter import NATIVE, Element, ElementHandler
 from tests.html.support import FIXTURES, fixture_pages, map_url, markup_documents, native_or_skip
 
 native_or_skip(NATIVE, "the C value path")
@@ -42,9 +44,21 @@ def map_anything(url: str) -> str | None:
     return f"https://cdn.example.net/{extra}{url.lstrip('/')}{extra if checksum % 2 else ''}"
 
 
+class CopiesSources(ElementHandler):
+    """Reads img and source tags after URL rewriting (the fast path leaves those to
+    Python when handlers want them) and writes what it read into a new attribute."""
+
+    tags = frozenset({"img", "source"})
+
+    def element(self, element: Element) -> None:
+        element.set("data-seen", f"{element.get('src')} {element.original('srcset')}")
+
+
 def assert_same(doc: bytes) -> None:
     expected = PYTHON_PATH.rewrite(doc, map_anything)
     assert C_PATH.rewrite(doc, map_anything) == expected, doc[:300]
+    expected = PYTHON_PATH.rewrite(doc, map_anything, handlers=[CopiesSources()])
+    assert C_PATH.rewrite(doc, map_anything, handlers=[CopiesSources()]) == expected, doc[:300]
 
 
 SRCSET_PIECES = st.sampled_from(
@@ -133,18 +147,27 @@ def test_malformed_calls_raise_instead_of_reading_out_of_bounds() -> None:
     from rewriteproxy.html import _values
 
     known: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
-    kinds = {b"src": 1}
+    tags = {b"img": {b"src": 1}}
 
     def fill(url: str, quote: str, in_srcset: bool) -> bytes | None:
         return b"x"
 
+    def call(events: list[Any], doc: bytes = b"<img>", **changes: Any) -> list[Any]:
+        args = {"tag_kinds": tags, "any_tag": {}, "known": known, "fill": fill} | changes
+        return _values.plain_tags(doc, events, *args.values(), [])
+
+    assert call([(0, 4, 5, [(b"src", 3, 4, '"')], None)]) == []
     with pytest.raises(ValueError, match="outside"):
-        _values.plain_edits(b"<img>", [(b"src", 3, 99, '"')], kinds, known, fill, [])
+        call([(0, 4, 5, [(b"src", 3, 99, '"')], None)])
     with pytest.raises(ValueError, match="outside"):
-        _values.plain_edits(b"<img>", [(b"src", 3, 2, '"')], kinds, known, fill, [])
+        call([(0, 4, 5, [(b"src", 3, 2, '"')], None)])
+    with pytest.raises(ValueError, match="outside"):
+        call([(0, 40, 50, [], None)])
     with pytest.raises(TypeError):
-        _values.plain_edits(b"<img>", [(b"src", 1, 2)], kinds, known, fill, [])  # type: ignore[list-item]
+        call([(0, 4, 5, [(b"src", 1, 2)], None)])
+    with pytest.raises(TypeError):
+        call([(0, 4, 5, "not a list", None)])
     with pytest.raises(ValueError, match="four"):
-        _values.plain_edits(b"<img>", [], kinds, ({}, {}), fill, [])
+        call([], known=({}, {}))
     with pytest.raises(TypeError, match="bytes or None"):
-        _values.plain_edits(b'"a"', [(b"src", 1, 2, '"')], kinds, known, lambda *a: "s", [])  # type: ignore[arg-type,return-value]
+        call([(0, 4, 5, [(b"src", 1, 2, '"')], None)], fill=lambda *a: "text")
