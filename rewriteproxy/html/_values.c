@@ -1,15 +1,17 @@
 /* The rewriter's fast path for plain URL and srcset values, in C.
  *
- * rewriter.py holds the reference (_Document.plain_value, with
- * formats/srcset.py's srcset_url_spans): tests run both over the same documents
- * and require identical output. This module exists for speed only. On pages
- * dense with images (an upload URL every couple of hundred bytes) the Python
- * steps per URL occurrence (slice, split the srcset, look up the replacement,
- * queue the edit) and per tag cost more than scanning the whole page; here they
- * are one C loop over the tokenizer's events, Python runs once per distinct URL
- * of a page (``fill``) and sees only the tags that need its general path.
+ * rewriter.py holds the reference (_Document.plain_value and .replacement, with
+ * formats/srcset.py's srcset_url_spans and safe_in_srcset, html/charrefs.py's
+ * escape_attribute): tests run both over the same documents and require
+ * identical output. This module exists for speed only. On pages dense with
+ * images (an upload URL every couple of hundred bytes) the Python steps per URL
+ * occurrence (slice, split the srcset, look up the replacement, queue the edit)
+ * and per tag cost more than scanning the whole page; here they are one C loop
+ * over the tokenizer's events, Python runs map_url once per distinct URL of a
+ * page and sees only the tags that need its general path.
  *
- * plain_tags(doc, events, tag_kinds, any_tag, known, fill, edits) -> list
+ * plain_tags(doc, events, tag_kinds, any_tag, known, mapped, map_url, encoding,
+ *            edits) -> list
  *
  *   doc        the document (bytes)
  *   events     the list _tokenizer.scan returned for it (_tokenizer.c describes it)
@@ -17,11 +19,13 @@
  *              tags not in it. kinds: dict attribute name (bytes) -> 1 (the value
  *              is one URL) or 2 (a srcset list); hits with other names are not
  *              handled here
- *   known      a tuple of four dicts url (str) -> bytes or None, for URLs in a
- *              double-quoted value, in a double-quoted srcset, in a single-quoted
- *              value and in a single-quoted srcset
- *   fill       fill(url, quote, in_srcset) -> bytes | None: what a URL missing
- *              from its dict becomes (escaped and encoded; None keeps it); stored
+ *   known      a tuple of four dicts url (str) -> replacement (bytes, escaped and
+ *              encoded) or None (kept), for URLs in a double-quoted value, in a
+ *              double-quoted srcset, in a single-quoted value and in a
+ *              single-quoted srcset; filled in as URLs are met
+ *   mapped     dict url (str) -> map_url's answer, the page's memo (shared with
+ *              the Python path); map_url is called for URLs not in it
+ *   encoding   the document's encoding, for replacements that are not ASCII
  *   edits      a list; (start, end, replacement) is appended for every URL
  *              occurrence whose replacement is not None
  *
@@ -49,11 +53,102 @@ is_space(unsigned char c)
     return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f';
 }
 
-/* Look up (or fill in) the replacement of value[s:e] and queue its edit. */
+/* What one call works on: the page's tables and where its edits go. */
+typedef struct {
+    PyObject *known;       /* tuple of four dicts: url -> replacement bytes or None */
+    PyObject *mapped;      /* dict url -> map_url's answer (str or None), per page */
+    PyObject *map_url;
+    const char *encoding;  /* the document's, for replacements that are not ASCII */
+    PyObject *edits;
+} Page;
+
+static PyObject *AMP, *AMP_REF, *DQUOTE, *DQUOTE_REF, *SQUOTE, *SQUOTE_REF;
+
+/* Whether url reads back as one whole URL in a srcset: no whitespace, no comma at
+ * either end (formats/srcset.py's safe_in_srcset). */
 static int
-queue_url(const char *value, Py_ssize_t offset, Py_ssize_t s, Py_ssize_t e, PyObject *known,
-          PyObject *fill, PyObject *quote, PyObject *in_srcset, PyObject *edits)
+safe_in_srcset(PyObject *url)
 {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(url);
+    int kind = PyUnicode_KIND(url);
+    const void *data = PyUnicode_DATA(url);
+    if (n == 0 || PyUnicode_READ(kind, data, 0) == ',' || PyUnicode_READ(kind, data, n - 1) == ',')
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 128 && is_space((unsigned char)c))
+            return 0;
+    }
+    return 1;
+}
+
+/* new with every `from` replaced by `to`; steals the reference to new. */
+static PyObject *
+replace_all(PyObject *new, PyObject *from, PyObject *to)
+{
+    if (new == NULL)
+        return NULL;
+    PyObject *out = PyUnicode_Replace(new, from, to, -1);
+    Py_DECREF(new);
+    return out;
+}
+
+/* What url becomes in a value delimited by quote q (a srcset if in_srcset): its
+ * replacement escaped and encoded, or None to keep it. rewriter.py's
+ * _Document.replacement is the reference. */
+static PyObject *
+replacement(Page *page, PyObject *url, Py_UCS4 q, int in_srcset)
+{
+    PyObject *new = PyDict_GetItemWithError(page->mapped, url);
+    if (new != NULL) {
+        Py_INCREF(new);
+    }
+    else {
+        if (PyErr_Occurred())
+            return NULL;
+        new = PyObject_CallOneArg(page->map_url, url);
+        if (new == NULL)
+            return NULL;
+        if (PyDict_SetItem(page->mapped, url, new) < 0)
+            goto error;
+    }
+    if (new == Py_None)
+        return new;
+    if (!PyUnicode_Check(new)) {
+        PyErr_SetString(PyExc_TypeError, "map_url must return str or None");
+        goto error;
+    }
+    int same = PyObject_RichCompareBool(new, url, Py_EQ);
+    if (same < 0)
+        goto error;
+    if (same || (in_srcset && !safe_in_srcset(new))) {
+        Py_DECREF(new);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(new);
+    if (PyUnicode_FindChar(new, '&', 0, n, 1) >= 0 || PyUnicode_FindChar(new, q, 0, n, 1) >= 0) {
+        new = replace_all(new, AMP, AMP_REF);
+        new = q == '"' ? replace_all(new, DQUOTE, DQUOTE_REF) : replace_all(new, SQUOTE, SQUOTE_REF);
+        if (new == NULL)
+            return NULL;
+    }
+    PyObject *encoded = PyUnicode_IS_ASCII(new)
+                            ? PyBytes_FromStringAndSize((const char *)PyUnicode_1BYTE_DATA(new),
+                                                        PyUnicode_GET_LENGTH(new))
+                            : PyUnicode_AsEncodedString(new, page->encoding, "xmlcharrefreplace");
+    Py_DECREF(new);
+    return encoded;
+error:
+    Py_DECREF(new);
+    return NULL;
+}
+
+/* Look up (or work out) the replacement of value[s:e] and queue its edit. */
+static int
+queue_url(Page *page, const char *value, Py_ssize_t offset, Py_ssize_t s, Py_ssize_t e,
+          Py_UCS4 q, int in_srcset)
+{
+    PyObject *known = PyTuple_GET_ITEM(page->known, (q == '\'') * 2 + in_srcset);
     PyObject *url = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, value + s, e - s);
     if (url == NULL)
         return -1;
@@ -62,39 +157,30 @@ queue_url(const char *value, Py_ssize_t offset, Py_ssize_t s, Py_ssize_t e, PyOb
         Py_INCREF(new);
     }
     else {
-        if (PyErr_Occurred())
-            goto error;
-        new = PyObject_CallFunctionObjArgs(fill, url, quote, in_srcset, NULL);
-        if (new == NULL)
-            goto error;
-        if (new != Py_None && !PyBytes_Check(new)) {
-            PyErr_SetString(PyExc_TypeError, "fill must return bytes or None");
-            Py_DECREF(new);
-            goto error;
+        if (PyErr_Occurred() || (new = replacement(page, url, q, in_srcset)) == NULL) {
+            Py_DECREF(url);
+            return -1;
         }
         if (PyDict_SetItem(known, url, new) < 0) {
             Py_DECREF(new);
-            goto error;
+            Py_DECREF(url);
+            return -1;
         }
     }
     Py_DECREF(url);
     int result = 0;
     if (new != Py_None) {
         PyObject *edit = Py_BuildValue("(nnO)", offset + s, offset + e, new);
-        result = edit == NULL ? -1 : PyList_Append(edits, edit);
+        result = edit == NULL ? -1 : PyList_Append(page->edits, edit);
         Py_XDECREF(edit);
     }
     Py_DECREF(new);
     return result;
-error:
-    Py_DECREF(url);
-    return -1;
 }
 
 /* Queue the edits of every URL in the srcset list value[0:n]. */
 static int
-queue_srcset(const char *value, Py_ssize_t n, Py_ssize_t offset, PyObject *known,
-             PyObject *fill, PyObject *quote, PyObject *edits)
+queue_srcset(Page *page, const char *value, Py_ssize_t n, Py_ssize_t offset, Py_UCS4 q)
 {
     Py_ssize_t i = 0;
     for (;;) {
@@ -108,7 +194,7 @@ queue_srcset(const char *value, Py_ssize_t n, Py_ssize_t offset, PyObject *known
         Py_ssize_t end = i;
         while (value[end - 1] == ',')  /* stops at value[start], which is no comma */
             end--;
-        if (queue_url(value, offset, start, end, known, fill, quote, Py_True, edits) < 0)
+        if (queue_url(page, value, offset, start, end, q, 1) < 0)
             return -1;
         if (end < i)
             continue;  /* trailing commas ended the candidate */
@@ -141,8 +227,7 @@ is_plain(const unsigned char *value, Py_ssize_t n)
 
 /* The hits of one tag: edits queued for the plain ones, the others returned. */
 static PyObject *
-tag_hits(const char *data, Py_ssize_t size, PyObject *hits, PyObject *kinds, PyObject *known,
-         PyObject *fill, PyObject *edits)
+tag_hits(Page *page, const char *data, Py_ssize_t size, PyObject *hits, PyObject *kinds)
 {
     if (!PyList_Check(hits)) {
         PyErr_SetString(PyExc_TypeError, "hits must be a list");
@@ -187,11 +272,8 @@ tag_hits(const char *data, Py_ssize_t size, PyObject *hits, PyObject *kinds, PyO
                 goto error;
             continue;
         }
-        PyObject *dict = PyTuple_GET_ITEM(known, (q == '\'') * 2 + (kind == SRCSET));
-        int failed = kind == SRCSET
-                         ? queue_srcset(value, n, start, dict, fill, quote, edits)
-                         : (n > 0 && queue_url(value, start, 0, n, dict, fill, quote,
-                                               Py_False, edits) < 0);
+        int failed = kind == SRCSET ? queue_srcset(page, value, n, start, q)
+                                    : (n > 0 && queue_url(page, value, start, 0, n, q, 0) < 0);
         if (failed)
             goto error;
     }
@@ -227,11 +309,14 @@ kinds_of(const char *data, Py_ssize_t start, Py_ssize_t name_end, PyObject *tag_
 static PyObject *
 plain_tags(PyObject *module, PyObject *args)
 {
-    PyObject *doc, *events, *tag_kinds, *any_tag, *known, *fill, *edits;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:plain_tags", &PyBytes_Type, &doc, &PyList_Type,
-                          &events, &PyDict_Type, &tag_kinds, &PyDict_Type, &any_tag,
-                          &PyTuple_Type, &known, &fill, &PyList_Type, &edits))
+    PyObject *doc, *events, *tag_kinds, *any_tag, *known;
+    Page page;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OsO!:plain_tags", &PyBytes_Type, &doc,
+                          &PyList_Type, &events, &PyDict_Type, &tag_kinds, &PyDict_Type,
+                          &any_tag, &PyTuple_Type, &known, &PyDict_Type, &page.mapped,
+                          &page.map_url, &page.encoding, &PyList_Type, &page.edits))
         return NULL;
+    page.known = known;
     if (PyTuple_GET_SIZE(known) != 4) {
         PyErr_SetString(PyExc_ValueError, "known must hold four dicts");
         return NULL;
@@ -276,8 +361,7 @@ plain_tags(PyObject *module, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "kinds tables must be dicts");
             goto error;
         }
-        PyObject *rest = tag_hits(data, size, PyTuple_GET_ITEM(event, 3), kinds, known, fill,
-                                  edits);
+        PyObject *rest = tag_hits(&page, data, size, PyTuple_GET_ITEM(event, 3), kinds);
         if (rest == NULL)
             goto error;
         int result = 0;
@@ -312,5 +396,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__values(void)
 {
+    if (!(AMP = PyUnicode_InternFromString("&")) || !(AMP_REF = PyUnicode_FromString("&amp;"))
+        || !(DQUOTE = PyUnicode_InternFromString("\""))
+        || !(DQUOTE_REF = PyUnicode_FromString("&quot;"))
+        || !(SQUOTE = PyUnicode_InternFromString("'"))
+        || !(SQUOTE_REF = PyUnicode_FromString("&#39;")))
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -9,6 +9,8 @@ def plain_tags(
     tag_kinds: dict[bytes, dict[bytes, int]],
     any_tag: dict[bytes, int],
     known: tuple[dict[str, bytes | None], ...],
-    fill: Callable[[str, str, bool], bytes | None],
+    mapped: dict[str, str | None],
+    map_url: Callable[[str], str | None],
+    encoding: str,
     edits: list[tuple[int, int, bytes]],
 ) -> list[Event]: ...

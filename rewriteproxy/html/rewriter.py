@@ -299,9 +299,11 @@ def _byte_edits(
     return out
 
 
-def _memoised(map_url: MapUrl) -> MapUrl:
-    """``map_url`` called at most once per distinct URL of a document (pages repeat URLs)."""
-    seen: dict[str, str | None] = {}
+def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> MapUrl:
+    """``map_url`` called at most once per distinct URL of a document (pages repeat URLs);
+    ``seen`` holds its answers."""
+    if seen is None:
+        seen = {}
     missing = object()  # a miss raises no KeyError: most lookups here are first sightings
 
     def cached(url: str) -> str | None:
@@ -328,7 +330,9 @@ class _Document:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
-        self.map_url = _memoised(map_url)
+        self.raw_map_url = map_url
+        self.mapped: dict[str, str | None] = {}  # map_url's answers, shared with _values.c
+        self.map_url = _memoised(map_url, self.mapped)
         self.encoding = encoding
         self.handlers = handlers
         self.edits: list[tuple[int, int, bytes]] = []
@@ -351,7 +355,9 @@ class _Document:
             rw._plain_kinds,
             rw._plain_any_tag,
             self.replacements,
-            self.replacement,
+            self.mapped,
+            self.raw_map_url,
+            self.encoding,
             self.edits,
         )
         self.rewritten = bool(self.edits)

@@ -29,12 +29,13 @@ native_or_skip(NATIVE, "the C value path")
 OPTIONS = HtmlOptions(uploads_path="/uploads/")  # the marker of markup_documents
 C_PATH = HtmlRewriter(OPTIONS, native=True)
 PYTHON_PATH = HtmlRewriter(OPTIONS, native=False)
-AWKWARD = ['"', "'", "&", " ", ",", "\t"]
+AWKWARD = ['"', "'", "&", " ", ",", "\t", "é", "€"]
 
 
 def map_anything(url: str) -> str | None:
     """Rewrites every URL naming the uploads; one in three gets an awkward character
-    (a quote or ampersand to escape, whitespace or a comma a srcset cannot hold)."""
+    (a quote or ampersand to escape, whitespace or a comma a srcset cannot hold, a
+    letter some encodings lack)."""
     if "uploads" not in url.lower():
         return None
     checksum = zlib.crc32(url.encode("utf-8", "surrogatepass"))
@@ -55,8 +56,9 @@ class CopiesSources(ElementHandler):
 
 
 def assert_same(doc: bytes) -> None:
-    expected = PYTHON_PATH.rewrite(doc, map_anything)
-    assert C_PATH.rewrite(doc, map_anything) == expected, doc[:300]
+    for charset in (None, "koi8-r"):  # UTF-8 by default; KOI8-R has neither "é" nor "€"
+        expected = PYTHON_PATH.rewrite(doc, map_anything, charset)
+        assert C_PATH.rewrite(doc, map_anything, charset) == expected, doc[:300]
     expected = PYTHON_PATH.rewrite(doc, map_anything, handlers=[CopiesSources()])
     assert C_PATH.rewrite(doc, map_anything, handlers=[CopiesSources()]) == expected, doc[:300]
 
@@ -146,15 +148,16 @@ def test_each_distinct_url_is_mapped_once_per_page() -> None:
 def test_malformed_calls_raise_instead_of_reading_out_of_bounds() -> None:
     from rewriteproxy.html import _values
 
-    known: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
-    tags = {b"img": {b"src": 1}}
-
-    def fill(url: str, quote: str, in_srcset: bool) -> bytes | None:
-        return b"x"
-
-    def call(events: list[Any], doc: bytes = b"<img>", **changes: Any) -> list[Any]:
-        args = {"tag_kinds": tags, "any_tag": {}, "known": known, "fill": fill} | changes
-        return _values.plain_tags(doc, events, *args.values(), [])
+    def call(events: list[Any], **changes: Any) -> list[Any]:
+        args = {
+            "tag_kinds": {b"img": {b"src": 1}},
+            "any_tag": {},
+            "known": ({}, {}, {}, {}),
+            "mapped": {},
+            "map_url": lambda url: "x",
+            "encoding": "utf-8",
+        } | changes
+        return _values.plain_tags(b"<img>", events, *args.values(), [])
 
     assert call([(0, 4, 5, [(b"src", 3, 4, '"')], None)]) == []
     with pytest.raises(ValueError, match="outside"):
@@ -169,5 +172,5 @@ def test_malformed_calls_raise_instead_of_reading_out_of_bounds() -> None:
         call([(0, 4, 5, "not a list", None)])
     with pytest.raises(ValueError, match="four"):
         call([], known=({}, {}))
-    with pytest.raises(TypeError, match="bytes or None"):
-        call([(0, 4, 5, [(b"src", 1, 2, '"')], None)], fill=lambda *a: "text")
+    with pytest.raises(TypeError, match="str or None"):
+        call([(0, 4, 5, [(b"src", 1, 2, '"')], None)], map_url=lambda url: b"bytes")
