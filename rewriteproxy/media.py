@@ -92,21 +92,25 @@ class UploadLocator:
         path = self._local_path(url.strip())
         if path is None:
             return None
-        if path[: len(self._uploads_path)].lower() != self._uploads_path_lower:
+        base = self._uploads_path
+        if not path.startswith(base) and path[: len(base)].lower() != self._uploads_path_lower:
             return None
-        rest = path[len(self._uploads_path) :]
-        rest, _, fragment = rest.partition("#")
-        rest, _, query = rest.partition("?")
-        if not rest or rest.endswith("/") or "/../" in f"/{rest}" or "\\" in rest:
+        rest = path[len(base) :]
+        query = fragment = ""  # most URLs have neither: test before splitting
+        if "#" in rest:
+            rest, _, fragment = rest.partition("#")
+        if "?" in rest:
+            rest, _, query = rest.partition("?")
+        if not rest or rest[-1] == "/" or rest.startswith("../") or "/../" in rest or "\\" in rest:
             return None
         return UploadRef(url, rest, query, fragment)
 
     def _local_path(self, url: str) -> str | None:
         """The path (with query) of a URL on one of our hosts, or ``None``."""
-        if url.startswith("//"):
+        if url.startswith("/"):
+            if not url.startswith("//"):
+                return url
             authority_and_path = url[2:]
-        elif url.startswith("/"):
-            return url
         else:
             scheme, sep, rest = url.partition("://")
             if not sep or scheme.lower() not in ("http", "https") or not rest:
@@ -115,8 +119,9 @@ class UploadLocator:
         slash = authority_and_path.find("/")
         if slash < 0:
             return None
-        authority = authority_and_path[:slash].lower()
-        host = authority.rsplit("@", 1)[-1]
+        host = authority_and_path[:slash].lower()
+        if "@" in host:
+            host = host.rsplit("@", 1)[1]
         if host not in self._hosts and host.split(":", 1)[0] not in self._hosts:
             return None
         return authority_and_path[slash:]

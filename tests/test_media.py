@@ -1,10 +1,60 @@
-"""WordPress media naming, read from the file name alone (no database)."""
+"""What an upload URL is, and WordPress media naming read from the file name alone."""
 
 from __future__ import annotations
 
 import pytest
 
-from rewriteproxy.media import Variant, wordpress_variant
+from rewriteproxy.media import UploadLocator, UploadRef, Variant, wordpress_variant
+
+LOCATOR = UploadLocator(("example.com", "www.example.com"), "/wp-content/uploads/")
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "query", "fragment"),
+    [
+        ("https://example.com/wp-content/uploads/2024/05/a.jpg", "2024/05/a.jpg", "", ""),
+        ("http://www.example.com/wp-content/uploads/a.jpg", "a.jpg", "", ""),
+        ("//example.com/wp-content/uploads/a.jpg", "a.jpg", "", ""),
+        ("/wp-content/uploads/a.jpg", "a.jpg", "", ""),
+        # Hosts, schemes and the uploads path compare case-insensitively; the file's
+        # path is kept as written.
+        ("HTTPS://EXAMPLE.COM/WP-Content/Uploads/A.JPG", "A.JPG", "", ""),
+        ("https://example.com:8443/wp-content/uploads/a.jpg", "a.jpg", "", ""),
+        ("https://user@example.com/wp-content/uploads/a.jpg", "a.jpg", "", ""),
+        ("https://example.com/wp-content/uploads/a.jpg?ver=2#top", "a.jpg", "ver=2", "top"),
+        ("https://example.com/wp-content/uploads/a.jpg#x?y", "a.jpg", "", "x?y"),
+        ("  /wp-content/uploads/a.jpg\n", "a.jpg", "", ""),
+        ("/wp-content/uploads/caf%C3%A9.jpg", "caf%C3%A9.jpg", "", ""),
+    ],
+)
+def test_upload_urls_are_split_into_path_query_and_fragment(
+    url: str, path: str, query: str, fragment: str
+) -> None:
+    assert LOCATOR.parse(url) == UploadRef(url, path, query, fragment)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.example/wp-content/uploads/a.jpg",  # a foreign host
+        "https://example.com.evil/wp-content/uploads/a.jpg",
+        "https://example.com@evil.test/wp-content/uploads/a.jpg",  # userinfo, not the host
+        "ftp://example.com/wp-content/uploads/a.jpg",
+        "https://example.com",
+        "wp-content/uploads/a.jpg",  # relative: its base is unknown
+        "../uploads/a.jpg",
+        "/wp-content/uploads-old/a.jpg",
+        "/wp-content/themes/x/a.jpg",
+        "/wp-content/uploads/",
+        "/wp-content/uploads/2024/",
+        "/wp-content/uploads/?a.jpg",
+        "/wp-content/uploads/../wp-config.php",
+        "/wp-content/uploads/2024/../../a.jpg",
+        "/wp-content/uploads/2024\\a.jpg",
+    ],
+)
+def test_anything_else_is_not_an_upload(url: str) -> None:
+    assert LOCATOR.parse(url) is None
 
 
 @pytest.mark.parametrize(

@@ -627,6 +627,14 @@ def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     if not edits:
         return doc
     edits.sort(key=_SPAN)  # stable: insertions at one point keep their order
+    if _native is not None:
+        spliced: bytes = _native.splice(doc, edits)
+        return spliced
+    return _splice(doc, edits)
+
+
+def _splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """:func:`splice` in Python for edits already sorted: the reference of ``_values.splice``."""
     parts: list[bytes] = []
     pos = 0
     for start, end, data in edits:

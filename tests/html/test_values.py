@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rewriteproxy.html import HtmlOptions, HtmlRewriter
-from rewriteproxy.html.rewriter import NATIVE, Element, ElementHandler
+from rewriteproxy.html.rewriter import _SPAN, NATIVE, Element, ElementHandler, _splice
 from tests.html.support import FIXTURES, fixture_pages, map_url, markup_documents, native_or_skip
 
 native_or_skip(NATIVE, "the C value path")
@@ -174,3 +174,36 @@ def test_malformed_calls_raise_instead_of_reading_out_of_bounds() -> None:
         call([], known=({}, {}))
     with pytest.raises(TypeError, match="str or None"):
         call([(0, 4, 5, [(b"src", 1, 2, '"')], None)], map_url=lambda url: b"bytes")
+
+
+@st.composite
+def documents_and_edits(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, int, bytes]]]:
+    doc = draw(st.binary(max_size=200))
+    span = st.integers(0, len(doc))
+    edits = [
+        (min(a, b), max(a, b), new)
+        for a, b, new in draw(st.lists(st.tuples(span, span, st.binary(max_size=20))))
+    ]
+    edits.sort(key=_SPAN)
+    return doc, edits
+
+
+@settings(max_examples=1000)
+@given(documents_and_edits())
+def test_splicing_matches_the_python_splice(case: tuple[bytes, list[Any]]) -> None:
+    """Overlapping edits included: both drop an edit that starts inside an earlier one."""
+    from rewriteproxy.html import _values
+
+    doc, edits = case
+    assert _values.splice(doc, edits) == _splice(doc, edits)
+
+
+def test_splicing_refuses_edits_it_cannot_apply() -> None:
+    from rewriteproxy.html import _values
+
+    with pytest.raises(ValueError, match="sorted"):
+        _values.splice(b"abcdef", [(3, 4, b"x"), (1, 2, b"y")])
+    with pytest.raises(ValueError, match="outside"):
+        _values.splice(b"abc", [(2, 9, b"x")])
+    with pytest.raises(TypeError):
+        _values.splice(b"abc", [(1, 2, "text")])  # type: ignore[list-item]
