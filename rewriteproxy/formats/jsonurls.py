@@ -52,6 +52,9 @@ _SRCSET_STRING = re.compile(
 def _decode(raw: str) -> str | None:
     if "\\" not in raw:
         return raw
+    plain = raw.replace("\\/", "/")  # wp_json_encode's only escape in a URL
+    if "\\" not in plain:  # every backslash was one of those: nothing else to decode
+        return plain
     try:
         value = json.loads('"' + raw + '"')
     except ValueError:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rewriteproxy.formats import apply_edits
-from rewriteproxy.formats.jsonurls import rewrite_json_strings
+from rewriteproxy.formats.jsonurls import _decode, rewrite_json_strings
 
 
 def cdn(url: str) -> str | None:
@@ -75,3 +78,11 @@ def test_lt_in_a_replacement_is_escaped_for_script_blocks() -> None:
     text = '"https://example.com/wp-content/uploads/a.jpg"'
     edits = rewrite_json_strings(text, lambda u: "https://cdn/</script>.jpg")
     assert apply_edits(text, edits) == '"https://cdn/\\u003C/script>.jpg"'
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from('ab/\\"é\u2028'), max_size=12))
+def test_strings_decode_as_json_reads_them(value: str) -> None:
+    """Escaped slashes take a shortcut; whatever else is escaped, the reading is JSON's."""
+    for raw in (json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")):
+        assert _decode(raw) == value
