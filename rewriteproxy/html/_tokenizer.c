@@ -8,12 +8,19 @@
  * walk is one C loop and Python sees only the tags worth a look.
  *
  * scan(doc, marker, report, value_names) -> list
+ * scan(doc, marker, report, value_names, start, limit) -> (list, next)
  *
  *   doc          the document (bytes, any ASCII-compatible encoding)
  *   marker       non-empty, lowercase ASCII bytes; compared case-insensitively
  *   report       tuple of lowercase tag names (bytes) always reported
  *   value_names  frozenset of lowercase attribute names (bytes) whose values
  *                holding the marker are reported
+ *   start        where to read from: 0, or the next of an earlier call
+ *   limit        with limit > 0, reading stops between tokens once the list holds
+ *                limit events; next is where to go on, or -1 at the end. Read in
+ *                parts, a big page never has all its events alive at once (for a
+ *                10 MB page, hundreds of thousands of objects the garbage
+ *                collector would walk again and again)
  *
  * The result lists, in document order:
  *   (start, name_end, end, hits, attributes)
@@ -397,14 +404,21 @@ append_new(PyObject *list, PyObject *item)
     return failed;
 }
 
-/* Returns 0 when done, -1 on a Python error. */
+/* Reads from *pos, where the tokenizer is in its data state (0, or where an earlier
+ * call stopped). Stops at such a place once out holds limit events (0: no limit),
+ * with *pos there, or at the end with *pos = -1. Returns -1 on a Python error. */
 static int
-run(Reader *r, PyObject *out)
+run(Reader *r, PyObject *out, Py_ssize_t *resume, Py_ssize_t limit)
 {
     const unsigned char *d = r->doc;
     const Py_ssize_t n = r->n;
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = *resume;
+    *resume = -1;
     while (pos < n) {
+        if (limit > 0 && PyList_GET_SIZE(out) >= limit) {
+            *resume = pos;
+            return 0;
+        }
         const unsigned char *lt = memchr(d + pos, '<', n - pos);
         if (lt == NULL)
             return 0;
@@ -504,10 +518,15 @@ scan(PyObject *module, PyObject *args)
 {
     Py_buffer doc, marker;
     PyObject *report, *value_names;
-    if (!PyArg_ParseTuple(args, "y*y*O!O!:scan", &doc, &marker, &PyTuple_Type, &report,
-                          &PyFrozenSet_Type, &value_names))
+    Py_ssize_t start = 0, limit = 0;
+    if (!PyArg_ParseTuple(args, "y*y*O!O!|nn:scan", &doc, &marker, &PyTuple_Type, &report,
+                          &PyFrozenSet_Type, &value_names, &start, &limit))
         return NULL;
-    PyObject *out = NULL;
+    PyObject *out = NULL, *events = NULL;
+    if (start < 0 || start > doc.len) {
+        PyErr_SetString(PyExc_ValueError, "start must lie within the document");
+        goto done;
+    }
     if (marker.len == 0) {
         PyErr_SetString(PyExc_ValueError, "the marker must not be empty");
         goto done;
@@ -533,9 +552,11 @@ scan(PyObject *module, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    out = PyList_New(0);
-    if (out != NULL && run(&r, out) < 0)
-        Py_CLEAR(out);
+    events = PyList_New(0);
+    Py_ssize_t resume = start;
+    if (events != NULL && run(&r, events, &resume, limit) == 0)
+        out = limit > 0 ? Py_BuildValue("(On)", events, resume) : Py_NewRef(events);
+    Py_XDECREF(events);
     PyMem_Free(r.names);
     PyMem_Free(r.checked);
 done:

@@ -67,6 +67,10 @@ except ImportError:  # not built: the regular expressions below do the same work
 NATIVE = _native is not None
 """Whether the C tokenizer is available (scanners with a marker use it by default)."""
 
+# Events per call of the C tokenizer: a big page is read in parts, so its events
+# are never all alive at once (see _tokenizer.c).
+_NATIVE_PART = 512
+
 _WS = rb"\t\n\f\r "
 _ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r /=>]*+"
 _NO_EQUALS = rb"(?![\t\n\f\r ]*+=)"
@@ -461,21 +465,23 @@ class Scanner:
         tag: StartTag | None = None
         # Attribute._make without its Python frame per attribute.
         make_attribute = partial(tuple.__new__, Attribute)
-        events = _native.scan(doc, *args)
-        if native_filter is not None:
-            events = native_filter(events)
-        for event in events:
-            if len(event) == 5:
-                start, name_end, end, hits, attributes = event
-                name = doc[start + 1 : name_end].decode("latin-1").lower()
-                tag = StartTag(doc, name, start, name_end, end)
-                tag.marked = hits
-                if attributes is not None:  # read already for a tag reported by name
-                    tag._attributes = tuple(map(make_attribute, attributes))
-                yield tag
-            else:
-                assert tag is not None
-                yield RawText(tag, *event)
+        pos = 0
+        while pos >= 0:
+            events, pos = _native.scan(doc, *args, pos, _NATIVE_PART)
+            if native_filter is not None:
+                events = native_filter(events)
+            for event in events:
+                if len(event) == 5:
+                    start, name_end, end, hits, attributes = event
+                    name = doc[start + 1 : name_end].decode("latin-1").lower()
+                    tag = StartTag(doc, name, start, name_end, end)
+                    tag.marked = hits
+                    if attributes is not None:  # read already for a tag reported by name
+                        tag._attributes = tuple(map(make_attribute, attributes))
+                    yield tag
+                else:
+                    assert tag is not None
+                    yield RawText(tag, *event)
 
     def _scan(self, doc: bytes) -> Iterator[StartTag | RawText]:
         n = len(doc)

@@ -122,3 +122,20 @@ def test_a_native_filter_decides_which_events_are_reported() -> None:
 
     assert [tag.name for tag in scanner.scan(doc, links_only)] == ["a"]
     assert len(seen) == 2
+
+
+@settings(max_examples=500)
+@given(markup_documents(max_pieces=30), st.integers(1, 4))
+def test_reading_in_parts_gives_the_events_of_one_reading(doc: bytes, limit: int) -> None:
+    from rewriteproxy.html import _tokenizer
+
+    args = (MARKER, (b"img",), VALUE_NAMES)
+    parts: list[object] = []
+    pos = 0
+    while pos >= 0:
+        events, pos = _tokenizer.scan(doc, *args, pos, limit)
+        assert len(events) <= limit + 1  # a tag and its raw text stay together
+        parts.extend(events)
+    assert parts == _tokenizer.scan(doc, *args)
+    with pytest.raises(ValueError, match="start"):
+        _tokenizer.scan(doc, *args, len(doc) + 1, limit)
