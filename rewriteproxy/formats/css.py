@@ -28,11 +28,15 @@ __all__ = ["rewrite_css"]
 
 _TOKENS = re.compile(
     r"""
+    (?=[/"'ui-])  # where a token can start: lets the search skip other characters fast
+    (?:
     /\*.*?(?:\*/|\Z)                                  # a comment: skipped
   | (?P<url>url\(\s*(?:"(?P<udq>[^"\\\n]*)"|'(?P<usq>[^'\\\n]*)'|(?P<ubare>[^\s"'()\\]*))\s*\))
   | (?P<set>(?:-webkit-)?image-set\()                  # its arguments are scanned below
-  | "(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'            # any other string: skipped
+  | "[^"\\\n]*(?:\\.[^"\\\n]*)*"                        # any other string: skipped
+  | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
   | url\(                                               # a url( we cannot read: skipped
+    )
     """,
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )

@@ -35,9 +35,11 @@ __all__ = ["rewrite_json_strings"]
 
 # Double-quoted strings are the candidates; single-quoted and template strings
 # and comments are matched only to be skipped, so a "..." inside them is not one.
+# (Written as "unrolled loops", [^"\\]*(?:\\.[^"\\]*)*, which Python's engine runs about
+# three times faster than the equivalent (?:[^"\\]|\\.)*.)
 _TOKEN = re.compile(
-    r'"((?:[^"\\\n\r]|\\.)*)"'
-    r"|'(?:[^'\\\n\r]|\\.)*'|`(?:[^`\\]|\\.)*`|//[^\n]*|/\*.*?(?:\*/|\Z)",
+    r'"([^"\\\n\r]*(?:\\.[^"\\\n\r]*)*)"'
+    r"|'[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'|`[^`\\]*(?:\\.[^`\\]*)*`|//[^\n]*|/\*.*?(?:\*/|\Z)",
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s")
