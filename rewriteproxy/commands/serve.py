@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..html.scanner import NATIVE
+from ..html.rewriter import NATIVE
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ async def serve(
     install_reload_signal(app[STATE])
     if not NATIVE:
         log.warning(
-            "the HTML scanner's C tokenizer is not built (no C compiler at install time?): "
+            "the HTML engine's C extensions are not built (no C compiler at install time?): "
             "pages are rewritten the same, only more slowly; reinstall with "
             "gcc and the Python headers present"
         )
