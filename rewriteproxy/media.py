@@ -76,26 +76,41 @@ class FileInfo:
 class UploadLocator:
     """Recognises the site's upload URLs. Built once per config; ``parse`` is the hot path."""
 
-    __slots__ = ("_hosts", "_uploads_path", "_uploads_path_lower")
+    __slots__ = ("_hosts", "_prefixes", "_uploads_path", "_uploads_path_lower")
 
     def __init__(self, hosts: tuple[str, ...], uploads_path: str) -> None:
         self._hosts = frozenset(h.lower() for h in hosts)
         path = "/" + uploads_path.strip("/") + "/"
         self._uploads_path = path
         self._uploads_path_lower = path.lower()
+        # How pages almost always write an upload URL, exactly: one startswith() call
+        # settles those (see parse).
+        self._prefixes = (
+            path,
+            *(
+                f"{scheme}//{h}{path}"
+                for h in sorted(self._hosts)
+                for scheme in ("https:", "http:", "")
+            ),
+        )
 
     @property
     def uploads_path(self) -> str:
         return self._uploads_path
 
     def parse(self, url: str) -> UploadRef | None:
-        path = self._local_path(url.strip())
-        if path is None:
-            return None
         base = self._uploads_path
-        if not path.startswith(base) and path[: len(base)].lower() != self._uploads_path_lower:
-            return None
-        rest = path[len(base) :]
+        if url.startswith(self._prefixes) and not url[-1].isspace():
+            # The common spellings, as the general path below would read them: the first
+            # "/" after the host starts the path, so the first base in url is the path's.
+            rest = url[url.find(base) + len(base) :]
+        else:
+            path = self._local_path(url.strip())
+            if path is None:
+                return None
+            if not path.startswith(base) and path[: len(base)].lower() != self._uploads_path_lower:
+                return None
+            rest = path[len(base) :]
         query = fragment = ""  # most URLs have neither: test before splitting
         if "#" in rest:
             rest, _, fragment = rest.partition("#")
