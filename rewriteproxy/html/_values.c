@@ -233,6 +233,23 @@ is_plain(const unsigned char *value, Py_ssize_t n)
     return 1;
 }
 
+/* Reads t[first] and t[first + 1] as a span start <= end <= size (t a tuple long
+ * enough); -1 with an exception set if they are not one. */
+static int
+read_span(PyObject *t, Py_ssize_t first, Py_ssize_t size, const char *what, Py_ssize_t *start,
+          Py_ssize_t *end)
+{
+    *start = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, first));
+    *end = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, first + 1));
+    if ((*start == -1 || *end == -1) && PyErr_Occurred())
+        return -1;
+    if (*start < 0 || *end < *start || *end > size) {
+        PyErr_Format(PyExc_ValueError, "%s outside the document", what);
+        return -1;
+    }
+    return 0;
+}
+
 /* The hits of one tag: edits queued for the plain ones, the others returned. */
 static PyObject *
 tag_hits(Page *page, const char *data, Py_ssize_t size, PyObject *hits, PyObject *kinds)
@@ -251,16 +268,11 @@ tag_hits(Page *page, const char *data, Py_ssize_t size, PyObject *hits, PyObject
             goto error;
         }
         PyObject *name = PyTuple_GET_ITEM(hit, 0), *quote = PyTuple_GET_ITEM(hit, 3);
-        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, 1));
-        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(hit, 2));
-        if ((start == -1 || end == -1) && PyErr_Occurred())
+        Py_ssize_t start, end;
+        if (read_span(hit, 1, size, "hit", &start, &end) < 0)
             goto error;
         if (!PyBytes_Check(name) || !PyUnicode_Check(quote)) {
             PyErr_SetString(PyExc_TypeError, "a hit is (bytes, int, int, str)");
-            goto error;
-        }
-        if (start < 0 || end < start || end > size) {
-            PyErr_SetString(PyExc_ValueError, "hit outside the document");
             goto error;
         }
         PyObject *kind_obj = PyDict_GetItemWithError(kinds, name);
@@ -314,6 +326,45 @@ kinds_of(const char *data, Py_ssize_t start, Py_ssize_t name_end, PyObject *tag_
     return kinds;  /* borrowed, or NULL with an exception set */
 }
 
+/* One event of the tokenizer: a tag's plain hits queued, what is left appended to kept. */
+static int
+plain_event(Page *page, const char *data, Py_ssize_t size, PyObject *event, PyObject *tag_kinds,
+            PyObject *any_tag, PyObject *kept)
+{
+    if (!PyTuple_Check(event) || (PyTuple_GET_SIZE(event) != 5 && PyTuple_GET_SIZE(event) != 3)) {
+        PyErr_SetString(PyExc_TypeError, "an event is a tuple of 5 or 3");
+        return -1;
+    }
+    /* Raw texts pass, and so do tags reported with their attributes: by name (their
+     * readers want every hit) and script and style (their raw text refers to them). */
+    if (PyTuple_GET_SIZE(event) != 5 || PyTuple_GET_ITEM(event, 4) != Py_None)
+        return PyList_Append(kept, event);
+    Py_ssize_t start, name_end;
+    if (read_span(event, 0, size, "tag", &start, &name_end) < 0)
+        return -1;
+    PyObject *kinds = kinds_of(data, start, name_end, tag_kinds, any_tag);
+    if (kinds == NULL)
+        return -1;
+    if (!PyDict_Check(kinds)) {
+        PyErr_SetString(PyExc_TypeError, "kinds tables must be dicts");
+        return -1;
+    }
+    Py_INCREF(kinds);
+    PyObject *rest = tag_hits(page, data, size, PyTuple_GET_ITEM(event, 3), kinds);
+    Py_DECREF(kinds);
+    if (rest == NULL)
+        return -1;
+    int result = 0;
+    if (PyList_GET_SIZE(rest) > 0) { /* the tag goes on with the hits left */
+        PyObject *left = PyTuple_Pack(5, PyTuple_GET_ITEM(event, 0), PyTuple_GET_ITEM(event, 1),
+                                      PyTuple_GET_ITEM(event, 2), rest, Py_None);
+        result = left == NULL ? -1 : PyList_Append(kept, left);
+        Py_XDECREF(left);
+    }
+    Py_DECREF(rest);
+    return result;
+}
+
 static PyObject *
 plain_tags(PyObject *module, PyObject *args)
 {
@@ -337,51 +388,17 @@ plain_tags(PyObject *module, PyObject *args)
     }
     const char *data = PyBytes_AS_STRING(doc);
     Py_ssize_t size = PyBytes_GET_SIZE(doc);
-    Py_ssize_t count = PyList_GET_SIZE(events);
     PyObject *kept = PyList_New(0);
     if (kept == NULL)
         return NULL;
-    for (Py_ssize_t e = 0; e < count; e++) {
+    /* map_url runs inside the loop: whatever it does, no object in use here is borrowed
+     * from a list it could change. */
+    for (Py_ssize_t e = 0; e < PyList_GET_SIZE(events); e++) {
         PyObject *event = PyList_GET_ITEM(events, e);
-        if (!PyTuple_Check(event)) {
-            PyErr_SetString(PyExc_TypeError, "an event is a tuple");
-            goto error;
-        }
-        /* Raw texts pass, and so do tags reported with their attributes: by name (their
-         * readers want every hit) and script and style (their raw text refers to them). */
-        if (PyTuple_GET_SIZE(event) != 5 || PyTuple_GET_ITEM(event, 4) != Py_None) {
-            if (PyList_Append(kept, event) < 0)
-                goto error;
-            continue;
-        }
-        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(event, 0));
-        Py_ssize_t name_end = PyLong_AsSsize_t(PyTuple_GET_ITEM(event, 1));
-        if ((start == -1 || name_end == -1) && PyErr_Occurred())
-            goto error;
-        if (start < 0 || name_end < start || name_end > size) {
-            PyErr_SetString(PyExc_ValueError, "tag outside the document");
-            goto error;
-        }
-        PyObject *kinds = kinds_of(data, start, name_end, tag_kinds, any_tag);
-        if (kinds == NULL)
-            goto error;
-        if (!PyDict_Check(kinds)) {
-            PyErr_SetString(PyExc_TypeError, "kinds tables must be dicts");
-            goto error;
-        }
-        PyObject *rest = tag_hits(&page, data, size, PyTuple_GET_ITEM(event, 3), kinds);
-        if (rest == NULL)
-            goto error;
-        int result = 0;
-        if (PyList_GET_SIZE(rest) > 0) {  /* the tag goes on with the hits left */
-            PyObject *left = PyTuple_Pack(5, PyTuple_GET_ITEM(event, 0),
-                                          PyTuple_GET_ITEM(event, 1), PyTuple_GET_ITEM(event, 2),
-                                          rest, Py_None);
-            result = left == NULL ? -1 : PyList_Append(kept, left);
-            Py_XDECREF(left);
-        }
-        Py_DECREF(rest);
-        if (result < 0)
+        Py_INCREF(event);
+        int failed = plain_event(&page, data, size, event, tag_kinds, any_tag, kept);
+        Py_DECREF(event);
+        if (failed)
             goto error;
     }
     return kept;
@@ -407,14 +424,9 @@ splice(PyObject *module, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "an edit is (start, end, bytes)");
             return NULL;
         }
-        Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(edit, 0));
-        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(edit, 1));
-        if ((start == -1 || end == -1) && PyErr_Occurred())
+        Py_ssize_t start, end;
+        if (read_span(edit, 0, size, "edit", &start, &end) < 0)
             return NULL;
-        if (start < 0 || end < start || end > size) {
-            PyErr_SetString(PyExc_ValueError, "edit outside the document");
-            return NULL;
-        }
         if (i > 0) {
             PyObject *prev = PyList_GET_ITEM(edits, i - 1);
             Py_ssize_t prev_start = PyLong_AsSsize_t(PyTuple_GET_ITEM(prev, 0));
