@@ -24,6 +24,7 @@ LOCATOR = UploadLocator(("example.com", "www.example.com"), "/wp-content/uploads
         ("https://example.com/wp-content/uploads/a.jpg?ver=2#top", "a.jpg", "ver=2", "top"),
         ("https://example.com/wp-content/uploads/a.jpg#x?y", "a.jpg", "", "x?y"),
         ("  /wp-content/uploads/a.jpg\n", "a.jpg", "", ""),
+        ("https://example.com/wp-content/uploads/a.jpg\u00a0", "a.jpg", "", ""),  # NBSP
         ("/wp-content/uploads/caf%C3%A9.jpg", "caf%C3%A9.jpg", "", ""),
     ],
 )
