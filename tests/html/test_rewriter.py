@@ -121,6 +121,16 @@ def test_rewriting_a_rewritten_page_changes_nothing() -> None:
 # -- scripts -----------------------------------------------------------------
 
 
+def test_the_uploads_path_is_found_in_style_and_script_in_any_case() -> None:
+    upper = "HTTPS://EXAMPLE.COM/WP-CONTENT/UPLOADS/2024/05/a.jpg"
+    new = "https://cdn.example.net/u/2024/05/a.jpg"
+    for html in (
+        f"<style>.a{{background:url({upper})}}</style>",
+        f'<script type="application/ld+json">{{"image":"{upper}"}}</script>',
+    ):
+        assert rewrite(html) == html.replace(upper, new)
+
+
 def test_ld_json_keeps_its_escaping() -> None:
     escaped = U.replace("/", "\\/")
     html = f'<script type="application/ld+json">{{"image":"{escaped}","n":1}}</script>'
