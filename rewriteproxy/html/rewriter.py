@@ -349,6 +349,9 @@ class _Document:
         srcset values of all tags at once, and leaves the rest to :meth:`start_tag`."""
         rw = self.rw
         assert rw._native is not None
+        # Called once per part of a page: the edits queued so far may be handlers' own,
+        # which do not count as rewriting, so only this call's edits can set the flag.
+        before = len(self.edits)
         kept: list[Event] = rw._native.plain_tags(
             self.doc,
             events,
@@ -360,7 +363,8 @@ class _Document:
             self.encoding,
             self.edits,
         )
-        self.rewritten = bool(self.edits)
+        if len(self.edits) > before:
+            self.rewritten = True
         return kept
 
     def has_marker(self, start: int, end: int) -> bool:

@@ -446,9 +446,10 @@ class Scanner:
     ) -> Iterator[StartTag | RawText]:
         """The start tags and raw texts of ``doc``, in document order.
 
-        ``native_filter``: with the C tokenizer (:attr:`native`), called once with its
-        whole list of events (the format ``_tokenizer.c`` describes) before any is
-        reported; it returns the ones to report. A consumer with a C fast path of its
+        ``native_filter``: with the C tokenizer (:attr:`native`), called with each part
+        of its events (the format ``_tokenizer.c`` describes; a big page is read in
+        parts) before any event of that part is reported; it returns the ones to report.
+        Events of earlier parts have been reported by then. A consumer with a C fast path of its
         own uses it to keep the tags it has dealt with from becoming Python objects.
         """
         if self._native_args is not None:

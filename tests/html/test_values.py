@@ -207,3 +207,29 @@ def test_splicing_refuses_edits_it_cannot_apply() -> None:
         _values.splice(b"abc", [(2, 9, b"x")])
     with pytest.raises(TypeError):
         _values.splice(b"abc", [(1, 2, "text")])  # type: ignore[list-item]
+
+
+class MarksImages(ElementHandler):
+    """Edits every image itself (not a URL rewrite) and remembers what finish() was told."""
+
+    tags = frozenset({"img"})
+
+    def __init__(self) -> None:
+        self.finished: list[bool] = []
+
+    def element(self, element: Element) -> None:
+        element.set("loading", "lazy")
+
+    def finish(self, rewritten: bool) -> None:
+        self.finished.append(rewritten)
+
+
+def test_handler_edits_do_not_count_as_rewriting_on_a_page_read_in_parts() -> None:
+    """More events than one part of the C tokenizer: the handler's edits of the first part
+    are queued before the C path sees the second, and must not read as rewritten URLs."""
+    doc = b'<img src="/other/a.jpg">' * 600 + b'<img src="/uploads/kept.jpg">'
+    for rewriter in (C_PATH, PYTHON_PATH):
+        handler = MarksImages()
+        out = rewriter.rewrite(doc, lambda url: None, handlers=[handler])
+        assert out.count(b'loading="lazy"') == 601
+        assert handler.finished == [False]
