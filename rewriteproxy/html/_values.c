@@ -261,8 +261,11 @@ tag_hits(Page *page, const char *data, Py_ssize_t size, PyObject *hits, PyObject
     PyObject *rest = PyList_New(0);
     if (rest == NULL)
         return NULL;
+    PyObject *hit = NULL;
     for (Py_ssize_t h = 0; h < PyList_GET_SIZE(hits); h++) {
-        PyObject *hit = PyList_GET_ITEM(hits, h);
+        /* Owned: looking up the kind may run Python code (a key's __eq__, a value's
+         * __index__) that empties hits, and name and quote are read after that. */
+        Py_XSETREF(hit, Py_NewRef(PyList_GET_ITEM(hits, h)));
         if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
             PyErr_SetString(PyExc_TypeError, "a hit is (name, value_start, value_end, quote)");
             goto error;
@@ -297,8 +300,10 @@ tag_hits(Page *page, const char *data, Py_ssize_t size, PyObject *hits, PyObject
         if (failed)
             goto error;
     }
+    Py_XDECREF(hit);
     return rest;
 error:
+    Py_XDECREF(hit);
     Py_DECREF(rest);
     return NULL;
 }

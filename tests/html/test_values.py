@@ -233,3 +233,24 @@ def test_handler_edits_do_not_count_as_rewriting_on_a_page_read_in_parts() -> No
         out = rewriter.rewrite(doc, lambda url: None, handlers=[handler])
         assert out.count(b'loading="lazy"') == 601
         assert handler.finished == [False]
+
+
+def test_python_code_run_by_a_lookup_cannot_free_the_hit_being_read() -> None:
+    """A kind whose __index__ empties the hits list: the hit (and its quote, read after
+    the lookup) must stay alive. Only adversarial callers can do this; it must not crash."""
+    from rewriteproxy.html import _values
+
+    class EmptiesHits:
+        def __index__(self) -> int:
+            hits.clear()
+            return 1
+
+    quote = "".join(['"', '"'])  # a fresh object, freed with the hit if nothing holds it
+    hits: list[Any] = [(b"s" * 3, 0, 3, quote)]
+    del quote
+    events = [(0, 1, 8, hits, None)]
+    kinds = {b"sss": EmptiesHits()}
+    out = _values.plain_tags(
+        b"abcdefgh", events, {}, kinds, ({}, {}, {}, {}), {}, lambda url: "x", "utf-8", []
+    )
+    assert out == [(0, 1, 8, [(b"sss", 0, 3, '""')], None)]
