@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 
 __all__ = ["ascii_compatible", "detect_encoding", "normalise"]
 
@@ -72,7 +73,25 @@ def detect_encoding(doc: bytes, declared: str | None = None) -> str:
     return "utf-8"
 
 
+# The ASCII characters markup and URLs are written in: tab, newlines, space, printables.
+_ASCII_TEXT = "\t\n\x0b\x0c\r" + "".join(map(chr, range(0x20, 0x7F)))
+_ASCII_BYTES = _ASCII_TEXT.encode("ascii")
+
+
+@lru_cache(maxsize=64)
 def ascii_compatible(encoding: str) -> bool:
-    """Whether markup in ``encoding`` can be scanned as bytes."""
+    """Whether markup in ``encoding`` can be scanned as bytes.
+
+    Besides the stateful and multi-byte-unit families, this refuses codecs in which an
+    ASCII character is not its own byte (EBCDIC code pages, cp864's ``%``, the ``\\`` and
+    ``~`` of Shift_JIS-2004) and codecs that are not text encodings at all (``base64``):
+    URLs are read from bytes and plain replacements written as bytes, which is only
+    sound where every ASCII character is its own byte both ways.
+    """
     name = normalise(encoding) or encoding.lower()
-    return not name.startswith(_UNSAFE_PREFIXES)
+    if name.startswith(_UNSAFE_PREFIXES):
+        return False
+    try:
+        return _ASCII_BYTES.decode(name) == _ASCII_TEXT and _ASCII_TEXT.encode(name) == _ASCII_BYTES
+    except (LookupError, UnicodeError):  # unknown, or not a text encoding
+        return False

@@ -44,3 +44,11 @@ def test_which_encodings_the_byte_scanner_can_read() -> None:
         assert ascii_compatible(name)
     for name in ("utf-16-le", "utf-16", "utf-32", "iso2022_jp", "utf-7"):
         assert not ascii_compatible(name)
+
+
+def test_encodings_where_an_ascii_character_is_not_its_own_byte_are_refused() -> None:
+    """URLs are read from and plain replacements written as ASCII bytes: an EBCDIC page,
+    cp864 (whose 0x25 is the Arabic percent sign), Shift_JIS-2004 (0x5C is the yen sign,
+    0x7E the overline) and non-text codecs such as base64 cannot be read that way."""
+    for name in ("cp037", "ibm500", "cp864", "shift_jis_2004", "shift_jisx0213", "base64", "rot13"):
+        assert not ascii_compatible(name), name
