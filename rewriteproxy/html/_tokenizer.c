@@ -16,7 +16,7 @@
  *   value_names  frozenset of lowercase attribute names (bytes) whose values
  *                holding the marker are reported
  *   start        where to read from: 0, or the next of an earlier call
- *   limit        with limit > 0, reading stops between tokens once the list holds
+ *   limit        at least 1: reading stops between tokens once the list holds
  *                limit events; next is where to go on, or -1 at the end. Read in
  *                parts, a big page never has all its events alive at once (for a
  *                10 MB page, hundreds of thousands of objects the garbage
@@ -523,8 +523,17 @@ scan(PyObject *module, PyObject *args)
                           &PyFrozenSet_Type, &value_names, &start, &limit))
         return NULL;
     PyObject *out = NULL, *events = NULL;
+    int in_parts = PyTuple_GET_SIZE(args) > 4;
+    if (in_parts && PyTuple_GET_SIZE(args) != 6) {
+        PyErr_SetString(PyExc_TypeError, "start and limit come together");
+        goto done;
+    }
     if (start < 0 || start > doc.len) {
         PyErr_SetString(PyExc_ValueError, "start must lie within the document");
+        goto done;
+    }
+    if (in_parts && limit <= 0) {
+        PyErr_SetString(PyExc_ValueError, "limit must be at least 1");
         goto done;
     }
     if (marker.len == 0) {
@@ -555,7 +564,7 @@ scan(PyObject *module, PyObject *args)
     events = PyList_New(0);
     Py_ssize_t resume = start;
     if (events != NULL && run(&r, events, &resume, limit) == 0)
-        out = limit > 0 ? Py_BuildValue("(On)", events, resume) : Py_NewRef(events);
+        out = in_parts ? Py_BuildValue("(On)", events, resume) : Py_NewRef(events);
     Py_XDECREF(events);
     PyMem_Free(r.names);
     PyMem_Free(r.checked);

@@ -449,8 +449,10 @@ class Scanner:
         ``native_filter``: with the C tokenizer (:attr:`native`), called with each part
         of its events (the format ``_tokenizer.c`` describes; a big page is read in
         parts) before any event of that part is reported; it returns the ones to report.
-        Events of earlier parts have been reported by then. A consumer with a C fast path of its
-        own uses it to keep the tags it has dealt with from becoming Python objects.
+        Events of earlier parts have been reported by then. A raw text belongs to the
+        tag reported before it, so a filter keeping one must keep its tag. A consumer
+        with a C fast path of its own uses it to keep the tags it has dealt with from
+        becoming Python objects.
         """
         if self._native_args is not None:
             return self._scan_native(doc, self._native_args, native_filter)

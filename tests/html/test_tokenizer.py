@@ -139,3 +139,5 @@ def test_reading_in_parts_gives_the_events_of_one_reading(doc: bytes, limit: int
     assert parts == _tokenizer.scan(doc, *args)
     with pytest.raises(ValueError, match="start"):
         _tokenizer.scan(doc, *args, len(doc) + 1, limit)
+    with pytest.raises(ValueError, match="limit"):
+        _tokenizer.scan(doc, *args, 0, 0)
