@@ -26,23 +26,32 @@ class _TooLarge(Exception):
     pass
 
 
-def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
+def _zlib_decode(data: bytes, wbits: int, limit: int, members: bool = False) -> bytes:
     """Decoded ``data``, at most ``limit`` bytes of it; a stream that would give more is an
-    error, found without inflating the rest (a small body can unpack to gigabytes)."""
-    d = zlib.decompressobj(wbits)
-    out = d.decompress(data, limit + 1)
-    if len(out) > limit or d.unconsumed_tail:
-        raise _TooLarge(limit)
-    out += d.flush()
-    if len(out) > limit:
-        raise _TooLarge(limit)
-    if not d.eof:
-        raise zlib.error("truncated stream")
-    return out
+    error, found without inflating the rest (a small body can unpack to gigabytes).
+
+    ``members``: ``data`` may be several streams one after another (gzip members); what
+    follows a stream must then be another whole one, or the body is corrupt.
+    """
+    out = b""
+    rest = data
+    while True:
+        d = zlib.decompressobj(wbits)
+        out += d.decompress(rest, limit + 1 - len(out))  # >= 1: len(out) <= limit here
+        if len(out) > limit or d.unconsumed_tail:
+            raise _TooLarge(limit)
+        out += d.flush()
+        if len(out) > limit:
+            raise _TooLarge(limit)
+        if not d.eof:
+            raise zlib.error("truncated stream")
+        rest = d.unused_data
+        if not members or not rest:
+            return out
 
 
 def _gzip_decode(data: bytes, limit: int) -> bytes:
-    return _zlib_decode(data, 16 + zlib.MAX_WBITS, limit)
+    return _zlib_decode(data, 16 + zlib.MAX_WBITS, limit, members=True)
 
 
 def _gzip_encode(data: bytes) -> bytes:
@@ -69,14 +78,28 @@ def _brotli_decode(data: bytes, limit: int) -> bytes:
 
 
 def _zstd_decode(data: bytes, limit: int) -> bytes:
-    # stream_reader: frames written without a content size (streaming encoders) decode too.
-    reader = zstandard.ZstdDecompressor().stream_reader(data)
+    # stream_reader: bounded, and frames written without a content size (streaming
+    # encoders) decode too. A body may hold several frames, one after another.
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
     out = bytearray()
     while chunk := reader.read(256 * 1024):
         out += chunk
         if len(out) > limit:
             raise _TooLarge(limit)
+    _zstd_check_complete(data)
     return bytes(out)
+
+
+def _zstd_check_complete(data: bytes) -> None:
+    """Raise if a frame of ``data`` is cut short: stream_reader gives a truncated frame's
+    partial output without a word. Decodes again, now known to stay within the limit."""
+    rest = data
+    while rest:
+        frame = zstandard.ZstdDecompressor().decompressobj()
+        frame.decompress(rest)
+        if not frame.eof:
+            raise zstandard.ZstdError("truncated stream")
+        rest = frame.unused_data
 
 
 _DECODERS: dict[str, Callable[[bytes, int], bytes]] = {

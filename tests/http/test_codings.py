@@ -36,6 +36,32 @@ def test_corrupt_or_unknown_codings_raise_coding_error(coding, data):
         decode(data, coding)
 
 
+@pytest.mark.parametrize("coding", SUPPORTED)
+def test_a_body_cut_short_is_corrupt_not_a_shorter_page(coding):
+    sent = encode(DOC, coding)
+    for cut in (1, 3, len(sent) // 2):
+        with pytest.raises(CodingError):
+            decode(sent[:-cut], coding)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_a_body_of_several_members_decodes_whole(coding):
+    """gzip members and zstd frames may follow one another within one body (RFC 1952,
+    RFC 8878); a page must not lose its end because only the first was read."""
+    first, second = DOC[:3000], DOC[3000:]
+    sent = encode(first, coding) + encode(second, coding)
+    assert decode(sent, coding) == DOC
+    with pytest.raises(CodingError):
+        decode(sent[:-2], coding)
+    with pytest.raises(CodingError, match="more than"):
+        decode(sent, coding, limit=len(DOC) - 1)
+
+
+def test_bytes_after_a_gzip_member_that_are_no_member_make_the_body_corrupt():
+    with pytest.raises(CodingError):
+        decode(gzip.compress(DOC) + b"trailing junk", "gzip")
+
+
 @pytest.mark.parametrize("coding", [*SUPPORTED, "gzip, br"])
 def test_a_body_decoding_past_the_limit_is_refused(coding):
     sent = encode(DOC, coding)
