@@ -21,6 +21,15 @@ is returned (``out is doc``), and a document without the uploads path in any
 spelling (``/``, ``\\/``, ``%2F``, ``&#x2F;``, ``&#47;``, ``&sol;``) is returned
 before any scanning.
 
+The common case runs in C when the optional ``_values`` extension is built
+(:data:`NATIVE`): quoted URL and srcset values with nothing to decode, in tags
+no handler asked for, are split, mapped once per distinct URL, escaped and
+queued straight from the C tokenizer's events, and the splice is C too.
+``_Document.plain_value``, ``.replacement`` and ``_splice`` here do the same
+work and are the reference the C code is tested against; everything else
+(CSS, JSON, ``<meta>``, values with character references, handlers' tags)
+always runs here.
+
 Where URLs are looked for: the (tag, attribute) table ``TARGETS``, the
 attributes valid on any tag ``ANY_TAG`` (``style``, the lazy-loading ``data-*``
 attributes, WooCommerce's JSON ``data-product_variations``, plus the configured
