@@ -97,7 +97,10 @@ class NullDelivery(DeliveryProvider):
         return False
 
 
-_CacheKey = tuple[str, str, str, FileInfo | None, int | None]
+# (path, query, fragment, inventory facts, width), plus whatever else a provider's
+# derived URLs depend on (a transformation, for Cloudinary's effect URLs).
+_CacheKey = tuple[object, ...]
+_MISSING = object()
 
 
 class CachedProvider(DeliveryProvider):
@@ -119,18 +122,31 @@ class CachedProvider(DeliveryProvider):
     def url_for(
         self, ref: UploadRef, info: FileInfo | None = None, width: int | None = None
     ) -> str | None:
-        cache = self._cache
-        if cache is None:
-            return self.build(ref, info, width)
         key = (ref.path, ref.query, ref.fragment, info, width)
+        url = self._recall(key)
+        if url is _MISSING:
+            url = self._keep(key, self.build(ref, info, width))
+        return url  # type: ignore[return-value]
+
+    def remembered(self, key: _CacheKey, build: Callable[[], str | None]) -> str | None:
+        """``build()``, kept in the same cache under ``key`` (which must not look like
+        a ``url_for`` key): for URLs a provider derives besides its delivery URLs."""
+        url = self._recall(key)
+        if url is _MISSING:
+            url = self._keep(key, build())
+        return url  # type: ignore[return-value]
+
+    def _recall(self, key: _CacheKey) -> object:
+        """The URL kept under ``key`` (``None`` included), or ``_MISSING``."""
+        if self._cache is None:
+            return _MISSING
         with self._lock:
-            try:
-                return cache[key]
-            except KeyError:
-                pass
-        url = self.build(ref, info, width)
-        with self._lock:
-            cache[key] = url
+            return self._cache.get(key, _MISSING)
+
+    def _keep(self, key: _CacheKey, url: str | None) -> str | None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache[key] = url
         return url
 
     @abc.abstractmethod

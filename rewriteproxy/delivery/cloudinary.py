@@ -315,14 +315,16 @@ class CloudinaryDelivery(CachedProvider):
     def effect_url(
         self, ref: UploadRef, info: FileInfo | None, width: int | None, transformation: str
     ) -> str | None:
-        """The image ``ref`` with ``transformation`` in place of the configured one (not cached).
+        """The image ``ref`` with ``transformation`` in place of the configured one.
 
         For derived images such as low-quality placeholders; ``None`` for anything
-        that is not a raster image (videos, SVG, other files).
+        that is not a raster image (videos, SVG, other files). Kept in the provider's
+        cache like delivery URLs.
         """
         if self._kinds.get(ref.extension) not in (_IMAGE, _GIF):
             return None
-        return self._build(ref, info, width, transformation)
+        key = (ref.path, ref.query, ref.fragment, info, width, transformation)
+        return self.remembered(key, lambda: self._build(ref, info, width, transformation))
 
     def _build(
         self,

@@ -135,3 +135,13 @@ def test_placeholders_need_cloudinary_and_say_so() -> None:
 def test_bad_placeholder_settings_are_errors(yaml: str) -> None:
     with pytest.raises(ConfigError, match=r"features\.placeholders"):
         config("  " + yaml)
+
+
+def test_placeholder_urls_are_built_once_and_then_remembered() -> None:
+    cld = provider({"provider": "cloudinary", "cloudinary": {"cloud_name": "demo"}})
+    lake = ref("2024/03/lake.jpg")
+    first = cld.effect_url(lake, None, 32, EFFECTS["blur"])  # type: ignore[attr-defined]
+    assert first is not None
+    assert cld.effect_url(lake, None, 32, EFFECTS["blur"]) is first  # type: ignore[attr-defined]
+    assert cld.effect_url(lake, None, 32, EFFECTS["pixelate"]) != first  # type: ignore[attr-defined]
+    assert cld.url_for(lake, None, 32) != first  # the same cache, never the same entry
