@@ -100,6 +100,7 @@ class NullDelivery(DeliveryProvider):
 # (path, query, fragment, inventory facts, width), plus whatever else a provider's
 # derived URLs depend on (a transformation, for Cloudinary's effect URLs).
 _CacheKey = tuple[object, ...]
+_Cache = LRUCache[_CacheKey, "str | None"]
 _MISSING = object()
 
 
@@ -114,39 +115,39 @@ class CachedProvider(DeliveryProvider):
     """
 
     def __init__(self, cache_size: int) -> None:
-        self._cache: LRUCache[_CacheKey, str | None] | None = (
-            LRUCache(maxsize=cache_size) if cache_size > 0 else None
-        )
+        self._cache: _Cache | None = LRUCache(maxsize=cache_size) if cache_size > 0 else None
+        # Derived URLs (placeholders) apart, so they never push delivery URLs out.
+        self._derived: _Cache | None = LRUCache(maxsize=cache_size) if cache_size > 0 else None
         self._lock = threading.Lock()
 
     def url_for(
         self, ref: UploadRef, info: FileInfo | None = None, width: int | None = None
     ) -> str | None:
         key = (ref.path, ref.query, ref.fragment, info, width)
-        url = self._recall(key)
+        url = self._recall(self._cache, key)
         if url is _MISSING:
-            url = self._keep(key, self.build(ref, info, width))
+            url = self._keep(self._cache, key, self.build(ref, info, width))
         return url  # type: ignore[return-value]
 
     def remembered(self, key: _CacheKey, build: Callable[[], str | None]) -> str | None:
-        """``build()``, kept in the same cache under ``key`` (which must not look like
-        a ``url_for`` key): for URLs a provider derives besides its delivery URLs."""
-        url = self._recall(key)
+        """``build()``, kept in a cache of the same size beside the delivery URLs': for
+        URLs a provider derives besides its delivery URLs (``key`` says all they depend on)."""
+        url = self._recall(self._derived, key)
         if url is _MISSING:
-            url = self._keep(key, build())
+            url = self._keep(self._derived, key, build())
         return url  # type: ignore[return-value]
 
-    def _recall(self, key: _CacheKey) -> object:
+    def _recall(self, cache: _Cache | None, key: _CacheKey) -> object:
         """The URL kept under ``key`` (``None`` included), or ``_MISSING``."""
-        if self._cache is None:
+        if cache is None:
             return _MISSING
         with self._lock:
-            return self._cache.get(key, _MISSING)
+            return cache.get(key, _MISSING)
 
-    def _keep(self, key: _CacheKey, url: str | None) -> str | None:
-        if self._cache is not None:
+    def _keep(self, cache: _Cache | None, key: _CacheKey, url: str | None) -> str | None:
+        if cache is not None:
             with self._lock:
-                self._cache[key] = url
+                cache[key] = url
         return url
 
     @abc.abstractmethod

@@ -144,4 +144,4 @@ def test_placeholder_urls_are_built_once_and_then_remembered() -> None:
     assert first is not None
     assert cld.effect_url(lake, None, 32, EFFECTS["blur"]) is first  # type: ignore[attr-defined]
     assert cld.effect_url(lake, None, 32, EFFECTS["pixelate"]) != first  # type: ignore[attr-defined]
-    assert cld.url_for(lake, None, 32) != first  # the same cache, never the same entry
+    assert cld.url_for(lake, None, 32) != first  # delivery URLs are kept apart
