@@ -145,3 +145,14 @@ def test_placeholder_urls_are_built_once_and_then_remembered() -> None:
     assert cld.effect_url(lake, None, 32, EFFECTS["blur"]) is first  # type: ignore[attr-defined]
     assert cld.effect_url(lake, None, 32, EFFECTS["pixelate"]) != first  # type: ignore[attr-defined]
     assert cld.url_for(lake, None, 32) != first  # delivery URLs are kept apart
+
+
+def test_placeholder_urls_never_push_delivery_urls_out_of_the_cache() -> None:
+    cld = provider(
+        {"provider": "cloudinary", "cache_size": 2, "cloudinary": {"cloud_name": "demo"}}
+    )
+    lake = ref("2024/03/lake.jpg")
+    delivered = cld.url_for(lake, None, 300)
+    for name in ("a", "b", "c"):
+        cld.effect_url(ref(f"2024/03/{name}.jpg"), None, 32, EFFECTS["blur"])  # type: ignore[attr-defined]
+    assert cld.url_for(lake, None, 300) is delivered
