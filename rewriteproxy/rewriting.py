@@ -56,7 +56,7 @@ class UrlMapper:
     are rewritten in worker threads.
     """
 
-    __slots__ = ("_locator", "_lookup", "_memo", "_provider", "_rewrite_missing")
+    __slots__ = ("_fixed", "_locator", "_lookup", "_memo", "_provider", "_rewrite_missing")
 
     def __init__(
         self,
@@ -68,6 +68,7 @@ class UrlMapper:
     ) -> None:
         self._locator = locator
         self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
+        self._fixed = inventory.fixed
         self._provider = provider
         self._rewrite_missing = rewrite_missing
         self._memo: dict[tuple[str, int | None], _Memo] = {}
@@ -86,13 +87,15 @@ class UrlMapper:
             return info
 
         clone = UrlMapper.__new__(UrlMapper)
-        clone._locator, clone._lookup = self._locator, recorded
+        clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
         clone._memo = self._memo
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
         """True if the inventory gives ``answers[i]`` for ``keys[i]`` again, for every ``i``."""
+        if self._fixed:  # it always does (no inventory configured): 3.5 us for 54 URLs saved
+            return True
         # One pass in C: a tuple comparison tests identity before ==, and sources
         # reuse their answer objects. A Python loop over the pairs cost twice as much.
         return tuple(map(self._lookup, keys)) == answers
@@ -151,8 +154,8 @@ class _Entry:
 class RewriteCache:
     """Rewritten bodies of recently seen bodies, bounded in bytes (LRU).
 
-    The key is the body's length and a hash of three 2 KiB samples (start,
-    middle, end) with the charset and the kind of rewriter; a hit then
+    The key is the body's length and a hash of a 512-byte sample taken at even
+    steps over it, with the charset and the kind of rewriter; a hit then
     compares the whole body with the one the entry was made from (a memcmp,
     about 1 us for 50 KB, where SHA-256 of it took 29 us), so two bodies
     sharing a key only cost a miss, never a wrong answer. The configuration is
@@ -212,20 +215,13 @@ class RewriteCache:
         return new
 
 
-_SAMPLE = 2048
+_SAMPLE = 512  # bytes of the body its key hashes, taken at even steps over the whole body
 
 
 def _key(body: bytes, kind: bytes, charset: str | None, coding: str) -> tuple[object, ...]:
-    middle = len(body) // 2
-    return (
-        len(body),
-        hash(
-            (body[:_SAMPLE], body[middle - _SAMPLE // 2 : middle + _SAMPLE // 2], body[-_SAMPLE:])
-        ),
-        kind,
-        charset,
-        coding,
-    )
+    # A strided sample touches every part of the page (start, end and all between) for
+    # 0.5 us at any size; hashing three 2 KiB blocks of a fresh 50 KB body cost 2.8 us.
+    return (len(body), hash(body[:: len(body) // _SAMPLE + 1]), kind, charset, coding)
 
 
 def _entry_size(entry: _Entry) -> int:

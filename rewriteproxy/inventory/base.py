@@ -38,6 +38,9 @@ class Inventory(abc.ABC):
     """Base contract; see the module docstring."""
 
     _ready: bool = False
+    # True when ``lookup`` gives each key one answer for the object's whole life and has
+    # no side effect: an answer once used is still valid, so it need not be asked again.
+    fixed: bool = False
 
     @property
     def ready(self) -> bool:
@@ -63,6 +66,7 @@ class NullInventory(Inventory):
     """No inventory configured: every upload exists, version unknown (``FileInfo()``)."""
 
     _ready = True
+    fixed = True
     _UNKNOWN = FileInfo()
 
     def lookup(self, key: str) -> FileInfo | None:
