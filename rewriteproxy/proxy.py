@@ -66,6 +66,10 @@ _CHUNK = 64 * 1024
 # A pass-through body of known length up to this size is read whole and sent in one piece.
 _WHOLE_BELOW = 256 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
+# Headers that describe the upstream's bytes: a rewritten body gets its own (or none).
+_OF_THE_UPSTREAM_BYTES = frozenset(
+    ("content-length", "etag", "content-md5", "accept-ranges", "digest")
+)
 # Rewriting in a worker thread keeps the loop answering while a big page is processed.
 _THREAD_THRESHOLD = 512 * 1024
 # A compressed body is rewritten decoded, so it counts as this many times its size
@@ -312,15 +316,14 @@ async def _buffer_and_rewrite(
     state.metrics.requests[result.status] += 1
     state.metrics.rewrite_seconds += result.seconds
 
-    headers = _response_headers(upstream)
     if result.body is None:  # unchanged or failed: the upstream's own bytes and headers
+        headers = _response_headers(upstream)
         headers.popall("Content-Length", None)
         return _respond(request, upstream, headers, body)
 
     state.metrics.rewritten_bytes += len(body)
+    headers = end_to_end(upstream.headers, _OF_THE_UPSTREAM_BYTES)
     etag = _etag(result.body)
-    for name in ("Content-Length", "ETag", "Content-MD5", "Accept-Ranges", "Digest"):
-        headers.popall(name, None)
     headers["ETag"] = etag
     if etag in revalidating:
         for name in ("Content-Type", "Content-Encoding", "Content-Language"):
