@@ -40,13 +40,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
-from cachetools import LRUCache
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -323,7 +321,7 @@ async def _buffer_and_rewrite(
 
     state.metrics.rewritten_bytes += len(body)
     headers = end_to_end(upstream.headers, _OF_THE_UPSTREAM_BYTES)
-    etag = _etag(result.body)
+    etag = etag_for(result.body)
     headers["ETag"] = etag
     if etag in revalidating:
         for name in ("Content-Type", "Content-Encoding", "Content-Language"):
@@ -390,28 +388,6 @@ async def _stream(
         return response
     await response.write_eof()
     return response
-
-
-# The ETag of a rewritten page served again from the pipeline's cache: the cache
-# hands out the same bytes object, so its tag is remembered by identity (the
-# entry keeps the object alive, so its id cannot be reused meanwhile). Hashing
-# a 50 KB page costs more than everything else the proxy does on a cache hit.
-_ETAGS: LRUCache[int, tuple[bytes, str]] = LRUCache(
-    maxsize=8 * 1024 * 1024, getsizeof=lambda entry: len(entry[0]) + 128
-)
-_ETAGS_LOCK = threading.Lock()
-
-
-def _etag(body: bytes) -> str:
-    with _ETAGS_LOCK:
-        known = _ETAGS.get(id(body))
-    if known is not None and known[0] is body:
-        return known[1]
-    etag = etag_for(body)
-    if len(body) <= 4 * 1024 * 1024:
-        with _ETAGS_LOCK:
-            _ETAGS[id(body)] = (body, etag)
-    return etag
 
 
 def _response_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:

@@ -14,7 +14,7 @@ nothing about how WordPress's own validators work.
 
 from __future__ import annotations
 
-import hashlib
+import xxhash
 
 __all__ = ["etag_for", "our_tags"]
 
@@ -22,8 +22,11 @@ _PREFIX = "rp-"
 
 
 def etag_for(body: bytes) -> str:
-    # SHA-256 (not BLAKE2b): CPUs with SHA extensions hash a 50 KB page about twice as fast.
-    return f'W/"{_PREFIX}{hashlib.sha256(body).hexdigest()[:24]}"'
+    # XXH3-128: 0.8 us for a 50 KB page where SHA-256 took 33 us, the largest single cost
+    # of serving a page that changes on every request. A tag only has to change when the
+    # page does; it guards no secret. Someone able to craft two versions of a page with
+    # one tag could at most keep a client on the version it already has.
+    return f'W/"{_PREFIX}{xxhash.xxh3_128_hexdigest(body)}"'
 
 
 def our_tags(if_none_match: str | None) -> frozenset[str]:
