@@ -75,6 +75,8 @@ class UrlMapper:
 
     def recording(self, answers: Answers) -> UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used."""
+        if self._fixed:  # answers that never change need no noting
+            return self
         lookup = self._lookup
 
         def recorded(key: str) -> FileInfo | None:
@@ -105,8 +107,8 @@ class UrlMapper:
         known = memo.get((url, width))
         if known is not None:
             key, was, new = known
-            if key is None:
-                return None  # not a local upload, whatever the inventory says
+            if key is None or self._fixed:
+                return new  # not a local upload, or an answer that cannot have changed
             info = self._lookup(key)
             if info is was or info == was:
                 return new

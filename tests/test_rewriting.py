@@ -87,7 +87,7 @@ def test_the_inventory_is_asked_again_on_every_hit_and_a_changed_answer_rewrites
     assert pipeline.apply(PAGE, "text/html").status == "unchanged"
 
 
-def test_without_an_inventory_a_hit_asks_nothing_since_no_answer_can_change() -> None:
+def test_without_an_inventory_nothing_is_asked_twice_since_no_answer_can_change() -> None:
     class Counted(NullInventory):
         lookups = 0
 
@@ -101,6 +101,8 @@ def test_without_an_inventory_a_hit_asks_nothing_since_no_answer_can_change() ->
     asked = inventory.lookups
     again = pipeline.apply(bytes(PAGE), "text/html")
     assert first.status == again.status == "rewritten" and again.body is first.body
+    other = pipeline.apply(PAGE.replace(b"<p>", b"<div>"), "text/html")  # the same URL
+    assert other.status == "rewritten" and other.body != first.body
     assert inventory.lookups == asked == 1
 
 
