@@ -49,6 +49,7 @@ from rewriteproxy.features.preconnect import (
     parse_preconnect,
 )
 from rewriteproxy.features.responsive import (
+    KnownLists,
     ResponsiveConfig,
     ResponsiveImages,
     parse_responsive,
@@ -122,9 +123,10 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
     makers: list[Callable[[FeatureMapper], ElementHandler]] = []
     if config.responsive.enabled and provider.transforms:
         responsive, breakpoints = config.responsive, config.responsive.breakpoints
+        known: KnownLists = {}
         makers.append(
             lambda mapper: ResponsiveImages(
-                responsive, breakpoints, mapper.locate, provider.url_for
+                responsive, breakpoints, mapper.locate, provider.url_for, known
             )
         )
     if config.lazy.enabled:

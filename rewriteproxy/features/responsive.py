@@ -45,9 +45,19 @@ from rewriteproxy.html import Element, ElementHandler
 from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
 from rewriteproxy.settings import Section
 
-__all__ = ["Locate", "ResponsiveConfig", "ResponsiveImages", "UrlFor", "parse_responsive"]
+__all__ = [
+    "KnownLists",
+    "Locate",
+    "ResponsiveConfig",
+    "ResponsiveImages",
+    "UrlFor",
+    "parse_responsive",
+]
 
 Locate = Callable[[str], "tuple[UploadRef, FileInfo | None] | None"]
+# (url, its width) → (the inventory answer the list was made from, the list or None)
+KnownLists = dict[tuple[str, int], "tuple[FileInfo | None, str | None]"]
+_KNOWN_SIZE = 10_000  # lists kept across documents; cleared when full
 """``url → (upload, what the inventory knows) | None`` (:meth:`UrlMapper.locate`)."""
 UrlFor = Callable[[UploadRef, "FileInfo | None", "int | None"], "str | None"]
 """A provider's ``url_for(ref, info, width)``."""
@@ -123,11 +133,15 @@ class ResponsiveImages(ElementHandler):
         breakpoints: tuple[int, ...],
         locate: Locate,
         url_for: UrlFor,
+        known: KnownLists | None = None,
     ) -> None:
+        """``known``: lists made for earlier documents, shared by every handler of one
+        pipeline (the breakpoints and the provider are the same for all of them)."""
         self._config = config
         self._breakpoints = breakpoints
         self._locate = locate
         self._url_for = url_for
+        self._known: KnownLists = {} if known is None else known
         self._preloaded: set[str] = set()  # hrefs preloaded without imagesrcset
         # (url, width) → srcset: a picture's sources, its img and a preload share one list
         self._made: dict[tuple[str, int], str | None] = {}
@@ -188,6 +202,18 @@ class ResponsiveImages(ElementHandler):
         if found is None:
             return None  # not an upload, or not delivered: leave the list alone
         ref, info = found
+        known = self._known.get((url, own))
+        # Made before from the same inventory answer: the same list (a list is one
+        # provider call per breakpoint, most of what this feature costs a fresh page).
+        if known is not None and (known[0] is info or known[0] == info):
+            return known[1]
+        srcset = self._build(ref, info, own)
+        if len(self._known) >= _KNOWN_SIZE:
+            self._known.clear()
+        self._known[(url, own)] = (info, srcset)
+        return srcset
+
+    def _build(self, ref: UploadRef, info: FileInfo | None, own: int) -> str | None:
         top = min(own, self._config.max_width)
         widths = [w for w in self._breakpoints if w < top]
         widths.append(top)

@@ -81,7 +81,7 @@ from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
-from rewriteproxy.html.scanner import RawText, Scanner, StartTag
+from rewriteproxy.html.scanner import Attribute, RawText, Scanner, StartTag
 
 if TYPE_CHECKING:
     from rewriteproxy.html._tokenizer import Event
@@ -203,10 +203,16 @@ class Element:
     __slots__ = ("_current", "_document", "_original", "_sets", "_tag")
 
     def __init__(
-        self, tag: StartTag, current: dict[str, str], original: dict[str, str], document: _Document
+        self,
+        tag: StartTag,
+        current: dict[str, str | Attribute],
+        original: dict[str, str],
+        document: _Document,
     ) -> None:
         self._tag = tag
-        self._current = current  # decoded values after URL rewriting, first duplicate only
+        # Values after URL rewriting, first duplicate only; an Attribute is decoded when
+        # first asked for (handlers read a few of a tag's attributes, not alt or class).
+        self._current = current
         self._original = original  # decoded values as written, where URL rewriting changed them
         self._document = document
         self._sets: dict[str, str] = {}
@@ -220,13 +226,21 @@ class Element:
         name = name.lower()
         if name in self._sets:
             return self._sets[name]
-        return self._current.get(name)
+        return self._value(name)
 
     def original(self, name: str) -> str | None:
         """The attribute's decoded value as the page wrote it, before any URL rewriting."""
         name = name.lower()
         value = self._original.get(name)
-        return value if value is not None else self._current.get(name)
+        return value if value is not None else self._value(name)
+
+    def _value(self, name: str) -> str | None:
+        value = self._current.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        raw = self._document.text(value.value_start, value.value_end)
+        decoded = self._current[name] = "" if raw is None else decode_attribute(raw)[0]
+        return decoded
 
     def within(self, name: str) -> bool:
         """True if this tag is inside an element named ``name`` (one of :data:`CONTEXT_TAGS`)."""
@@ -556,7 +570,7 @@ class _Document:
     def start_tag_with_handlers(self, tag: StartTag, handlers: list[ElementHandler]) -> None:
         """The general path: every attribute decoded, so handlers can read them."""
         per_attribute: dict[str, list[tuple[int, int, bytes]]] = {}
-        current: dict[str, str] = {}  # decoded values after URL rewriting
+        current: dict[str, str | Attribute] = {}  # see Element
         original: dict[str, str] = {}  # decoded values before, where rewriting changed them
         table = self.rw._tables.get(tag.name, self.rw._any_tag)
         # The first occurrences of URL-bearing attributes whose value holds the marker.
@@ -564,8 +578,8 @@ class _Document:
         for attr in tag.attributes:
             if attr.name in current:
                 continue  # a duplicate: browsers ignore it, so do we
-            current[attr.name] = ""
             if attr.quote is None:
+                current[attr.name] = ""
                 continue
             if attr.name in marked:
                 kind = table.get(attr.name.encode("latin-1"))
@@ -577,9 +591,7 @@ class _Document:
                     if raw is not None:
                         original[attr.name] = decode_attribute(raw)[0]
                     continue
-            raw = self.text(attr.value_start, attr.value_end)
-            if raw is not None:
-                current[attr.name] = decode_attribute(raw)[0]
+            current[attr.name] = attr
         element = Element(tag, current, original, self)
         for handler in handlers:
             handler.element(element)

@@ -4,10 +4,17 @@ the image; WordPress's own candidates kept (mapped) for providers that cannot re
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from rewriteproxy.delivery import build_delivery
+from rewriteproxy.features import build_handlers
 from rewriteproxy.features.responsive import width_candidates
+from rewriteproxy.html import HtmlRewriter
+from rewriteproxy.inventory import Inventory
+from rewriteproxy.media import FileInfo, UploadRef
+from rewriteproxy.rewriting import build_url_mapper
 from rewriteproxy.settings import ConfigError
 from tests.features.support import (
     CDN,
@@ -222,3 +229,51 @@ def test_width_candidates_reads_only_width_descriptor_lists() -> None:
 def test_bad_settings_are_named(yaml: str, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
         config("  " + yaml)
+
+
+class _Answers(Inventory):
+    """A stand-in inventory whose answers the test changes, as a bucket's change over time."""
+
+    _ready = True
+
+    def __init__(self, known: dict[str, FileInfo]) -> None:
+        self.known = known
+
+    def lookup(self, key: str) -> FileInfo | None:
+        return self.known.get(key)
+
+    def snapshot_stats(self) -> dict[str, Any]:
+        return {"source": "test"}
+
+
+def test_a_list_made_for_one_page_serves_the_next_only_while_the_inventory_agrees() -> None:
+    settings = config(RESPONSIVE_ONLY)
+    inventory = _Answers({"2024/03/lake.jpg": FileInfo(size=1, mtime=1_700_000_000)})
+    provider = build_delivery(settings.delivery)
+    made: list[int | None] = []
+    url_for = provider.url_for
+
+    def counted(ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
+        made.append(width)
+        return url_for(ref, info, width)
+
+    provider.url_for = counted  # type: ignore[method-assign]
+    handlers = build_handlers(settings.features, provider)
+    engine = HtmlRewriter(settings.html)
+    mapper = build_url_mapper(settings, inventory, provider)
+
+    def srcset(post: str) -> str:
+        doc = page(f'<p>{post}</p><img src="{UPLOADS}lake.jpg" width="800">').encode()
+        return elements(engine.rewrite(doc, mapper, None, handlers(mapper)), "img")[0]["srcset"]
+
+    first = srcset("one post")
+    asked = len(made)
+    assert srcset("another post") == first
+    assert len(made) == asked  # the list was not made again
+    inventory.known["2024/03/lake.jpg"] = FileInfo(size=2, mtime=1_800_000_000)  # replaced
+    changed = srcset("a third post")
+    assert changed != first and len(made) > asked
+    fresh = build_handlers(settings.features, build_delivery(settings.delivery))
+    mapper = build_url_mapper(settings, inventory)
+    doc = page(f'<p>a third post</p><img src="{UPLOADS}lake.jpg" width="800">').encode()
+    assert elements(engine.rewrite(doc, mapper, None, fresh(mapper)), "img")[0]["srcset"] == changed
