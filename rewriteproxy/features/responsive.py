@@ -152,20 +152,20 @@ class ResponsiveImages(ElementHandler):
         elif element.name == "source":
             self._rebuild(element, "srcset")
         elif _is_image_preload(element):
-            if element.get("imagesrcset") is not None:
+            if element.has("imagesrcset"):
                 self._rebuild(element, "imagesrcset")
             elif (href := element.original("href")) is not None:
                 self._preloaded.add(href.strip())
 
     def _image(self, element: Element) -> None:
-        if element.get("srcset") is not None:
+        if element.has("srcset"):
             self._rebuild(element, "srcset")
             return
         src = (element.original("src") or "").strip()
         if not src or src in self._preloaded:
             return
         shown = pixels(element.get("width"))
-        if shown is None and element.get("sizes") is None:
+        if shown is None and not element.has("sizes"):
             return  # without sizes or a width the browser would lay it out at 100vw
         variant = wordpress_variant(src.partition("?")[0].partition("#")[0])
         own = variant.width if variant is not None and variant.width else None
@@ -178,7 +178,7 @@ class ResponsiveImages(ElementHandler):
         if srcset is None:
             return
         element.set("srcset", srcset)
-        if self._config.sizes == "auto" and element.get("sizes") is None and shown:
+        if self._config.sizes == "auto" and not element.has("sizes") and shown:
             element.set("sizes", f"(max-width: {shown}px) 100vw, {shown}px")
 
     def _rebuild(self, element: Element, attribute: str) -> None:

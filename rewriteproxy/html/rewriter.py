@@ -200,20 +200,31 @@ _CONTEXT_CLOSE = {
 class Element:
     """A start tag as an element handler sees it; changes are queued, not applied."""
 
-    __slots__ = ("_current", "_document", "_original", "_sets", "_tag")
+    __slots__ = (
+        "_current",
+        "_document",
+        "_original",
+        "_per_attribute",
+        "_sets",
+        "_tag",
+        "_unmapped",
+    )
 
     def __init__(
         self,
         tag: StartTag,
         current: dict[str, str | Attribute],
-        original: dict[str, str],
+        unmapped: set[str],
         document: _Document,
     ) -> None:
         self._tag = tag
-        # Values after URL rewriting, first duplicate only; an Attribute is decoded when
-        # first asked for (handlers read a few of a tag's attributes, not alt or class).
+        # Values after URL rewriting, first duplicate only. An Attribute is decoded when
+        # first asked for (handlers read a few of a tag's attributes, not alt or class);
+        # one named in ``unmapped`` holds upload URLs and is rewritten then too.
         self._current = current
-        self._original = original  # decoded values as written, where URL rewriting changed them
+        self._unmapped = unmapped
+        self._original: dict[str, str] = {}  # decoded values as written, where they differ
+        self._per_attribute: dict[str, list[tuple[int, int, bytes]]] = {}  # the byte edits
         self._document = document
         self._sets: dict[str, str] = {}
 
@@ -221,25 +232,38 @@ class Element:
     def name(self) -> str:
         return self._tag.name
 
+    def has(self, name: str) -> bool:
+        """Whether the tag has the attribute (or a handler set it); reads no value."""
+        name = name.lower()
+        return name in self._sets or name in self._current
+
     def get(self, name: str) -> str | None:
         """The attribute's decoded value (``""`` if it has none), or ``None`` if absent."""
         name = name.lower()
         if name in self._sets:
             return self._sets[name]
-        return self._value(name)
+        value = self._current.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        if name in self._unmapped:
+            return self._document.map_attribute(self, name)
+        decoded = self._current[name] = self._document.decoded(value)
+        return decoded
 
     def original(self, name: str) -> str | None:
         """The attribute's decoded value as the page wrote it, before any URL rewriting."""
         name = name.lower()
-        value = self._original.get(name)
-        return value if value is not None else self._value(name)
-
-    def _value(self, name: str) -> str | None:
+        written = self._original.get(name)
+        if written is not None:
+            return written
         value = self._current.get(name)
         if value is None or isinstance(value, str):
             return value
-        raw = self._document.text(value.value_start, value.value_end)
-        decoded = self._current[name] = "" if raw is None else decode_attribute(raw)[0]
+        decoded = self._document.decoded(value)  # as written, whether or not mapped later
+        if name in self._unmapped:
+            self._original[name] = decoded
+        else:
+            self._current[name] = decoded
         return decoded
 
     def within(self, name: str) -> bool:
@@ -568,36 +592,56 @@ class _Document:
         return self.attribute_edits(start, quote, raw, offsets, edits), apply_edits(value, edits)
 
     def start_tag_with_handlers(self, tag: StartTag, handlers: list[ElementHandler]) -> None:
-        """The general path: every attribute decoded, so handlers can read them."""
-        per_attribute: dict[str, list[tuple[int, int, bytes]]] = {}
+        """The general path: attributes decoded, and URL values rewritten, when a handler
+        reads them; URL values no handler replaced are rewritten after the handlers ran."""
         current: dict[str, str | Attribute] = {}  # see Element
-        original: dict[str, str] = {}  # decoded values before, where rewriting changed them
-        table = self.rw._tables.get(tag.name, self.rw._any_tag)
-        # The first occurrences of URL-bearing attributes whose value holds the marker.
-        marked = {hit[0].decode("latin-1") for hit in self.scanner.marked_values(tag)}
         for attr in tag.attributes:
-            if attr.name in current:
-                continue  # a duplicate: browsers ignore it, so do we
-            if attr.quote is None:
-                current[attr.name] = ""
-                continue
-            if attr.name in marked:
-                kind = table.get(attr.name.encode("latin-1"))
-                found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end, attr.quote)
-                if found is not None:
-                    self.rewritten = True
-                    per_attribute[attr.name], current[attr.name] = found
-                    raw = self.text(attr.value_start, attr.value_end)
-                    if raw is not None:
-                        original[attr.name] = decode_attribute(raw)[0]
-                    continue
-            current[attr.name] = attr
-        element = Element(tag, current, original, self)
+            if attr.name not in current:  # a later duplicate: browsers ignore it, so do we
+                current[attr.name] = "" if attr.quote is None else attr
+        # The first occurrences of URL-bearing attributes whose value holds the marker.
+        unmapped = {
+            name
+            for name in (hit[0].decode("latin-1") for hit in self.scanner.marked_values(tag))
+            if not isinstance(current.get(name, ""), str)
+        }
+        element = Element(tag, current, unmapped, self)
         for handler in handlers:
             handler.element(element)
-        self.handler_edits(tag, element, per_attribute)
-        for byte_edits in per_attribute.values():
+        for name in list(unmapped):
+            # A value a handler replaced: mapping its URLs would change no byte, and is
+            # needed only to learn whether the page has an upload URL at all.
+            if name not in element._sets or not self.rewritten:
+                self.map_attribute(element, name)
+        self.handler_edits(tag, element, element._per_attribute)
+        for byte_edits in element._per_attribute.values():
             self.edits.extend(byte_edits)
+
+    def map_attribute(self, element: Element, name: str) -> str:
+        """Rewrite the URLs of ``element``'s attribute ``name`` (one of its ``unmapped``):
+        queues the byte edits, and returns the decoded value after rewriting."""
+        attr = element._current[name]
+        assert isinstance(attr, Attribute) and attr.quote is not None  # see start_tag_with_handlers
+        element._unmapped.discard(name)
+        tag = element._tag
+        kind = self.rw._tables.get(tag.name, self.rw._any_tag).get(name.encode("latin-1"))
+        found = self.rewrite_value(tag, kind, attr.value_start, attr.value_end, attr.quote)
+        if found is None:
+            value = element._current[name] = self.decoded(attr)
+            element._original.pop(name, None)
+            return value
+        self.rewritten = True
+        element._per_attribute[name], value = found
+        element._current[name] = value
+        if name not in element._original:
+            raw = self.text(attr.value_start, attr.value_end)
+            if raw is not None:
+                element._original[name] = decode_attribute(raw)[0]
+        return value
+
+    def decoded(self, attr: Attribute) -> str:
+        """``attr``'s value with character references decoded (``""`` if not decodable)."""
+        raw = self.text(attr.value_start, attr.value_end)
+        return "" if raw is None else decode_attribute(raw)[0]
 
     def attribute_edits(
         self, value_start: int, quote: str, raw: str, offsets: list[int] | None, edits: list[Edit]

@@ -417,6 +417,46 @@ def test_finish_says_whether_any_url_was_rewritten() -> None:
     assert recorder.finished == [False]
 
 
+def test_a_url_a_handler_replaced_still_counts_as_rewritten() -> None:
+    """Its URLs are mapped only to learn that the page had an upload URL: the
+    handler's value is what the page gets."""
+
+    class Replaces(ElementHandler):
+        tags = frozenset({"img", "head"})
+        finished: list[bool] = []
+
+        def element(self, element: Element) -> None:
+            if element.name == "img":
+                element.set("srcset", "placeholder.svg 1w")
+
+        def finish(self, rewritten: bool) -> None:
+            self.finished.append(rewritten)
+
+    handler = Replaces()
+    doc = f'<head></head><img alt=x srcset="{U} 2x">'.encode()
+    out = rewriter().rewrite(doc, map_url, handlers=[handler])
+    assert out == b'<head></head><img alt=x srcset="placeholder.svg 1w">'
+    assert handler.finished == [True]
+
+
+def test_values_as_written_and_as_rewritten_in_either_order_and_presence() -> None:
+    class Reads(ElementHandler):
+        tags = frozenset({"img"})
+        seen: list[object] = []
+
+        def element(self, element: Element) -> None:
+            self.seen += [element.original("src"), element.get("src"), element.original("src")]
+            self.seen += [element.has("ismap"), element.has("alt"), element.get("ismap")]
+            element.set("alt", "")
+            self.seen += [element.has("alt"), element.original("srcset")]
+
+    handler = Reads()
+    doc = f'<img src="{U}" ismap srcset="&#x2F;a.jpg 1x">'.encode()
+    out = rewriter().rewrite(doc, map_url, handlers=[handler])
+    assert handler.seen == [U, C, U, True, False, "", True, "/a.jpg 1x"]
+    assert out == f'<img alt="" src="{C}" ismap srcset="&#x2F;a.jpg 1x">'.encode()
+
+
 def test_within_knows_only_the_context_elements() -> None:
     class Asks(ElementHandler):
         tags = frozenset({"img"})
