@@ -26,16 +26,20 @@ from rewriteproxy.formats import Edit, MapUrl
 
 __all__ = ["rewrite_css"]
 
+# Every token begins with "/", a quote or "(", so the search skips all other characters
+# in C; a "(" counts only after "url" or "image-set" (looked behind, any case). Letting
+# tokens begin at "u", "i" or "-" instead made the search try the pattern at every one
+# of those, which are most of a style sheet: 3x slower.
 _TOKENS = re.compile(
     r"""
-    (?=[/"'ui-])  # where a token can start: lets the search skip other characters fast
-    (?:
     /\*.*?(?:\*/|\Z)                                  # a comment: skipped
-  | (?P<url>url\(\s*(?:"(?P<udq>[^"\\\n]*)"|'(?P<usq>[^'\\\n]*)'|(?P<ubare>[^\s"'()\\]*))\s*\))
-  | (?P<set>(?:-webkit-)?image-set\()                  # its arguments are scanned below
   | "[^"\\\n]*(?:\\.[^"\\\n]*)*"                        # any other string: skipped
   | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
-  | url\(                                               # a url( we cannot read: skipped
+  | \(
+    (?:
+      (?<=url\()(?P<url>\s*(?:"(?P<udq>[^"\\\n]*)"|'(?P<usq>[^'\\\n]*)'|(?P<ubare>[^\s"'()\\]*))\s*\))
+    | (?<=image-set\()(?P<set>)                        # its arguments are scanned below
+    | (?<=url\()                                        # a url( we cannot read: skipped
     )
     """,
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
@@ -95,7 +99,7 @@ def _image_set_edits(css: str, start: int, end: int, map_url: MapUrl) -> list[Ed
                 m.start(group), m.end(group), m.group(group), '"' if group == "dq" else "'", map_url
             )
         else:
-            inner = _TOKENS.match(css, m.start())
+            inner = _TOKENS.match(css, m.start() + 3)  # at the "(" of its "url("
             edit = _url_edit(inner, map_url) if inner and inner.group("url") else None
         if edit is not None:
             edits.append(edit)
