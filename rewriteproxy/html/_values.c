@@ -36,6 +36,13 @@
  * character offsets, single URLs with a byte <= 0x20 at either end), dropped when
  * none is left.
  *
+ * find_ci(doc, needle, start, end) -> int
+ *
+ *   The index of the first occurrence of needle (bytes without A-Z) in
+ *   doc[start:end], comparing ASCII letters without case; -1 if there is none.
+ *   rewriter.py's _find_ci is the reference: doc[start:end].lower().find(needle),
+ *   which copies the text twice, where this copies nothing.
+ *
  * splice(doc, edits) -> bytes
  *
  *   doc with the edits, (start, end, bytes) sorted by (start, end), applied in one
@@ -468,10 +475,74 @@ splice(PyObject *module, PyObject *args)
     return out;
 }
 
+static inline unsigned char
+ascii_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* find_ci(doc, needle, start, end): see the top of this file. Candidates are
+ * found with memchr for the needle's first byte in either case (the next of each
+ * is kept, so every byte is scanned at most once per case), then compared. */
+static PyObject *
+find_ci(PyObject *module, PyObject *args)
+{
+    PyObject *doc, *needle;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "O!O!nn:find_ci", &PyBytes_Type, &doc, &PyBytes_Type, &needle,
+                          &start, &end))
+        return NULL;
+    Py_ssize_t size = PyBytes_GET_SIZE(doc), n = PyBytes_GET_SIZE(needle);
+    if (start < 0 || end < start || end > size) {
+        PyErr_SetString(PyExc_ValueError, "find_ci needs 0 <= start <= end <= len(doc)");
+        return NULL;
+    }
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(doc);
+    const unsigned char *m = (const unsigned char *)PyBytes_AS_STRING(needle);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (m[k] != ascii_lower(m[k])) {
+            PyErr_SetString(PyExc_ValueError, "find_ci needs a needle without A-Z");
+            return NULL;
+        }
+    }
+    if (n == 0)
+        return PyLong_FromSsize_t(start);
+    if (end - start < n)
+        return PyLong_FromSsize_t(-1);
+    unsigned char lo = m[0], up = (lo >= 'a' && lo <= 'z') ? (unsigned char)(lo - 32) : lo;
+    const unsigned char *stop = d + end - n + 1;  /* one past the last possible start */
+    const unsigned char *next_lo = d + start, *next_up = up != lo ? d + start : NULL;
+    const unsigned char *p = d + start;
+    while (p < stop) {
+        if (next_lo != NULL && next_lo < p)
+            next_lo = p;
+        if (next_lo != NULL && (next_lo == p || *next_lo != lo))
+            next_lo = memchr(next_lo, lo, stop - next_lo);
+        if (next_up != NULL && next_up < p)
+            next_up = p;
+        if (next_up != NULL && (next_up == p || *next_up != up))
+            next_up = memchr(next_up, up, stop - next_up);
+        const unsigned char *hit = next_lo;
+        if (next_up != NULL && (hit == NULL || next_up < hit))
+            hit = next_up;
+        if (hit == NULL)
+            break;
+        Py_ssize_t k = 1;
+        while (k < n && ascii_lower(hit[k]) == m[k])
+            k++;
+        if (k == n)
+            return PyLong_FromSsize_t(hit - d);
+        p = hit + 1;
+    }
+    return PyLong_FromSsize_t(-1);
+}
+
 static PyMethodDef methods[] = {
     {"plain_tags", plain_tags, METH_VARARGS,
      "Queue the edits of plain URL and srcset values; return the events left for Python."},
     {"splice", splice, METH_VARARGS, "doc with sorted (start, end, bytes) edits applied."},
+    {"find_ci", find_ci, METH_VARARGS,
+     "Index of needle (no A-Z) in doc[start:end], ASCII case ignored; -1 if absent."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -417,12 +417,16 @@ class _Document:
     def has_marker(self, start: int, end: int) -> bool:
         """Whether ``doc[start:end]`` holds the marker, compared ASCII-case-insensitively."""
         marker = self.rw._marker_lower
-        # find() on a lowered copy: five times faster than a case-insensitive regex search.
-        return (
-            not marker
-            or self.doc.find(marker, start, end) >= 0
-            or self.doc[start:end].lower().find(marker) >= 0
-        )
+        if not marker:
+            return True
+        native = self.rw._native
+        if native is not None:
+            # Most script and style blocks lack the marker; proving it in any case took an
+            # exact find() and then a lowered copy of each: 12% of a real WordPress page's
+            # rewrite. find_ci copies nothing: 7x faster over that page's blocks.
+            found: int = native.find_ci(self.doc, marker, start, end)
+            return found >= 0
+        return self.doc.find(marker, start, end) >= 0 or _find_ci(self.doc, marker, start, end) >= 0
 
     def text(self, start: int, end: int) -> str | None:
         """``doc[start:end]`` decoded, or ``None`` when it is not valid in the encoding."""
@@ -706,6 +710,14 @@ def splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
         spliced: bytes = _native.splice(doc, edits)
         return spliced
     return _splice(doc, edits)
+
+
+def _find_ci(doc: bytes, needle: bytes, start: int, end: int) -> int:
+    """Where ``needle`` (no A-Z) first is in ``doc[start:end]``, ASCII case ignored; ``-1``
+    if nowhere: the reference of ``_values.find_ci``. (A lowered copy and ``find()``: five
+    times faster than a case-insensitive regular expression.)"""
+    found = doc[start:end].lower().find(needle)
+    return found + start if found >= 0 else -1
 
 
 def _splice(doc: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:

@@ -21,7 +21,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rewriteproxy.html import HtmlOptions, HtmlRewriter
-from rewriteproxy.html.rewriter import _SPAN, NATIVE, Element, ElementHandler, _splice
+from rewriteproxy.html.rewriter import (
+    _SPAN,
+    NATIVE,
+    Element,
+    ElementHandler,
+    _find_ci,
+    _splice,
+)
 from tests.html.support import FIXTURES, fixture_pages, map_url, markup_documents, native_or_skip
 
 native_or_skip(NATIVE, "the C value path")
@@ -207,6 +214,39 @@ def test_splicing_refuses_edits_it_cannot_apply() -> None:
         _values.splice(b"abc", [(2, 9, b"x")])
     with pytest.raises(TypeError):
         _values.splice(b"abc", [(1, 2, "text")])  # type: ignore[list-item]
+
+
+@st.composite
+def texts_and_needles(draw: st.DrawFn) -> tuple[bytes, bytes, int, int]:
+    """Texts made of a needle's letters in both cases, pieces of it and other bytes."""
+    needle = draw(st.sampled_from([b"wp-content", b"uploads", b"-x", b"a", b"7z"]))
+    pieces = [needle, needle.upper(), needle.title(), needle[:-1], b"W", b"w", b"-", b"\xc3"]
+    doc = b"".join(draw(st.lists(st.sampled_from(pieces) | st.binary(max_size=3), max_size=40)))
+    start = draw(st.integers(0, len(doc)))
+    return doc, needle, start, draw(st.integers(start, len(doc)))
+
+
+@settings(max_examples=3000)
+@given(texts_and_needles())
+@example((b"WWWWp-content", b"wp-content", 0, 13))
+@example((b"wp-conten", b"wp-content", 0, 9))
+def test_finding_without_case_matches_the_python_search(case: tuple[bytes, ...]) -> None:
+    from rewriteproxy.html import _values
+
+    doc, needle, start, end = case
+    assert _values.find_ci(doc, needle, start, end) == _find_ci(doc, needle, start, end)
+
+
+def test_finding_without_case_refuses_what_it_cannot_search() -> None:
+    from rewriteproxy.html import _values
+
+    with pytest.raises(ValueError, match="start"):
+        _values.find_ci(b"abc", b"a", 2, 9)
+    with pytest.raises(ValueError, match="start"):
+        _values.find_ci(b"abc", b"a", 2, 1)
+    with pytest.raises(ValueError, match="A-Z"):
+        _values.find_ci(b"abc", b"A", 0, 3)
+    assert _values.find_ci(b"abc", b"", 1, 2) == 1 == _find_ci(b"abc", b"", 1, 2)
 
 
 class MarksImages(ElementHandler):
