@@ -55,12 +55,12 @@ __all__ = [
 ]
 
 Locate = Callable[[str], "tuple[UploadRef, FileInfo | None] | None"]
-# (url, its width) → (the inventory answer the list was made from, the list or None)
-KnownLists = dict[tuple[str, int], "tuple[FileInfo | None, str | None]"]
-_KNOWN_SIZE = 10_000  # lists kept across documents; cleared when full
 """``url → (upload, what the inventory knows) | None`` (:meth:`UrlMapper.locate`)."""
 UrlFor = Callable[[UploadRef, "FileInfo | None", "int | None"], "str | None"]
 """A provider's ``url_for(ref, info, width)``."""
+KnownLists = dict[tuple[str, int], "tuple[FileInfo | None, str | None]"]
+"""``(url, its width) → (the inventory answer a list was made from, the list or None)``."""
+_KNOWN_SIZE = 10_000  # lists kept across documents; cleared when full
 
 _WIDTH = re.compile(r"\s*([0-9]+)w\s*\Z")
 _DIGITS = re.compile(r"\s*([0-9]+)(?:px)?\s*\Z")
