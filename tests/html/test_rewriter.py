@@ -423,7 +423,9 @@ def test_a_url_a_handler_replaced_still_counts_as_rewritten() -> None:
 
     class Replaces(ElementHandler):
         tags = frozenset({"img", "head"})
-        finished: list[bool] = []
+
+        def __init__(self) -> None:
+            self.finished: list[bool] = []
 
         def element(self, element: Element) -> None:
             if element.name == "img":
@@ -442,7 +444,9 @@ def test_a_url_a_handler_replaced_still_counts_as_rewritten() -> None:
 def test_values_as_written_and_as_rewritten_in_either_order_and_presence() -> None:
     class Reads(ElementHandler):
         tags = frozenset({"img"})
-        seen: list[object] = []
+
+        def __init__(self) -> None:
+            self.seen: list[object] = []
 
         def element(self, element: Element) -> None:
             self.seen += [element.original("src"), element.get("src"), element.original("src")]
