@@ -133,7 +133,7 @@ class ResponsiveImages(ElementHandler):
         breakpoints: tuple[int, ...],
         locate: Locate,
         url_for: UrlFor,
-        known: KnownLists | None = None,
+        known: KnownLists,
     ) -> None:
         """``known``: lists made for earlier documents, shared by every handler of one
         pipeline (the breakpoints and the provider are the same for all of them)."""
@@ -141,7 +141,7 @@ class ResponsiveImages(ElementHandler):
         self._breakpoints = breakpoints
         self._locate = locate
         self._url_for = url_for
-        self._known: KnownLists = {} if known is None else known
+        self._known = known
         self._preloaded: set[str] = set()  # hrefs preloaded without imagesrcset
         # (url, width) → srcset: a picture's sources, its img and a preload share one list
         self._made: dict[tuple[str, int], str | None] = {}

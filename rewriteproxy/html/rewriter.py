@@ -636,10 +636,8 @@ class _Document:
         self.rewritten = True
         element._per_attribute[name], value = found
         element._current[name] = value
-        if name not in element._original:
-            raw = self.text(attr.value_start, attr.value_end)
-            if raw is not None:
-                element._original[name] = decode_attribute(raw)[0]
+        if name not in element._original:  # found, so the value decodes
+            element._original[name] = self.decoded(attr)
         return value
 
     def decoded(self, attr: Attribute) -> str:
