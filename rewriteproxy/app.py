@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from .config import Config, ConfigError, load_config
@@ -29,6 +28,7 @@ from .metrics import Metrics
 from .pipeline import Pipeline
 from .proxy import ByteBudget, handle, rewriting_thread
 from .rewriting import build_pipeline
+from .upstream import Upstream
 
 __all__ = ["STATE", "Runtime", "State", "create_app"]
 
@@ -49,7 +49,7 @@ class State:
     metrics: Metrics = field(default_factory=Metrics)
     budget: ByteBudget = field(default_factory=ByteBudget)  # pages held for rewriting
     rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
-    session: aiohttp.ClientSession = field(init=False)
+    upstream: Upstream = field(init=False)
 
     async def reload(self) -> bool:
         """Load the config file again; on any error keep serving the current one."""
@@ -96,23 +96,10 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
     app[STATE] = state
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        state.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=config.proxy.connect_timeout,
-                sock_read=config.proxy.read_timeout,
-            ),
-            # Each upstream body waiting to be read may hold twice this in memory (aiohttp's
-            # default of 256 KiB made 256 pooled connections worth over 100 MB under load).
-            read_bufsize=64 * 1024,
-            auto_decompress=False,  # the proxy sees and forwards the bytes as sent
-            cookie_jar=aiohttp.DummyCookieJar(),  # never share one user's cookies with another
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
+        state.upstream = Upstream(config.upstream, config.proxy)
         await state.runtime.inventory.start()
         yield
-        await state.session.close()
+        await state.upstream.close()
         await state.runtime.inventory.close()
         state.rewriter.shutdown(wait=False)
 

@@ -52,6 +52,7 @@ from .bypass import bypass_reason
 from .http import codings
 from .http.headers import end_to_end, forwarded_request_headers
 from .http.validators import etag_for, our_tags
+from .upstream import UPSTREAM_ERRORS, UpstreamResponse
 
 if TYPE_CHECKING:
     from .app import Runtime, State
@@ -60,7 +61,6 @@ __all__ = ["ByteBudget", "handle", "rewriting_thread"]
 
 log = logging.getLogger("rewriteproxy.proxy")
 
-_CHUNK = 64 * 1024
 # A pass-through body of known length up to this size is read whole and sent in one piece.
 _WHOLE_BELOW = 256 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
@@ -179,32 +179,25 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     target = request.raw_path
     if not target.startswith("/"):  # absolute-form ("GET http://host/path"), as proxies get
         target = request.rel_url.raw_path_qs
-    url = URL(config.upstream + target, encoded=True)
     data = request.content if request.body_exists else None
     try:
-        async with state.session.request(
-            request.method,
-            url,
-            headers=headers,
-            data=data,
-            allow_redirects=False,
-        ) as upstream:
+        async with state.upstream.request(request.method, target, headers, data) as upstream:
             if reason is None and _rewritable(upstream, runtime):
                 if request.method == "HEAD" or upstream.status == 206:
-                    return await _refetch_and_rewrite(request, state, url, headers, revalidating)
+                    return await _refetch_and_rewrite(request, state, target, headers, revalidating)
                 return await _rewrite(request, state, upstream, revalidating)
             state.metrics.requests["passthrough"] += 1
             return await _pass_through(request, upstream)
     except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
         return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
-    except aiohttp.ClientError as exc:
+    except UPSTREAM_ERRORS as exc:
         state.metrics.requests["upstream_error"] += 1
         log.warning("upstream %s: %s", config.upstream, exc)
         return _error(502, "Bad Gateway: the WordPress origin could not be reached.\n")
 
 
-def _rewritable(upstream: aiohttp.ClientResponse, runtime: Runtime) -> bool:
+def _rewritable(upstream: UpstreamResponse, runtime: Runtime) -> bool:
     if upstream.status in _NO_BODY_STATUSES:
         return False
     if not runtime.pipeline.handles(upstream.headers.get("Content-Type")):
@@ -225,21 +218,21 @@ def _rewritable(upstream: aiohttp.ClientResponse, runtime: Runtime) -> bool:
 async def _refetch_and_rewrite(
     request: web.Request,
     state: State,
-    url: URL,
+    target: str,
     headers: CIMultiDict[str],
     revalidating: frozenset[str],
 ) -> web.StreamResponse:
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
-    async with state.session.get(url, headers=headers, allow_redirects=False) as upstream:
+    async with state.upstream.request("GET", target, headers) as upstream:
         return await _rewrite(request, state, upstream, revalidating)
 
 
 async def _rewrite(
     request: web.Request,
     state: State,
-    upstream: aiohttp.ClientResponse,
+    upstream: UpstreamResponse,
     revalidating: frozenset[str],
 ) -> web.StreamResponse:
     budget = state.budget
@@ -247,15 +240,12 @@ async def _rewrite(
     wanted = 3 * (length if length is not None else _UNKNOWN_LENGTH_GUESS)
     reserved = budget.try_acquire(wanted)
     if reserved is None:
-        protocol = upstream.connection.protocol if upstream.connection is not None else None
-        if protocol is not None:
-            # Stop reading the body while waiting: it stays in the kernel, not in our buffers.
-            protocol.pause_reading()
+        # Stop reading the body while waiting: it stays in the kernel, not in our buffers.
+        upstream.pause_reading()
         try:
             reserved = await budget.acquire(wanted)
         finally:
-            if protocol is not None:
-                protocol.resume_reading()
+            upstream.resume_reading()
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
         response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease)
@@ -275,7 +265,7 @@ async def _rewrite(
 async def _buffer_and_rewrite(
     request: web.Request,
     state: State,
-    upstream: aiohttp.ClientResponse,
+    upstream: UpstreamResponse,
     revalidating: frozenset[str],
     lease: list[int],
 ) -> web.Response | tuple[list[bytes]]:
@@ -292,7 +282,7 @@ async def _buffer_and_rewrite(
     else:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in upstream.content.iter_chunked(_CHUNK):
+        async for chunk in upstream.iter_chunks():
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # too big to rewrite: what we have, then the rest, untouched
@@ -331,16 +321,14 @@ async def _buffer_and_rewrite(
 
 
 def _respond(
-    request: web.Request, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str], body: bytes
+    request: web.Request, upstream: UpstreamResponse, headers: CIMultiDict[str], body: bytes
 ) -> web.Response:
     status = 200 if upstream.status == 206 else upstream.status
     reason = upstream.reason if status == upstream.status else None
     return web.Response(status=status, reason=reason, headers=headers, body=body)
 
 
-async def _pass_through(
-    request: web.Request, upstream: aiohttp.ClientResponse
-) -> web.StreamResponse:
+async def _pass_through(request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
     """The upstream's answer, untouched: small bodies of known length whole, the rest streamed."""
     headers = _response_headers(upstream)
     length = upstream.content_length
@@ -363,7 +351,7 @@ async def _pass_through(
 
 async def _stream(
     request: web.Request,
-    upstream: aiohttp.ClientResponse,
+    upstream: UpstreamResponse,
     headers: CIMultiDict[str],
     head: list[bytes] | None = None,
 ) -> web.StreamResponse:
@@ -377,9 +365,9 @@ async def _stream(
     try:
         for chunk in head or ():
             await response.write(chunk)
-        async for chunk in upstream.content.iter_chunked(_CHUNK):
+        async for chunk in upstream.iter_chunks():
             await response.write(chunk)
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except (TimeoutError, *UPSTREAM_ERRORS) as exc:
         # Headers are sent: the only honest signal left is a cut connection.
         log.warning("upstream failed mid-body for %s: %s", request.path, exc)
         response.force_close()
@@ -390,7 +378,7 @@ async def _stream(
     return response
 
 
-def _response_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+def _response_headers(upstream: UpstreamResponse) -> CIMultiDict[str]:
     return end_to_end(upstream.headers)
 
 

@@ -242,10 +242,11 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     for proxy in started:
         proxy.process.terminate()
         try:
-            proxy.process.communicate(timeout=10)
+            _, log = proxy.process.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proxy.process.kill()
-            proxy.process.communicate()
+            _, log = proxy.process.communicate()
+        print(log.decode(errors="replace")[-4000:])  # shown with a failing test's output
 
 
 def pages(site: Site) -> list[str]:

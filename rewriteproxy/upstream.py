@@ -1,0 +1,148 @@
+"""The connection to WordPress: one interface over two HTTP clients.
+
+Requests without a body to an ``http://`` origin (page views, assets: nearly all
+traffic) go through :mod:`rewriteproxy.http.client`, a keep-alive pool that
+costs a fraction of aiohttp's client per request. Requests with a body (form
+posts, uploads, admin-ajax) and ``https://`` origins go through aiohttp's
+client, which streams request bodies and speaks TLS. Both answer with the
+same :class:`UpstreamResponse` shape, so :mod:`rewriteproxy.proxy` does not
+know which one served it.
+
+Both raise :class:`TimeoutError` when the origin is silent for
+``proxy.read_timeout`` (or does not accept a connection within
+``proxy.connect_timeout``), and :data:`UPSTREAM_ERRORS` when it cannot be
+reached or breaks the answer off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from .config import ProxyConfig
+from .http.client import ConnectionPool, UpstreamError
+
+__all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamResponse"]
+
+UPSTREAM_ERRORS = (aiohttp.ClientError, UpstreamError)
+
+_CHUNK = 64 * 1024
+
+
+class UpstreamResponse(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    async def read(self) -> bytes: ...
+
+    def iter_chunks(self) -> AsyncIterator[bytes]: ...
+
+    def pause_reading(self) -> None:
+        """Leave further body bytes in the kernel until :meth:`resume_reading`."""
+
+    def resume_reading(self) -> None: ...
+
+
+class Upstream:
+    """The WordPress origin at ``base`` (``scheme://host[:port][/prefix]``)."""
+
+    def __init__(self, base: str, settings: ProxyConfig) -> None:
+        url = URL(base)
+        self._base = base
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=settings.connect_timeout,
+                sock_read=settings.read_timeout,
+            ),
+            # Each upstream body waiting to be read may hold twice this in memory (aiohttp's
+            # default of 256 KiB made 256 pooled connections worth over 100 MB under load).
+            read_bufsize=64 * 1024,
+            auto_decompress=False,  # the proxy sees and forwards the bytes as sent
+            cookie_jar=aiohttp.DummyCookieJar(),  # never share one user's cookies with another
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        )
+        self._pool: ConnectionPool | None = None
+        self._prefix = ""
+        if url.scheme == "http" and url.host is not None and url.port is not None:
+            self._pool = ConnectionPool(
+                url.host,
+                url.port,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+            )
+            self._prefix = url.raw_path.rstrip("/")
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        body: aiohttp.StreamReader | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[UpstreamResponse]:
+        """``async with upstream.request(...) as response``; ``target`` is path and query
+        as the client sent them, ``headers`` what to send (with ``Host``)."""
+        if body is None and self._pool is not None:
+            return self._pool.request(method, self._prefix + target, headers)
+        return self._through_aiohttp(method, target, headers, body)
+
+    @contextlib.asynccontextmanager
+    async def _through_aiohttp(
+        self,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        body: aiohttp.StreamReader | None,
+    ) -> AsyncIterator[UpstreamResponse]:
+        url = URL(self._base + target, encoded=True)
+        async with self._session.request(
+            method, url, headers=headers, data=body, allow_redirects=False
+        ) as response:
+            yield _AiohttpResponse(response)
+
+    async def close(self) -> None:
+        await self._session.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+
+class _AiohttpResponse:
+    __slots__ = ("_response", "content_length", "headers", "reason", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.reason = response.reason
+        self.headers = response.headers
+        self.content_length = response.content_length
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        return self._response.content.iter_chunked(_CHUNK)
+
+    def pause_reading(self) -> None:
+        connection = self._response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.pause_reading()
+
+    def resume_reading(self) -> None:
+        connection = self._response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.resume_reading()
