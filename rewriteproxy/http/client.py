@@ -389,6 +389,9 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.complete:  # a second answer to one request: the framing is off, never reuse
+            self._keep_alive = False
+            self.close()
         self._names = []
         self._values = []
         self._reason = b""

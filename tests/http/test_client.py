@@ -1,0 +1,408 @@
+"""The upstream connection pool, against origins that misbehave on purpose.
+
+Each origin here is a real TCP server on loopback that writes scripted bytes,
+so the wire-level cases a web server can produce (a keep-alive connection
+closed as a request goes out, a body cut short, a silent upstream, 103 Early
+Hints) are tested as they happen, not mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from multidict import CIMultiDict
+
+from rewriteproxy.http.client import ConnectionPool, UpstreamError
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Origin:
+    """A TCP server running ``script`` for each connection; counts connections."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self.script(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[Callable[[Script], Awaitable[Origin]]]:
+    started: list[Origin] = []
+
+    async def start(script: Script) -> Origin:
+        server = Origin(script)
+        server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        assert server.server is not None
+        server.server.close()
+
+
+def pool_for(server: Origin, **options: float) -> ConnectionPool:
+    settings = {"connect_timeout": 5.0, "read_timeout": 5.0, **options}
+    return ConnectionPool("127.0.0.1", server.port, **settings)  # type: ignore[arg-type]
+
+
+HEADERS = CIMultiDict({"Host": "wp.test"})
+
+
+async def request_head(reader: asyncio.StreamReader) -> bytes:
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+def answer(body: bytes, *headers: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in (f"Content-Length: {len(body)}", *headers))
+    return b"HTTP/1.1 200 OK\r\n" + head.encode() + b"\r\n" + body
+
+
+async def get(pool: ConnectionPool, target: str = "/") -> tuple[int, bytes]:
+    async with pool.request("GET", target, HEADERS) as response:
+        return response.status, await response.read()
+
+
+async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        head = await request_head(reader)
+        path = head.split(b" ")[1]
+        writer.write(answer(b"page " + path))
+
+
+# -- requests and answers ------------------------------------------------------
+
+
+async def test_the_request_goes_out_as_given_and_the_answer_comes_back(origin):
+    seen: list[bytes] = []
+
+    async def script(reader, writer):
+        seen.append(await request_head(reader))
+        writer.write(answer(b"hello", "Set-Cookie: a=1", "Set-Cookie: b=2"))
+
+    pool = pool_for(await origin(script))
+    headers = CIMultiDict(
+        [("Host", "wp.test"), ("Accept", "text/html"), ("X-Forwarded-For", "1.2.3.4")]
+    )
+    async with pool.request("GET", "/a%20b?x=1", headers) as response:
+        assert (response.status, response.reason, response.content_length) == (200, "OK", 5)
+        assert response.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+        assert await response.read() == b"hello"
+    assert seen == [
+        b"GET /a%20b?x=1 HTTP/1.1\r\nHost: wp.test\r\nAccept: text/html\r\n"
+        b"X-Forwarded-For: 1.2.3.4\r\n\r\n"
+    ]
+    await pool.close()
+
+
+async def test_connections_are_kept_alive_and_reused(origin):
+    server = await origin(keep_answering)
+    pool = pool_for(server)
+    for i in range(5):
+        assert await get(pool, f"/{i}") == (200, f"page /{i}".encode())
+    assert server.connections == 1
+    await pool.close()
+
+
+async def test_connection_close_from_the_upstream_means_a_new_connection(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"once", "Connection: close"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"once")
+    assert await get(pool) == (200, b"once")
+    assert server.connections == 2
+    await pool.close()
+
+
+async def test_a_keep_alive_connection_closed_while_idle_is_replaced_unseen(origin):
+    # Apache closes idle keep-alive connections after 5 s: the next request must not fail.
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"fresh"))
+        await writer.drain()
+        # Closed right after the answer, without saying so: the pool still holds it.
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"fresh")
+    await asyncio.sleep(0.05)
+    assert await get(pool) == (200, b"fresh")
+    assert server.connections == 2
+    await pool.close()
+
+
+async def test_a_reused_connection_that_dies_as_the_request_goes_out_is_retried_once(origin):
+    # The race itself: the upstream reads the next request, then closes without a byte.
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"first"))
+        await request_head(reader)  # the second request arrives, and is dropped
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"first")
+    assert await get(pool) == (200, b"first")  # on a second connection
+    assert server.connections == 2
+    await pool.close()
+
+
+async def test_a_new_connection_that_dies_before_answering_is_an_error_not_a_retry(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+
+    server = await origin(script)
+    pool = pool_for(server)
+    with pytest.raises(UpstreamError):
+        await get(pool)
+    assert server.connections == 1
+    await pool.close()
+
+
+async def test_a_body_until_the_connection_closes(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nno length, ")
+        await writer.drain()
+        writer.write(b"ends at close")
+
+    pool = pool_for(await origin(script))
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert response.content_length is None
+        assert await response.read() == b"no length, ends at close"
+    await pool.close()
+
+
+async def test_a_chunked_body_is_read_whole_and_the_connection_reused(origin):
+    async def script(reader, writer):
+        for _ in range(2):
+            await request_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"5\r\nhello\r\n")
+            await writer.drain()
+            writer.write(b"6\r\n world\r\n0\r\n\r\n")
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"hello world")
+    assert await get(pool) == (200, b"hello world")
+    assert server.connections == 1
+    await pool.close()
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+async def test_a_body_cut_short_is_an_error_not_a_shorter_page(origin, cut):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(cut)
+
+    pool = pool_for(await origin(script))
+    async with pool.request("GET", "/", HEADERS) as response:
+        with pytest.raises(UpstreamError):
+            await response.read()
+    await pool.close()
+
+
+async def test_early_hints_are_skipped_for_the_final_answer(origin):
+    async def script(reader, writer):
+        while True:
+            await request_head(reader)
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            await writer.drain()
+            writer.write(answer(b"final", "X-Final: yes"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert response.status == 200
+        assert "Link" not in response.headers
+        assert response.headers["X-Final"] == "yes"
+        assert await response.read() == b"final"
+    assert await get(pool) == (200, b"final")
+    assert server.connections == 1
+    await pool.close()
+
+
+async def test_an_answer_to_head_ends_after_its_headers(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+
+    pool = pool_for(await origin(script))
+    async with pool.request("HEAD", "/", HEADERS) as response:
+        assert response.content_length == 5000
+        assert await asyncio.wait_for(response.read(), 5) == b""
+    await pool.close()
+
+
+async def test_bytes_after_a_complete_answer_make_the_connection_unusable(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"ok") + b"HTTP/1.1 200 OK\r\n")  # nobody asked for a second one
+        await request_head(reader)
+        writer.write(answer(b"second"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"ok")
+    await asyncio.sleep(0.05)
+    assert await get(pool) == (200, b"ok")  # a new connection, not the stray bytes
+    assert server.connections == 2
+    await pool.close()
+
+
+async def test_something_that_is_not_http_is_an_error(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+    pool = pool_for(await origin(script))
+    with pytest.raises(UpstreamError, match="invalid HTTP"):
+        await get(pool)
+    await pool.close()
+
+
+async def test_headers_without_end_are_an_error_not_memory(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(300):
+            writer.write(b"X-Filler: " + b"y" * 1000 + b"\r\n")
+            await writer.drain()
+        await asyncio.sleep(5)
+
+    pool = pool_for(await origin(script))
+    with pytest.raises(UpstreamError, match="too large"):
+        await asyncio.wait_for(get(pool), 5)
+    await pool.close()
+
+
+async def test_a_refused_connection_is_an_upstream_error():
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    pool = ConnectionPool("127.0.0.1", port, connect_timeout=5, read_timeout=5)
+    with pytest.raises(UpstreamError, match="connect"):
+        await get(pool)
+
+
+# -- time and memory -----------------------------------------------------------
+
+
+async def test_a_silent_upstream_times_out(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        await asyncio.sleep(10)
+
+    pool = pool_for(await origin(script), read_timeout=0.2)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(get(pool), 5)
+    await pool.close()
+
+
+async def test_an_upstream_that_stops_mid_body_times_out(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await asyncio.sleep(10)
+
+    pool = pool_for(await origin(script), read_timeout=0.2)
+    async with pool.request("GET", "/", HEADERS) as response:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(response.read(), 5)
+    await pool.close()
+
+
+async def test_a_slow_but_steady_upstream_does_not_time_out(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+        for byte in b"steady":
+            await asyncio.sleep(0.1)  # each gap under the timeout, all of them over it
+            writer.write(bytes([byte]))
+
+    pool = pool_for(await origin(script), read_timeout=0.25)
+    assert await get(pool) == (200, b"steady")
+    await pool.close()
+
+
+async def test_unread_body_stays_in_the_kernel_not_in_the_pool(origin):
+    body = b"x" * (16 * 1024 * 1024)
+    sent = asyncio.Event()
+    backlog: list[int] = []
+
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await asyncio.sleep(0.5)
+        backlog.append(writer.transport.get_write_buffer_size())
+        sent.set()
+        await writer.drain()
+
+    pool = pool_for(await origin(script))
+    async with pool.request("GET", "/", HEADERS) as response:
+        await sent.wait()  # the client has not read: the origin could not send it all
+        assert backlog[0] > 8 * 1024 * 1024
+        received = 0
+        async for chunk in response.iter_chunks():
+            received += len(chunk)
+    assert received == len(body)
+    await pool.close()
+
+
+async def test_requests_over_the_limit_wait_for_a_connection(origin):
+    server = await origin(keep_answering)
+    pool = pool_for(server, limit=1)
+    answers = await asyncio.gather(*(get(pool, f"/{i}") for i in range(4)))
+    assert answers == [(200, f"page /{i}".encode()) for i in range(4)]
+    assert server.connections == 1
+    await pool.close()
+
+
+async def test_a_request_cancelled_mid_way_gives_its_connection_back(origin):
+    started = asyncio.Event()
+
+    async def script(reader, writer):
+        await request_head(reader)
+        started.set()
+        await asyncio.sleep(10)
+
+    pool = pool_for(await origin(script), limit=1)
+    stuck = asyncio.ensure_future(get(pool))
+    await started.wait()
+    stuck.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
+    await asyncio.sleep(0.05)
+    # With the place leaked, a pool of one would wait here forever.
+    server = await origin(keep_answering)
+    pool.port = server.port
+    assert await asyncio.wait_for(get(pool), 5) == (200, b"page /")
+    await pool.close()
