@@ -93,7 +93,7 @@ class Upstream:
         method: str,
         target: str,
         headers: CIMultiDict[str],
-        body: aiohttp.StreamReader | None = None,
+        body: aiohttp.StreamReader | bytes | None = None,
     ) -> contextlib.AbstractAsyncContextManager[UpstreamResponse]:
         """``async with upstream.request(...) as response``; ``target`` is path and query
         as the client sent them, ``headers`` what to send (with ``Host``)."""
@@ -107,7 +107,7 @@ class Upstream:
         method: str,
         target: str,
         headers: CIMultiDict[str],
-        body: aiohttp.StreamReader | None,
+        body: aiohttp.StreamReader | bytes | None,
     ) -> AsyncIterator[UpstreamResponse]:
         url = URL(self._base + target, encoded=True)
         async with self._session.request(

@@ -1,0 +1,43 @@
+"""The connection to WordPress: the same answers whichever client carries a request."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
+
+from rewriteproxy.config import ProxyConfig
+from rewriteproxy.upstream import Upstream
+
+
+async def test_requests_with_and_without_a_body_reach_the_same_origin_and_prefix():
+    peers: list[tuple[str, str, bytes, object]] = []  # method, target, body, connection
+
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        peers.append((request.method, request.raw_path, body, request.transport))
+        return web.Response(body=b"%s %s" % (request.method.encode(), request.raw_path.encode()))
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    async with TestServer(app) as server:
+        upstream = Upstream(f"http://127.0.0.1:{server.port}/blog", ProxyConfig())
+        headers = CIMultiDict({"Host": "wp.test"})
+        try:
+            for method in ("GET", "GET", "HEAD"):
+                async with upstream.request(method, "/a?b=1", headers) as response:
+                    assert response.status == 200
+                    expected = b"" if method == "HEAD" else b"%s /blog/a?b=1" % method.encode()
+                    assert await response.read() == expected
+            async with upstream.request("POST", "/a?b=1", headers, b"form=1") as response:
+                assert await response.read() == b"POST /blog/a?b=1"
+        finally:
+            await upstream.close()
+    assert [(m, p) for m, p, _, _ in peers] == [
+        ("GET", "/blog/a?b=1"),
+        ("GET", "/blog/a?b=1"),
+        ("HEAD", "/blog/a?b=1"),
+        ("POST", "/blog/a?b=1"),
+    ]
+    assert peers[3][2] == b"form=1"
+    assert peers[0][3] is peers[1][3]  # the two GETs shared one kept-alive connection
