@@ -13,7 +13,8 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 
 - Connections are reused while the upstream allows it (HTTP/1.1 keep-alive,
   no ``Connection: close``), last used first; at most ``limit`` are open, and
-  requests beyond that wait for one.
+  requests beyond that wait for one. One idle longer than ``idle_timeout`` is
+  closed when traffic no longer needs it.
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
   replaced and the request sent once more: it has no body, and the upstream
@@ -57,12 +58,16 @@ class ConnectionPool:
         connect_timeout: float,
         read_timeout: float,
         limit: int = 256,
+        idle_timeout: float = 15.0,
     ) -> None:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.limit = limit
+        # An idle connection holds a worker of some origins (Apache's prefork); aiohttp's
+        # client, which this pool replaced for most requests, also let them go after 15 s.
+        self.idle_timeout = idle_timeout
         self._idle: list[_Connection] = []
         self._open = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -127,7 +132,13 @@ class ConnectionPool:
 
     def _release(self, connection: _Connection, reusable: bool) -> None:
         if reusable and not self._closed and connection.usable:
-            self._idle.append(connection)
+            now = connection.idle_since = asyncio.get_running_loop().time()
+            idle = self._idle
+            # Reuse is last in, first out, so the longest idle is first: one look per
+            # release closes the ones traffic no longer needs.
+            if idle and now - idle[0].idle_since > self.idle_timeout:
+                idle.pop(0).close()
+            idle.append(connection)
             self._wake()
         else:
             connection.close()
@@ -212,19 +223,20 @@ class _Exchange:
         connection, reused = await pool._acquire()
         try:
             try:
-                return await connection.send(self._head, self._is_head)
+                response = await connection.send(self._head, self._is_head)
             except UpstreamError:
                 if not (reused and connection.untouched):
                     raise
-            # The upstream closed this idle connection as the request went out: once more, anew.
-            connection.close()
-            connection = await pool._connect()
-            return await connection.send(self._head, self._is_head)
+                # The upstream closed this idle connection as the request went out: once
+                # more, on a new one.
+                connection.close()
+                connection = await pool._connect()
+                response = await connection.send(self._head, self._is_head)
         except BaseException:
             connection.close()  # __aexit__ is not called when this raises
             raise
-        finally:
-            self._connection = connection
+        self._connection = connection
+        return response
 
     async def __aexit__(
         self,
@@ -267,6 +279,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.untouched = True  # no byte of the current answer has arrived
         self.unbounded = False
+        self.idle_since = 0.0
 
     # -- the pool's side -----------------------------------------------------
 

@@ -134,6 +134,20 @@ async def test_connection_close_from_the_upstream_means_a_new_connection(origin)
     await pool.close()
 
 
+async def test_connections_traffic_no_longer_needs_are_closed(origin):
+    server = await origin(keep_answering)
+    pool = pool_for(server, idle_timeout=0.1)
+    await asyncio.gather(get(pool, "/a"), get(pool, "/b"))  # two connections
+    assert server.connections == 2
+    await asyncio.sleep(0.2)
+    await get(pool, "/c")  # one of the two serves it; the other has idled too long
+    await asyncio.sleep(0.05)
+    assert len(pool._idle) == 1
+    assert await get(pool, "/d") == (200, b"page /d")
+    assert server.connections == 2
+    await pool.close()
+
+
 async def test_a_keep_alive_connection_closed_while_idle_is_replaced_unseen(origin):
     # Apache closes idle keep-alive connections after 5 s: the next request must not fail.
     async def script(reader, writer):
