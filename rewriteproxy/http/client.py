@@ -299,7 +299,14 @@ class _Connection(asyncio.Protocol):
         """Write one request; the final answer's head once it has arrived."""
         if not self.usable:
             raise UpstreamError("upstream connection closed")
-        self._parser = httptools.HttpResponseParser(self)
+        parser = self._parser = httptools.HttpResponseParser(self)
+        # As lenient as aiohttp's client is with answers (real origins send bare LFs and
+        # header values llhttp's strict mode refuses); NUL is still refused, in on_header.
+        parser.set_dangerous_leniencies(
+            lenient_headers=True,
+            lenient_optional_cr_before_lf=True,
+            lenient_spaces_after_chunk_size=True,
+        )
         self._is_head = is_head
         self._error = None
         self._chunks.clear()
@@ -414,9 +421,11 @@ class _Connection(asyncio.Protocol):
         self._count(len(status))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._names.append(name)
-        self._values.append(value)
         self._count(len(name) + len(value))
+        if b"\0" in value:  # lenient llhttp lets it through; no header may carry it on
+            self._fail(UpstreamError("the upstream sent a NUL byte in a header"))
+        self._names.append(name)
+        self._values.append(value.rstrip(b" \t"))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
         parser = self._parser

@@ -291,6 +291,30 @@ async def test_bytes_after_a_complete_answer_make_the_connection_unusable(origin
     await pool.close()
 
 
+async def test_answers_are_read_as_leniently_as_aiohttp_reads_them(origin):
+    # Bare LFs and trailing spaces come from hand-written PHP headers and old servers.
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Theme: twenty \t\n\nok")
+
+    pool = pool_for(await origin(script))
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert response.headers["X-Theme"] == "twenty"
+        assert await response.read() == b"ok"
+    await pool.close()
+
+
+async def test_a_nul_byte_in_a_header_is_an_error(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: a\0b\r\n\r\nok")
+
+    pool = pool_for(await origin(script))
+    with pytest.raises(UpstreamError, match="NUL"):
+        await get(pool)
+    await pool.close()
+
+
 async def test_something_that_is_not_http_is_an_error(origin):
     async def script(reader, writer):
         await request_head(reader)
