@@ -80,6 +80,16 @@ async def get(pool: ConnectionPool, target: str = "/") -> tuple[int, bytes]:
         return response.status, await response.read()
 
 
+def replying(data: bytes) -> Script:
+    """A script that reads one request and sends ``data``, whatever it is."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await request_head(reader)
+        writer.write(data)
+
+    return script
+
+
 async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while True:
         head = await request_head(reader)
@@ -122,11 +132,7 @@ async def test_connections_are_kept_alive_and_reused(origin):
 
 
 async def test_connection_close_from_the_upstream_means_a_new_connection(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(answer(b"once", "Connection: close"))
-
-    server = await origin(script)
+    server = await origin(replying(answer(b"once", "Connection: close")))
     pool = pool_for(server)
     assert await get(pool) == (200, b"once")
     assert await get(pool) == (200, b"once")
@@ -150,13 +156,8 @@ async def test_connections_traffic_no_longer_needs_are_closed(origin):
 
 async def test_a_keep_alive_connection_closed_while_idle_is_replaced_unseen(origin):
     # Apache closes idle keep-alive connections after 5 s: the next request must not fail.
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(answer(b"fresh"))
-        await writer.drain()
-        # Closed right after the answer, without saying so: the pool still holds it.
-
-    server = await origin(script)
+    # Here the origin closes right after its answer, without saying so: the pool keeps it.
+    server = await origin(replying(answer(b"fresh")))
     pool = pool_for(server)
     assert await get(pool) == (200, b"fresh")
     await asyncio.sleep(0.05)
@@ -181,10 +182,7 @@ async def test_a_reused_connection_that_dies_as_the_request_goes_out_is_retried_
 
 
 async def test_a_new_connection_that_dies_before_answering_is_an_error_not_a_retry(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-
-    server = await origin(script)
+    server = await origin(replying(b""))  # reads the request, closes without a byte
     pool = pool_for(server)
     with pytest.raises(UpstreamError):
         await get(pool)
@@ -232,11 +230,7 @@ async def test_a_chunked_body_is_read_whole_and_the_connection_reused(origin):
     ids=["content-length", "chunked"],
 )
 async def test_a_body_cut_short_is_an_error_not_a_shorter_page(origin, cut):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(cut)
-
-    pool = pool_for(await origin(script))
+    pool = pool_for(await origin(replying(cut)))
     async with pool.request("GET", "/", HEADERS) as response:
         with pytest.raises(UpstreamError):
             await response.read()
@@ -264,11 +258,7 @@ async def test_early_hints_are_skipped_for_the_final_answer(origin):
 
 
 async def test_an_answer_to_head_ends_after_its_headers(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
-
-    pool = pool_for(await origin(script))
+    pool = pool_for(await origin(replying(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")))
     async with pool.request("HEAD", "/", HEADERS) as response:
         assert response.content_length == 5000
         assert await asyncio.wait_for(response.read(), 5) == b""
@@ -293,35 +283,25 @@ async def test_bytes_after_a_complete_answer_make_the_connection_unusable(origin
 
 async def test_answers_are_read_as_leniently_as_aiohttp_reads_them(origin):
     # Bare LFs and trailing spaces come from hand-written PHP headers and old servers.
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Theme: twenty \t\n\nok")
-
-    pool = pool_for(await origin(script))
+    answer_bytes = b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Theme: twenty \t\n\nok"
+    pool = pool_for(await origin(replying(answer_bytes)))
     async with pool.request("GET", "/", HEADERS) as response:
         assert response.headers["X-Theme"] == "twenty"
         assert await response.read() == b"ok"
     await pool.close()
 
 
-async def test_a_nul_byte_in_a_header_is_an_error(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: a\0b\r\n\r\nok")
-
-    pool = pool_for(await origin(script))
-    with pytest.raises(UpstreamError, match="NUL"):
-        await get(pool)
-    await pool.close()
-
-
-async def test_something_that_is_not_http_is_an_error(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-
-    pool = pool_for(await origin(script))
-    with pytest.raises(UpstreamError, match="invalid HTTP"):
+@pytest.mark.parametrize(
+    ("answer_bytes", "error"),
+    [
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "invalid HTTP"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: a\0b\r\n\r\nok", "NUL"),
+    ],
+    ids=["not-http", "nul-in-header"],
+)
+async def test_an_answer_that_is_not_http_is_an_error(origin, answer_bytes, error):
+    pool = pool_for(await origin(replying(answer_bytes)))
+    with pytest.raises(UpstreamError, match=error):
         await get(pool)
     await pool.close()
 
