@@ -60,6 +60,7 @@ class ProxyConfig:
     health_path: str = "/-/rewriteproxy/health"
     metrics_path: str = "/-/rewriteproxy/metrics"
     preserve_host: bool = True  # send the client's Host upstream, so WordPress builds its own URLs
+    upstream_connections: int = 256  # per worker; requests beyond wait for one
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,9 @@ def _parse_proxy(section: Section) -> ProxyConfig:
         health_path=section.parsed("health_path", d.health_path, _abs_path, _A_PATH),
         metrics_path=section.parsed("metrics_path", d.metrics_path, _abs_path, _A_PATH),
         preserve_host=section.flag("preserve_host", d.preserve_host),
+        upstream_connections=section.integer(
+            "upstream_connections", d.upstream_connections, minimum=1
+        ),
     )
     section.done()
     return proxy

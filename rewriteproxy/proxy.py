@@ -183,11 +183,14 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     try:
         async with state.upstream.request(request.method, target, headers, data) as upstream:
             if reason is None and _rewritable(upstream, runtime):
-                if request.method == "HEAD" or upstream.status == 206:
-                    return await _refetch_and_rewrite(request, state, target, headers, revalidating)
-                return await _rewrite(request, state, upstream, revalidating)
-            state.metrics.requests["passthrough"] += 1
-            return await _pass_through(request, upstream)
+                if request.method != "HEAD" and upstream.status != 206:
+                    return await _rewrite(request, state, upstream, revalidating)
+            else:
+                state.metrics.requests["passthrough"] += 1
+                return await _pass_through(request, upstream)
+        # Fetched again as a GET once this answer's connection is given back: holding it
+        # while waiting for a second one, enough HEADs at once would take every connection.
+        return await _refetch_and_rewrite(request, state, target, headers, revalidating)
     except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
         return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")

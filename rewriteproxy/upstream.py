@@ -64,7 +64,7 @@ class Upstream:
         url = URL(base)
         self._base = base
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
+            connector=aiohttp.TCPConnector(limit=settings.upstream_connections, ttl_dns_cache=60),
             timeout=aiohttp.ClientTimeout(
                 total=None,
                 sock_connect=settings.connect_timeout,
@@ -85,6 +85,7 @@ class Upstream:
                 url.port,
                 connect_timeout=settings.connect_timeout,
                 read_timeout=settings.read_timeout,
+                limit=settings.upstream_connections,
             )
             self._prefix = url.raw_path.rstrip("/")
 

@@ -224,6 +224,26 @@ async def test_head_reports_the_length_a_get_would_have(start_proxy):
     assert await head.read() == b""
 
 
+async def test_heads_and_ranges_for_pages_do_not_wait_on_their_own_connection(start_proxy):
+    # Both are fetched again as a GET. With one upstream connection, that GET must not wait
+    # for the connection the first answer still holds: it would wait forever.
+    async def ranged(request: web.Request) -> web.Response:
+        if "Range" in request.headers:
+            headers = {"Content-Range": f"bytes 0-99/{len(PAGE)}"}
+            return web.Response(
+                status=206, body=PAGE[:100], headers=headers, content_type="text/html"
+            )
+        return await html_page(request)
+
+    client = await start_proxy(origin(page=ranged), "proxy: {upstream_connections: 1}")
+    answers = await asyncio.wait_for(
+        asyncio.gather(client.head("/page"), client.get("/page", headers={"Range": "bytes=0-99"})),
+        10,
+    )
+    assert [a.status for a in answers] == [200, 200]
+    assert await answers[1].read() == (await (await client.get("/page")).read())
+
+
 async def test_a_head_for_a_page_that_has_grown_past_the_limit_answers_as_its_get_would(
     start_proxy,
 ):

@@ -43,6 +43,11 @@ __all__ = ["ConnectionPool", "Response", "UpstreamError"]
 
 _HIGH_WATER = 64 * 1024  # body bytes held per connection before reading pauses
 _MAX_HEAD = 256 * 1024  # status line and headers; more is not an HTTP answer we read
+# "No answer yet" does not prove the upstream did nothing: only these are sent again
+# (RFC 9110 §9.2.2), as aiohttp's client does.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+# aiohttp's client sent an empty body's length for these; some servers answer 411 without.
+_LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
 
 class UpstreamError(ConnectionError):
@@ -81,9 +86,11 @@ class ConnectionPool:
         """
         lines = [f"{method} {target} HTTP/1.1\r\n"]
         lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+        if method in _LENGTH_REQUIRED and "Content-Length" not in headers:
+            lines.append("Content-Length: 0\r\n")
         lines.append("\r\n")
         head = "".join(lines).encode("utf-8", "surrogateescape")
-        return _Exchange(self, head, method == "HEAD")
+        return _Exchange(self, head, method)
 
     async def close(self) -> None:
         self._closed = True
@@ -91,10 +98,10 @@ class ConnectionPool:
             connection.close()
         self._idle.clear()
 
-    async def _acquire(self) -> tuple[_Connection, bool]:
-        """An idle connection (and True), or a new one (and False)."""
+    async def _acquire(self, fresh: bool = False) -> tuple[_Connection, bool]:
+        """An idle connection (and True), or a new one (and False); only a new one if ``fresh``."""
         while True:
-            while self._idle:
+            while self._idle and not fresh:
                 connection = self._idle.pop()
                 if connection.usable:
                     return connection, True
@@ -128,10 +135,14 @@ class ConnectionPool:
         except BaseException:
             self._forget()
             raise
+        # From here on its connection_lost gives the place back; before, the lines above do
+        # (a connect cancelled just after it succeeded closes a transport that never counted).
+        connection.counted = True
         return connection
 
     def _release(self, connection: _Connection, reusable: bool) -> None:
         if reusable and not self._closed and connection.usable:
+            connection.idle()
             now = connection.idle_since = asyncio.get_running_loop().time()
             idle = self._idle
             # Reuse is last in, first out, so the longest idle is first: one look per
@@ -212,10 +223,11 @@ class _Exchange:
     """One request and its answer on a pooled connection; the ``async with`` of
     :meth:`ConnectionPool.request`."""
 
-    def __init__(self, pool: ConnectionPool, head: bytes, is_head: bool) -> None:
+    def __init__(self, pool: ConnectionPool, head: bytes, method: str) -> None:
         self._pool = pool
         self._head = head
-        self._is_head = is_head
+        self._is_head = method == "HEAD"
+        self._may_resend = method in _IDEMPOTENT
         self._connection: _Connection | None = None
 
     async def __aenter__(self) -> Response:
@@ -225,12 +237,12 @@ class _Exchange:
             try:
                 response = await connection.send(self._head, self._is_head)
             except UpstreamError:
-                if not (reused and connection.untouched):
+                if not (reused and connection.untouched and self._may_resend):
                     raise
                 # The upstream closed this idle connection as the request went out: once
-                # more, on a new one.
+                # more, on a new one (within the limit, as any other).
                 connection.close()
-                connection = await pool._connect()
+                connection, _ = await pool._acquire(fresh=True)
                 response = await connection.send(self._head, self._is_head)
         except BaseException:
             connection.close()  # __aexit__ is not called when this raises
@@ -273,6 +285,7 @@ class _Connection(asyncio.Protocol):
         self._reason = b""
         self._keep_alive = False
         self._until_close = False
+        self._stray = False
         self._final = False
         self._chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
@@ -280,6 +293,7 @@ class _Connection(asyncio.Protocol):
         self.untouched = True  # no byte of the current answer has arrived
         self.unbounded = False
         self.idle_since = 0.0
+        self.counted = False
 
     # -- the pool's side -----------------------------------------------------
 
@@ -294,6 +308,14 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def idle(self) -> None:
+        """Back in the pool: the answer's unread bytes dropped, the socket read again (so a
+        close by the upstream is seen, and the next answer is not left waiting)."""
+        self._chunks.clear()
+        self.buffered = 0
+        self._held = False
+        self.resume()
 
     async def send(self, head: bytes, is_head: bool) -> Response:
         """Write one request; the final answer's head once it has arrived."""
@@ -311,7 +333,7 @@ class _Connection(asyncio.Protocol):
         self._error = None
         self._chunks.clear()
         self.buffered = 0
-        self.complete = self._final = self._until_close = False
+        self.complete = self._final = self._until_close = self._stray = False
         self.untouched = True
         self.unbounded = False
         self._held = False
@@ -404,12 +426,14 @@ class _Connection(asyncio.Protocol):
             self._finish()  # a body without length or chunks ends where the connection does
         elif not self.complete:
             self._fail(UpstreamError("the upstream closed the connection before the answer ended"))
-        self._pool._forget(self)
+        if self.counted:
+            self._pool._forget(self)
 
     # -- httptools callbacks -------------------------------------------------
 
     def on_message_begin(self) -> None:
         if self.complete:  # a second answer to one request: the framing is off, never reuse
+            self._stray = True
             self._keep_alive = False
             self.close()
         self._names = []
@@ -421,6 +445,8 @@ class _Connection(asyncio.Protocol):
         self._count(len(status))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._stray:
+            return
         self._count(len(name) + len(value))
         if b"\0" in value:  # lenient llhttp lets it through; no header may carry it on
             self._fail(UpstreamError("the upstream sent a NUL byte in a header"))
@@ -428,6 +454,8 @@ class _Connection(asyncio.Protocol):
         self._values.append(value.rstrip(b" \t"))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
+        if self._stray:
+            return
         parser = self._parser
         assert parser is not None
         status = parser.get_status_code()
@@ -442,7 +470,8 @@ class _Connection(asyncio.Protocol):
         self._until_close = (
             status not in (204, 304)
             and "Content-Length" not in headers
-            and "chunked" not in headers.get("Transfer-Encoding", "").lower()
+            # Chunked framing only when chunked is the last coding (RFC 9112 §6.3).
+            and headers.get("Transfer-Encoding", "").rpartition(",")[2].strip().lower() != "chunked"
         )
         response = Response(self, status, self._reason.decode("utf-8", "surrogateescape"), headers)
         if self._is_head or status == 101:
@@ -452,6 +481,8 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(response)
 
     def on_body(self, body: bytes) -> None:
+        if self._stray:  # bytes of an answer nobody asked for never join the body
+            return
         self._chunks.append(body)
         self.buffered += len(body)
         if not self.unbounded:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from multidict import CIMultiDict
 
-from rewriteproxy.http.client import ConnectionPool, UpstreamError
+from rewriteproxy.http.client import ConnectionPool, UpstreamError, _Connection
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -25,15 +25,20 @@ class Origin:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.connections = 0
+        self.open = 0
+        self.most_open = 0  # connections open at once, at most
         self.server: asyncio.Server | None = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
         try:
             await self.script(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self.open -= 1
             writer.close()
 
     @property
@@ -181,12 +186,64 @@ async def test_a_reused_connection_that_dies_as_the_request_goes_out_is_retried_
     await pool.close()
 
 
+async def test_a_request_that_is_not_idempotent_is_never_sent_twice(origin):
+    # A POST without a body (admin-ajax actions) may have done its work before the upstream
+    # died: no answer is not proof that nothing happened.
+    seen: list[bytes] = []
+
+    async def script(reader, writer):
+        seen.append((await request_head(reader)).split(b"\r\n")[0])
+        writer.write(answer(b"first"))
+        seen.append((await request_head(reader)).split(b"\r\n")[0])
+
+    server = await origin(script)
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"first")
+    with pytest.raises(UpstreamError):
+        async with pool.request("POST", "/wp-admin/admin-ajax.php", HEADERS):
+            pass
+    assert seen == [b"GET / HTTP/1.1", b"POST /wp-admin/admin-ajax.php HTTP/1.1"]
+    await pool.close()
+
+
+async def test_a_post_without_a_body_says_so(origin):
+    seen: list[bytes] = []
+
+    async def script(reader, writer):
+        seen.append(await request_head(reader))
+        writer.write(answer(b"done"))
+
+    pool = pool_for(await origin(script))
+    async with pool.request("POST", "/", HEADERS) as response:
+        assert await response.read() == b"done"
+    assert b"\r\nContent-Length: 0\r\n" in seen[0]
+    await pool.close()
+
+
 async def test_a_new_connection_that_dies_before_answering_is_an_error_not_a_retry(origin):
     server = await origin(replying(b""))  # reads the request, closes without a byte
     pool = pool_for(server)
     with pytest.raises(UpstreamError):
         await get(pool)
     assert server.connections == 1
+    await pool.close()
+
+
+async def test_a_request_sent_again_stays_within_the_limit(origin):
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"ok"))
+        await request_head(reader)
+        if server.connections <= 2:  # the first two: keep-alive ran out as a request came
+            return
+        writer.write(answer(b"ok"))
+        await asyncio.sleep(0.2)
+
+    server = await origin(script)
+    pool = pool_for(server, limit=2)
+    await asyncio.gather(get(pool), get(pool))  # two idle connections, both about to die
+    assert await asyncio.gather(*(get(pool) for _ in range(4))) == [(200, b"ok")] * 4
+    assert server.most_open <= 2
     await pool.close()
 
 
@@ -201,6 +258,15 @@ async def test_a_body_until_the_connection_closes(origin):
     async with pool.request("GET", "/", HEADERS) as response:
         assert response.content_length is None
         assert await response.read() == b"no length, ends at close"
+    await pool.close()
+
+
+async def test_a_body_whose_last_coding_is_not_chunked_ends_at_close(origin):
+    # RFC 9112 §6.3: chunked framing only when chunked is the final transfer coding.
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, x-custom\r\n\r\nas sent"
+    pool = pool_for(await origin(replying(raw)))
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert await response.read() == b"as sent"
     await pool.close()
 
 
@@ -265,18 +331,14 @@ async def test_an_answer_to_head_ends_after_its_headers(origin):
     await pool.close()
 
 
-async def test_bytes_after_a_complete_answer_make_the_connection_unusable(origin):
-    async def script(reader, writer):
-        await request_head(reader)
-        writer.write(answer(b"ok") + b"HTTP/1.1 200 OK\r\n")  # nobody asked for a second one
-        await request_head(reader)
-        writer.write(answer(b"second"))
-
-    server = await origin(script)
+@pytest.mark.parametrize("glued", [b"HTTP/1.1 200 OK\r\n", answer(b"bad")], ids=["part", "whole"])
+async def test_an_answer_nobody_asked_for_is_never_read_and_never_reused(origin, glued):
+    # Had its body joined the first, the client would get bytes past Content-Length.
+    server = await origin(replying(answer(b"ok") + glued))
     pool = pool_for(server)
     assert await get(pool) == (200, b"ok")
-    await asyncio.sleep(0.05)
-    assert await get(pool) == (200, b"ok")  # a new connection, not the stray bytes
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert b"".join([chunk async for chunk in response.iter_chunks()]) == b"ok"
     assert server.connections == 2
     await pool.close()
 
@@ -392,6 +454,44 @@ async def test_unread_body_stays_in_the_kernel_not_in_the_pool(origin):
         async for chunk in response.iter_chunks():
             received += len(chunk)
     assert received == len(body)
+    await pool.close()
+
+
+async def test_a_connection_paused_when_its_answer_ended_is_read_again_in_the_pool(origin):
+    # The proxy pauses reading while it waits for memory; the answer may be whole by then.
+    server = await origin(keep_answering)
+    pool = pool_for(server, read_timeout=60)
+    async with pool.request("GET", "/a", HEADERS) as response:
+        await asyncio.sleep(0.05)  # the whole answer is in
+        response.pause_reading()
+    assert await asyncio.wait_for(get(pool, "/b"), 5) == (200, b"page /b")
+    assert server.connections == 1
+    await pool.close()
+
+
+async def test_a_connect_cancelled_as_it_succeeds_gives_its_place_back_once(origin, monkeypatch):
+    # The window between a connection being made and create_connection returning is hit
+    # by cancelling from connection_made (instrumentation, not a stand-in for a real part).
+    server = await origin(keep_answering)
+    pool = pool_for(server, limit=1)
+    victim: list[asyncio.Task[object]] = []
+    made = _Connection.connection_made
+
+    def connection_made(self, transport):  # type: ignore[no-untyped-def]
+        made(self, transport)
+        if victim:
+            victim.pop().cancel()
+
+    monkeypatch.setattr(_Connection, "connection_made", connection_made)
+    for _ in range(3):
+        task = asyncio.ensure_future(get(pool))
+        victim.append(task)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)
+    # Counted twice, each cancel would have raised the limit by one.
+    await asyncio.gather(*(get(pool, f"/{i}") for i in range(4)))
+    assert server.most_open == 1
     await pool.close()
 
 
