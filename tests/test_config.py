@@ -43,6 +43,7 @@ def test_defaults_for_everything_optional():
     assert config.bypass.paths == ("/wp-admin/", "/wp-login.php")
     assert config.bypass.logged_in_cookie == "wordpress_logged_in_"
     assert config.proxy.max_rewrite_bytes == 8 * 1024 * 1024
+    assert config.proxy.upstream_connections == 256
 
 
 def test_uploads_path_is_normalised():
@@ -65,6 +66,10 @@ def test_uploads_path_is_normalised():
             "listen.port (line 5): 70000 is not allowed: expected at most 65535",
         ),
         (MINIMAL + "listn: {}\n", "listn (line 5): unknown key"),
+        (
+            MINIMAL + "proxy: {upstream_connections: 0}\n",
+            "proxy.upstream_connections (line 5): 0 is not allowed: expected at least 1",
+        ),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
         (
