@@ -17,8 +17,10 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   closed when traffic no longer needs it.
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
-  replaced and the request sent once more: it has no body, and the upstream
-  has seen nothing of it.
+  replaced and the request sent once more, if its method is idempotent: the
+  upstream may have acted on a POST before it closed.
+- Bytes after the final answer (a second answer nobody asked for) are never
+  read as part of it, and the connection is not reused.
 - ``read_timeout``: the upstream silent that long while an answer is awaited
   raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect.
 - Body bytes wait in memory up to ``_HIGH_WATER`` per connection, then the
