@@ -17,8 +17,9 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   closed when traffic no longer needs it.
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
-  replaced and the request sent once more, if its method is idempotent: the
-  upstream may have acted on a POST before it closed.
+  replaced and the request sent again, if its method is idempotent (the
+  upstream may have acted on a POST before it closed): on the next idle
+  connection, or a new one, which ends the retries.
 - Bytes after the final answer (a second answer nobody asked for) are never
   read as part of it, and the connection is not reused.
 - ``read_timeout``: the upstream silent that long while an answer is awaited
@@ -100,10 +101,10 @@ class ConnectionPool:
             connection.close()
         self._idle.clear()
 
-    async def _acquire(self, fresh: bool = False) -> tuple[_Connection, bool]:
-        """An idle connection (and True), or a new one (and False); only a new one if ``fresh``."""
+    async def _acquire(self) -> tuple[_Connection, bool]:
+        """An idle connection (and True), or a new one (and False)."""
         while True:
-            while self._idle and not fresh:
+            while self._idle:
                 connection = self._idle.pop()
                 if connection.usable:
                     return connection, True
@@ -234,23 +235,23 @@ class _Exchange:
 
     async def __aenter__(self) -> Response:
         pool = self._pool
-        connection, reused = await pool._acquire()
-        try:
+        while True:
+            connection, reused = await pool._acquire()
             try:
                 response = await connection.send(self._head, self._is_head)
             except UpstreamError:
-                if not (reused and connection.untouched and self._may_resend):
-                    raise
-                # The upstream closed this idle connection as the request went out: once
-                # more, on a new one (within the limit, as any other).
                 connection.close()
-                connection, _ = await pool._acquire(fresh=True)
-                response = await connection.send(self._head, self._is_head)
-        except BaseException:
-            connection.close()  # __aexit__ is not called when this raises
-            raise
-        self._connection = connection
-        return response
+                if reused and connection.untouched and self._may_resend:
+                    # The upstream closed this idle connection as the request went out (its
+                    # keep-alive timeout): on to the next one. Each turn uses up one idle
+                    # connection, and a new connection ends the loop.
+                    continue
+                raise
+            except BaseException:
+                connection.close()  # __aexit__ is not called when this raises
+                raise
+            self._connection = connection
+            return response
 
     async def __aexit__(
         self,

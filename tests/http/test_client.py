@@ -186,6 +186,28 @@ async def test_a_reused_connection_that_dies_as_the_request_goes_out_is_retried_
     await pool.close()
 
 
+async def test_idle_connections_all_closed_at_once_are_all_passed_over(origin):
+    # An origin that closes every idle connection after its keep-alive timeout: each one
+    # the pool still holds fails as the request goes out, until a new connection answers.
+    dropped: list[int] = []
+
+    async def script(reader, writer):
+        await request_head(reader)
+        writer.write(answer(b"ok"))
+        await request_head(reader)
+        if server.connections <= 3:  # the next request meets the keep-alive timeout
+            dropped.append(1)
+            return
+        writer.write(answer(b"ok"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    await asyncio.gather(get(pool), get(pool), get(pool))  # three idle, all about to die
+    assert await get(pool) == (200, b"ok")
+    assert (server.connections, len(dropped)) == (4, 3)
+    await pool.close()
+
+
 async def test_a_request_that_is_not_idempotent_is_never_sent_twice(origin):
     # A POST without a body (admin-ajax actions) may have done its work before the upstream
     # died: no answer is not proof that nothing happened.
