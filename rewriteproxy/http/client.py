@@ -18,8 +18,8 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
   replaced and the request sent again, if its method is idempotent (the
-  upstream may have acted on a POST before it closed): on the next idle
-  connection, or a new one, which ends the retries.
+  upstream may have acted on a POST before it closed): on a new connection,
+  or at the limit on the next idle one, and on three connections at most.
 - Bytes after the final answer (a second answer nobody asked for) are never
   read as part of it, and the connection is not reused.
 - ``read_timeout``: the upstream silent that long while an answer is awaited
@@ -49,6 +49,7 @@ _MAX_HEAD = 256 * 1024  # status line and headers; more is not an HTTP answer we
 # "No answer yet" does not prove the upstream did nothing: only these are sent again
 # (RFC 9110 §9.2.2), as aiohttp's client does.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+_MAX_SENDS = 3  # one request, on at most this many connections
 # aiohttp's client sent an empty body's length for these; some servers answer 411 without.
 _LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
@@ -101,9 +102,12 @@ class ConnectionPool:
             connection.close()
         self._idle.clear()
 
-    async def _acquire(self) -> tuple[_Connection, bool]:
-        """An idle connection (and True), or a new one (and False)."""
+    async def _acquire(self, prefer_new: bool = False) -> tuple[_Connection, bool]:
+        """An idle connection (and True), or a new one (and False); with ``prefer_new``, a
+        new one whenever the limit allows."""
         while True:
+            if prefer_new and self._open < self.limit:
+                return await self._connect(), False
             while self._idle:
                 connection = self._idle.pop()
                 if connection.usable:
@@ -115,10 +119,10 @@ class ConnectionPool:
             try:
                 await waiter
             except BaseException:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                else:
+                if waiter.done() and not waiter.cancelled():
                     self._wake()  # it was woken for a place it will not take: pass it on
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
                 raise
 
     async def _connect(self) -> _Connection:
@@ -235,16 +239,19 @@ class _Exchange:
 
     async def __aenter__(self) -> Response:
         pool = self._pool
+        sends = 0
         while True:
-            connection, reused = await pool._acquire()
+            connection, reused = await pool._acquire(prefer_new=sends > 0)
+            sends += 1
             try:
                 response = await connection.send(self._head, self._is_head)
             except UpstreamError:
                 connection.close()
-                if reused and connection.untouched and self._may_resend:
+                if reused and connection.untouched and self._may_resend and sends < _MAX_SENDS:
                     # The upstream closed this idle connection as the request went out (its
-                    # keep-alive timeout): on to the next one. Each turn uses up one idle
-                    # connection, and a new connection ends the loop.
+                    # keep-alive timeout): again on a new connection, which ends the turns;
+                    # only at the limit on the next idle one. A request the upstream drops
+                    # itself is so sent a few times at most, not once per idle connection.
                     continue
                 raise
             except BaseException:

@@ -186,9 +186,9 @@ async def test_a_reused_connection_that_dies_as_the_request_goes_out_is_retried_
     await pool.close()
 
 
-async def test_idle_connections_all_closed_at_once_are_all_passed_over(origin):
-    # An origin that closes every idle connection after its keep-alive timeout: each one
-    # the pool still holds fails as the request goes out, until a new connection answers.
+async def test_idle_connections_all_closed_at_once_cost_one_retry(origin):
+    # An origin that closes every idle connection after its keep-alive timeout: the request
+    # meets one of them, and goes out again on a new connection.
     dropped: list[int] = []
 
     async def script(reader, writer):
@@ -204,7 +204,31 @@ async def test_idle_connections_all_closed_at_once_are_all_passed_over(origin):
     pool = pool_for(server)
     await asyncio.gather(get(pool), get(pool), get(pool))  # three idle, all about to die
     assert await get(pool) == (200, b"ok")
-    assert (server.connections, len(dropped)) == (4, 3)
+    assert (server.connections, len(dropped)) == (4, 1)
+    await pool.close()
+
+
+async def test_a_request_the_upstream_drops_is_sent_twice_not_once_per_connection(origin):
+    # A handler that crashes its worker closes every connection the request reaches: the
+    # pool must not hand it every idle connection it has.
+    poisoned: list[bytes] = []
+
+    async def script(reader, writer):
+        while True:
+            head = await request_head(reader)
+            if b"/poison" in head:
+                poisoned.append(head)
+                return
+            writer.write(answer(b"ok"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    await asyncio.gather(*(get(pool) for _ in range(10)))  # ten idle connections
+    with pytest.raises(UpstreamError):
+        await get(pool, "/poison")
+    assert len(poisoned) == 2  # an idle connection, then a new one
+    await asyncio.gather(*(get(pool) for _ in range(9)))
+    assert server.connections == 11  # the nine other idle connections still serve
     await pool.close()
 
 
