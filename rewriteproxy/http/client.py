@@ -289,8 +289,7 @@ class _Connection(asyncio.Protocol):
         self._last_data = 0.0
         self._error: BaseException | None = None
         self._is_head = False
-        self._names: list[bytes] = []
-        self._values: list[bytes] = []
+        self._fields: list[tuple[bytes, bytes]] = []  # the answer's headers as they came
         self._head_bytes = 0
         self._reason = b""
         self._keep_alive = False
@@ -446,8 +445,7 @@ class _Connection(asyncio.Protocol):
             self._stray = True
             self._keep_alive = False
             self.close()
-        self._names = []
-        self._values = []
+        self._fields = []
         self._reason = b""
 
     def on_status(self, status: bytes) -> None:
@@ -460,8 +458,7 @@ class _Connection(asyncio.Protocol):
         self._count(len(name) + len(value))
         if b"\0" in value:  # lenient llhttp lets it through; no header may carry it on
             self._fail(UpstreamError("the upstream sent a NUL byte in a header"))
-        self._names.append(name)
-        self._values.append(value.rstrip(b" \t"))  # llhttp strips the space before only
+        self._fields.append((name, value.rstrip(b" \t")))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
         if self._stray:
@@ -473,7 +470,7 @@ class _Connection(asyncio.Protocol):
             return  # informational: the final answer follows
         headers: CIMultiDict[str] = CIMultiDict(
             (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-            for name, value in zip(self._names, self._values, strict=True)
+            for name, value in self._fields
         )
         self._final = True
         self._keep_alive = parser.should_keep_alive() and status != 101
