@@ -31,8 +31,6 @@ __all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamResponse"]
 
 UPSTREAM_ERRORS = (aiohttp.ClientError, UpstreamError)
 
-_CHUNK = 64 * 1024
-
 
 class UpstreamResponse(Protocol):
     @property
@@ -49,7 +47,11 @@ class UpstreamResponse(Protocol):
 
     async def read(self) -> bytes: ...
 
-    def iter_chunks(self) -> AsyncIterator[bytes]: ...
+    async def read_some(self) -> bytes:
+        """The body bytes that arrived since the last call, waiting for some; ``b""``: the end."""
+
+    def body_arrived(self) -> bool:
+        """True once the whole body has arrived (read or not)."""
 
     def pause_reading(self) -> None:
         """Leave further body bytes in the kernel until :meth:`resume_reading`."""
@@ -135,8 +137,11 @@ class _AiohttpResponse:
     async def read(self) -> bytes:
         return await self._response.read()
 
-    def iter_chunks(self) -> AsyncIterator[bytes]:
-        return self._response.content.iter_chunked(_CHUNK)
+    async def read_some(self) -> bytes:
+        return await self._response.content.readany()
+
+    def body_arrived(self) -> bool:
+        return self._response.content.is_eof()
 
     def pause_reading(self) -> None:
         connection = self._response.connection

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import brotli
+import pytest
 import zstandard
 from aiohttp import web
 
@@ -14,7 +16,7 @@ from rewriteproxy.app import STATE
 from rewriteproxy.proxy import ByteBudget
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
-from .support.net import free_port
+from .support.net import LAST_CHUNK, free_port, in_chunks
 
 BIG = bytes(range(256)) * 4096  # 1 MiB of non-HTML bytes
 
@@ -129,6 +131,72 @@ async def test_big_pass_through_bodies_stream_before_the_origin_has_finished(sta
     first = await asyncio.wait_for(response.content.readexactly(len(half)), 10)
     finish.set()
     assert first + await response.content.read() == half + half
+
+
+Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def wire_origin() -> AsyncIterator[Callable[[Answer], Awaitable[str]]]:
+    """``await wire_origin(answer)`` → the URL of an origin that runs ``answer`` for
+    every request: bytes written as they are, for framing an aiohttp app would choose."""
+    servers: list[asyncio.Server] = []
+
+    async def start(answer: Answer) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    await reader.readuntil(b"\r\n\r\n")
+                    await answer(writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+async def test_a_chunked_answer_already_here_whole_is_sent_with_its_length(
+    start_proxy, wire_origin
+):
+    # PHP answers in 4 KB chunks; passed on chunk by chunk, each is a write of its own.
+    body = bytes(range(256)) * 80
+    parts = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(CHUNKED_HEAD + in_chunks(*parts) + LAST_CHUNK)  # all of it at once
+
+    client = await start_proxy(await wire_origin(answer))
+    for _ in range(2):
+        response = await client.get("/img")
+        assert await response.read() == body
+        assert response.headers["Content-Length"] == str(len(body))
+        assert "Transfer-Encoding" not in response.headers
+
+
+async def test_a_chunked_answer_still_arriving_streams_what_has_come(start_proxy, wire_origin):
+    go_on = asyncio.Event()
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(CHUNKED_HEAD + in_chunks(b"a" * 4096, b"b" * 4096))
+        await go_on.wait()  # the rest only once the client has the first part
+        writer.write(in_chunks(b"c" * 4096) + LAST_CHUNK)
+
+    client = await start_proxy(await wire_origin(answer))
+    response = await client.get("/img")
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    first = await asyncio.wait_for(response.content.readexactly(8192), 10)
+    go_on.set()
+    assert first + await response.content.read() == b"a" * 4096 + b"b" * 4096 + b"c" * 4096
 
 
 async def test_html_over_the_size_limit_streams_through_unchanged(start_proxy):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
@@ -41,3 +43,37 @@ async def test_requests_with_and_without_a_body_reach_the_same_origin_and_prefix
     ]
     assert peers[3][2] == b"form=1"
     assert peers[0][3] is peers[1][3]  # the two GETs shared one kept-alive connection
+
+
+async def test_both_clients_hand_over_a_streamed_body_as_it_arrives():
+    go_on = asyncio.Event()
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b"first ")
+        await go_on.wait()
+        await response.write(b"second")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/", streamed)
+    async with TestServer(app) as server:
+        upstream = Upstream(f"http://127.0.0.1:{server.port}", ProxyConfig())
+        try:
+            for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+                go_on.clear()
+                headers = CIMultiDict({"Host": "wp.test"})
+                async with upstream.request(method, "/", headers, data) as response:
+                    assert await response.read_some() == b"first "
+                    assert not response.body_arrived()
+                    go_on.set()
+                    rest = b""
+                    while piece := await response.read_some():
+                        rest += piece
+                    assert rest == b"second" and response.body_arrived()
+        finally:
+            await upstream.close()

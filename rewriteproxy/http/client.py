@@ -26,7 +26,8 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect.
 - Body bytes wait in memory up to ``_HIGH_WATER`` per connection, then the
   socket is not read until the caller takes them, so a slow client holds the
-  rest in the kernel, not here. :meth:`Response.read` takes the whole body.
+  rest in the kernel, not here. :meth:`Response.read` takes the whole body,
+  :meth:`Response.read_some` all that has arrived so far, as one piece.
 - A 1xx informational answer (103 Early Hints) is skipped; the caller gets the
   final one. An answer to HEAD ends after its headers.
 """
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import cast
 
@@ -178,7 +178,7 @@ class ConnectionPool:
 
 class Response:
     """The head of the upstream's final answer; the body is read with :meth:`read`
-    or :meth:`iter_chunks` (once)."""
+    or piece by piece with :meth:`read_some` (once)."""
 
     __slots__ = ("_connection", "content_length", "headers", "reason", "status")
 
@@ -203,20 +203,27 @@ class Response:
         connection.resume()
         while not connection.complete:
             await connection.wait_for_body()
-        chunks = connection.take_all()
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return _joined(connection.take_all())
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
-        """The body in the pieces it arrived in (a loop that stops early loses nothing)."""
+    async def read_some(self) -> bytes:
+        """Every body byte that has arrived and not been handed over, as one piece
+        (waiting for some if there are none); ``b""`` once the body is all handed over.
+
+        One piece, not the chunks as they came: an origin answering in chunks (PHP
+        flushes every 4 KB) would otherwise cost the proxy a write per chunk.
+        """
         connection = self._connection
         while True:
-            chunk = connection.take_one()
-            if chunk is not None:
-                yield chunk
-            elif connection.complete:
-                return
-            else:
-                await connection.wait_for_body()
+            chunks = connection.take_all()
+            if chunks:
+                return _joined(chunks)
+            if connection.complete:
+                return b""
+            await connection.wait_for_body()
+
+    def body_arrived(self) -> bool:
+        """True once the whole body has arrived (read or not)."""
+        return self._connection.complete
 
     def pause_reading(self) -> None:
         """Leave further body bytes in the kernel until :meth:`resume_reading`."""
@@ -224,6 +231,10 @@ class Response:
 
     def resume_reading(self) -> None:
         self._connection.hold(False)
+
+
+def _joined(chunks: list[bytes]) -> bytes:
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class _Exchange:
@@ -358,23 +369,18 @@ class _Connection(asyncio.Protocol):
         finally:
             self._head_waiter = None
 
-    def take_one(self) -> bytes | None:
-        """The oldest body chunk not yet handed over, or None (raises once it failed)."""
+    def take_all(self) -> list[bytes]:
+        """The body chunks not yet handed over (raises once it failed and none are left)."""
         chunks = self._chunks
         if not chunks:
             if self._error is not None:
                 raise self._error
-            return None
-        chunk = chunks.popleft()
-        self.buffered -= len(chunk)
-        self.resume()
-        return chunk
-
-    def take_all(self) -> list[bytes]:
-        chunks = list(self._chunks)
-        self._chunks.clear()
+            return []
+        taken = list(chunks)
+        chunks.clear()
         self.buffered = 0
-        return chunks
+        self.resume()
+        return taken
 
     async def wait_for_body(self) -> None:
         """Until more of the body arrives (or, for :meth:`Response.read`, all of it)."""

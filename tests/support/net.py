@@ -10,6 +10,14 @@ import aiohttp
 HEALTH = "/-/rewriteproxy/health"
 
 
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def in_chunks(*parts: bytes) -> bytes:
+    """``parts`` in HTTP/1.1 chunked coding, one chunk each (the last chunk not included)."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on right now (closed again at once)."""
     with socket.socket() as sock:
