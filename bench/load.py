@@ -22,6 +22,9 @@ directory (removed at the end, every process stopped):
   rewrites and encodes again, and nginx + sub_filter gets identity bodies from
   upstream and gzips its own answers. Their ratios are against the gzip rows
   of nginx + sub_filter and pass-through.
+- the same pages as PHP sends them (``-chunked`` setups): chunked, 4 KB at a
+  time, no Content-Length (``/chunked/``); compared with their own rows of
+  nginx + sub_filter and pass-through.
 
 Pages, each with real upload URLs on ``wp.test``: a real WordPress 6.1 capture
 (tests/fixtures/wordpress, about 56 KB) and the engine corpus's "blog" family
@@ -86,7 +89,12 @@ SETUPS = (
     "nginx-sub-gz",
     "rp-off-gz",
     "rp-cdn-gz",
+    "nginx-sub-chunked",
+    "rp-off-chunked",
+    "rp-cdn-chunked",
 )
+# Rows compared with their own nginx + sub_filter and pass-through rows, by key suffix.
+VARIANTS = ("-gz", "-chunked")
 GZIP_LEVEL = 5  # a usual gzip_comp_level in production nginx configs (the default is 1)
 SITE = b"http://wp.test"
 CDN_BASE = "https://cdn.example.net/wp-content/uploads/"
@@ -186,7 +194,7 @@ class Target:
     port: int
     proc: subprocess.Popen[bytes]
     marker: bytes | None = None  # a delivery host its answers must contain, if it rewrites
-    prefix: str = "/"  # /fresh/: every answer different; /gz/: the upstream gzips
+    prefix: str = "/"  # /fresh/: every answer different; /gz/: gzipped; /chunked/: 4 KB chunks
     gzip: bool = False  # the client sends Accept-Encoding: gzip (as browsers do)
 
     @property
@@ -273,6 +281,15 @@ def start_upstream(procs: Processes, www: Path, cpus: str | None) -> Target:
     location /gz/ {{
       alias {www}/;
       gzip_static on;
+    }}
+    # The same pages as WordPress sends them through PHP: chunked, 4 KB at a time (PHP's
+    # output_buffering), so no Content-Length. A sub_filter that never matches makes nginx
+    # stream the file in its 4 KB output buffers.
+    location /chunked/ {{
+      alias {www}/;
+      sendfile off;
+      output_buffers 1 4k;
+      sub_filter '<!-- never in a page -->' '';
     }}
   }}""",
     )
@@ -609,8 +626,8 @@ def table(
     ]
     for page in pages:
         for target in targets:
-            # gzip rows are compared with the gzip pass-through and nginx rows
-            suffix = "-gz" if target.gzip else ""
+            # gzip rows with the gzip pass-through and nginx rows, chunked with chunked
+            suffix = next((v for v in VARIANTS if target.key.endswith(v)), "")
             nginx = cells.get((page.name, "nginx-sub" + suffix))
             passthrough = cells.get((page.name, "rp-off" + suffix))
             cell = cells[(page.name, target.key)]
@@ -733,9 +750,11 @@ def main() -> int:
             )
 
         targets = [upstream]
-        if "nginx-sub" in setups:
-            targets.append(start_subfilter(procs, upstream.port, proxy_cpu))
-        if setups & {"rp-off", "rp-off-gz"}:
+        if setups & {"nginx-sub", "nginx-sub-chunked"}:
+            nginx_sub = start_subfilter(procs, upstream.port, proxy_cpu)
+            if "nginx-sub" in setups:
+                targets.append(nginx_sub)
+        if setups & {"rp-off", "rp-off-gz", "rp-off-chunked"}:
             rp_off = proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu)
             if "rp-off" in setups:
                 targets.append(rp_off)
@@ -752,7 +771,7 @@ def main() -> int:
                     tree=args.baseline.resolve(),
                 )
             )
-        if setups & {"rp-cdn", "rp-cdn-fresh", "rp-cdn-gz"}:
+        if setups & {"rp-cdn", "rp-cdn-fresh", "rp-cdn-gz", "rp-cdn-chunked"}:
             rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu)
             if "rp-cdn" in setups:
                 targets.append(rp_cdn)
@@ -781,6 +800,31 @@ def main() -> int:
             title = "rewriteproxy, CDN, gzip"
             targets.append(
                 Target("rp-cdn-gz", title, rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/gz/", True)
+            )
+        # Pages as PHP sends them: the same processes, fetched through the chunking location.
+        if "nginx-sub-chunked" in setups:
+            title = "nginx + sub_filter (host swap), upstream chunked"
+            targets.append(
+                Target(
+                    "nginx-sub-chunked",
+                    title,
+                    nginx_sub.port,
+                    nginx_sub.proc,
+                    nginx_sub.marker,
+                    "/chunked/",
+                )
+            )
+        if "rp-off-chunked" in setups:
+            title = "rewriteproxy, rewriting off, upstream chunked"
+            targets.append(
+                Target("rp-off-chunked", title, rp_off.port, rp_off.proc, None, "/chunked/")
+            )
+        if "rp-cdn-chunked" in setups:
+            title = "rewriteproxy, CDN, upstream chunked"
+            targets.append(
+                Target(
+                    "rp-cdn-chunked", title, rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/chunked/"
+                )
             )
         if "upstream" not in setups:  # still needed by the others, just not loaded
             targets = targets[1:]
