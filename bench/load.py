@@ -176,6 +176,16 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process and its children so far."""
+    ticks = 0
+    for p in (pid, *children_of(pid)):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Largest VmHWM (peak resident set) of the process and its children, in MB."""
     peaks = []
@@ -408,6 +418,8 @@ class Sample:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    cpu_s: float | None = None  # CPU time the measured server used meanwhile, when asked
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -427,14 +439,19 @@ def wrk(
     cpus: str | None,
     threads: int = 1,
     gzip: bool = False,
+    measured: int | None = None,
 ) -> Sample:
+    """One wrk run; with ``measured`` (a server's pid), also the CPU time it used."""
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
     header = ["-H", "Accept-Encoding: gzip"] if gzip else []
     options = [f"-t{threads}", f"-c{connections}", duration, "--latency", "--timeout", "30s"]
     argv = pinned(cpus, ["wrk", *options, *header, url])
+    cpu_before = cpu_seconds(measured) if measured is not None else 0.0
     out = subprocess.run(
         argv, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
+    cpu_s = cpu_seconds(measured) - cpu_before if measured is not None else None
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -443,7 +460,7 @@ def wrk(
         errors += int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in m.groups())
-    return Sample(rps, p50, p99, errors)
+    return Sample(rps, p50, p99, errors, requests, cpu_s)
 
 
 @dataclass
@@ -465,6 +482,10 @@ class Cell:
     @property
     def errors(self) -> int:
         return sum(s.errors for s in self.samples)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return statistics.median(1e6 * (s.cpu_s or 0.0) / max(1, s.requests) for s in self.samples)
 
     def ratio(self, other: Cell) -> float:
         """Median of the per-round ratios: each round's cells ran back to back under the same
@@ -567,7 +588,7 @@ def scaling(
         wrk(t.url + path, args.warmup or 1, conns, None, 2)
     for _ in range(args.repeat):
         for t, cell in zip(targets, cells, strict=True):
-            cell.samples.append(wrk(t.url + path, args.duration, conns, None, 2))
+            cell.samples.append(wrk(t.url + path, args.duration, conns, None, 2, False, t.proc.pid))
     for t in targets:
         procs.stop(t.proc)
     rp1, rp2, fresh1, fresh2, ng1, ng2 = cells
@@ -580,10 +601,21 @@ def scaling(
         f"req/s: {fresh2.ratio(fresh1):.2f}x. For scale, nginx + sub_filter with 1 and 2 "
         f"worker processes on the same machine: {ng1.rps:,.0f} and {ng2.rps:,.0f} req/s, "
         f"{ng2.ratio(ng1):.2f}x (wrk and the upstream use the same 2 cores, so none can "
-        "reach 2x)."
+        "reach 2x). CPU per request, --workers 1 → 2 (if it stays level, the workers "
+        "do not get in each other's way, and requests/s follow the cores they get): "
+        f"cached pages {rp1.cpu_us_per_request:.0f} → {rp2.cpu_us_per_request:.0f} µs, "
+        f"every answer different {fresh1.cpu_us_per_request:.0f} → "
+        f"{fresh2.cpu_us_per_request:.0f} µs; cores used {_cores(rp1)} → "
+        f"{_cores(rp2)} and {_cores(fresh1)} → {_cores(fresh2)}."
     )
     print("  " + text, flush=True)
     return text
+
+
+def _cores(cell: Cell) -> str:
+    """CPU seconds per second of load (wrk's own measure of how long it ran)."""
+    busy = ((s.cpu_s or 0.0) * s.rps / max(1, s.requests) for s in cell.samples)
+    return f"{statistics.median(busy):.2f}"
 
 
 # ---------------------------------------------------------------- report
