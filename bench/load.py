@@ -891,7 +891,7 @@ def main() -> int:
             for target in targets:
                 cell = cells[(page.name, target.key)]
                 print(
-                    f"    {target.key:<10} {cell.rps:>9,.0f} req/s  p50 {cell.p50:7.2f} ms  "
+                    f"    {target.key:<17} {cell.rps:>9,.0f} req/s  p50 {cell.p50:7.2f} ms  "
                     f"p99 {cell.p99:7.2f} ms  rss {rss.get((page.name, target.key), 0):5.0f} MB"
                     f"{f'  ERRORS {cell.errors}' if cell.errors else ''}",
                     flush=True,
