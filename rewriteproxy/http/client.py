@@ -370,10 +370,14 @@ class _Connection(asyncio.Protocol):
             self._head_waiter = None
 
     def take_all(self) -> list[bytes]:
-        """The body chunks not yet handed over (raises once it failed and none are left)."""
+        """The body chunks not yet handed over (raises once it failed and none are left).
+
+        A failure after the answer was complete (bytes that are not HTTP glued to it)
+        only stops the connection's reuse: the answer itself is whole.
+        """
         chunks = self._chunks
         if not chunks:
-            if self._error is not None:
+            if self._error is not None and not self.complete:
                 raise self._error
             return []
         taken = list(chunks)

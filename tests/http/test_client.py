@@ -405,7 +405,11 @@ async def test_an_answer_to_head_ends_after_its_headers(origin):
     await pool.close()
 
 
-@pytest.mark.parametrize("glued", [b"HTTP/1.1 200 OK\r\n", answer(b"bad")], ids=["part", "whole"])
+@pytest.mark.parametrize(
+    "glued",
+    [b"HTTP/1.1 200 OK\r\n", answer(b"bad"), b"JUNK\r\n\r\n"],
+    ids=["part", "whole", "not-http"],
+)
 async def test_an_answer_nobody_asked_for_is_never_read_and_never_reused(origin, glued):
     # Had its body joined the first, the client would get bytes past Content-Length.
     server = await origin(replying(answer(b"ok") + glued))
@@ -413,6 +417,22 @@ async def test_an_answer_nobody_asked_for_is_never_read_and_never_reused(origin,
     assert await get(pool) == (200, b"ok")
     async with pool.request("GET", "/", HEADERS) as response:
         assert (await response.read_some(), await response.read_some()) == (b"ok", b"")
+    assert server.connections == 2
+    await pool.close()
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [answer(b""), b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + LAST_CHUNK],
+    ids=["content-length", "chunked"],
+)
+async def test_bytes_that_are_not_http_after_an_empty_answer_leave_it_whole(origin, whole):
+    # The parser fails on them after the answer ended: that stops reuse, nothing more.
+    server = await origin(replying(whole + b"JUNK\r\n\r\n"))
+    pool = pool_for(server)
+    assert await get(pool) == (200, b"")
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert await response.read_some() == b""
     assert server.connections == 2
     await pool.close()
 
