@@ -92,6 +92,7 @@ SETUPS = (
     "nginx-sub-chunked",
     "rp-off-chunked",
     "rp-cdn-chunked",
+    "rp-full-chunked",
 )
 # Rows compared with their own nginx + sub_filter and pass-through rows, by key suffix.
 VARIANTS = ("-gz", "-chunked")
@@ -782,12 +783,14 @@ def main() -> int:
             )
 
         targets = [upstream]
+        started: dict[str, Target] = {}  # by setup key, for the chunked variants
         if setups & {"nginx-sub", "nginx-sub-chunked"}:
-            nginx_sub = start_subfilter(procs, upstream.port, proxy_cpu)
+            nginx_sub = started["nginx-sub"] = start_subfilter(procs, upstream.port, proxy_cpu)
             if "nginx-sub" in setups:
                 targets.append(nginx_sub)
         if setups & {"rp-off", "rp-off-gz", "rp-off-chunked"}:
             rp_off = proxy("rp-off", "rewriteproxy, rewriting off", "off", None, proxy_cpu)
+            started["rp-off"] = rp_off
             if "rp-off" in setups:
                 targets.append(rp_off)
         if "rp-base" in setups:
@@ -805,6 +808,7 @@ def main() -> int:
             )
         if setups & {"rp-cdn", "rp-cdn-fresh", "rp-cdn-gz", "rp-cdn-chunked"}:
             rp_cdn = proxy("rp-cdn", "rewriteproxy, CDN", "cdn", DELIVERY_MARKERS["cdn"], proxy_cpu)
+            started["rp-cdn"] = rp_cdn
             if "rp-cdn" in setups:
                 targets.append(rp_cdn)
             if "rp-cdn-fresh" in setups:
@@ -818,10 +822,13 @@ def main() -> int:
                         "/fresh/",
                     )
                 )
-        if "rp-full" in setups:
-            targets.append(
-                proxy("rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu)
+        if setups & {"rp-full", "rp-full-chunked"}:
+            rp_full = proxy(
+                "rp-full", full_title, "full", DELIVERY_MARKERS["cloudinary"], proxy_cpu
             )
+            started["rp-full"] = rp_full
+            if "rp-full" in setups:
+                targets.append(rp_full)
         # Browsers ask for gzip: the same processes, fetched through the gzipping location.
         if "nginx-sub-gz" in setups:
             targets.append(start_subfilter(procs, upstream.port, proxy_cpu, gzip=True))
@@ -834,30 +841,12 @@ def main() -> int:
                 Target("rp-cdn-gz", title, rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/gz/", True)
             )
         # Pages as PHP sends them: the same processes, fetched through the chunking location.
-        if "nginx-sub-chunked" in setups:
-            title = "nginx + sub_filter (host swap), upstream chunked"
-            targets.append(
-                Target(
-                    "nginx-sub-chunked",
-                    title,
-                    nginx_sub.port,
-                    nginx_sub.proc,
-                    nginx_sub.marker,
-                    "/chunked/",
-                )
-            )
-        if "rp-off-chunked" in setups:
-            title = "rewriteproxy, rewriting off, upstream chunked"
-            targets.append(
-                Target("rp-off-chunked", title, rp_off.port, rp_off.proc, None, "/chunked/")
-            )
-        if "rp-cdn-chunked" in setups:
-            title = "rewriteproxy, CDN, upstream chunked"
-            targets.append(
-                Target(
-                    "rp-cdn-chunked", title, rp_cdn.port, rp_cdn.proc, rp_cdn.marker, "/chunked/"
-                )
-            )
+        for key, base in started.items():
+            if f"{key}-chunked" in setups:
+                title = f"{base.title}, upstream chunked"
+                chunked = Target(f"{key}-chunked", title, base.port, base.proc, base.marker)
+                chunked.prefix = "/chunked/"
+                targets.append(chunked)
         if "upstream" not in setups:  # still needed by the others, just not loaded
             targets = targets[1:]
         proxies = [t for t in targets if t is not upstream]
