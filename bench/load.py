@@ -1,6 +1,6 @@
 """Load benchmark: rewriteproxy against nginx + sub_filter, in one run, on loopback.
 
-    python bench/load.py [--duration 5] [--repeat 3] [--connections 32] [--markdown FILE]
+    python bench/load.py [--duration 3] [--repeat 5] [--connections 32] [--markdown FILE]
 
 Needs ``nginx`` and ``wrk`` (Debian: ``apt-get install -y nginx wrk``); it says
 what is missing and stops otherwise. ``taskset`` (util-linux) is used when present.
