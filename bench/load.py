@@ -488,6 +488,13 @@ class Cell:
     def cpu_us_per_request(self) -> float:
         return statistics.median(1e6 * (s.cpu_s or 0.0) / max(1, s.requests) for s in self.samples)
 
+    @property
+    def cores(self) -> float:
+        """CPU seconds per second of load (wrk's own measure of how long it ran)."""
+        return statistics.median(
+            (s.cpu_s or 0.0) * s.rps / max(1, s.requests) for s in self.samples
+        )
+
     def ratio(self, other: Cell) -> float:
         """Median of the per-round ratios: each round's cells ran back to back under the same
         machine load, so pairing them cancels most of the noise of a shared machine."""
@@ -606,17 +613,11 @@ def scaling(
         "do not get in each other's way, and requests/s follow the cores they get): "
         f"cached pages {rp1.cpu_us_per_request:.0f} → {rp2.cpu_us_per_request:.0f} µs, "
         f"every answer different {fresh1.cpu_us_per_request:.0f} → "
-        f"{fresh2.cpu_us_per_request:.0f} µs; cores used {_cores(rp1)} → "
-        f"{_cores(rp2)} and {_cores(fresh1)} → {_cores(fresh2)}."
+        f"{fresh2.cpu_us_per_request:.0f} µs; cores used {rp1.cores:.2f} → "
+        f"{rp2.cores:.2f} and {fresh1.cores:.2f} → {fresh2.cores:.2f}."
     )
     print("  " + text, flush=True)
     return text
-
-
-def _cores(cell: Cell) -> str:
-    """CPU seconds per second of load (wrk's own measure of how long it ran)."""
-    busy = ((s.cpu_s or 0.0) * s.rps / max(1, s.requests) for s in cell.samples)
-    return f"{statistics.median(busy):.2f}"
 
 
 # ---------------------------------------------------------------- report
