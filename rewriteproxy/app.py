@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .bypass import Bypass
 from .config import Config, ConfigError, load_config
 from .inventory import Inventory, build_inventory
 from .metrics import Metrics
@@ -40,6 +41,11 @@ class Runtime:
     config: Config
     inventory: Inventory
     pipeline: Pipeline
+    bypass: Bypass
+
+    @classmethod
+    def build(cls, config: Config, inventory: Inventory) -> Runtime:
+        return cls(config, inventory, build_pipeline(config, inventory), Bypass(config.bypass))
 
 
 @dataclass
@@ -69,7 +75,7 @@ class State:
         if config.inventory != old.config.inventory:
             inventory = build_inventory(config.inventory)
             await inventory.start()
-        self.runtime = Runtime(config, inventory, build_pipeline(config, inventory))
+        self.runtime = Runtime.build(config, inventory)
         if inventory is not old.inventory:
             await old.inventory.close()
         self.metrics.reloads["ok"] += 1
@@ -89,7 +95,7 @@ def _with(config: Config, **changes: object) -> Config:
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:
     inventory = build_inventory(config.inventory)
     state = State(
-        Runtime(config, inventory, build_pipeline(config, inventory)),
+        Runtime.build(config, inventory),
         Path(config_path) if config_path else None,
     )
     app = web.Application(client_max_size=0)  # bodies stream through; no size cap of ours

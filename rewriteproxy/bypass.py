@@ -1,43 +1,226 @@
-"""When a request is never rewritten: admin pages, logins, previews, logged-in users, opt-outs.
+"""When a request is never rewritten, and what its answer then tells the caches in front.
 
-Each rule is a guard that returns a short reason (used in logs, metrics and the
-``X-RewriteProxy`` response header) or ``None``. The per-request opt-out works
-like PageSpeed's ``?PageSpeed=off``: ``?rewriteproxy=off`` in the query or an
-``X-RewriteProxy: off`` request header.
+The promise is that nothing the proxy writes can be saved back into WordPress.
+Every way a client reads content in order to write it again is therefore a
+bypass, on by default: the answer is the upstream's own bytes, local URLs.
+
+- ``method``: a method not in ``bypass.methods`` (only GET and HEAD are rewritten);
+  ``method-override``: WordPress's REST API treats a request with ``?_method=`` or
+  ``X-HTTP-Method-Override`` as that method, so those count as the method they name.
+- ``path``: ``/wp-admin/``, ``/wp-login.php``, ``/xmlrpc.php``, ``/wp-cron.php``
+  (``bypass.paths``), matched as whole path segments anywhere in the path after
+  normalising it as the web server does (percent-decoding, ``//``, dot segments,
+  case), so WordPress in a subdirectory and spellings such as ``/%77p-admin/``
+  are covered.
+- ``authorization``: an ``Authorization`` header of any scheme (application
+  passwords, JWT, OAuth), or credentials in the query (WooCommerce's
+  ``consumer_key``, OAuth's ``oauth_consumer_key`` and ``access_token``).
+- ``nonce``: an ``X-WP-Nonce`` header or ``_wpnonce`` in the query: a logged-in
+  session's REST and admin calls (the block editor's among them).
+- ``edit-context``: a ``context`` query parameter other than ``view`` or
+  ``embed`` (REST ``context=edit`` gives the raw content editors save back);
+  empty, repeated or array-shaped (``context[]=``) values count.
+- ``query`` / ``header``: the per-request opt-out, like PageSpeed's
+  ``?PageSpeed=off``: ``?rewriteproxy=off`` or ``X-RewriteProxy: off``.
+- ``preview``: ``?preview=true`` and ``preview_id`` pages.
+- ``logged-in``: a cookie whose name starts with ``bypass.logged_in_cookie``.
+
+Unusual spellings get the safe answer: header names are case-insensitive and
+every repeated header or query parameter is looked at (not only the first or
+last, since PHP takes the last and others the first); cookie names are read
+the way PHP reads them (percent-decoded, ``.`` and space as ``_``).
+
+A decision that depends on the request rather than on the URL alone changes
+what a cache in front may do with the answer: :meth:`Bypass.cache_headers`
+adds ``Cache-Control: private`` to an answer passed through because of such a
+rule, and ``Vary`` naming the request headers the rules read to every answer
+the proxy decided about, so one user's variant is never served to another.
 """
 
 from __future__ import annotations
 
-from aiohttp import hdrs, web
-from multidict import MultiDict, MultiDictProxy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
 from .config import BypassConfig
+from .http.caching import add_vary, make_private
 
-__all__ = ["bypass_reason"]
+__all__ = ["CREDENTIAL_PARAMS", "Bypass", "Decision", "normalise_path"]
 
 _OFF = frozenset(("off", "0", "false", "no"))
-_NO_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
+_READ_ONLY_CONTEXTS = frozenset(("view", "embed"))
+# Credentials that REST plugins accept in the query string instead of a header.
+CREDENTIAL_PARAMS = frozenset(
+    ("consumer_key", "consumer_secret", "oauth_consumer_key", "access_token")
+)
+_METHOD_OVERRIDE = "X-HTTP-Method-Override"  # the one header WordPress's REST server reads
+# Rules that look at the URL only: a cache keyed on the URL already tells their answers apart.
+_BY_URL = frozenset(("disabled", "method", "path"))
+
+Headers = CIMultiDictProxy[str] | CIMultiDict[str]
 
 
-def bypass_reason(request: web.Request, rules: BypassConfig) -> str | None:
-    if request.method not in rules.methods:
-        return "method"
-    path = request.path
-    if path.startswith(rules.paths):
-        return "path"
-    # Most page views have no query string and send no cookie: parsing either
-    # only to find it empty was most of the cost of this function.
-    query = request.rel_url.query if request.query_string else _NO_QUERY
-    if rules.query_param and query.get(rules.query_param, "").lower() in _OFF:
-        return "query"
-    if rules.header and request.headers.get(rules.header, "").lower() in _OFF:
-        return "header"
-    if rules.previews and (query.get("preview", "").lower() == "true" or "preview_id" in query):
-        return "preview"
-    if (
-        rules.logged_in_cookie
-        and hdrs.COOKIE in request.headers
-        and any(name.startswith(rules.logged_in_cookie) for name in request.cookies)
-    ):
-        return "logged-in"
-    return None
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Why a request is not rewritten (``reason``), or ``None`` when it may be."""
+
+    reason: str | None
+
+    @property
+    def marks_answers(self) -> bool:
+        """True when the answer must tell caches about the decision (see ``cache_headers``)."""
+        return self.reason not in _BY_URL
+
+
+class Bypass:
+    """The bypass rules of one config, compiled once; :meth:`decide` is the hot path."""
+
+    __slots__ = ("_paths", "_rules", "_vary")
+
+    def __init__(self, rules: BypassConfig) -> None:
+        self._rules = rules
+        # "/wp-admin/" and "/wp-login.php" both become "…/" needles searched in "path/".
+        self._paths = tuple(
+            normalise_path(p).rstrip("/") + "/" for p in rules.paths if p.strip("/")
+        )
+        vary = []
+        if rules.logged_in_cookie:
+            vary.append("Cookie")
+        if rules.header:
+            vary.append(rules.header)
+        if rules.authorization:
+            vary.append("Authorization")
+        if rules.nonce:
+            vary.append("X-WP-Nonce")
+        vary.append(_METHOD_OVERRIDE)
+        self._vary = tuple(vary)
+
+    @property
+    def vary(self) -> tuple[str, ...]:
+        """The request headers the rules read: what a cache in front must key on."""
+        return self._vary
+
+    def decide(
+        self, method: str, raw_path: str, query: MultiMapping[str] | None, headers: Headers
+    ) -> Decision:
+        """The decision for one request; ``query`` is ``None`` when it has no query string."""
+        return Decision(self.reason(method, raw_path, query, headers))
+
+    def reason(
+        self, method: str, raw_path: str, query: MultiMapping[str] | None, headers: Headers
+    ) -> str | None:
+        rules = self._rules
+        methods = rules.methods
+        if method.upper() not in methods:
+            return "method"
+        if _overridden(query, headers, methods):
+            return "method-override"
+        if self._paths:
+            path = normalise_path(raw_path) + "/"
+            if any(needle in path for needle in self._paths):
+                return "path"
+        if rules.authorization and (
+            "Authorization" in headers
+            or (query is not None and any(k.lower() in CREDENTIAL_PARAMS for k in query))
+        ):
+            return "authorization"
+        if rules.nonce and ("X-WP-Nonce" in headers or (query is not None and "_wpnonce" in query)):
+            return "nonce"
+        if query is not None:
+            if rules.edit_context and _edit_context(query):
+                return "edit-context"
+            if rules.query_param and _any_off(query.getall(rules.query_param, ())):
+                return "query"
+        if rules.header and rules.header in headers and _any_off(headers.getall(rules.header)):
+            return "header"
+        if rules.previews and query is not None and _preview(query):
+            return "preview"
+        if rules.logged_in_cookie and "Cookie" in headers:
+            prefix = rules.logged_in_cookie.lower()
+            if any(name.startswith(prefix) for name in _cookie_names(headers.getall("Cookie"))):
+                return "logged-in"
+        return None
+
+    def cache_headers(self, headers: CIMultiDict[str], decision: Decision) -> None:
+        """Mark the answer to a request whose body the proxy could have rewritten.
+
+        Rewritten, or passed through for a per-request reason: ``Vary`` on the
+        headers the rules read; passed through for a per-request reason, also
+        ``private``, so no shared cache serves it to others. A reason of the URL
+        alone (``path``, ``method``, ``disabled``) needs neither: every request
+        for that URL gets the same answer.
+        """
+        if decision.reason in _BY_URL:
+            return
+        add_vary(headers, self._vary)
+        if decision.reason is not None:
+            make_private(headers)
+
+
+def normalise_path(raw_path: str) -> str:
+    """The path as a web server resolves it before choosing a script, lower-cased.
+
+    Percent-decoded once (as nginx does), empty segments merged, ``.`` and ``..``
+    resolved; the query, if any, is cut off first.
+    """
+    path = raw_path.partition("?")[0]
+    if "%" in path:
+        path = unquote(path, errors="surrogateescape")
+    path = path.lower()
+    if "//" not in path and "/." not in path:
+        return path
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    trailing = "/" if path.endswith(("/", "/.", "/..")) and segments else ""
+    return "/" + "/".join(segments) + trailing
+
+
+def _any_off(values: Iterable[str]) -> bool:
+    return any(v.strip().lower() in _OFF for v in values)
+
+
+def _overridden(
+    query: MultiMapping[str] | None, headers: Headers, methods: tuple[str, ...]
+) -> bool:
+    named: list[str] = []
+    if query is not None and "_method" in query:
+        named += query.getall("_method")
+    if _METHOD_OVERRIDE in headers:
+        named += headers.getall(_METHOD_OVERRIDE)
+    return any(m.strip().upper() not in methods for m in named)
+
+
+def _edit_context(query: MultiMapping[str]) -> bool:
+    for key, value in query.items():
+        name = key.lower()
+        if name.startswith("context[") or (
+            name == "context" and value.strip().lower() not in _READ_ONLY_CONTEXTS
+        ):
+            return True
+    return False
+
+
+def _preview(query: MultiMapping[str]) -> bool:
+    return "preview_id" in query or any(
+        v.strip().lower() == "true" for v in query.getall("preview", ())
+    )
+
+
+def _cookie_names(values: Iterable[str]) -> Iterable[str]:
+    """Cookie names as PHP's ``$_COOKIE`` keys them (lower-cased for comparison)."""
+    for value in values:
+        for pair in value.split(";"):
+            name = pair.partition("=")[0].strip()
+            if "%" in name:
+                name = unquote(name)
+            yield name.replace(".", "_").replace(" ", "_").lower()

@@ -13,6 +13,7 @@ keys: ``upstream``, ``listen``, ``enabled``, ``site``, ``proxy`` and ``bypass``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,18 @@ class ProxyConfig:
 
 @dataclass(frozen=True, slots=True)
 class BypassConfig:
+    """What is never rewritten; each rule is described in :mod:`rewriteproxy.bypass`."""
+
     query_param: str = "rewriteproxy"  # ?rewriteproxy=off
     header: str = "X-RewriteProxy"  # X-RewriteProxy: off
-    paths: tuple[str, ...] = ("/wp-admin/", "/wp-login.php")
+    paths: tuple[str, ...] = ("/wp-admin/", "/wp-login.php", "/xmlrpc.php", "/wp-cron.php")
     logged_in_cookie: str = "wordpress_logged_in_"  # cookie-name prefix; "" to rewrite for everyone
     previews: bool = True  # ?preview=true and ?p=… &preview pages pass through
     methods: tuple[str, ...] = ("GET", "HEAD")  # only these are ever rewritten
+    authorization: bool = True  # an Authorization header, or credentials in the query
+    nonce: bool = True  # X-WP-Nonce or _wpnonce: a logged-in session's REST and admin calls
+    edit_context: bool = True  # REST ?context= other than view or embed
+    identifiers: tuple[str, ...] = ("guid",)  # JSON keys and XML elements whose values stay local
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +210,23 @@ def _parse_bypass(section: Section) -> BypassConfig:
         logged_in_cookie=section.text("logged_in_cookie", d.logged_in_cookie),
         previews=section.flag("previews", d.previews),
         methods=tuple(m.upper() for m in section.texts("methods", d.methods)),
+        authorization=section.flag("authorization", d.authorization),
+        nonce=section.flag("nonce", d.nonce),
+        edit_context=section.flag("edit_context", d.edit_context),
+        identifiers=section.texts("identifiers", d.identifiers),
     )
+    for name in bypass.identifiers:
+        if not _IDENTIFIER_NAME.fullmatch(name):
+            raise section.error(
+                "identifiers",
+                f"{name!r} is not allowed: expected a JSON key or XML element name "
+                "such as guid (letters, digits, _ . : -)",
+            )
     section.done()
     return bypass
+
+
+_IDENTIFIER_NAME = re.compile(r"[A-Za-z_][\w.:-]*")
 
 
 _A_PATH = "a path starting with /"

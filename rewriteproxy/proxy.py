@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from .bypass import bypass_reason
+from .bypass import Decision
 from .http import codings
 from .http.headers import end_to_end, forwarded_request_headers
 from .http.validators import etag_for, our_tags
@@ -156,10 +157,22 @@ _UNKNOWN_LENGTH_GUESS = 256 * 1024
 async def handle(request: web.Request, state: State) -> web.StreamResponse:
     runtime = state.runtime  # one snapshot for the whole request, whatever a reload does meanwhile
     config = runtime.config
-    reason = "disabled" if not config.enabled else bypass_reason(request, config.bypass)
+    if config.enabled:
+        query = request.rel_url.query if request.query_string else None
+        decision = runtime.bypass.decide(
+            request.method, request.rel_url.raw_path, query, request.headers
+        )
+    else:
+        decision = _DISABLED
+    reason = decision.reason
     if reason is not None:
         state.metrics.bypassed[reason] += 1
     revalidating = our_tags(request.headers.get("If-None-Match")) if reason is None else frozenset()
+    bypass = runtime.bypass
+
+    def mark(headers: CIMultiDict[str]) -> None:
+        """What the answer tells caches in front about the decision (Vary, private)."""
+        bypass.cache_headers(headers, decision)
 
     headers = forwarded_request_headers(
         request.headers,
@@ -185,13 +198,15 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         async with state.upstream.request(request.method, target, headers, data) as upstream:
             if reason is None and _rewritable(upstream, runtime):
                 if request.method != "HEAD" and upstream.status != 206:
-                    return await _rewrite(request, state, upstream, revalidating)
+                    return await _rewrite(request, state, upstream, revalidating, mark)
             else:
                 state.metrics.requests["passthrough"] += 1
-                return await _pass_through(request, upstream)
+                # A bypassed answer the proxy could have rewritten tells caches why it was not.
+                marked = decision.marks_answers and _rewritable(upstream, runtime)
+                return await _pass_through(request, upstream, mark if marked else None)
         # Fetched again as a GET once this answer's connection is given back: holding it
         # while waiting for a second one, enough HEADs at once would take every connection.
-        return await _refetch_and_rewrite(request, state, target, headers, revalidating)
+        return await _refetch_and_rewrite(request, state, target, headers, revalidating, mark)
     except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
         return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
@@ -199,6 +214,10 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         state.metrics.requests["upstream_error"] += 1
         log.warning("upstream %s: %s", config.upstream, exc)
         return _error(502, "Bad Gateway: the WordPress origin could not be reached.\n")
+
+
+_DISABLED = Decision("disabled")
+Mark = Callable[[CIMultiDict[str]], None]
 
 
 def _rewritable(upstream: UpstreamResponse, runtime: Runtime) -> bool:
@@ -225,12 +244,13 @@ async def _refetch_and_rewrite(
     target: str,
     headers: CIMultiDict[str],
     revalidating: frozenset[str],
+    mark: Mark,
 ) -> web.StreamResponse:
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
     async with state.upstream.request("GET", target, headers) as upstream:
-        return await _rewrite(request, state, upstream, revalidating)
+        return await _rewrite(request, state, upstream, revalidating, mark)
 
 
 async def _rewrite(
@@ -238,6 +258,7 @@ async def _rewrite(
     state: State,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
+    mark: Mark,
 ) -> web.StreamResponse:
     budget = state.budget
     length = upstream.content_length
@@ -252,11 +273,13 @@ async def _rewrite(
             upstream.resume_reading()
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
-        response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease)
+        response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease, mark)
         if isinstance(response, tuple):  # too large: stream it, outside the budget
             budget.release(lease[0])
             lease[0] = 0
-            return await _stream(request, upstream, _response_headers(upstream), response[0])
+            headers = _response_headers(upstream)
+            mark(headers)
+            return await _stream(request, upstream, headers, response[0])
         # Sent here, not after returning, so the reservation covers the unsent bytes.
         await response.prepare(request)
         await response.write_eof()
@@ -272,6 +295,7 @@ async def _buffer_and_rewrite(
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
     lease: list[int],
+    mark: Mark,
 ) -> web.Response | tuple[list[bytes]]:
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
     runtime = state.runtime
@@ -311,10 +335,12 @@ async def _buffer_and_rewrite(
     if result.body is None:  # unchanged or failed: the upstream's own bytes and headers
         headers = _response_headers(upstream)
         headers.popall("Content-Length", None)
+        mark(headers)
         return _respond(request, upstream, headers, body)
 
     state.metrics.rewritten_bytes += len(body)
     headers = end_to_end(upstream.headers, _OF_THE_UPSTREAM_BYTES)
+    mark(headers)
     etag = etag_for(result.body)
     headers["ETag"] = etag
     if etag in revalidating:
@@ -332,9 +358,16 @@ def _respond(
     return web.Response(status=status, reason=reason, headers=headers, body=body)
 
 
-async def _pass_through(request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
-    """The upstream's answer, untouched: small bodies of known length whole, the rest streamed."""
+async def _pass_through(
+    request: web.Request, upstream: UpstreamResponse, mark: Mark | None = None
+) -> web.StreamResponse:
+    """The upstream's answer, untouched: small bodies of known length whole, the rest streamed.
+
+    ``mark`` adds what caches in front must know when the body could have been rewritten.
+    """
     headers = _response_headers(upstream)
+    if mark is not None:
+        mark(headers)
     length = upstream.content_length
     if request.method != "HEAD" and upstream.status not in _NO_BODY_STATUSES:
         if length is None:

@@ -22,6 +22,7 @@ from cachetools import LRUCache
 from .config import Config
 from .delivery import DeliveryProvider, build_delivery
 from .features import FeaturesConfig, build_handlers
+from .formats.identifiers import Identifiers
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
@@ -284,18 +285,37 @@ def build_pipeline(
         return rewrite
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
+    identifiers = Identifiers(config.bypass.identifiers)
     rewrite_html = cached(b"h", rewrite_page)
-    rewrite_text = cached(b"t", lambda plain, m, charset: _sweep_text(sweep, plain, m, charset))
+    rewrite_text = cached(
+        b"t", lambda plain, m, charset: _sweep_text(sweep, identifiers, plain, m, charset)
+    )
     rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}
     rewriters.update({t: rewrite_text for t in TEXT_TYPES})
     return Pipeline(rewriters)
 
 
 def _sweep_text(
-    sweep: UrlSweep, body: bytes, map_url: Callable[[str], str | None], charset: str | None
+    sweep: UrlSweep,
+    identifiers: Identifiers,
+    body: bytes,
+    map_url: Callable[[str], str | None],
+    charset: str | None,
 ) -> bytes:
     # surrogateescape: bytes that are not valid in the charset survive untouched.
     encoding = charset or "utf-8"
     text = body.decode(encoding, "surrogateescape")
-    new = sweep.rewrite(text, map_url)
+    keep = identifiers.spans(text)
+    if not keep:
+        new = sweep.rewrite(text, map_url)
+    else:  # identifier values (REST guid, <guid>) stay as they are: sweep between them
+        parts: list[str] = []
+        pos = 0
+        for start, end in keep:
+            parts += (sweep.rewrite(text[pos:start], map_url), text[start:end])
+            pos = end
+        parts.append(sweep.rewrite(text[pos:], map_url))
+        new = "".join(parts)
+        if new == text:
+            new = text
     return body if new is text else new.encode(encoding, "surrogateescape")

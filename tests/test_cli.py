@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
@@ -73,12 +74,32 @@ def test_rewrite_diff_shows_only_the_changed_lines(tmp_path):
     assert REWRITTEN_SRC in changed[1]
 
 
-def test_rewrite_leaves_bypassed_pages_alone(tmp_path):
+@pytest.mark.parametrize(
+    ("options", "rule"),
+    [
+        (["--url", "https://wp.test/wp-admin/post.php"], "path"),
+        (["--url", "https://wp.test/?rewriteproxy=off"], "query"),
+        (["--url", "https://wp.test/?p=1&preview=true"], "preview"),
+        (["--url", "https://wp.test/wp-json/wp/v2/posts/1?context=edit"], "edit-context"),
+        (["--header", "Authorization: Basic YWRtaW46eA=="], "authorization"),
+        (["--header", "x-rewriteproxy: off"], "header"),
+        (["--cookie", "wordpress_logged_in_abc=admin"], "logged-in"),
+        (["--method", "POST"], "method"),
+    ],
+)
+def test_rewrite_leaves_what_the_proxy_bypasses_alone_and_says_why(tmp_path, options, rule):
     config = write_config(tmp_path / "c.yaml")
-    result = rewriteproxy(
-        "rewrite", "--config", str(config), "--url", "https://wp.test/wp-admin/post.php", stdin=PAGE
-    )
+    result = rewriteproxy("rewrite", "--config", str(config), *options, stdin=PAGE)
+    assert result.returncode == 0
     assert result.stdout == PAGE
+    assert f"the bypass rule '{rule}' applies".encode() in result.stderr
+
+
+def test_rewrite_refuses_a_header_it_cannot_read(tmp_path):
+    config = write_config(tmp_path / "c.yaml")
+    result = rewriteproxy("rewrite", "--config", str(config), "--header", "nocolon", stdin=PAGE)
+    assert result.returncode == 2
+    assert b"expected 'Name: value'" in result.stderr
 
 
 def test_a_bad_config_exits_2_with_the_key_named(tmp_path):

@@ -40,8 +40,14 @@ def test_defaults_for_everything_optional():
     config = parse_config(MINIMAL)
     assert config.enabled is True
     assert config.listen.port == 8000
-    assert config.bypass.paths == ("/wp-admin/", "/wp-login.php")
+    assert config.bypass.paths == ("/wp-admin/", "/wp-login.php", "/xmlrpc.php", "/wp-cron.php")
     assert config.bypass.logged_in_cookie == "wordpress_logged_in_"
+    assert (config.bypass.authorization, config.bypass.nonce, config.bypass.edit_context) == (
+        True,
+        True,
+        True,
+    )
+    assert config.bypass.identifiers == ("guid",)
     assert config.proxy.max_rewrite_bytes == 8 * 1024 * 1024
     assert config.proxy.upstream_connections == 256
 
@@ -75,6 +81,14 @@ def test_uploads_path_is_normalised():
         (
             "upstream: http://x\nsite: {hosts: [a], uploads_path: uploads}",
             "expected a path starting with /",
+        ),
+        (
+            MINIMAL + "bypass: {identifiers: ['a b']}\n",
+            "bypass.identifiers (line 5): 'a b' is not allowed: expected a JSON key",
+        ),
+        (
+            MINIMAL + "bypass: {nonce: sometimes}\n",
+            "bypass.nonce (line 5): 'sometimes' is not allowed: expected true or false",
         ),
         ("upstream: [http://x", "not valid YAML"),
         ("- a list", "expected a mapping of keys at the top level"),

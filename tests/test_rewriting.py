@@ -222,3 +222,47 @@ delivery: {provider: cdn, cdn: {base_url: "https://cdn.example.net/u/"}}
     assert result.status == "failed" and result.body is None
     assert result.error is not None and "more than 4096" in result.error
     assert pipeline.apply(gzip.compress(PAGE), "text/html", "gzip").status == "rewritten"
+
+
+# -- identifiers stay local -----------------------------------------------------------------
+
+REST_MEDIA = (
+    b'[{"id":7,"guid":{"rendered":"http:\\/\\/wp.test\\/wp-content\\/uploads\\/2024\\/05\\/a.jpg",'
+    b'"raw":"http:\\/\\/wp.test\\/wp-content\\/uploads\\/2024\\/05\\/a.jpg"},'
+    b'"source_url":"http:\\/\\/wp.test\\/wp-content\\/uploads\\/2024\\/05\\/a.jpg"}]'
+)
+FEED = (
+    b'<?xml version="1.0"?><rss><channel><item>'
+    b'<guid isPermaLink="false">http://wp.test/wp-content/uploads/2024/05/a.jpg</guid>'
+    b'<enclosure url="http://wp.test/wp-content/uploads/2024/05/a.jpg" type="image/jpeg"/>'
+    b"</item></channel></rss>"
+)
+
+
+def test_a_rest_guid_stays_local_while_the_source_url_is_rewritten():
+    result = build_pipeline(CONFIG, NullInventory()).apply(REST_MEDIA, "application/json")
+    assert result.status == "rewritten"
+    assert result.body is not None
+    guid, rest = result.body.split(b'"source_url"')
+    assert guid == REST_MEDIA.split(b'"source_url"')[0]  # byte for byte
+    assert b"cdn.example.net" in rest
+
+
+def test_a_feed_guid_stays_local_while_the_enclosure_is_rewritten():
+    result = build_pipeline(CONFIG, NullInventory()).apply(FEED, "application/rss+xml")
+    assert result.body is not None
+    assert b'"false">http://wp.test/wp-content/uploads/2024/05/a.jpg</guid>' in result.body
+    assert b'<enclosure url="https://cdn.example.net/u/2024/05/a.jpg' in result.body
+
+
+def test_identifier_names_come_from_the_config():
+    config = parse_config(
+        "upstream: http://127.0.0.1:9\nsite: {hosts: [wp.test]}\n"
+        "delivery: {provider: cdn, cdn: {base_url: 'https://cdn.example.net/u/'}}\n"
+        "bypass: {identifiers: [source_url]}\n"
+    )
+    result = build_pipeline(config, NullInventory()).apply(REST_MEDIA, "application/json")
+    assert result.body is not None
+    guid, rest = result.body.split(b'"source_url"')
+    assert b"cdn.example.net" in guid  # guid is no longer an identifier here
+    assert rest == REST_MEDIA.split(b'"source_url"')[1]

@@ -1,7 +1,8 @@
 """``rewriteproxy rewrite``: one document on stdin, the rewritten document on stdout.
 
 It runs the very pipeline the proxy runs for a response of that content type,
-so what it prints is what a browser would get.
+and the very bypass rules for the request ``--url``, ``--header`` and
+``--cookie`` describe, so what it prints is what a browser would get.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import argparse
 import asyncio
 import difflib
 import sys
-from urllib.parse import urlsplit
 
+from multidict import CIMultiDict
+from yarl import URL
+
+from ..bypass import Bypass
+from ..config import Config
 from ._common import add_config_argument, load_or_explain
 
 NAME = "rewrite"
@@ -28,8 +33,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         metavar="PAGE_URL",
-        help="the page's URL; pages the bypass rules exclude (such as "
-        "/wp-admin/) come out unchanged, as through the proxy",
+        help="the page's URL; requests the bypass rules exclude (such as "
+        "/wp-admin/ or ?context=edit) come out unchanged, as through the proxy",
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header, for the bypass rules (repeatable)",
+    )
+    parser.add_argument(
+        "--cookie",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a request cookie, for the bypass rules (repeatable)",
+    )
+    parser.add_argument(
+        "--method", default="GET", help="the request method, for the bypass rules (default: GET)"
     )
     parser.add_argument(
         "--diff", action="store_true", help="print a unified diff of input and output instead"
@@ -40,11 +62,15 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_explain(args.config)
     if config is None:
         return 2
+    headers = _request_headers(args.header, args.cookie)
+    if headers is None:
+        return 2
     document = sys.stdin.buffer.read()
     output = document
-    path = urlsplit(args.url).path if args.url else "/"
-    bypassed = not config.enabled or any(path.startswith(p) for p in config.bypass.paths)
-    if not bypassed:
+    reason = "disabled" if not config.enabled else _bypass_reason(config, args, headers)
+    if reason is not None:
+        print(f"rewriteproxy: not rewritten: the bypass rule {reason!r} applies", file=sys.stderr)
+    else:
         output = asyncio.run(_rewrite(config, document, args.content_type))
     if args.diff:
         before = document.decode("utf-8", "replace").splitlines(keepends=True)
@@ -56,6 +82,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(output)
     return 0
+
+
+def _request_headers(header: list[str], cookie: list[str]) -> CIMultiDict[str] | None:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in header:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            print(f"rewriteproxy: --header {line!r}: expected 'Name: value'", file=sys.stderr)
+            return None
+        headers.add(name.strip(), value.strip())
+    if cookie:
+        headers.add("Cookie", "; ".join(cookie))
+    return headers
+
+
+def _bypass_reason(
+    config: Config, args: argparse.Namespace, headers: CIMultiDict[str]
+) -> str | None:
+    url = URL(args.url or "/")
+    query = url.query if url.raw_query_string else None
+    return Bypass(config.bypass).reason(args.method, url.raw_path or "/", query, headers)
 
 
 async def _rewrite(config: object, document: bytes, content_type: str) -> bytes:
