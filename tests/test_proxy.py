@@ -709,6 +709,43 @@ async def test_a_request_that_cannot_be_written_upstream_is_a_400(start_proxy, m
     assert reached == []
 
 
+async def test_a_request_trailer_never_becomes_a_header_of_the_next_request(start_proxy):
+    # aiohttp's C parser hands a chunked body's last trailer to the next request on the
+    # connection: the proxy ends a connection after a request with a chunked body.
+    seen: list[tuple[str, list[str]]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        await request.read()
+        seen.append((request.path, list(request.headers)))
+        return web.Response(text=request.path)
+
+    client = await start_proxy(origin(any=record))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"POST /form HTTP/1.1\r\nHost: wp.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"6\r\nform=1\r\n0\r\nX-Trailer: smuggled\r\n\r\n"
+        b"GET /next HTTP/1.1\r\nHost: wp.test\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    received = await asyncio.wait_for(reader.read(), 10)  # until the proxy closes
+    writer.close()
+    assert all("X-Trailer" not in names for _, names in seen)
+    assert [path for path, _ in seen] == ["/form"]  # the next request was never read
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: close" in head
+    assert body == b"/form"
+    # A body of known length keeps the connection for the next request.
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"POST /form HTTP/1.1\r\nHost: wp.test\r\nContent-Length: 6\r\n\r\nform=1"
+        b"GET /next HTTP/1.1\r\nHost: wp.test\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    received = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+
+
 # -- endpoints --------------------------------------------------------------------------
 
 
