@@ -8,6 +8,13 @@ runtime keeps serving. ``enabled: false`` takes effect for the next request.
 The inventory is the only part with a life of its own (background listing);
 it is kept across reloads when its config did not change, and replaced (the
 new one started, the old one closed) when it did.
+
+A request with a chunked body is the last one read from its connection: its
+answer says ``Connection: close``. aiohttp's C parser hands the last trailer
+field of a chunked body to the next request on the connection as a header of
+its own, and the trailers are not shown to the application, so the proxy
+cannot tell which requests carried one; ending the connection is what keeps a
+trailer from ever becoming a header.
 """
 
 from __future__ import annotations
@@ -110,6 +117,7 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
         state.rewriter.shutdown(wait=False)
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(_last_on_connection_after_a_chunked_body)
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         proxy = state.runtime.config.proxy
@@ -123,6 +131,15 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
 
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
+
+
+async def _last_on_connection_after_a_chunked_body(
+    request: web.Request, response: web.StreamResponse
+) -> None:
+    # The parser takes no other transfer coding in a request, so any is chunked.
+    if "Transfer-Encoding" in request.headers:
+        response.force_close()  # called before the head is written, after aiohttp set Connection
+        response.headers["Connection"] = "close"
 
 
 def _gauges(state: State) -> dict[str, float]:

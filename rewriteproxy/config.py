@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
+from .http.headers import TrustedProxies
 from .settings import ConfigError, Section
 
 __all__ = [
@@ -62,6 +64,8 @@ class ProxyConfig:
     metrics_path: str = "/-/rewriteproxy/metrics"
     preserve_host: bool = True  # send the client's Host upstream, so WordPress builds its own URLs
     upstream_connections: int = 256  # per worker; requests beyond wait for one
+    # Peers whose X-Forwarded-* and Forwarded headers are believed (loopback, as gunicorn's).
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +200,25 @@ def _parse_proxy(section: Section) -> ProxyConfig:
         upstream_connections=section.integer(
             "upstream_connections", d.upstream_connections, minimum=1
         ),
+        trusted_proxies=_parse_trusted_proxies(section, d.trusted_proxies),
     )
     section.done()
     return proxy
+
+
+def _parse_trusted_proxies(section: Section, default: TrustedProxies) -> TrustedProxies:
+    values = section.texts("trusted_proxies", tuple(map(str, default.networks)))
+    networks = []
+    for value in values:
+        try:
+            networks.append(ip_network(value.strip()))
+        except ValueError as exc:
+            raise section.error(
+                "trusted_proxies",
+                f"{value!r} is not allowed: expected an IP address or a network "
+                f"such as 10.0.0.0/8 or fd00::/8 ({exc})",
+            ) from exc
+    return TrustedProxies(tuple(networks))
 
 
 def _parse_bypass(section: Section) -> BypassConfig:

@@ -7,9 +7,10 @@ The flow for every request:
    256 KiB is read whole and sent in one piece (far cheaper than streaming it),
    as is a chunked one (PHP's way) that is all here when its headers are;
    anything else streams, each write carrying all that has arrived.
-2. Forward method, path, query, body and end-to-end headers upstream, adding
-   ``X-Forwarded-*``; ``Accept-Encoding`` is narrowed to codings the proxy can
-   decode, so it can always read what comes back.
+2. Forward method, path, query, body and end-to-end headers upstream, with
+   ``X-Forwarded-*`` believed only from ``proxy.trusted_proxies`` and otherwise
+   set from what the proxy saw (:mod:`.http.headers`); ``Accept-Encoding`` is
+   narrowed to codings the proxy can decode, so it can always read what comes back.
 3. A response that cannot be rewritten (an image, a type no rewriter handles,
    ``Cache-Control: no-transform``, an unknown coding, a body over
    ``proxy.max_rewrite_bytes``) streams straight through, never buffered whole.
@@ -32,8 +33,10 @@ socket buffers. A body of unknown length is reserved at a guess and may
 overdraw the budget as it grows (never past ``max_rewrite_bytes``), because
 making it wait then could deadlock.
 
-Upstream refusing connections is a 502, upstream silent past
-``proxy.read_timeout`` a 504; both short plain-text answers. A client that
+Upstream refusing connections or answering with something that cannot be
+passed on (:mod:`.http.syntax`) is a 502, upstream silent past
+``proxy.read_timeout`` a 504, a request that cannot be written upstream as it
+is a 400; all short plain-text answers. A client that
 goes away cancels the upstream request (the app runs with handler cancellation).
 """
 
@@ -54,7 +57,7 @@ from .bypass import Decision
 from .http import codings
 from .http.headers import end_to_end, forwarded_request_headers
 from .http.validators import etag_for, our_tags
-from .upstream import UPSTREAM_ERRORS, UpstreamResponse
+from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     from .app import Runtime, State
@@ -174,9 +177,11 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         """What the answer tells caches in front about the decision (Vary, private)."""
         bypass.cache_headers(headers, decision)
 
+    peer = request.remote
     headers = forwarded_request_headers(
         request.headers,
-        client_ip=request.remote,
+        peer=peer,
+        trusted=config.proxy.trusted_proxies.trusts(peer),
         scheme=request.scheme,
         upstream_host=URL(config.upstream).raw_authority,
         preserve_host=config.proxy.preserve_host,
@@ -214,6 +219,10 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         state.metrics.requests["upstream_error"] += 1
         log.warning("upstream %s: %s", config.upstream, exc)
         return _error(502, "Bad Gateway: the WordPress origin could not be reached.\n")
+    except InvalidRequest as exc:  # nothing was sent: what cannot be written came from the client
+        state.metrics.requests["invalid_request"] += 1
+        log.info("request not forwarded: %s", exc)
+        return _error(400, "Bad Request: the request cannot be forwarded.\n")
 
 
 _DISABLED = Decision("disabled")

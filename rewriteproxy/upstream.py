@@ -11,7 +11,11 @@ know which one served it.
 Both raise :class:`TimeoutError` when the origin is silent for
 ``proxy.read_timeout`` (or does not accept a connection within
 ``proxy.connect_timeout``), and :data:`UPSTREAM_ERRORS` when it cannot be
-reached or breaks the answer off.
+reached, breaks the answer off or answers with something that cannot be passed
+on (both check answers by :func:`~rewriteproxy.http.syntax.answer_problem`).
+A request that cannot be written as it is raises :class:`InvalidRequest`
+before anything is sent (both check by
+:func:`~rewriteproxy.http.syntax.request_problem`).
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .config import ProxyConfig
-from .http.client import ConnectionPool, UpstreamError
+from .http.client import ConnectionPool, InvalidRequest, UpstreamError
+from .http.syntax import answer_problem, request_problem
 
-__all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamResponse"]
+__all__ = ["UPSTREAM_ERRORS", "InvalidRequest", "Upstream", "UpstreamResponse"]
 
 UPSTREAM_ERRORS = (aiohttp.ClientError, UpstreamError)
 
@@ -112,10 +117,17 @@ class Upstream:
         headers: CIMultiDict[str],
         body: aiohttp.StreamReader | bytes | None,
     ) -> AsyncIterator[UpstreamResponse]:
+        problem = request_problem(method, target, headers)
+        if problem is not None:
+            raise InvalidRequest(problem)
         url = URL(self._base + target, encoded=True)
         async with self._session.request(
             method, url, headers=headers, data=body, allow_redirects=False
         ) as response:
+            problem = answer_problem(response.status, response.reason or "", response.headers)
+            if problem is not None:
+                response.close()  # a connection that spoke like this is not used again
+                raise UpstreamError(f"the upstream's answer cannot be passed on: {problem}")
             yield _AiohttpResponse(response)
 
     async def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 import pytest
 
 from rewriteproxy.config import ConfigError, load_config, parse_config
@@ -50,6 +52,10 @@ def test_defaults_for_everything_optional():
     assert config.bypass.identifiers == ("guid",)
     assert config.proxy.max_rewrite_bytes == 8 * 1024 * 1024
     assert config.proxy.upstream_connections == 256
+    assert config.proxy.trusted_proxies.networks == (
+        ip_network("127.0.0.1/32"),
+        ip_network("::1/128"),
+    )
 
 
 def test_uploads_path_is_normalised():
@@ -76,6 +82,13 @@ def test_uploads_path_is_normalised():
             MINIMAL + "proxy: {upstream_connections: 0}\n",
             "proxy.upstream_connections (line 5): 0 is not allowed: expected at least 1",
         ),
+        (
+            MINIMAL + "proxy: {trusted_proxies: [10.0.0.1/8]}\n",
+            "proxy.trusted_proxies (line 5): '10.0.0.1/8' is not allowed: expected an IP address "
+            "or a network such as 10.0.0.0/8 or fd00::/8 (10.0.0.1/8 has host bits set)",
+        ),
+        (MINIMAL + "proxy: {trusted_proxies: [nginx]}\n", "'nginx' is not allowed"),
+        (MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n", "expected a list of strings"),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
         (
@@ -120,3 +133,21 @@ def test_a_missing_environment_variable_is_named():
 def test_load_config_names_an_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_trusted_proxies_are_networks_parsed_once():
+    config = parse_config(
+        MINIMAL + "proxy:\n  trusted_proxies: [10.0.0.0/8, 192.168.1.5, 'fd00::/8']\n"
+    )
+    trusted = config.proxy.trusted_proxies
+    assert trusted.networks == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.168.1.5/32"),
+        ip_network("fd00::/8"),
+    )
+    assert trusted.trusts("10.9.8.7") and trusted.trusts("192.168.1.5")
+    assert not trusted.trusts("127.0.0.1")
+    assert (
+        parse_config(MINIMAL + "proxy: {trusted_proxies: []}\n").proxy.trusted_proxies.networks
+        == ()
+    )

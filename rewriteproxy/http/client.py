@@ -30,6 +30,11 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   :meth:`Response.read_some` all that has arrived so far, as one piece.
 - A 1xx informational answer (103 Early Hints) is skipped; the caller gets the
   final one. An answer to HEAD ends after its headers.
+- A request is checked against :mod:`rewriteproxy.http.syntax` before a byte
+  of it is written (:class:`InvalidRequest`), and so is the final answer
+  before it is handed over (:class:`UpstreamError`): one that could not be
+  passed on to the client as it is (a control byte in a header, a 101 nobody
+  asked for, a status outside 100 to 599) is an error, not a response.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from typing import cast
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["ConnectionPool", "Response", "UpstreamError"]
+from .syntax import answer_problem, request_problem
+
+__all__ = ["ConnectionPool", "InvalidRequest", "Response", "UpstreamError"]
 
 _HIGH_WATER = 64 * 1024  # body bytes held per connection before reading pauses
 _MAX_HEAD = 256 * 1024  # status line and headers; more is not an HTTP answer we read
@@ -55,7 +62,12 @@ _LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
 
 class UpstreamError(ConnectionError):
-    """The upstream could not be reached, closed early, or sent something that is not HTTP."""
+    """The upstream could not be reached, closed early, or sent something that is not HTTP
+    (or not an answer that can be passed on)."""
+
+
+class InvalidRequest(ValueError):
+    """A request that HTTP does not allow to be written as given; nothing of it was sent."""
 
 
 class ConnectionPool:
@@ -86,8 +98,12 @@ class ConnectionPool:
         """``async with pool.request(...) as response``: the final answer's head, body to come.
 
         ``target`` is the request target as sent (path and query, already encoded);
-        ``headers`` are sent as given, so they must hold ``Host``.
+        ``headers`` are sent as given, so they must hold ``Host``. Raises
+        :class:`InvalidRequest` if any of them cannot be written as it is.
         """
+        problem = request_problem(method, target, headers)
+        if problem is not None:
+            raise InvalidRequest(problem)
         lines = [f"{method} {target} HTTP/1.1\r\n"]
         lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
         if method in _LENGTH_REQUIRED and "Content-Length" not in headers:
@@ -431,6 +447,8 @@ class _Connection(asyncio.Protocol):
         self.untouched = False
         try:
             parser.feed_data(data)
+        except httptools.HttpParserUpgrade:  # a 101, refused in on_headers_complete already
+            self._fail(UpstreamError("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError(f"invalid HTTP answer from the upstream: {exc}"))
 
@@ -466,8 +484,6 @@ class _Connection(asyncio.Protocol):
         if self._stray:
             return
         self._count(len(name) + len(value))
-        if b"\0" in value:  # lenient llhttp lets it through; no header may carry it on
-            self._fail(UpstreamError("the upstream sent a NUL byte in a header"))
         self._fields.append((name, value.rstrip(b" \t")))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
@@ -482,16 +498,22 @@ class _Connection(asyncio.Protocol):
             (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
             for name, value in self._fields
         )
+        reason = self._reason.decode("utf-8", "surrogateescape")
+        # Lenient llhttp lets control bytes through in values and the reason phrase.
+        problem = answer_problem(status, reason, headers)
+        if problem is not None:
+            self._fail(UpstreamError(f"the upstream's answer cannot be passed on: {problem}"))
+            return
         self._final = True
-        self._keep_alive = parser.should_keep_alive() and status != 101
+        self._keep_alive = parser.should_keep_alive()
         self._until_close = (
             status not in (204, 304)
             and "Content-Length" not in headers
             # Chunked framing only when chunked is the last coding (RFC 9112 §6.3).
             and headers.get("Transfer-Encoding", "").rpartition(",")[2].strip().lower() != "chunked"
         )
-        response = Response(self, status, self._reason.decode("utf-8", "surrogateescape"), headers)
-        if self._is_head or status == 101:
+        response = Response(self, status, reason, headers)
+        if self._is_head:
             self._finish()
         waiter = self._head_waiter
         if waiter is not None and not waiter.done():

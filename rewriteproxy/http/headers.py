@@ -1,15 +1,48 @@
-"""Which headers cross the proxy, and the ``X-Forwarded-*`` headers it adds.
+"""Which headers cross the proxy, and the forwarding headers it adds.
 
 RFC 9110 §7.6.1: hop-by-hop headers (and any header named in ``Connection``)
 belong to one connection and are never forwarded. Everything else is copied
 as it came, in order, repeated headers (``Set-Cookie``) included.
+
+Forwarding headers (:data:`FORWARDING`: ``X-Forwarded-For``, ``-Host``,
+``-Proto``, ``-Port``, ``-Ssl``, ``X-Real-IP`` and RFC 7239's ``Forwarded``)
+say who the client is and how it connected. WordPress and its plugins believe
+them (links are built on ``X-Forwarded-Host``; ``X-Forwarded-Proto: https``
+skips the redirect to https), so only a peer in ``proxy.trusted_proxies``
+(:class:`TrustedProxies`) may send them:
+
+- From a trusted peer they pass on as they came, with the peer's address
+  appended to ``X-Forwarded-For`` (several such headers are joined into one
+  list first) and, where a ``Forwarded`` header came, to it as a ``for=``
+  element. ``X-Forwarded-Proto`` and ``-Host`` are added from this connection
+  only where the peer sent none.
+- From any other peer the client's own are removed, and the proxy sets
+  ``X-Forwarded-For`` (the peer's address), ``X-Forwarded-Proto`` (the scheme
+  of this connection) and ``X-Forwarded-Host`` (the ``Host`` it received)
+  from what it saw itself.
+
+An IPv4-mapped IPv6 peer (``::ffff:127.0.0.1``, from a dual-stack socket) is
+judged as its IPv4 address. A peer without an address (a Unix socket) is
+never trusted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import TypeAlias
+
+from cachetools import LRUCache
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["HOP_BY_HOP", "end_to_end", "forwarded_request_headers"]
+__all__ = [
+    "FORWARDING",
+    "HOP_BY_HOP",
+    "TrustedProxies",
+    "end_to_end",
+    "forwarded_request_headers",
+    "peer_in",
+]
 
 HOP_BY_HOP = frozenset(
     h.lower()
@@ -47,24 +80,91 @@ def end_to_end(
     return out
 
 
+FORWARDING = frozenset(
+    h.lower()
+    for h in (
+        "Forwarded",
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Port",
+        "X-Forwarded-Ssl",
+        "X-Real-IP",
+    )
+)
+
+Network: TypeAlias = IPv4Network | IPv6Network
+
+_PEERS_REMEMBERED = 4096  # verdicts kept per config; a miss costs one address parse
+
+
+def peer_in(peer: str, networks: tuple[Network, ...]) -> bool:
+    """True if the address ``peer`` lies in one of ``networks`` (``False`` if not an address)."""
+    try:
+        address = ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """The networks of the proxies whose forwarding headers are believed; empty: nobody's."""
+
+    networks: tuple[Network, ...] = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+    _verdicts: LRUCache[str, bool] = field(
+        default_factory=lambda: LRUCache(_PEERS_REMEMBERED),
+        init=False,
+        repr=False,
+        compare=False,
+    )
+
+    def trusts(self, peer: str | None) -> bool:
+        """Whether ``peer`` (the connection's remote address) is one of these proxies."""
+        if not peer or not self.networks:
+            return False
+        verdict = self._verdicts.get(peer)
+        if verdict is None:
+            verdict = self._verdicts[peer] = peer_in(peer, self.networks)
+        return verdict
+
+
 _HOST = frozenset(("host",))
+_HOST_AND_FORWARDING = _HOST | FORWARDING
 
 
 def forwarded_request_headers(
     headers: CIMultiDictProxy[str],
     *,
-    client_ip: str | None,
+    peer: str | None,
+    trusted: bool,
     scheme: str,
     upstream_host: str,
     preserve_host: bool,
 ) -> CIMultiDict[str]:
-    """The headers to send upstream for one client request."""
-    out = end_to_end(headers, _HOST)
+    """The headers to send upstream for one client request.
+
+    ``peer`` is the connection's remote address, ``trusted`` whether it is one of
+    the trusted proxies, ``scheme`` that of the connection (``http`` or ``https``).
+    """
+    out = end_to_end(headers, _HOST if trusted else _HOST_AND_FORWARDING)
     host = headers.get("Host", "")
     out["Host"] = host if preserve_host and host else upstream_host
-    if client_ip:
-        prior = headers.get("X-Forwarded-For")
-        out["X-Forwarded-For"] = f"{prior}, {client_ip}" if prior else client_ip
+    if not trusted:
+        if peer:
+            out["X-Forwarded-For"] = peer
+        out["X-Forwarded-Proto"] = scheme
+        if host:
+            out["X-Forwarded-Host"] = host
+        return out
+    if peer:
+        prior = out.getall("X-Forwarded-For", ())
+        out["X-Forwarded-For"] = ", ".join((*prior, peer))
+        if "Forwarded" in out:
+            node = f'"[{peer}]"' if ":" in peer else peer  # RFC 7239 §6: IPv6 quoted, bracketed
+            out["Forwarded"] = ", ".join((*out.getall("Forwarded"), f"for={node}"))
     out.setdefault("X-Forwarded-Proto", scheme)
     if host:
         out.setdefault("X-Forwarded-Host", host)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from multidict import CIMultiDict
 
-from rewriteproxy.http.client import ConnectionPool, UpstreamError, _Connection
+from rewriteproxy.http.client import ConnectionPool, InvalidRequest, UpstreamError, _Connection
 
 from ..support.net import LAST_CHUNK, in_chunks
 
@@ -447,18 +447,102 @@ async def test_answers_are_read_as_leniently_as_aiohttp_reads_them(origin):
     await pool.close()
 
 
-@pytest.mark.parametrize(
-    ("answer_bytes", "error"),
-    [
-        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "invalid HTTP"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: a\0b\r\n\r\nok", "NUL"),
-    ],
-    ids=["not-http", "nul-in-header"],
-)
-async def test_an_answer_that_is_not_http_is_an_error(origin, answer_bytes, error):
-    pool = pool_for(await origin(replying(answer_bytes)))
-    with pytest.raises(UpstreamError, match=error):
+async def test_an_answer_that_is_not_http_is_an_error(origin):
+    pool = pool_for(await origin(replying(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")))
+    with pytest.raises(UpstreamError, match="invalid HTTP"):
         await get(pool)
+    await pool.close()
+
+
+def with_header(value: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: " + value + b"\r\n\r\nok"
+
+
+UNPASSABLE = {
+    # Lenient llhttp lets control bytes through in values and reason phrases; aiohttp's
+    # writer would refuse them on the way to the client (a 500 or a cut connection).
+    "nul-in-value": (with_header(b"a\0b"), "value of the header 'X-Bad'"),
+    "soh-in-value": (with_header(b"a\x01b"), "value of the header 'X-Bad'"),
+    "vt-in-value": (with_header(b"a\x0bb"), "value of the header 'X-Bad'"),
+    "del-in-value": (with_header(b"a\x7fb"), "value of the header 'X-Bad'"),
+    "control-in-reason": (b"HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok", "reason"),
+    "upgrade": (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n\r\nframes",
+        "101",
+    ),
+    "101-bare": (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "101"),
+    "101-http10": (b"HTTP/1.0 101 Switching\r\n\r\n", "101"),
+    "status-600": (b"HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok", "status 600"),
+    "status-099": (b"HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok", "status 99"),
+}
+
+
+@pytest.mark.parametrize(("answer_bytes", "error"), UNPASSABLE.values(), ids=UNPASSABLE.keys())
+async def test_an_answer_that_cannot_be_passed_on_is_an_error_and_ends_its_connection(
+    origin, answer_bytes, error
+):
+    async def script(reader, writer):
+        first = server.connections == 1
+        await request_head(reader)
+        writer.write(answer_bytes if first else answer(b"second"))
+        await request_head(reader)  # had the first connection been kept, the next came here
+        writer.write(answer(b"second"))
+
+    server = await origin(script)
+    pool = pool_for(server)
+    with pytest.raises(UpstreamError, match=error):
+        await asyncio.wait_for(get(pool), 5)
+    assert await asyncio.wait_for(get(pool), 5) == (200, b"second")
+    assert server.connections == 2
+    await pool.close()
+
+
+UNWRITABLE = {
+    "method-with-space": ("G T", "/", HEADERS),
+    "method-with-crlf": ("GET / HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET", "/", HEADERS),
+    "target-with-crlf": ("GET", "/a HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /b", HEADERS),
+    "target-with-nul": ("GET", "/a\0b", HEADERS),
+    "target-with-space": ("GET", "/a b", HEADERS),
+    "name-with-colon": ("GET", "/", CIMultiDict([("Host", "wp.test"), ("X-A: 1\r\nX-B", "v")])),
+    "name-empty": ("GET", "/", CIMultiDict([("Host", "wp.test"), ("", "v")])),
+    "value-with-crlf": ("GET", "/", CIMultiDict([("Host", "wp.test\r\nX-Injected: 1")])),
+    "value-with-lf": ("GET", "/", CIMultiDict([("Host", "wp.test"), ("X-A", "a\nb")])),
+    "value-with-nul": ("GET", "/", CIMultiDict([("Host", "wp.test"), ("X-A", "a\0b")])),
+    "value-with-control": ("GET", "/", CIMultiDict([("Host", "wp.test"), ("X-A", "a\x01b")])),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers"), UNWRITABLE.values(), ids=UNWRITABLE.keys()
+)
+async def test_a_request_that_cannot_be_written_is_refused_before_a_byte_is_sent(
+    origin, method, target, headers
+):
+    server = await origin(keep_answering)
+    pool = pool_for(server)
+    with pytest.raises(InvalidRequest):
+        async with pool.request(method, target, headers):
+            pass
+    await asyncio.sleep(0.05)
+    assert server.connections == 0  # not even connected
+    assert await get(pool) == (200, b"page /")  # and the pool is none the worse
+    await pool.close()
+
+
+async def test_tabs_and_bytes_beyond_ascii_in_a_request_go_out_as_they_came(origin):
+    seen: list[bytes] = []
+
+    async def script(reader, writer):
+        seen.append(await request_head(reader))
+        writer.write(answer(b"ok"))
+
+    pool = pool_for(await origin(script))
+    latin1 = b"caf\xe9".decode("utf-8", "surrogateescape")  # as aiohttp's server decodes it
+    headers = CIMultiDict([("Host", "wp.test"), ("X-A", "a\tb"), ("X-B", latin1)])
+    async with pool.request("GET", "/", headers) as response:
+        assert await response.read() == b"ok"
+    assert seen == [b"GET / HTTP/1.1\r\nHost: wp.test\r\nX-A: a\tb\r\nX-B: caf\xe9\r\n\r\n"]
     await pool.close()
 
 
