@@ -116,7 +116,7 @@ _DUPLICATE_SLASHES = re.compile(r"([^:])/+")
 
 @dataclass(frozen=True, slots=True)
 class CloudinaryConfig:
-    """``delivery.cloudinary``; see the README for each key."""
+    """``delivery.cloudinary``; see docs/delivery.md for each key."""
 
     cloud_name: str
     delivery_type: str = "upload"

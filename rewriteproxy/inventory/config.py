@@ -9,8 +9,8 @@
 
 With neither source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
-Every key, its default and its meaning is listed in the inventory section of
-the README; the defaults live here and nowhere else.
+Every key, its default and its meaning is listed in docs/inventory.md; the
+defaults live here and nowhere else.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ inventory:
     startup_wait_seconds: 20
 {extra}"""
 
-# Lazy loading and fetchpriority are opt-in (README, "Page-speed features").
+# Lazy loading and fetchpriority are opt-in (docs/features.md).
 LAZY_FEATURE = "features:\n  lazy: {enabled: true}\n"
 
 

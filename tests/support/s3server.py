@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,9 @@ STARTUP_TIMEOUT = 60.0
 
 
 def weed_binary() -> str | None:
-    return shutil.which("weed")
+    # Beside the running Python first: a virtual environment's bin/ need not be on PATH.
+    beside = Path(sys.executable).parent / "weed"
+    return str(beside) if beside.exists() else shutil.which("weed")
 
 
 @dataclass
