@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .commands._failures import describe
+from .settings import ConfigError
 
 __all__ = ["main"]
 
@@ -41,6 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(modules[args.command].run(args))
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:  # a command that loads more than the file (a reload, a part)
+        print(f"rewriteproxy {args.command}: invalid config: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the operation failed: one line, the traceback only at DEBUG
+        logging.getLogger("rewriteproxy").debug("%s failed", args.command, exc_info=True)
+        print(f"rewriteproxy {args.command}: {describe(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,6 +102,93 @@ def test_rewrite_refuses_a_header_it_cannot_read(tmp_path):
     assert b"expected 'Name: value'" in result.stderr
 
 
+# What each command needs besides --config, to get as far as reading it.
+COMMAND_ARGS = {
+    "serve": [],
+    "rewrite": [],
+    "url": ["http://wp.test/wp-content/uploads/a.jpg"],
+    "check": ["--timeout", "2"],
+    "sync": ["{uploads}"],
+    "analyze": ["{uploads}"],
+}
+
+
+def command_line(command: str, config: Path, uploads: Path) -> list[str]:
+    extra = [a.format(uploads=uploads) for a in COMMAND_ARGS[command]]
+    return [command, "--config", str(config), *extra]
+
+
+def test_every_command_takes_a_config_or_has_no_config():
+    from rewriteproxy.cli import COMMANDS
+
+    assert set(COMMANDS) == {*COMMAND_ARGS, "demo"}
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
+def test_a_bad_config_is_one_line_and_exit_2_for_every_command(tmp_path, command):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
+    (tmp_path / "up").mkdir()
+    result = rewriteproxy(*command_line(command, bad, tmp_path / "up"))
+    assert result.returncode == 2
+    assert b"site.uplods_path (line 4): unknown key" in result.stderr
+    assert b"Traceback" not in result.stderr
+    missing = rewriteproxy(*command_line(command, tmp_path / "absent.yaml", tmp_path / "up"))
+    assert missing.returncode == 2
+    assert b"cannot read the config file" in missing.stderr
+    assert b"Traceback" not in missing.stderr
+
+
+UNREACHABLE_BUCKET = """
+upstream: http://127.0.0.1:{port}
+site: {{hosts: [wp.test]}}
+delivery: {{provider: s3, s3: {{bucket: media, region: us-east-1}}}}
+inventory:
+  s3: {{bucket: media, region: us-east-1, endpoint_url: "http://127.0.0.1:{port}"}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "credentials", "message"),
+    [
+        ("sync", True, b"cannot reach the S3 endpoint"),
+        ("analyze", True, b"cannot reach the S3 endpoint"),
+        ("sync", False, b"no S3 credentials found"),
+        ("analyze", False, b"no S3 credentials found"),
+        ("check", True, b"NOT"),
+    ],
+)
+def test_an_unreachable_bucket_is_one_line_and_exit_1(tmp_path, command, credentials, message):
+    config = tmp_path / "s3.yaml"
+    config.write_text(UNREACHABLE_BUCKET.format(port=free_port()))
+    uploads = tmp_path / "up"
+    (uploads / "2024").mkdir(parents=True)
+    (uploads / "2024" / "a.jpg").write_bytes(b"x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)  # no ~/.aws either
+    if credentials:
+        env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+    result = subprocess.run(
+        [sys.executable, "-m", "rewriteproxy", *command_line(command, config, uploads)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    assert message in result.stdout + result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_the_traceback_is_there_at_debug_level(tmp_path):
+    config = tmp_path / "s3.yaml"
+    config.write_text(UNREACHABLE_BUCKET.format(port=free_port()))
+    (tmp_path / "up").mkdir()
+    result = rewriteproxy("--log-level", "DEBUG", *command_line("analyze", config, tmp_path / "up"))
+    assert result.returncode == 1
+    assert b"Traceback" in result.stderr
+
+
 def test_a_bad_config_exits_2_with_the_key_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
@@ -240,3 +327,20 @@ async def test_check_probes_upstream_and_delivery(tmp_path, aiohttp_server):
     assert f"upstream: {base}/ answered 200 OK (reachable)".encode() in stdout
     assert b"rewriteproxy-check.png answered 404 Not Found (reachable)" in stdout
     assert b"inventory: ready" in stdout
+
+
+def test_rewrite_says_why_nothing_changed(tmp_path):
+    config = write_config(tmp_path / "c.yaml")
+    page = (
+        b'<img src="https://www.wp.test/wp-content/uploads/a.jpg">'
+        b'<script>var u = "https:\\/\\/old.example\\/wp-content\\/uploads\\/b.jpg";</script>'
+    )
+    result = rewriteproxy("rewrite", "--config", str(config), "--diff", stdin=page)
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert (
+        b"nothing rewritten: 2 URLs under /wp-content/uploads/ are on hosts not in site.hosts: "
+        b"www.wp.test (1), old.example (1)"
+    ) in result.stderr
+    plain = rewriteproxy("rewrite", "--config", str(config), stdin=b"<p>text</p>")
+    assert b"no URL under /wp-content/uploads/ in the document" in plain.stderr

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import re
 import sys
+from collections import Counter
 
 from multidict import CIMultiDict
 from yarl import URL
@@ -72,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"rewriteproxy: not rewritten: the bypass rule {reason!r} applies", file=sys.stderr)
     else:
         output = asyncio.run(_rewrite(config, document, args.content_type))
+        if output == document:
+            print(
+                f"rewriteproxy: nothing rewritten: {why_unchanged(config, document)}",
+                file=sys.stderr,
+            )
     if args.diff:
         before = document.decode("utf-8", "replace").splitlines(keepends=True)
         after = output.decode("utf-8", "replace").splitlines(keepends=True)
@@ -82,6 +89,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(output)
     return 0
+
+
+_ANY_HOST_UPLOAD = r"""(?:(?:https?:)?(?:\\?/){{2}}([A-Za-z0-9.:\[\]-]+))?{path}"""
+
+
+def why_unchanged(config: Config, document: bytes) -> str:
+    """Why a document came out as it went in: what upload-path URLs it holds, and where."""
+    path = re.escape(config.site.uploads_path).replace("/", r"\\?/")
+    pattern = re.compile(_ANY_HOST_UPLOAD.format(path=path).encode(), re.IGNORECASE)
+    ours, foreign = 0, Counter[str]()
+    for match in pattern.finditer(document):
+        host = (match.group(1) or b"").decode("ascii", "replace").lower()
+        if not host or host in config.site.hosts or host.split(":")[0] in config.site.hosts:
+            ours += 1
+        else:
+            foreign[host] += 1
+    parts = []
+    if foreign:
+        hosts = ", ".join(f"{h} ({n})" for h, n in foreign.most_common(5))
+        parts.append(
+            f"{sum(foreign.values())} URLs under {config.site.uploads_path} are on hosts "
+            f"not in site.hosts: {hosts}"
+        )
+    if ours:
+        parts.append(
+            f"{ours} upload URLs of this site were kept local (not in the inventory, "
+            "a type the provider keeps local, or not a file)"
+        )
+    return "; ".join(parts) or f"no URL under {config.site.uploads_path} in the document"
 
 
 def _request_headers(header: list[str], cookie: list[str]) -> CIMultiDict[str] | None:

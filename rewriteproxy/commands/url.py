@@ -17,6 +17,8 @@ import sys
 from rewriteproxy.delivery import DeliveryProvider, build_delivery
 from rewriteproxy.media import FileInfo, UploadLocator
 
+from ._common import load_or_explain
+
 NAME = "url"
 HELP = "print the delivery URL of one upload URL"
 
@@ -57,9 +59,9 @@ def delivery_url_for(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rewriteproxy.config import load_config  # the whole config: site + delivery
-
-    config = load_config(args.config)
+    config = load_or_explain(args.config)  # the whole config: site + delivery
+    if config is None:
+        return 2
     locator = UploadLocator(config.site.hosts, config.site.uploads_path)
     provider = build_delivery(config.delivery)
     info = None
