@@ -166,15 +166,15 @@ def features_table(pages: list[Path], repeat: int) -> None:
     for page in pages:
         doc = page.read_bytes()
         rewriter.rewrite(doc, mapper)  # fill the provider's cache: a page viewed before
-        assert rewriter.rewrite(doc, mapper, handlers=make_handlers(mapper)) != rewriter.rewrite(
-            doc, mapper
-        )
+        assert rewriter.rewrite(
+            doc, mapper, handlers=make_handlers(mapper, doc)
+        ) != rewriter.rewrite(doc, mapper)
         n = max(3, repeat if len(doc) < 1_000_000 else repeat // 3)
         off, on = [], []
         for _ in range(n):
             off.append(timed(lambda d=doc: rewriter.rewrite(d, mapper)))
             on.append(
-                timed(lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers(mapper)))
+                timed(lambda d=doc: rewriter.rewrite(d, mapper, handlers=make_handlers(mapper, d)))
             )
         t_off, t_on = statistics.median(off), statistics.median(on)
         mb = len(doc) / 1e6

@@ -262,7 +262,7 @@ def build_pipeline(
         # cache, not before it: a cache hit costs less than this search of the page.
         if not every_page and not html.has_uploads(body):
             return body
-        return html.rewrite(body, mapper, charset, make_handlers(mapper))
+        return html.rewrite(body, mapper, charset, make_handlers(mapper, body))
 
     def cached(
         kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None], bytes]

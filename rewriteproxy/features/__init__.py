@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rewriteproxy.delivery import DeliveryProvider
-from rewriteproxy.features.lazy import LazyConfig, LazyLoading, parse_lazy
+from rewriteproxy.features.lazy import LazyConfig, LazyLoading, marks_high_priority, parse_lazy
 from rewriteproxy.features.placeholders import (
     EffectUrl,
     PlaceholderConfig,
@@ -70,7 +70,8 @@ __all__ = [
     "parse_features",
 ]
 
-HandlerFactory = Callable[["FeatureMapper"], list[ElementHandler]]
+HandlerFactory = Callable[["FeatureMapper", bytes], list[ElementHandler]]
+"""Fresh handlers for one document, given its mapper and the document itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +119,37 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
 
     The factory takes the document's mapper: the one the engine maps URLs with, so
     every inventory answer a feature relies on is seen by whoever watches that
-    mapper (the page cache in :mod:`rewriteproxy.rewriting`).
+    mapper (the page cache in :mod:`rewriteproxy.rewriting`); and the document,
+    for what a feature must know of the whole page before its first tag.
     """
-    makers: list[Callable[[FeatureMapper], ElementHandler]] = []
+    makers: list[Callable[[FeatureMapper, bytes], ElementHandler]] = []
     if config.responsive.enabled and provider.transforms:
         responsive, breakpoints = config.responsive, config.responsive.breakpoints
         known: KnownLists = {}
         makers.append(
-            lambda mapper: ResponsiveImages(
+            lambda mapper, document: ResponsiveImages(
                 responsive, breakpoints, mapper.locate, provider.url_for, known
             )
         )
     if config.lazy.enabled:
         lazy = config.lazy
-        makers.append(lambda mapper: LazyLoading(lazy))
+        makers.append(
+            lambda mapper, document: LazyLoading(
+                lazy, lazy.fetchpriority and marks_high_priority(document)
+            )
+        )
     # Only Cloudinary derives images (parse_features refuses placeholders for the others).
     effect_url: EffectUrl | None = getattr(provider, "effect_url", None)
     if config.placeholders.enabled and effect_url is not None:
         placeholders = config.placeholders
-        makers.append(lambda mapper: Placeholders(placeholders, mapper.locate, effect_url))
+        makers.append(
+            lambda mapper, document: Placeholders(placeholders, mapper.locate, effect_url)
+        )
     origin = delivery_origin(provider) if config.preconnect.enabled else None
     if origin is not None:
-        makers.append(lambda mapper: Preconnect(origin))
+        makers.append(lambda mapper, document: Preconnect(origin))
 
-    def handlers(mapper: FeatureMapper) -> list[ElementHandler]:
-        return [make(mapper) for make in makers]
+    def handlers(mapper: FeatureMapper, document: bytes) -> list[ElementHandler]:
+        return [make(mapper, document) for make in makers]
 
     return handlers

@@ -8,8 +8,14 @@ Rules, per document, in document order:
   is not explicitly ``loading="lazy"`` and not small (``width`` times ``height``
   below :data:`SMALL_PIXELS`, when both are given: logos, icons) gets
   ``fetchpriority="high"``, unless some image before it already has a
-  ``fetchpriority``. WordPress core follows the same rule (no high priority on
+  ``fetchpriority`` or the page marks any element ``fetchpriority="high"``
+  itself (WordPress 6.3+ does, for what it takes to be the LCP image): a page
+  ends with at most one high-priority image, and it is the page's own choice
+  when it made one. WordPress core follows the same rule (no high priority on
   a lazy image).
+- The page's own priority marks are kept: an image with ``fetchpriority="high"``
+  or any explicit ``loading`` (``eager`` included) is never made lazy, wherever
+  it stands; it counts towards ``eager_images`` like any image.
 - Every later image without a ``loading`` attribute gets ``loading="lazy"``.
 - Every image without ``decoding`` gets ``decoding="async"`` (``decoding`` is an
   image attribute only).
@@ -27,13 +33,14 @@ carousel slide or an off-canvas menu image counts like any other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rewriteproxy.features.responsive import pixels
 from rewriteproxy.html import Element, ElementHandler
 from rewriteproxy.settings import Section
 
-__all__ = ["SMALL_PIXELS", "LazyConfig", "LazyLoading", "parse_lazy"]
+__all__ = ["SMALL_PIXELS", "LazyConfig", "LazyLoading", "marks_high_priority", "parse_lazy"]
 
 SMALL_PIXELS = 50_000  # below this area an image is not worth a high fetch priority
 DEFAULT_SKIP_CLASSES = ("skip-lazy", "no-lazy", "cld-bypass-lazy")
@@ -86,11 +93,11 @@ def _small(element: Element) -> bool:
 class LazyLoading(ElementHandler):
     """Per document: counts images, adds ``loading``, ``decoding`` and ``fetchpriority``."""
 
-    def __init__(self, config: LazyConfig) -> None:
+    def __init__(self, config: LazyConfig, page_has_high_priority: bool = False) -> None:
         self._config = config
         self._skip = frozenset(config.skip_classes)
         self._images = 0
-        self._priority_given = not config.fetchpriority
+        self._priority_given = not config.fetchpriority or page_has_high_priority
         self.tags = frozenset({"img", "iframe"} if config.iframes else {"img"})
 
     def element(self, element: Element) -> None:
@@ -107,8 +114,9 @@ class LazyLoading(ElementHandler):
         if self._config.decoding and element.get("decoding") is None:
             element.set("decoding", "async")
         loading = element.get("loading")
+        priority = element.get("fetchpriority")
         if self._images <= self._config.eager_images:
-            if element.get("fetchpriority") is not None:
+            if priority is not None:
                 self._priority_given = True
             elif (
                 not self._priority_given
@@ -118,5 +126,14 @@ class LazyLoading(ElementHandler):
                 element.set("fetchpriority", "high")
                 self._priority_given = True
             return
-        if loading is None:
+        if loading is None and (priority or "").strip().lower() != "high":
             element.set("loading", "lazy")
+
+
+_HIGH_PRIORITY = re.compile(rb"""fetchpriority\s*=\s*["']?\s*high\b""", re.IGNORECASE)
+
+
+def marks_high_priority(document: bytes) -> bool:
+    """True if the page marks something ``fetchpriority="high"`` itself (a byte search:
+    a mark inside a script or ``<noscript>`` counts too, which only means we add none)."""
+    return b"riority" in document and _HIGH_PRIORITY.search(document) is not None

@@ -77,7 +77,7 @@ def test_unknown_feature_is_an_error() -> None:
 def kinds(features: str, provider: str) -> list[type]:
     cfg = config(features, provider)
     factory = build_handlers(cfg.features, build_delivery(cfg.delivery))
-    return [type(h) for h in factory(mapper(features, provider))]
+    return [type(h) for h in factory(mapper(features, provider), b"")]
 
 
 def test_which_handlers_each_provider_gets() -> None:
@@ -92,7 +92,7 @@ def test_which_handlers_each_provider_gets() -> None:
 def test_each_document_gets_fresh_handlers() -> None:
     cfg = config(ALL_ON)
     factory = build_handlers(cfg.features, build_delivery(cfg.delivery))
-    first, second = factory(mapper()), factory(mapper())
+    first, second = factory(mapper(), b""), factory(mapper(), b"")
     assert all(a is not b for a, b in zip(first, second, strict=True))
 
 

@@ -97,6 +97,35 @@ def test_small_images_are_not_prioritised_the_next_eager_one_is() -> None:
     assert out[2]["loading"] == "lazy"
 
 
+# WordPress 6.3+ marks the image it takes for the LCP candidate itself, e.g. the first
+# content image after a header logo (markup written to its documented output: the captured
+# fixtures are WordPress 6.1, which predates it).
+WP63_HEADER_LOGO = f'<img src="{UPLOADS}logo.png" width="600" height="200" decoding="async">'
+WP63_LCP = (
+    f'<img fetchpriority="high" decoding="async" width="1024" height="683" '
+    f'src="{UPLOADS}hero-1024x683.jpg" class="wp-image-7">'
+)
+
+
+def test_the_pages_own_high_priority_image_is_never_lazy_and_stays_the_only_one() -> None:
+    out = lazy(WP63_HEADER_LOGO + WP63_LCP + img(3))
+    assert "fetchpriority" not in out[0]  # no second high priority before the page's own
+    assert out[1]["fetchpriority"] == "high" and "loading" not in out[1]
+    assert out[2]["loading"] == "lazy"
+    assert sum(i.get("fetchpriority") == "high" for i in out) == 1
+
+
+def test_a_high_priority_mark_in_any_case_or_quoting_counts() -> None:
+    out = lazy(img(1) + img(2, fetchPriority="HIGH") + img(3, fetchpriority="high "))
+    assert [i.get("fetchpriority") for i in out] == [None, "HIGH", "high "]
+    assert "loading" not in out[1] and "loading" not in out[2]
+
+
+def test_an_eager_image_anywhere_is_never_made_lazy() -> None:
+    out = lazy(img(1) + img(2) + img(3, loading="eager"))
+    assert out[1]["loading"] == "lazy" and out[2]["loading"] == "eager"
+
+
 def test_an_existing_fetchpriority_counts_as_given() -> None:
     out = lazy(img(1, fetchpriority="low") + img(2), "eager_images: 2")
     assert out[0]["fetchpriority"] == "low" and "fetchpriority" not in out[1]

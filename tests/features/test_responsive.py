@@ -264,7 +264,9 @@ def test_a_list_made_for_one_page_serves_the_next_only_while_the_inventory_agree
 
     def srcset(post: str) -> str:
         doc = page(f'<p>{post}</p><img src="{UPLOADS}lake.jpg" width="800">').encode()
-        return elements(engine.rewrite(doc, mapper, None, handlers(mapper)), "img")[0]["srcset"]
+        return elements(engine.rewrite(doc, mapper, None, handlers(mapper, doc)), "img")[0][
+            "srcset"
+        ]
 
     first = srcset("one post")
     asked = len(made)
@@ -276,4 +278,7 @@ def test_a_list_made_for_one_page_serves_the_next_only_while_the_inventory_agree
     fresh = build_handlers(settings.features, build_delivery(settings.delivery))
     mapper = build_url_mapper(settings, inventory)
     doc = page(f'<p>a third post</p><img src="{UPLOADS}lake.jpg" width="800">').encode()
-    assert elements(engine.rewrite(doc, mapper, None, fresh(mapper)), "img")[0]["srcset"] == changed
+    assert (
+        elements(engine.rewrite(doc, mapper, None, fresh(mapper, doc)), "img")[0]["srcset"]
+        == changed
+    )
