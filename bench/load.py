@@ -361,6 +361,7 @@ site:
 delivery:
   provider: cdn
   cdn: {{base_url: "{CDN_BASE}"}}
+  health: {{enabled: false}}  # the CDN is a name only: a probe would turn rewriting off
 """
         )
     return (
@@ -373,6 +374,7 @@ delivery:
     delivery_type: upload
     folder: wp
     transformation: f_auto,q_auto
+  health: {enabled: false}  # no network here: a probe would turn rewriting off
 """
         + (FEATURES_YAML if features else "")
     )

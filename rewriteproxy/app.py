@@ -5,9 +5,17 @@ and swaps it whole on reload, so a request always sees one consistent config.
 A reload that fails validation is logged and counted, and the last good
 runtime keeps serving. ``enabled: false`` takes effect for the next request.
 
-The inventory is the only part with a life of its own (background listing);
-it is kept across reloads when its config did not change, and replaced (the
-new one started, the old one closed) when it did.
+Two parts have a life of their own: the inventory (background listing) and
+the delivery health (a background probe of each delivery host, see
+:mod:`rewriteproxy.delivery.health`). Each is kept across reloads when its
+config did not change, and replaced (the new one started, the old one
+closed) when it did.
+
+The health endpoint answers 200 while the process serves, and says in its
+JSON whether it serves degraded (``"status": "degraded"``): a delivery host's
+circuit is not closed, or the inventory's last refresh failed. Pages are
+still correct then (local URLs), and a load balancer that took every worker
+out because a shared CDN is down would turn a CDN outage into a site outage.
 
 A request with a chunked body is the last one read from its connection: its
 answer says ``Connection: close``. aiohttp's C parser hands the last trailer
@@ -31,8 +39,9 @@ from aiohttp import web
 
 from .bypass import Bypass
 from .config import Config, ConfigError, load_config
+from .delivery.health import CLOSED, DeliveryHealth, Transition
 from .inventory import Inventory, build_inventory
-from .metrics import Metrics
+from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge, Metrics
 from .pipeline import Pipeline
 from .proxy import ByteBudget, handle, rewriting_thread
 from .rewriting import build_pipeline
@@ -47,12 +56,14 @@ log = logging.getLogger("rewriteproxy")
 class Runtime:
     config: Config
     inventory: Inventory
+    health: DeliveryHealth
     pipeline: Pipeline
     bypass: Bypass
 
     @classmethod
-    def build(cls, config: Config, inventory: Inventory) -> Runtime:
-        return cls(config, inventory, build_pipeline(config, inventory), Bypass(config.bypass))
+    def build(cls, config: Config, inventory: Inventory, health: DeliveryHealth) -> Runtime:
+        pipeline = build_pipeline(config, inventory, health=health)
+        return cls(config, inventory, health, pipeline, Bypass(config.bypass))
 
 
 @dataclass
@@ -82,12 +93,29 @@ class State:
         if config.inventory != old.config.inventory:
             inventory = build_inventory(config.inventory)
             await inventory.start()
-        self.runtime = Runtime.build(config, inventory)
+        health = old.health
+        if config.delivery != old.config.delivery:
+            health = self.delivery_health(config)
+            await health.start()
+        self.runtime = Runtime.build(config, inventory, health)
         if inventory is not old.inventory:
             await old.inventory.close()
+        if health is not old.health:
+            await old.health.close()
         self.metrics.reloads["ok"] += 1
         log.info("config reloaded from %s (enabled: %s)", self.config_path, config.enabled)
         return True
+
+    def delivery_health(self, config: Config) -> DeliveryHealth:
+        """A new (not started) probe of the delivery hosts, counting into these metrics."""
+        return _delivery_health(config, self.metrics)
+
+
+def _delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
+    def count(transition: Transition) -> None:
+        metrics.circuit_transitions[(transition.host, transition.after)] += 1
+
+    return DeliveryHealth(config.delivery.health, on_transition=count)
 
 
 STATE = web.AppKey("state", State)
@@ -101,9 +129,12 @@ def _with(config: Config, **changes: object) -> Config:
 
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:
     inventory = build_inventory(config.inventory)
+    metrics = Metrics()
+    health = _delivery_health(config, metrics)
     state = State(
-        Runtime.build(config, inventory),
+        Runtime.build(config, inventory, health),
         Path(config_path) if config_path else None,
+        metrics,
     )
     app = web.Application(client_max_size=0)  # bodies stream through; no size cap of ours
     app[STATE] = state
@@ -111,8 +142,10 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.upstream = Upstream(config.upstream, config.proxy)
         await state.runtime.inventory.start()
+        await state.runtime.health.start()
         yield
         await state.upstream.close()
+        await state.runtime.health.close()
         await state.runtime.inventory.close()
         state.rewriter.shutdown(wait=False)
 
@@ -125,7 +158,8 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
             return _health(state)
         if request.path == proxy.metrics_path:
             return web.Response(
-                text=state.metrics.render(_gauges(state)), content_type="text/plain"
+                text=state.metrics.render(_gauges(state), _labelled_gauges(state)),
+                content_type="text/plain",
             )
         return await handle(request, state)
 
@@ -147,17 +181,38 @@ def _gauges(state: State) -> dict[str, float]:
     return {
         "enabled": float(runtime.config.enabled),
         "inventory_ready": float(runtime.inventory.ready),
+        "inventory_stale": float(runtime.inventory.stale),
     }
+
+
+def _labelled_gauges(state: State) -> list[LabelledGauge]:
+    states = state.runtime.health.states()
+    return [
+        LabelledGauge(
+            "delivery_circuit_state",
+            "Circuit of each delivery host: 0 closed (rewriting to it), "
+            "1 half open, 2 open (local URLs).",
+            "host",
+            {host: CIRCUIT_STATE_VALUES[circuit] for host, circuit in states.items()},
+        )
+    ]
 
 
 def _health(state: State) -> web.Response:
     runtime = state.runtime
+    inventory, delivery = runtime.inventory, runtime.health
+    degraded = inventory.stale or any(s != CLOSED for s in delivery.states().values())
     return web.json_response(
         {
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
             "pid": os.getpid(),
             "enabled": runtime.config.enabled,
-            "inventory": {"ready": runtime.inventory.ready, **runtime.inventory.snapshot_stats()},
+            "inventory": {
+                "ready": inventory.ready,
+                "stale": inventory.stale,
+                **inventory.snapshot_stats(),
+            },
+            "delivery": delivery.snapshot(),
         },
         headers={"Cache-Control": "no-store"},
     )

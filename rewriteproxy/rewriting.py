@@ -2,11 +2,14 @@
 
 Everything here is built once per config load and then only called. The URL
 mapper is the single decision point for one URL: is it a local upload, does
-the inventory know it (and which version), and what is its delivery URL.
+the inventory know it (and which version), what is its delivery URL, and is
+the host of that URL working (:mod:`rewriteproxy.delivery.health`: while its
+circuit is open, the local URL is kept).
 
 Rewritten bodies are kept in a :class:`RewriteCache` (one per pipeline, so a
 reload starts empty): the same page served again is not rewritten again as
-long as every inventory answer the first rewrite used is still the same. It is
+long as every inventory answer the first rewrite used is still the same and no
+delivery host's circuit has changed state since. It is
 keyed on the body as the upstream sent it, compressed or not, so a compressed
 page served again is not decompressed and compressed again either.
 """
@@ -21,6 +24,7 @@ from cachetools import LRUCache
 
 from .config import Config
 from .delivery import DeliveryProvider, build_delivery
+from .delivery.health import DeliveryHealth
 from .features import FeaturesConfig, build_handlers
 from .formats.identifiers import Identifiers
 from .formats.urltext import UrlSweep
@@ -55,9 +59,22 @@ class UrlMapper:
     memory is a dict cleared when it reaches ``_MEMO_SIZE`` entries: every
     operation on it is atomic under the GIL, which matters because big pages
     are rewritten in worker threads.
+
+    The memory holds delivery URLs whatever the health of their host; the
+    circuit is asked on every answer, after it, so an open circuit takes
+    effect for the next URL and a closed one brings the remembered URLs back.
+    Each delivery URL built afresh is reported to ``health`` as a probe target.
     """
 
-    __slots__ = ("_fixed", "_locator", "_lookup", "_memo", "_provider", "_rewrite_missing")
+    __slots__ = (
+        "_fixed",
+        "_health",
+        "_locator",
+        "_lookup",
+        "_memo",
+        "_provider",
+        "_rewrite_missing",
+    )
 
     def __init__(
         self,
@@ -66,13 +83,20 @@ class UrlMapper:
         provider: DeliveryProvider,
         *,
         rewrite_missing: bool,
+        health: DeliveryHealth | None = None,
     ) -> None:
         self._locator = locator
         self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
         self._fixed = inventory.fixed
         self._provider = provider
         self._rewrite_missing = rewrite_missing
+        self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a delivery host is blocked or unblocked (see ``RewriteCache``)."""
+        return self._health.generation
 
     def recording(self, answers: Answers) -> UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used."""
@@ -92,7 +116,7 @@ class UrlMapper:
         clone = UrlMapper.__new__(UrlMapper)
         clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
-        clone._memo = self._memo
+        clone._memo, clone._health = self._memo, self._health
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
@@ -105,13 +129,16 @@ class UrlMapper:
 
     def __call__(self, url: str, width: int | None = None) -> str | None:
         memo = self._memo
+        health = self._health
         known = memo.get((url, width))
         if known is not None:
             key, was, new = known
-            if key is None or self._fixed:
-                return new  # not a local upload, or an answer that cannot have changed
-            info = self._lookup(key)
-            if info is was or info == was:
+            if key is None:
+                return None  # not a local upload
+            if self._fixed or (info := self._lookup(key)) is was or info == was:
+                # The answer cannot have changed, or has not: only the host's health can.
+                if health.blocking and new is not None and health.blocks(new):
+                    return None
                 return new
         ref = self._locator.parse(url)
         if ref is None:
@@ -122,9 +149,13 @@ class UrlMapper:
                 new = None  # not known to exist on the delivery side: keep the local URL
             else:
                 new = self._provider.url_for(ref, info, width)
+                if new is not None:
+                    health.saw(new)
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         memo[(url, width)] = (key, info, new)
+        if health.blocking and new is not None and health.blocks(new):
+            return None  # its host is down: keep the local URL, which WordPress serves
         return new
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
@@ -135,6 +166,11 @@ class UrlMapper:
         info = self._lookup(ref.key)
         if info is None and not self._rewrite_missing:
             return None  # not known to exist on the delivery side: keep the local URL
+        health = self._health
+        if health.blocking:
+            url_there = self._provider.url_for(ref, info)
+            if url_there is not None and health.blocks(url_there):
+                return None  # its host is down: no widths or effects from it either
         return ref, info
 
 
@@ -152,6 +188,7 @@ class _Entry:
     output: bytes | None  # None: the body needed no change
     keys: tuple[str, ...]  # the inventory keys the rewrite asked about, and
     answers: tuple[FileInfo | None, ...]  # the answer it used for each
+    generation: int  # of the delivery hosts' health when the rewrite began
 
 
 class RewriteCache:
@@ -169,7 +206,11 @@ class RewriteCache:
     them again (the lookups a rewrite would make anyway, without the HTML
     work). A cached page is therefore never staler than a fresh rewrite:
     there is no extra staleness bound. That holds while the rewriters read the
-    inventory only through the :class:`UrlMapper` they are given.
+    inventory only through the :class:`UrlMapper` they are given. The same goes
+    for the health of the delivery hosts: an entry is served only under the
+    health generation it was made in, so a page rewritten while a host was
+    up is never served once its circuit opens, nor a page left local while it
+    was down once it closes; a rewrite that a transition overtook is not kept.
 
     Thread-safe (big pages are rewritten in worker threads). ``max_bytes=0``
     turns it off.
@@ -202,17 +243,20 @@ class RewriteCache:
         key = _key(body, kind, charset, coding)
         with self._lock:
             entry = entries.get(key)
+        generation = mapper.generation
         if (
             entry is not None
+            and entry.generation == generation
             and entry.body == body
             and mapper.still_valid(entry.keys, entry.answers)
         ):
             return body if entry.output is None else entry.output
         answers: Answers = {}
         new = rewrite(body, mapper.recording(answers))
-        if _UNSTABLE not in answers:
+        if _UNSTABLE not in answers and mapper.generation == generation:
             keys = tuple(answers)
-            entry = _Entry(body, None if new is body else new, keys, tuple(answers.values()))
+            output = None if new is body else new
+            entry = _Entry(body, output, keys, tuple(answers.values()), generation)
             with self._lock:
                 entries[key] = entry
         return new
@@ -233,22 +277,31 @@ def _entry_size(entry: _Entry) -> int:
 
 
 def build_url_mapper(
-    config: Config, inventory: Inventory, provider: DeliveryProvider | None = None
+    config: Config,
+    inventory: Inventory,
+    provider: DeliveryProvider | None = None,
+    health: DeliveryHealth | None = None,
 ) -> UrlMapper:
+    """The mapper for ``config``; without ``health`` no delivery host is ever blocked."""
     return UrlMapper(
         UploadLocator(config.site.hosts, config.site.uploads_path),
         inventory,
         provider if provider is not None else build_delivery(config.delivery),
         rewrite_missing=config.inventory.on_missing == "rewrite",
+        health=health,
     )
 
 
 def build_pipeline(
-    config: Config, inventory: Inventory, cache: RewriteCache | None = None
+    config: Config,
+    inventory: Inventory,
+    cache: RewriteCache | None = None,
+    health: DeliveryHealth | None = None,
 ) -> Pipeline:
-    """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`."""
+    """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`;
+    ``health`` (the running probe's, in the server) decides which hosts pages may link to."""
     provider = build_delivery(config.delivery)
-    map_url = build_url_mapper(config, inventory, provider)
+    map_url = build_url_mapper(config, inventory, provider, health)
     outputs = RewriteCache() if cache is None else cache
     html = HtmlRewriter(config.html)
     features: FeaturesConfig = config.features

@@ -34,6 +34,7 @@ delivery:
   provider: cdn
   cdn:
     base_url: {CDN}
+  health: {{enabled: false}}  # cdn.example.net is a name only; the probe: tests/test_app.py
 {extra}
 """
     )

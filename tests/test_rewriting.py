@@ -1,4 +1,5 @@
-"""Rewritten pages are reused, but never once the inventory answers differently."""
+"""Rewritten pages are reused, but never once the inventory answers differently or a
+delivery host's circuit changes state."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import gzip
 from typing import Any
 
 from rewriteproxy.config import parse_config
+from rewriteproxy.delivery.health import DeliveryHealth, HealthConfig, Probe
 from rewriteproxy.inventory import Inventory, NullInventory
 from rewriteproxy.media import FileInfo
 from rewriteproxy.rewriting import (
@@ -266,3 +268,75 @@ def test_identifier_names_come_from_the_config():
     guid, rest = result.body.split(b'"source_url"')
     assert b"cdn.example.net" in guid  # guid is no longer an identifier here
     assert rest == REST_MEDIA.split(b'"source_url"')[1]
+
+
+# -- the health of the delivery host ----------------------------------------------------
+# The circuit is driven through DeliveryHealth.record, which is what its probe calls after
+# each HEAD; the probe itself runs against a real server in tests/delivery/test_health.py.
+
+UPLOAD = "http://wp.test/wp-content/uploads/2024/05/a.jpg"
+
+
+def circuit() -> DeliveryHealth:
+    return DeliveryHealth(HealthConfig(failures=1, successes=1))
+
+
+def host_down(health: DeliveryHealth) -> None:
+    health.record("cdn.example.net", Probe(False, "HEAD https://cdn.example.net/u/a.jpg: 503"))
+
+
+def host_up(health: DeliveryHealth) -> None:
+    health.record("cdn.example.net", Probe(True, "HEAD https://cdn.example.net/u/a.jpg: 200"))
+
+
+def test_while_the_host_is_down_every_upload_keeps_its_local_url() -> None:
+    health = circuit()
+    for inventory in (NullInventory(), ChangingInventory({"2024/05/a.jpg": FileInfo(etag="e")})):
+        mapper = build_url_mapper(CONFIG, inventory, health=health)
+        delivered = mapper(UPLOAD)
+        assert delivered is not None and delivered.startswith("https://cdn.example.net/u/")
+        host_down(health)
+        assert mapper(UPLOAD) is None  # remembered, yet not handed out
+        assert mapper(UPLOAD.replace("a.jpg", "b.jpg")) is None  # never seen before
+        assert mapper.locate(UPLOAD) is None  # features get nothing to build on either
+        host_up(health)
+        assert mapper(UPLOAD) == delivered
+        assert mapper.locate(UPLOAD) is not None
+
+
+def test_the_urls_it_builds_become_the_probes_targets() -> None:
+    health = circuit()
+    mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
+    delivered = mapper(UPLOAD)
+    assert health._hosts["cdn.example.net"].recent[-1] == delivered
+    assert mapper("https://elsewhere.test/wp-content/uploads/a.jpg") is None
+    assert list(health._hosts) == ["cdn.example.net"]
+
+
+def test_the_page_cache_serves_no_page_across_a_change_of_circuit() -> None:
+    health = circuit()
+    for inventory in (NullInventory(), ChangingInventory({"2024/05/a.jpg": FileInfo(etag="e")})):
+        pipeline = build_pipeline(CONFIG, inventory, health=health)
+        rewritten = pipeline.apply(PAGE, "text/html")
+        assert rewritten.status == "rewritten"
+        assert pipeline.apply(PAGE, "text/html").body is rewritten.body  # a hit
+        host_down(health)
+        assert pipeline.apply(PAGE, "text/html").status == "unchanged"
+        assert pipeline.apply(PAGE, "text/html").status == "unchanged"
+        host_up(health)
+        again = pipeline.apply(PAGE, "text/html")
+        assert again.status == "rewritten" and again.body == rewritten.body
+
+
+def test_a_rewrite_overtaken_by_a_change_of_circuit_is_not_kept() -> None:
+    health, cache, calls = circuit(), RewriteCache(), []
+    mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
+
+    def opening_midway(body: bytes, mapper: UrlMapper) -> bytes:
+        out = counting(calls)(body, mapper)
+        host_down(health)  # the probe's verdict arrives while the page is being rewritten
+        return out
+
+    assert cache.rewrite(b"h", PAGE, None, mapper, opening_midway) != PAGE
+    assert cache.rewrite(b"h", PAGE, None, mapper, counting(calls)) == PAGE
+    assert len(calls) == 2

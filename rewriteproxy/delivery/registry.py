@@ -22,8 +22,10 @@ from rewriteproxy.delivery.cloudinary import (
     CloudinaryDelivery,
     parse_cloudinary,
 )
+from rewriteproxy.delivery.health import HealthConfig, host_of, parse_health
 from rewriteproxy.delivery.s3 import S3Config, S3Delivery, parse_s3
 from rewriteproxy.delivery.versioning import VersioningConfig, parse_versioning
+from rewriteproxy.media import UploadRef
 from rewriteproxy.settings import Section
 
 __all__ = ["PROVIDERS", "DeliveryConfig", "ProviderEntry", "build_delivery", "parse_delivery"]
@@ -40,6 +42,7 @@ class DeliveryConfig:
     versioning: VersioningConfig = field(default_factory=VersioningConfig)
     cache_size: int = 4096
     settings: ProviderSettings = None
+    health: HealthConfig = field(default_factory=HealthConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +78,11 @@ PROVIDERS: dict[str, ProviderEntry] = {
 
 
 def parse_delivery(section: Section, site: SiteContext) -> DeliveryConfig:
-    """Read ``delivery``: the provider's own section, ``versioning`` and ``cache_size``."""
+    """Read ``delivery``: the provider's own section, ``versioning``, ``cache_size``, ``health``."""
     provider = section.choice("provider", "none", tuple(PROVIDERS))
     versioning = parse_versioning(section.section("versioning"))
     cache_size = section.integer("cache_size", 4096, minimum=0)
+    health = parse_health(section.section("health"))
     settings: Any = None
     for name, entry in PROVIDERS.items():
         if name == "none" or not section.has(name):
@@ -93,7 +97,24 @@ def parse_delivery(section: Section, site: SiteContext) -> DeliveryConfig:
             "style", "path is not possible with provider s3 (a bucket serves objects by key)"
         )
     section.done()
-    return DeliveryConfig(provider, versioning, cache_size, settings)
+    config = DeliveryConfig(provider, versioning, cache_size, settings, health)
+    if health.probe_url is not None:
+        _check_probe_host(section.section("health"), config)
+    return config
+
+
+def _check_probe_host(section: Section, config: DeliveryConfig) -> None:
+    """``probe_url`` must be on the host the provider delivers from, or it would vouch for
+    another host than the one pages link to."""
+    sample = build_delivery(config).url_for(UploadRef(url="", path="2000/01/sample.jpg"))
+    delivered = host_of(sample) if sample is not None else None
+    probed = host_of(config.health.probe_url or "")
+    if delivered != probed:
+        raise section.error(
+            "probe_url",
+            f"{config.health.probe_url!r} is not allowed: expected a URL on the delivery host "
+            f"({delivered or 'none: provider ' + config.provider + ' delivers nothing'})",
+        )
 
 
 def build_delivery(config: DeliveryConfig) -> DeliveryProvider:

@@ -16,7 +16,9 @@ maps it to its own name space (a bucket prefix, a directory).
 Lifecycle: ``await start()`` returns quickly and begins any background work;
 ``ready`` turns true once the first full answer is available (first listing
 done); ``await close()`` stops background work. ``snapshot_stats()`` returns
-plain JSON-able values for the health endpoint and metrics.
+plain JSON-able values for the health endpoint and metrics; ``stale`` is true
+while the source's last background refresh failed (it then answers from the
+last good one, or from nothing if there never was one).
 
 Implementations: :class:`NullInventory` (nothing configured; the default and
 a test double), :class:`~.local.LocalInventory`, :class:`~.s3.S3Inventory`,
@@ -46,6 +48,11 @@ class Inventory(abc.ABC):
     def ready(self) -> bool:
         """True once the first full answer is available (for S3: the first listing)."""
         return self._ready
+
+    @property
+    def stale(self) -> bool:
+        """True while the last background refresh failed (sources without one: never)."""
+        return False
 
     async def start(self) -> None:  # noqa: B027 - sources without background work keep it
         """Begin background work. Must return quickly."""

@@ -29,6 +29,10 @@ class CombinedInventory(Inventory):
     def ready(self) -> bool:
         return self.bucket.ready
 
+    @property
+    def stale(self) -> bool:
+        return self.bucket.stale or self.disk.stale
+
     async def start(self) -> None:
         await self.disk.start()
         await self.bucket.start()

@@ -4,9 +4,13 @@
 ``list_objects_v2``) when it starts and every ``refresh_seconds``, and keeps
 the result in memory as a compact :class:`~.listing.Listing`. A refresh that
 fails keeps serving the last good listing (and retries after at most 30 s
-while no listing has succeeded yet). Every boto3 call runs in a thread pool,
-never on the event loop; the listing is built in the worker thread and
-swapped in with one assignment on the loop.
+while no listing has succeeded yet); until the next one succeeds the
+inventory is ``stale`` and its stats say since when (``last_refresh``: the
+listing served), what failed (``last_error``, ``last_error_at``) and how many
+times in a row (``consecutive_failures``). With no listing at all, nothing is
+known, so every upload keeps its local URL (unless ``on_missing: rewrite``).
+Every boto3 call runs in a thread pool, never on the event loop; the listing
+is built in the worker thread and swapped in with one assignment on the loop.
 
 A key the listing does not hold (uploaded since the last refresh, say) may
 trigger one ``HEAD`` in the background when ``lookup_on_miss`` is on; its
@@ -166,6 +170,7 @@ class S3Inventory(Inventory):
             "last_refresh_pages": None,
             "last_error": None,
             "last_error_at": None,
+            "consecutive_failures": 0,
             "head_lookups": 0,
             "head_errors": 0,
         }
@@ -219,6 +224,7 @@ class S3Inventory(Inventory):
             return False
         except Exception as exc:  # any failure: keep serving the last good listing
             self._stats["refresh_failures"] += 1
+            self._stats["consecutive_failures"] += 1
             self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
             self._stats["last_error_at"] = time.time()
             log.warning(
@@ -236,6 +242,7 @@ class S3Inventory(Inventory):
         self._missing.clear()
         self._ready = True
         self._stats["refreshes"] += 1
+        self._stats["consecutive_failures"] = 0
         self._stats["last_refresh"] = time.time()
         self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
         self._stats["last_refresh_pages"] = listing.pages
@@ -247,6 +254,10 @@ class S3Inventory(Inventory):
             time.time() - started,
         )
         return True
+
+    @property
+    def stale(self) -> bool:
+        return bool(self._stats["consecutive_failures"])
 
     # -- the hot path --------------------------------------------------------
 
@@ -301,8 +312,16 @@ class S3Inventory(Inventory):
             "prefix": self.config.prefix,
             "keys": len(self._listing),
             "ready": self._ready,
+            "listing": _listing_state(self._ready, self.stale),
             **self._stats,
             "positive_cached": len(self._found),
             "negative_cached": len(self._missing),
             "heads_in_flight": len(self._pending),
         }
+
+
+def _listing_state(ready: bool, stale: bool) -> str:
+    """``fresh`` (the last listing worked), ``stale`` (an older one is served) or ``none``."""
+    if not ready:
+        return "none"
+    return "stale" if stale else "fresh"

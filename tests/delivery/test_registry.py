@@ -11,6 +11,7 @@ import yaml
 from rewriteproxy.delivery import PROVIDERS, NullDelivery, SiteContext, build_delivery
 from rewriteproxy.delivery.cdn import CdnConfig
 from rewriteproxy.delivery.cloudinary import CloudinaryDelivery
+from rewriteproxy.delivery.health import HealthConfig
 from rewriteproxy.delivery.registry import DeliveryConfig
 from rewriteproxy.delivery.s3 import S3Delivery
 from rewriteproxy.delivery.versioning import VersioningConfig
@@ -104,6 +105,46 @@ def test_cache_size() -> None:
 def test_errors_name_the_key(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_delivery(data)
+
+
+def test_delivery_health_is_on_by_default_and_read_from_its_section() -> None:
+    assert parse_delivery({}).health == HealthConfig()
+    assert HealthConfig().enabled
+    config = parse_delivery({"health": {"enabled": False, "interval": 1}})
+    assert config.health == HealthConfig(enabled=False, interval=1.0)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "probe_url"),
+    [
+        (
+            {"provider": "cdn", "cdn": {"base_url": "https://cdn.test/u/"}},
+            "https://cdn.test/ok.jpg",
+        ),
+        (
+            {"provider": "s3", "s3": {"bucket": "media", "region": "eu-west-1"}},
+            "https://media.s3.eu-west-1.amazonaws.com/ok.jpg",
+        ),
+        (
+            {"provider": "cloudinary", "cloudinary": {"cloud_name": "demo"}},
+            "https://res.cloudinary.com/demo/image/upload/sample.jpg",
+        ),
+    ],
+)
+def test_the_probe_url_is_an_object_on_the_delivery_host(
+    delivery: dict[str, Any], probe_url: str
+) -> None:
+    assert parse_delivery({**delivery, "health": {"probe_url": probe_url}}).health.probe_url == (
+        probe_url
+    )
+    elsewhere = probe_url.replace("://", "://other.")
+    with pytest.raises(ConfigError, match=r"delivery\.health\.probe_url: .* on the delivery host"):
+        parse_delivery({**delivery, "health": {"probe_url": elsewhere}})
+
+
+def test_a_probe_url_without_a_delivery_host_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="provider none delivers nothing"):
+        parse_delivery({"health": {"probe_url": "https://cdn.test/ok.jpg"}})
 
 
 def test_build_refuses_settings_of_another_provider() -> None:

@@ -16,6 +16,11 @@ class DictInventory(Inventory):
     def __init__(self, known: dict[str, FileInfo], ready: bool = True) -> None:
         self.known = known
         self._ready = ready
+        self.failing = False
+
+    @property
+    def stale(self) -> bool:
+        return self.failing
 
     def lookup(self, key: str) -> FileInfo | None:
         return self.known.get(key)
@@ -51,3 +56,11 @@ def test_ready_and_stats_follow_the_bucket(tmp_path: Path) -> None:
     assert not inventory.ready
     stats = inventory.snapshot_stats()
     assert stats["source"] == "dict" and stats["local"]["source"] == "local"
+
+
+def test_it_is_stale_while_the_bucket_is(tmp_path: Path) -> None:
+    inventory = combined(tmp_path, {})
+    assert isinstance(inventory, CombinedInventory) and not inventory.stale
+    assert isinstance(inventory.bucket, DictInventory)
+    inventory.bucket.failing = True
+    assert inventory.stale

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ async def test_an_unreachable_bucket_at_start_gives_local_urls_not_errors(starte
     assert inventory.lookup("a.jpg") is None
     stats = inventory.snapshot_stats()
     assert stats["refresh_failures"] == 1 and "Connect" in stats["last_error"]
+    assert inventory.stale and stats["listing"] == "none"
 
 
 async def test_wrong_credentials_are_reported(
@@ -234,10 +236,32 @@ async def test_when_the_server_dies_the_last_good_listing_keeps_serving(
         assert info is not None and info.etag == md5
         stats = inventory.snapshot_stats()
         assert stats["ready"] and stats["keys"] == 1 and stats["last_error"]
+        # ...and says so: stale since the listing it serves, what failed, and how often.
+        assert inventory.stale and stats["listing"] == "stale"
+        assert stats["consecutive_failures"] == 1
+        assert stats["last_error_at"] >= stats["last_refresh"]
+        assert not await inventory.refresh()
+        assert inventory.snapshot_stats()["consecutive_failures"] == 2
         # A miss while the server is down: the failed HEAD counts as "missing" for the TTL.
         assert inventory.lookup("2024/05/unknown.jpg") is None
         await until(lambda: inventory.snapshot_stats()["heads_in_flight"] == 0)
         assert inventory.snapshot_stats()["head_errors"] == 1
+
+
+async def test_a_listing_that_works_again_ends_the_staleness(
+    s3_server: S3Server, started: Any
+) -> None:
+    name = f"later-{uuid.uuid4().hex[:10]}"  # a bucket that does not exist yet
+    inventory = await started(settings(s3_server, name, startup_wait_seconds=30))
+    assert not inventory.ready and inventory.stale
+    assert "NoSuchBucket" in inventory.snapshot_stats()["last_error"]
+    s3_server.client().create_bucket(Bucket=name)
+    put(s3_server, name, "a.jpg", b"abc")
+    assert await inventory.refresh()
+    stats = inventory.snapshot_stats()
+    assert not inventory.stale and (stats["listing"], stats["consecutive_failures"]) == ("fresh", 0)
+    assert stats["last_error"] is not None  # the history stays; "listing" says it is over
+    assert inventory.lookup("a.jpg") is not None
 
 
 def test_list_bucket_is_usable_without_an_event_loop(s3_server: S3Server, bucket: str) -> None:

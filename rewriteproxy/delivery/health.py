@@ -1,0 +1,402 @@
+"""Delivery health: one circuit breaker per delivery host, fed by a background probe.
+
+A delivery host that stops answering (a CDN outage, a bucket gone, a DNS
+failure) must not leave every image of every page broken until someone acts.
+:class:`DeliveryHealth` probes each delivery host in the background and tells
+the URL mapper (:mod:`rewriteproxy.rewriting`) which hosts are not to be
+linked to right now; pages then keep their local upload URLs, which
+WordPress still serves, until the host is back.
+
+The probe, per host, every ``interval`` seconds: one ``HEAD`` of
+``probe_url`` when the config names one on that host (a known object),
+otherwise of the most recent delivery URL the mapper built for it. The mapper
+reports the URLs it builds with :meth:`DeliveryHealth.saw`; only the last
+:data:`RECENT_URLS` per host are kept, and at most :data:`MAX_HOSTS` hosts
+are followed (every provider delivers from one). A host nothing was
+delivered from yet is not probed: there is nothing to ask it for.
+
+What one probe means (:func:`judge`):
+
+- a connection error, a timeout (``timeout`` seconds, DNS and TLS included)
+  or a 5xx: the host failed;
+- a 404 or 410 for a recently rewritten URL: the host answered, so it is up;
+  that one object is missing on the delivery side (pages link to a file that
+  is not there: an upload not synced yet, or no inventory to say so). The URL
+  is dropped from the probe's list and reported in :meth:`snapshot`;
+- a 404 or 410 for the configured ``probe_url``: a failure, since that object
+  is said to exist (a CDN that lost its origin answers this way);
+- anything else (2xx, 3xx, 401, 403, 429...): the host answered.
+
+The circuit (:class:`Circuit`): ``closed`` (rewrite) → ``failures`` failures
+in a row → ``open`` (local URLs) → a success → ``half_open`` (still local
+URLs) → ``successes`` successes in a row → ``closed``; a failure while
+half open opens it again. Each transition is logged once, counted through
+``on_transition`` and bumps :attr:`DeliveryHealth.generation`, which is how
+the page cache knows that pages rewritten before are not to be served again.
+
+Threads: :meth:`saw`, :meth:`blocks` and the ``blocking`` and ``generation``
+attributes are read from the rewriting thread too; the state changes only on
+the event loop, and the gate (``_blocked``, ``blocking``) is always updated
+before ``generation``, so a page rewritten under the new generation never
+saw the old gate.
+
+Stateless by design: every worker process probes on its own and decides on
+its own (a few HEADs per interval per worker), so nothing is shared between
+workers or machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from rewriteproxy.settings import Section
+
+__all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "MAX_HOSTS",
+    "OPEN",
+    "RECENT_URLS",
+    "Circuit",
+    "DeliveryHealth",
+    "HealthConfig",
+    "Probe",
+    "Transition",
+    "host_of",
+    "judge",
+    "parse_health",
+]
+
+log = logging.getLogger("rewriteproxy.delivery.health")
+
+CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
+RECENT_URLS = 8  # delivery URLs remembered per host, as probe targets
+MAX_HOSTS = 16  # hosts followed at most; providers deliver from one
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """``delivery.health``."""
+
+    enabled: bool = True
+    interval: float = 5.0  # seconds between two probes of a host
+    timeout: float = 2.0  # seconds one probe may take, connecting included
+    failures: int = 2  # failed probes in a row that open the circuit
+    successes: int = 2  # good probes in a row that close it again
+    probe_url: str | None = None  # a known object on the delivery host
+
+
+def parse_health(section: Section) -> HealthConfig:
+    d = HealthConfig()
+    config = HealthConfig(
+        enabled=section.flag("enabled", d.enabled),
+        interval=section.number("interval", d.interval, minimum=0.01),
+        timeout=section.number("timeout", d.timeout, minimum=0.01),
+        failures=section.integer("failures", d.failures, minimum=1),
+        successes=section.integer("successes", d.successes, minimum=1),
+        probe_url=section.parsed("probe_url", None, _probe_url, "an absolute http(s) URL"),
+    )
+    section.done()
+    return config
+
+
+_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]+)")
+
+
+def host_of(url: str) -> str | None:
+    """The lower-cased ``host[:port]`` of an absolute or protocol-relative URL, else ``None``."""
+    match = _HOST.match(url)
+    return match.group(1).lower() if match else None
+
+
+def _probe_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or host_of(value) is None:
+        raise ValueError("it must start with http:// or https:// and name a host")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What one probe found: did the host work, and in a few words what it said."""
+
+    ok: bool
+    detail: str  # "HEAD <url>: 503" or the error
+    missing: bool = False  # a recently rewritten URL answered 404/410: that object is not there
+
+
+def judge(url: str, status: int, *, known_object: bool) -> Probe:
+    """The meaning of ``status`` for a HEAD of ``url`` (``known_object``: the configured
+    ``probe_url``, which is said to exist); see the module docstring."""
+    detail = f"HEAD {url}: {status}"
+    if status >= 500:
+        return Probe(False, detail)
+    if status in (404, 410):
+        return Probe(False, detail) if known_object else Probe(True, detail, missing=True)
+    return Probe(True, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    host: str
+    before: str
+    after: str
+    detail: str  # what the probe that caused it found
+    at: float  # time.time()
+
+
+class Circuit:
+    """Closed, open or half open, from the outcomes of the probes (see the module docstring)."""
+
+    __slots__ = ("_failed", "_succeeded", "failures", "state", "successes")
+
+    def __init__(self, failures: int, successes: int) -> None:
+        self.failures, self.successes = failures, successes
+        self.state = CLOSED
+        self._failed = 0  # failures in a row
+        self._succeeded = 0  # successes in a row
+
+    def record(self, ok: bool) -> str | None:
+        """Count one probe; the new state if this one changed it, else ``None``."""
+        before = self.state
+        if ok:
+            self._failed, self._succeeded = 0, self._succeeded + 1
+            if self.state != CLOSED:
+                self.state = CLOSED if self._succeeded >= self.successes else HALF_OPEN
+        else:
+            self._failed, self._succeeded = self._failed + 1, 0
+            if self.state == HALF_OPEN or self._failed >= self.failures:
+                self.state = OPEN
+        return self.state if self.state != before else None
+
+    @property
+    def failed_in_a_row(self) -> int:
+        return self._failed
+
+
+class _Host:
+    """What is known of one delivery host; touched by the rewriting thread only via ``recent``."""
+
+    def __init__(self, name: str, circuit: Circuit) -> None:
+        self.name = name
+        self.circuit = circuit
+        self.recent: deque[str] = deque(maxlen=RECENT_URLS)  # append is atomic across threads
+        self.probes = 0
+        self.transitions = 0
+        self.since: float | None = None  # time of the last transition
+        self.last_probe: str | None = None
+        self.last_probe_at: float | None = None
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.last_missing: str | None = None
+        self.last_missing_at: float | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "state": self.circuit.state,
+            "since": self.since,
+            "transitions": self.transitions,
+            "probes": self.probes,
+            "failures_in_a_row": self.circuit.failed_in_a_row,
+            "last_probe": self.last_probe,
+            "last_probe_at": self.last_probe_at,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "last_missing": self.last_missing,
+            "last_missing_at": self.last_missing_at,
+        }
+
+
+class DeliveryHealth:
+    """The circuits of the delivery hosts and the probe that drives them.
+
+    ``blocking`` is true while some host's circuit is not closed (the mapper
+    then asks :meth:`blocks` about each delivery URL); ``generation`` changes
+    whenever the set of blocked hosts does. A disabled one never probes,
+    never remembers a URL and never blocks.
+    """
+
+    def __init__(
+        self,
+        config: HealthConfig | None = None,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> None:
+        self.config = config if config is not None else HealthConfig(enabled=False)
+        self.blocking = False
+        self.generation = 0
+        self._on_transition = on_transition
+        self._blocked: frozenset[str] = frozenset()
+        self._hosts: dict[str, _Host] = {}
+        self._lock = threading.Lock()  # for adding a host, from either thread
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        probe_url = self.config.probe_url
+        self._probe_host = host_of(probe_url) if probe_url else None
+        if self.config.enabled and self._probe_host is not None:
+            self._host(self._probe_host)
+
+    # -- what the URL mapper calls (any thread) -----------------------------
+
+    def saw(self, url: str) -> None:
+        """The mapper built ``url``: remember it as a probe target for its host."""
+        if not self.config.enabled:
+            return
+        name = host_of(url)
+        if name is None:
+            return
+        host = self._hosts.get(name) or self._host(name)
+        if host is not None and (not host.recent or host.recent[-1] != url):
+            host.recent.append(url)
+
+    def blocks(self, url: str) -> bool:
+        """True if ``url`` is on a host whose circuit is not closed."""
+        return bool(self._blocked) and host_of(url) in self._blocked
+
+    def _host(self, name: str) -> _Host | None:
+        with self._lock:
+            host = self._hosts.get(name)
+            if host is None and len(self._hosts) < MAX_HOSTS:
+                host = _Host(name, Circuit(self.config.failures, self.config.successes))
+                self._hosts = {**self._hosts, name: host}  # readers iterate a stable dict
+            return host
+
+    # -- lifecycle (event loop) -----------------------------------------------
+
+    async def start(self) -> None:
+        """Begin probing in the background (returns at once); nothing when disabled."""
+        if not self.config.enabled or self._task is not None:
+            return
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(force_close=True, limit=MAX_HOSTS),
+            timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": "rewriteproxy-health"},
+            trust_env=False,
+        )
+        self._task = asyncio.create_task(self._probe_forever(), name="delivery-health")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await self.probe_all()
+            await asyncio.sleep(self.config.interval)
+
+    async def probe_all(self) -> None:
+        """One round: probe every host that has something to probe, at once."""
+        hosts = [host for host in self._hosts.values() if self._target(host) is not None]
+        await asyncio.gather(*(self._probe(host) for host in hosts))
+
+    def _target(self, host: _Host) -> str | None:
+        if host.name == self._probe_host:
+            return self.config.probe_url
+        try:
+            return host.recent[-1]
+        except IndexError:
+            return None
+
+    async def _probe(self, host: _Host) -> None:
+        url = self._target(host)
+        if url is None or self._session is None:
+            return
+        known = url == self.config.probe_url
+        target = "https:" + url if url.startswith("//") else url
+        try:
+            async with self._session.head(target, allow_redirects=False) as response:
+                probe = judge(url, response.status, known_object=known)
+        except TimeoutError:
+            probe = Probe(False, f"HEAD {url}: no answer within {self.config.timeout:g} s")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            probe = Probe(False, f"HEAD {url}: {type(exc).__name__}: {exc}")
+        if probe.missing:
+            with contextlib.suppress(ValueError, IndexError, RuntimeError):
+                host.recent.remove(url)  # a missing object tells nothing more about the host
+        self.record(host.name, probe)
+
+    # -- state (event loop) -----------------------------------------------------
+
+    def record(self, name: str, probe: Probe) -> Transition | None:
+        """Count one probe of host ``name``: what the probe loop calls after each HEAD."""
+        host = self._hosts.get(name) or self._host(name)
+        if host is None:
+            return None
+        now = time.time()
+        host.probes += 1
+        host.last_probe, host.last_probe_at = probe.detail, now
+        if not probe.ok:
+            host.last_error, host.last_error_at = probe.detail, now
+        if probe.missing:
+            if host.last_missing != probe.detail:
+                log.warning(
+                    "delivery host %s has no object at a URL pages link to (%s): "
+                    "is the upload synced, and does the inventory know what exists?",
+                    name,
+                    probe.detail,
+                )
+            host.last_missing, host.last_missing_at = probe.detail, now
+        before = host.circuit.state
+        after = host.circuit.record(probe.ok)
+        if after is None:
+            return None
+        transition = Transition(name, before, after, probe.detail, now)
+        host.transitions += 1
+        host.since = now
+        self._update_gate()
+        _log_transition(transition, host.circuit)
+        if self._on_transition is not None:
+            self._on_transition(transition)
+        return transition
+
+    def _update_gate(self) -> None:
+        blocked = frozenset(n for n, h in self._hosts.items() if h.circuit.state != CLOSED)
+        if blocked == self._blocked:
+            return
+        self._blocked = blocked
+        self.blocking = bool(blocked)
+        self.generation += 1  # after the gate: see the module docstring
+
+    def states(self) -> dict[str, str]:
+        """``host → closed | half_open | open``."""
+        return {name: host.circuit.state for name, host in self._hosts.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able facts for the health endpoint."""
+        return {
+            "enabled": self.config.enabled,
+            "rewriting_to": sorted(n for n, s in self.states().items() if s == CLOSED),
+            "hosts": {name: host.snapshot() for name, host in self._hosts.items()},
+        }
+
+
+def _log_transition(transition: Transition, circuit: Circuit) -> None:
+    host, detail = transition.host, transition.detail
+    if transition.after == OPEN:
+        log.warning(
+            "delivery host %s is failing (%s); pages keep their local upload URLs until it "
+            "answers %d probes in a row",
+            host,
+            detail,
+            circuit.successes,
+        )
+    elif transition.after == HALF_OPEN:
+        log.info("delivery host %s answered a probe (%s); not rewriting to it yet", host, detail)
+    else:
+        log.info("delivery host %s answers again (%s); rewriting to it resumes", host, detail)
