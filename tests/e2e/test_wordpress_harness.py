@@ -2,11 +2,13 @@
 
 These tests are the harness's specification: what later end-to-end tests may rely
 on (pages naming the public host, nginx serving every sub-size WordPress made, the
-REST, feed and sitemap endpoints) and that stopping leaves nothing behind.
+REST, feed and sitemap endpoints, SQL straight to its database, application passwords)
+and that stopping leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import urllib.parse
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from .conftest import wordpress_harness
 
 if TYPE_CHECKING:
     from harness import Site, WordPress
@@ -128,3 +132,40 @@ def test_nginx_compresses_text_when_the_site_is_started_with_gzip(
     image = wp.site.content["attachments"]["landscape"]["url"]
     resp = wp.site.get(urllib.parse.urlsplit(image).path, headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in resp.headers
+
+
+def test_sql_returns_rows_as_text_with_null_as_none(wordpress: Site) -> None:
+    rows = wordpress.sql("SELECT 'a\\tb\\nc' AS text, NULL AS nothing, 7 AS number; SELECT 2 AS n;")
+    assert rows == [{"text": "a\tb\nc", "nothing": None, "number": "7"}, {"n": "2"}]
+    post = wordpress.content["posts"]["gallery"]
+    stored = wordpress.sql(f"SELECT post_name, post_content FROM wp_posts WHERE ID = {post['id']};")
+    assert stored[0]["post_name"] == "gallery"
+    assert "<!-- wp:gallery" in (stored[0]["post_content"] or "")
+
+
+def test_rows_containing_finds_a_string_in_any_text_column(wordpress: Site) -> None:
+    hits = wordpress.rows_containing("mountain-lake-1024x640.jpg")
+    found = {(h["table"], h["column"]) for h in hits}
+    assert ("wp_posts", "post_content") in found  # the image blocks
+    assert ("wp_postmeta", "meta_value") in found  # the attachment's metadata
+    assert all("mountain-lake-1024x640.jpg" in (h["value"] or "") for h in hits)
+    assert wordpress.rows_containing("no such text anywhere") == []
+
+
+def test_application_passwords_need_a_local_environment_over_http(
+    wordpress: Site, start_wordpress: Callable[..., WordPress]
+) -> None:
+    with pytest.raises(wordpress_harness.HarnessError, match="not available"):
+        wordpress.create_application_password("refused")
+    local = start_wordpress(constants={"WP_ENVIRONMENT_TYPE": "local"}).site
+    assert local is not None
+    password = local.create_application_password("allowed")
+    assert len(password) == 24
+    post = local.content["posts"]["gallery"]
+    credentials = base64.b64encode(f"{local.admin_user}:{password}".encode()).decode()
+    resp = local.get(
+        f"/wp-json/wp/v2/posts/{post['id']}?context=edit",
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    assert resp.status == 200
+    assert "<!-- wp:gallery" in json.loads(resp.body)["content"]["raw"]

@@ -9,6 +9,7 @@ removes everything the harness made.
         site.url("/")               # http://127.0.0.1:PORT/ : where to connect
         site.public_url             # http://wp.test : what WordPress writes in pages
         site.uploads_dir            # the uploads folder on disk
+        site.sql("SELECT ...")      # rows straight from its MariaDB
 
 Layout and choices:
 - Debian's /usr/share/wordpress/wp-config.php includes
@@ -30,6 +31,15 @@ Layout and choices:
   127.0.0.1 and a free port. Outbound HTTP from WordPress is blocked and WP-cron
   is off, so nothing leaves the machine.
 
+Helpers for tests that write through WordPress and look at what it stored:
+``Site.sql`` runs SQL with the mariadb client (rows as dicts of strings),
+``Site.rows_containing`` finds a string in every text column of some tables,
+``Site.create_application_password`` makes an application password through
+WordPress's PHP API and ``Site.mu_plugin`` puts a must-use plugin in place for a
+while. WordPress 6.1 offers application passwords only over https or where
+``wp_get_environment_type()`` is ``local``: start the site with
+``constants={"WP_ENVIRONMENT_TYPE": "local"}`` to use them over plain http.
+
 Limits: Linux, root and Debian bookworm's package layout; the port is picked by
 binding port 0 and closing it, so another process could take it in between.
 """
@@ -50,6 +60,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +152,8 @@ class Site:
     admin_password: str
     theme: str
     content: dict[str, Any] = field(repr=False)  # seed.php's report: attachments, posts
+    config_name: str = field(repr=False)  # WORDPRESS_CONFIG: which /etc/wordpress file
+    database_socket: Path = field(repr=False)  # MariaDB's Unix socket (database "wordpress")
 
     @property
     def host(self) -> str:
@@ -175,6 +189,105 @@ class Site:
             path = path[len(self.public_url) :]
         return self.base_url + path
 
+    @property
+    def content_dir(self) -> Path:
+        """WP_CONTENT_DIR: uploads, plugins, themes and mu-plugins live here."""
+        return self.uploads_dir.parent
+
+    def sql(self, statements: str) -> list[dict[str, str | None]]:
+        """Run SQL on the site's database with the mariadb client; the rows of every result.
+
+        Each row maps column names to values as text (``None`` for NULL). The client's
+        XML output is read, so values may hold tabs, newlines or any other text.
+        Straight to the database, not through WordPress: what is stored, not what
+        WordPress makes of it. Raises HarnessError with the client's message on error.
+        """
+        done = subprocess.run(
+            [
+                "/usr/bin/mariadb",
+                f"--socket={self.database_socket}",
+                "-uroot",
+                "--xml",
+                "--default-character-set=utf8mb4",
+                "wordpress",
+            ],
+            input=statements.encode(),
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise HarnessError(f"SQL failed: {done.stderr.decode(errors='replace')}")
+        rows: list[dict[str, str | None]] = []
+        # One XML document per statement that returns rows.
+        for document in done.stdout.split(b"<?xml")[1:]:
+            for row in ET.fromstring(b"<?xml" + document).iter("row"):
+                rows.append({f.attrib["name"]: _field_value(f) for f in row.iter("field")})
+        return rows
+
+    def rows_containing(
+        self, text: str, tables: tuple[str, ...] = ("wp_posts", "wp_postmeta")
+    ) -> list[dict[str, str | None]]:
+        """Every (table, key, column) of ``tables`` whose value holds ``text``, with the value.
+
+        All columns of a text type are searched, found in information_schema, so a
+        column added later is searched too; the match ignores case (the tables'
+        collation). ``key`` is the row's primary key (ID, meta_id, option_id...).
+        """
+        columns = self.sql(
+            "SELECT c.TABLE_NAME AS tbl, c.COLUMN_NAME AS col,"
+            " (SELECT k.COLUMN_NAME FROM information_schema.COLUMNS k"
+            "  WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME"
+            "  AND k.COLUMN_KEY = 'PRI' LIMIT 1) AS pk"
+            " FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = 'wordpress'"
+            f" AND c.TABLE_NAME IN ({', '.join(sql_literal(t) for t in tables)})"
+            " AND c.DATA_TYPE IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext')"
+            " ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION;"
+        )
+        if {c["tbl"] for c in columns} != set(tables):
+            raise HarnessError(f"not all of {tables} exist: {columns}")
+        selects = [
+            f"SELECT {sql_literal(c['tbl'] or '')} AS `table`, `{c['pk']}` AS `key`,"
+            f" {sql_literal(c['col'] or '')} AS `column`, `{c['col']}` AS `value`"
+            f" FROM `{c['tbl']}` WHERE INSTR(`{c['col']}`, {sql_literal(text)}) > 0"
+            for c in columns
+        ]
+        return self.sql(" UNION ALL ".join(selects) + ";")
+
+    def create_application_password(self, name: str, user: str = ADMIN_USER) -> str:
+        """A new application password for ``user``, made by WP_Application_Passwords.
+
+        The site must offer application passwords (see the module docstring); the
+        password is what WordPress shows once, to be sent with HTTP Basic auth.
+        """
+        return _run_seed(self.config_name, self.public_url, "application-password", user, name)
+
+    @contextlib.contextmanager
+    def mu_plugin(self, name: str, source: str) -> Iterator[Path]:
+        """A must-use plugin ``<name>.php`` (PHP source) that WordPress loads until the block ends.
+
+        Must-use plugins load before wp_cookie_constants(), so one can, for instance,
+        rename the login cookies.
+        """
+        folder = self.content_dir / "mu-plugins"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{name}.php"
+        path.write_text(source)
+        try:
+            yield path
+        finally:
+            path.unlink()
+
+
+def sql_literal(value: str) -> str:
+    """``value`` as a quoted MariaDB string literal."""
+    return _single_quoted(value)
+
+
+def _field_value(element: ET.Element) -> str | None:
+    if element.attrib.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true":
+        return None
+    return element.text or ""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -201,7 +314,8 @@ def _connectable(port: int) -> bool:
     return False
 
 
-def _php_literal(value: str) -> str:
+def _single_quoted(value: str) -> str:
+    # One quoting for both: PHP and MariaDB read a backslash-escaped backslash and quote.
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -213,11 +327,17 @@ class WordPress:
         public_url: str = DEFAULT_PUBLIC_URL,
         theme: str = CLASSIC_THEME,
         gzip: bool = False,
+        constants: Mapping[str, str] | None = None,
     ) -> None:
-        """``gzip``: nginx compresses text responses when asked, as most hosts do."""
+        """``gzip``: nginx compresses text responses when asked, as most hosts do.
+
+        ``constants``: more PHP constants for the site config, as a host's
+        wp-config.php would define them (e.g. ``WP_ENVIRONMENT_TYPE``).
+        """
         self.public_url = public_url.rstrip("/")
         self.theme = theme
         self.gzip = gzip
+        self.constants = dict(constants or {})
         self.config_name = f"rewriteproxy-test-{os.getpid()}-{secrets.token_hex(4)}"
         self.admin_password = secrets.token_urlsafe(12)
         self.tmp: Path | None = None
@@ -261,6 +381,8 @@ class WordPress:
             admin_password=self.admin_password,
             theme=self.theme,
             content=report,
+            config_name=self.config_name,
+            database_socket=self.tmp / "mysqld.sock",
         )
         return self.site
 
@@ -345,12 +467,13 @@ class WordPress:
             "WP_CONTENT_DIR": str(content),
             "WP_CONTENT_URL": self.public_url + "/wp-content",
             "FS_METHOD": "direct",
+            **self.constants,
         }
         for key in ("AUTH", "SECURE_AUTH", "LOGGED_IN", "NONCE"):
             values[f"{key}_KEY"] = secrets.token_hex(32)
             values[f"{key}_SALT"] = secrets.token_hex(32)
         lines = ["<?php", "// Written by the rewriteproxy test harness; removed when it stops."]
-        lines += [f"define('{k}', {_php_literal(v)});" for k, v in values.items()]
+        lines += [f"define('{k}', {_single_quoted(v)});" for k, v in values.items()]
         lines += [
             # Nothing may leave the machine: no update checks, no cron loopback.
             "define('WP_HTTP_BLOCK_EXTERNAL', true);",
@@ -446,31 +569,7 @@ http {{
 
     def _php(self, *args: str) -> str:
         """Run seed.php with arguments under php-cli, as this site; return its stdout."""
-        env = dict(
-            os.environ,
-            WORDPRESS_CONFIG=self.config_name,
-            HTTP_HOST=urllib.parse.urlsplit(self.public_url).netloc,
-        )
-        done = subprocess.run(
-            [
-                "/usr/bin/php8.2",
-                "-d",
-                "display_errors=stderr",
-                "-d",
-                "memory_limit=512M",
-                str(SEED),
-                *args,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise HarnessError(
-                f"seed.php {args[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}"
-            )
-        return done.stdout
+        return _run_seed(self.config_name, self.public_url, *args)
 
     # --- while running ---------------------------------------------------------
 
@@ -503,6 +602,33 @@ http {{
             self.tmp = None
         self.site = None
         atexit.unregister(self.stop)
+
+
+def _run_seed(config_name: str, public_url: str, *args: str) -> str:
+    """Run seed.php with arguments under php-cli, as the site of that config; its stdout."""
+    env = dict(
+        os.environ,
+        WORDPRESS_CONFIG=config_name,
+        HTTP_HOST=urllib.parse.urlsplit(public_url).netloc,
+    )
+    done = subprocess.run(
+        [
+            "/usr/bin/php8.2",
+            "-d",
+            "display_errors=stderr",
+            "-d",
+            "memory_limit=512M",
+            str(SEED),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise HarnessError(f"seed.php {args[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def main() -> int:

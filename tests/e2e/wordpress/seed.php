@@ -8,6 +8,7 @@
  *     WORDPRESS_CONFIG=<name> HTTP_HOST=<host> php seed.php install <admin-password> <theme>
  *     WORDPRESS_CONFIG=<name> HTTP_HOST=<host> php seed.php content [<ffmpeg>]
  *     WORDPRESS_CONFIG=<name> HTTP_HOST=<host> php seed.php theme <theme>
+ *     WORDPRESS_CONFIG=<name> HTTP_HOST=<host> php seed.php application-password <user> <name>
  *
  * Debian's wp-config.php picks the config file named by the WORDPRESS_CONFIG
  * server variable; php-cli exposes environment variables in $_SERVER, so the
@@ -33,6 +34,8 @@
  * registered when the attachments' sub-sizes are made.
  *
  * "content" prints one JSON object on stdout: the ids and URLs of what it made.
+ * "application-password" prints the new password (WP_Application_Passwords),
+ * and fails where WordPress does not offer application passwords.
  * Limits: images are synthetic; GD (not Imagick) makes the sub-sizes, so PDFs
  * get no preview images, as on any GD-only host.
  */
@@ -422,13 +425,36 @@ function rp_content(string $ffmpeg): array
     return $out;
 }
 
+/** A new application password for the user, as the profile screen would make it. */
+function rp_application_password(string $login, string $name): string
+{
+    $user = get_user_by('login', $login);
+    if (!$user) {
+        fwrite(STDERR, "seed.php: no user $login\n");
+        exit(1);
+    }
+    if (!wp_is_application_passwords_available_for_user($user)) {
+        fwrite(STDERR, "seed.php: application passwords are not available (https or WP_ENVIRONMENT_TYPE local)\n");
+        exit(1);
+    }
+    $made = WP_Application_Passwords::create_new_application_password($user->ID, ['name' => $name]);
+    if (is_wp_error($made)) {
+        fwrite(STDERR, 'seed.php: ' . $made->get_error_message() . "\n");
+        exit(1);
+    }
+    return $made[0];
+}
+
 if ($stage === 'install') {
     rp_install($arg1, $arg2);
 } elseif ($stage === 'content') {
     echo wp_json_encode(rp_content($arg1), JSON_UNESCAPED_SLASHES), "\n";
 } elseif ($stage === 'theme') {
     rp_switch_theme($arg1);
+} elseif ($stage === 'application-password') {
+    echo rp_application_password($arg1, $arg2);
 } else {
-    fwrite(STDERR, "usage: seed.php install <password> <theme> | content [<ffmpeg>] | theme <theme>\n");
+    fwrite(STDERR, "usage: seed.php install <password> <theme> | content [<ffmpeg>] | theme <theme>"
+        . " | application-password <user> <name>\n");
     exit(2);
 }
