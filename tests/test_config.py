@@ -44,6 +44,19 @@ def test_defaults_for_everything_optional():
     assert config.bypass.logged_in_cookie == "wordpress_logged_in_"
     assert config.proxy.max_rewrite_bytes == 8 * 1024 * 1024
     assert config.proxy.upstream_connections == 256
+    assert config.server.header_timeout == 30.0
+    assert config.server.keepalive_timeout == 75.0
+    assert config.server.max_connections == 0  # derived from the file-descriptor limit
+
+
+def test_server_keys():
+    config = parse_config(
+        MINIMAL + "server: {header_timeout: 10, keepalive_timeout: 620, max_connections: 4000}\n"
+    )
+    assert config.server.header_timeout == 10.0
+    assert config.server.keepalive_timeout == 620.0
+    assert config.server.max_connections == 4000
+    assert parse_config(MINIMAL + "server: {max_connections: null}\n").server.max_connections == 0
 
 
 def test_uploads_path_is_normalised():
@@ -70,6 +83,19 @@ def test_uploads_path_is_normalised():
             MINIMAL + "proxy: {upstream_connections: 0}\n",
             "proxy.upstream_connections (line 5): 0 is not allowed: expected at least 1",
         ),
+        (
+            MINIMAL + "server: {header_timeout: 0}\n",
+            "server.header_timeout (line 5): 0 is not allowed: expected at least 0.05",
+        ),
+        (
+            MINIMAL + "server: {keepalive_timeout: -1}\n",
+            "server.keepalive_timeout (line 5): -1 is not allowed: expected at least 0.05",
+        ),
+        (
+            MINIMAL + "server: {max_connections: -5}\n",
+            "server.max_connections (line 5): -5 is not allowed: expected at least 0",
+        ),
+        (MINIMAL + "server: {read_timeout: 5}\n", "server.read_timeout (line 5): unknown key"),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
         (
