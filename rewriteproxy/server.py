@@ -278,7 +278,14 @@ class Listener:
 class ClientConnection(RequestHandler):
     """One client connection: aiohttp's handler with a deadline on each request head."""
 
-    __slots__ = ("_head_deadline", "_head_started", "_header_timeout", "_on_lost", "_throttle")
+    __slots__ = (
+        "_answered",
+        "_head_deadline",
+        "_head_started",
+        "_header_timeout",
+        "_on_lost",
+        "_throttle",
+    )
 
     def __init__(
         self,
@@ -298,6 +305,7 @@ class ClientConnection(RequestHandler):
         self._header_timeout = settings.header_timeout
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_started = False  # a byte of the awaited head has arrived
+        self._answered = False  # the last request is answered and no other is queued
         self._on_lost: Callable[[], None] | None = on_lost
         self._throttle = throttle
 
@@ -307,15 +315,24 @@ class ClientConnection(RequestHandler):
         self._start_head_clock()
 
     def data_received(self, data: bytes) -> None:
-        if data and self._head_deadline is None and self._waiting_for_request():
+        if data and self._head_deadline is None and (self._answered or self._waiting_for_request()):
             # The first byte of the next request on a kept-alive connection.
             self.keep_alive(True)
             self._start_head_clock()
         if data and self._head_deadline is not None:
             self._head_started = True
         super().data_received(data)
-        if self._head_deadline is not None and self._messages:
+        if self._messages:
+            self._answered = False
             self._stop_head_clock()
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        result = await super().finish_response(request, resp, start_time)
+        # Bytes from now on start the next head, even before aiohttp waits for it.
+        self._answered = not self._messages
+        return result
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_head_clock()
