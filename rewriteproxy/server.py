@@ -106,7 +106,10 @@ def bind(
     sockets: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:
+                continue  # a family this host lacks (IPv6 in some containers), as asyncio does
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if reuse_port:
@@ -115,13 +118,18 @@ def bind(
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if port == 0 and len(sockets) > 1:  # the other families take the port the first got
                 address = (address[0], sockets[0].getsockname()[1], *address[2:])
-            sock.bind(address)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot listen on {address}: {exc.strerror}") from exc
             sock.listen(backlog)
             sock.setblocking(False)
     except OSError:
         for sock in sockets:
             sock.close()
         raise
+    if not sockets:
+        raise OSError(f"cannot listen on {host}:{port}: no address family to bind")
     return sockets
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from rewriteproxy.server import connection_limit, raise_descriptor_limit
+from rewriteproxy.server import bind, connection_limit, raise_descriptor_limit
 
 from .support.net import free_port
 
@@ -139,6 +139,28 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
     """Everything the server still sends before it closes; fails if it stays open."""
     return await asyncio.wait_for(reader.read(), seconds)
+
+
+# -- binding ---------------------------------------------------------------------------
+
+
+def test_every_address_of_a_name_is_bound_on_one_port():
+    sockets = bind("localhost", 0)
+    try:
+        assert {sock.getsockname()[1] for sock in sockets} == {sockets[0].getsockname()[1]}
+        assert "127.0.0.1" in {sock.getsockname()[0] for sock in sockets}
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_port_in_use_is_named():
+    (taken,) = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError, match=r"cannot listen on \('127\.0\.0\.1', \d+\): "):
+            bind("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
 
 
 # -- request heads -------------------------------------------------------------
