@@ -7,7 +7,8 @@ and a failed reload keeps the last good config (see :mod:`rewriteproxy.app`).
 
 Each part of the product owns the parsing of its own section (delivery,
 inventory, html); this module only assembles them and owns the proxy's own
-keys: ``upstream``, ``listen``, ``enabled``, ``site``, ``proxy`` and ``bypass``
+keys: ``upstream``, ``listen``, ``server``, ``enabled``, ``site``, ``proxy`` and
+``bypass``
 (``features`` is parsed by :mod:`rewriteproxy.features`).
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigError",
     "ListenConfig",
     "ProxyConfig",
+    "ServerConfig",
     "SiteConfig",
     "load_config",
     "parse_config",
@@ -42,6 +44,15 @@ __all__ = [
 class ListenConfig:
     host: str = "127.0.0.1"
     port: int = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The client side: how long a connection may wait, and how many may be open at once."""
+
+    header_timeout: float = 30.0  # from open (or a kept-alive request's first byte) to head end
+    keepalive_timeout: float = 75.0  # idle between requests; above a load balancer's idle timeout
+    max_connections: int = 0  # per worker; 0 = derived from the file-descriptor limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,7 @@ class BypassConfig:
 class Config:
     upstream: str
     listen: ListenConfig
+    server: ServerConfig
     enabled: bool
     site: SiteConfig
     proxy: ProxyConfig
@@ -141,6 +153,7 @@ def _parse_root(root: Section, source: str) -> Config:
     return Config(
         upstream=upstream.rstrip("/"),
         listen=_parse_listen(root.section("listen")),
+        server=_parse_server(root.section("server")),
         enabled=root.flag("enabled", True),
         site=site,
         proxy=_parse_proxy(root.section("proxy")),
@@ -161,6 +174,17 @@ def _parse_listen(section: Section) -> ListenConfig:
     )
     section.done()
     return listen
+
+
+def _parse_server(section: Section) -> ServerConfig:
+    d = ServerConfig()
+    server = ServerConfig(
+        header_timeout=section.number("header_timeout", d.header_timeout, minimum=0.05),
+        keepalive_timeout=section.number("keepalive_timeout", d.keepalive_timeout, minimum=0.05),
+        max_connections=section.integer("max_connections", d.max_connections, minimum=0),
+    )
+    section.done()
+    return server
 
 
 def _parse_site(section: Section) -> SiteConfig:

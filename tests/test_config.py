@@ -56,6 +56,19 @@ def test_defaults_for_everything_optional():
         ip_network("127.0.0.1/32"),
         ip_network("::1/128"),
     )
+    assert config.server.header_timeout == 30.0
+    assert config.server.keepalive_timeout == 75.0
+    assert config.server.max_connections == 0  # derived from the file-descriptor limit
+
+
+def test_server_keys():
+    config = parse_config(
+        MINIMAL + "server: {header_timeout: 10, keepalive_timeout: 620, max_connections: 4000}\n"
+    )
+    assert config.server.header_timeout == 10.0
+    assert config.server.keepalive_timeout == 620.0
+    assert config.server.max_connections == 4000
+    assert parse_config(MINIMAL + "server: {max_connections: null}\n").server.max_connections == 0
 
 
 def test_uploads_path_is_normalised():
@@ -89,6 +102,19 @@ def test_uploads_path_is_normalised():
         ),
         (MINIMAL + "proxy: {trusted_proxies: [nginx]}\n", "'nginx' is not allowed"),
         (MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n", "expected a list of strings"),
+        (
+            MINIMAL + "server: {header_timeout: 0}\n",
+            "server.header_timeout (line 5): 0 is not allowed: expected at least 0.05",
+        ),
+        (
+            MINIMAL + "server: {keepalive_timeout: -1}\n",
+            "server.keepalive_timeout (line 5): -1 is not allowed: expected at least 0.05",
+        ),
+        (
+            MINIMAL + "server: {max_connections: -5}\n",
+            "server.max_connections (line 5): -5 is not allowed: expected at least 0",
+        ),
+        (MINIMAL + "server: {read_timeout: 5}\n", "server.read_timeout (line 5): unknown key"),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
         (

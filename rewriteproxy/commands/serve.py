@@ -8,11 +8,21 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ..html.rewriter import NATIVE
+from ..logthrottle import LogThrottle
+from ..server import (
+    ClientConnection,
+    Listener,
+    bind,
+    connection_limit,
+    raise_descriptor_limit,
+    throttle_loop_errors,
+)
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
@@ -68,13 +78,34 @@ async def serve(
 ) -> None:
     from ..app import STATE, create_app, install_reload_signal
 
+    loop = asyncio.get_running_loop()
+    throttle = LogThrottle(logging.getLogger("rewriteproxy.server"))
+    throttle_loop_errors(loop, throttle)
+    descriptors = raise_descriptor_limit()
     app = create_app(config, config_path)
+    state = app[STATE]
     # handler_cancellation: a client that goes away cancels its upstream request.
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
-    await site.start()
-    install_reload_signal(app[STATE])
+    server = runner.server
+    assert server is not None
+
+    # Both read the running config, so a reload applies to the next connection.
+    def limit() -> int:
+        current = state.runtime.config
+        return connection_limit(
+            current.server.max_connections, descriptors, current.proxy.upstream_connections
+        )
+
+    def connection(on_lost: Callable[[], None]) -> ClientConnection:
+        settings = state.runtime.config.server
+        return ClientConnection(
+            server, loop=loop, settings=settings, on_lost=on_lost, throttle=throttle
+        )
+
+    listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limit, throttle)
+    listener.start()
+    install_reload_signal(state)
     _tune_garbage_collector()
     if not NATIVE:
         log.warning(
@@ -83,19 +114,22 @@ async def serve(
             "gcc and the Python headers present"
         )
     log.info(
-        "rewriteproxy on http://%s:%s → %s (rewriting %s)",
+        "rewriteproxy on http://%s:%s → %s (rewriting %s; at most %d client connections, "
+        "file-descriptor limit %d)",
         host,
-        port,
+        listener.port,
         config.upstream,
         "on" if config.enabled else "off",
+        limit(),
+        descriptors,
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        listener.close()
         await runner.cleanup()  # finishes requests in flight, then closes
 
 
