@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
@@ -48,14 +49,11 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from .config import BypassConfig
 from .http.caching import add_vary, make_private
 
-__all__ = ["CREDENTIAL_PARAMS", "Bypass", "Decision", "normalise_path"]
+__all__ = ["Bypass", "Decision", "normalise_path", "php_name"]
 
 _OFF = frozenset(("off", "0", "false", "no"))
 _READ_ONLY_CONTEXTS = frozenset(("view", "embed"))
-# Credentials that REST plugins accept in the query string instead of a header.
-CREDENTIAL_PARAMS = frozenset(
-    ("consumer_key", "consumer_secret", "oauth_consumer_key", "access_token")
-)
+_WORDPRESS_AGENTS = ("WordPress/", "WP-URLDetails/")
 _METHOD_OVERRIDE = "X-HTTP-Method-Override"  # the one header WordPress's REST server reads
 # Rules that look at the URL only: a cache keyed on the URL already tells their answers apart.
 _BY_URL = frozenset(("disabled", "method", "path"))
@@ -78,10 +76,11 @@ class Decision:
 class Bypass:
     """The bypass rules of one config, compiled once; :meth:`decide` is the hot path."""
 
-    __slots__ = ("_paths", "_rules", "_vary")
+    __slots__ = ("_credentials", "_paths", "_rules", "_vary")
 
     def __init__(self, rules: BypassConfig) -> None:
         self._rules = rules
+        self._credentials = frozenset(php_name(p)[0].lower() for p in rules.credential_params)
         # "/wp-admin/" and "/wp-login.php" both become "…/" needles searched in "path/".
         self._paths = tuple(
             normalise_path(p).rstrip("/") + "/" for p in rules.paths if p.strip("/")
@@ -104,39 +103,58 @@ class Bypass:
         return self._vary
 
     def decide(
-        self, method: str, raw_path: str, query: MultiMapping[str] | None, headers: Headers
+        self,
+        method: str,
+        raw_path: str,
+        query: MultiMapping[str] | None,
+        headers: Headers,
+        has_body: bool = False,
     ) -> Decision:
         """The decision for one request; ``query`` is ``None`` when it has no query string."""
-        return Decision(self.reason(method, raw_path, query, headers))
+        return Decision(self.reason(method, raw_path, query, headers, has_body))
 
     def reason(
-        self, method: str, raw_path: str, query: MultiMapping[str] | None, headers: Headers
+        self,
+        method: str,
+        raw_path: str,
+        query: MultiMapping[str] | None,
+        headers: Headers,
+        has_body: bool = False,
     ) -> str | None:
         rules = self._rules
         methods = rules.methods
         if method.upper() not in methods:
             return "method"
-        if _overridden(query, headers, methods):
+        params = _php_params(query) if query is not None else _NO_PARAMS
+        if any(m.strip().upper() not in methods for m in _overrides(params, headers)):
             return "method-override"
+        if has_body:
+            return "body"  # WordPress reads a JSON body's parameters whatever the method
         if self._paths:
             path = normalise_path(raw_path) + "/"
             if any(needle in path for needle in self._paths):
                 return "path"
         if rules.authorization and (
-            "Authorization" in headers
-            or (query is not None and any(k.lower() in CREDENTIAL_PARAMS for k in query))
+            "Authorization" in headers or any(p.name in self._credentials for p in params)
         ):
             return "authorization"
-        if rules.nonce and ("X-WP-Nonce" in headers or (query is not None and "_wpnonce" in query)):
+        if rules.nonce and ("X-WP-Nonce" in headers or any(p.name == "_wpnonce" for p in params)):
             return "nonce"
-        if query is not None:
-            if rules.edit_context and _edit_context(query):
+        if rules.wordpress_requests and _from_wordpress(headers):
+            return "wordpress"
+        if params:
+            if rules.edit_context and any(_edits(p) for p in params):
                 return "edit-context"
-            if rules.query_param and _any_off(query.getall(rules.query_param, ())):
+            opt_out = rules.query_param.lower()
+            if opt_out and any(p.name == opt_out and _is_off(p.value) for p in params):
                 return "query"
-        if rules.header and rules.header in headers and _any_off(headers.getall(rules.header)):
+        if (
+            rules.header
+            and rules.header in headers
+            and any(map(_is_off, headers.getall(rules.header)))
+        ):
             return "header"
-        if rules.previews and query is not None and _preview(query):
+        if rules.previews and any(_previews(p) for p in params):
             return "preview"
         if rules.logged_in_cookie and "Cookie" in headers:
             prefix = rules.logged_in_cookie.lower()
@@ -185,42 +203,71 @@ def normalise_path(raw_path: str) -> str:
     return "/" + "/".join(segments) + trailing
 
 
-def _any_off(values: Iterable[str]) -> bool:
-    return any(v.strip().lower() in _OFF for v in values)
+class _Param(NamedTuple):
+    name: str  # as PHP registers it, lower-cased for comparison
+    array: bool  # name[...]=: PHP makes an array of it
+    value: str
 
 
-def _overridden(
-    query: MultiMapping[str] | None, headers: Headers, methods: tuple[str, ...]
-) -> bool:
-    named: list[str] = []
-    if query is not None and "_method" in query:
-        named += query.getall("_method")
+_NO_PARAMS: tuple[_Param, ...] = ()
+
+
+def php_name(key: str) -> tuple[str, bool]:
+    """The variable name PHP registers for a query key or cookie name, and whether it is
+    an array (``name[...]``): cut at a NUL, leading spaces dropped, ``.`` and space as ``_``
+    up to the first ``[``; a ``[`` never closed becomes ``_`` too."""
+    key = key.split("\0", 1)[0].lstrip(" ")
+    bracket = key.find("[")
+    base = (key if bracket < 0 else key[:bracket]).replace(" ", "_").replace(".", "_")
+    if bracket < 0:
+        return base, False
+    if "]" in key[bracket + 1 :]:
+        return base, True
+    return base + "_" + key[bracket + 1 :], False
+
+
+def _php_params(query: MultiMapping[str]) -> tuple[_Param, ...]:
+    params = []
+    for key, value in query.items():
+        name, array = php_name(key)
+        params.append(_Param(name.lower(), array, value))
+    return tuple(params)
+
+
+def _is_off(value: str) -> bool:
+    return value.strip().lower() in _OFF
+
+
+def _overrides(params: tuple[_Param, ...], headers: Headers) -> list[str]:
+    named = [p.value for p in params if p.name == "_method"]
     if _METHOD_OVERRIDE in headers:
         named += headers.getall(_METHOD_OVERRIDE)
-    return any(m.strip().upper() not in methods for m in named)
+    return named
 
 
-def _edit_context(query: MultiMapping[str]) -> bool:
-    for key, value in query.items():
-        name = key.lower()
-        if name.startswith("context[") or (
-            name == "context" and value.strip().lower() not in _READ_ONLY_CONTEXTS
-        ):
-            return True
-    return False
-
-
-def _preview(query: MultiMapping[str]) -> bool:
-    return "preview_id" in query or any(
-        v.strip().lower() == "true" for v in query.getall("preview", ())
+def _edits(param: _Param) -> bool:
+    return param.name == "context" and (
+        param.array or param.value.strip().lower() not in _READ_ONLY_CONTEXTS
     )
+
+
+def _previews(param: _Param) -> bool:
+    return param.name == "preview_id" or (
+        param.name == "preview" and param.value.strip().lower() == "true"
+    )
+
+
+def _from_wordpress(headers: Headers) -> bool:
+    """A request WordPress makes to itself (wp_remote_get's default User-Agent, URL details)."""
+    agent = headers.get("User-Agent", "")
+    return agent.startswith(_WORDPRESS_AGENTS) or "WP-URLDetails/" in agent
 
 
 def _cookie_names(values: Iterable[str]) -> Iterable[str]:
     """Cookie names as PHP's ``$_COOKIE`` keys them (lower-cased for comparison)."""
     for value in values:
         for pair in value.split(";"):
-            name = pair.partition("=")[0].strip()
+            name = pair.partition("=")[0]
             if "%" in name:
                 name = unquote(name)
-            yield name.replace(".", "_").replace(" ", "_").lower()
+            yield php_name(name.strip())[0].lower()

@@ -89,7 +89,15 @@ class BypassConfig:
     logged_in_cookie: str = "wordpress_logged_in_"  # cookie-name prefix; "" to rewrite for everyone
     previews: bool = True  # ?preview=true and ?p=… &preview pages pass through
     methods: tuple[str, ...] = ("GET", "HEAD")  # only these are ever rewritten
-    authorization: bool = True  # an Authorization header, or credentials in the query
+    authorization: bool = True  # an Authorization header, or credential_params in the query
+    credential_params: tuple[str, ...] = (
+        "consumer_key",  # WooCommerce REST over https
+        "consumer_secret",
+        "oauth_consumer_key",  # OAuth 1.0a
+        "access_token",  # OAuth 2 and JWT plugins
+        "_for",  # Jetpack's signed requests (_for=jetpack&token=…&signature=…)
+    )
+    wordpress_requests: bool = True  # WordPress fetching its own pages (User-Agent WordPress/…)
     nonce: bool = True  # X-WP-Nonce or _wpnonce: a logged-in session's REST and admin calls
     edit_context: bool = True  # REST ?context= other than view or embed
     identifiers: tuple[str, ...] = ("guid",)  # JSON keys and XML elements whose values stay local
@@ -255,6 +263,8 @@ def _parse_bypass(section: Section) -> BypassConfig:
         previews=section.flag("previews", d.previews),
         methods=tuple(m.upper() for m in section.texts("methods", d.methods)),
         authorization=section.flag("authorization", d.authorization),
+        credential_params=section.texts("credential_params", d.credential_params),
+        wordpress_requests=section.flag("wordpress_requests", d.wordpress_requests),
         nonce=section.flag("nonce", d.nonce),
         edit_context=section.flag("edit_context", d.edit_context),
         identifiers=section.texts("identifiers", d.identifiers),

@@ -163,7 +163,7 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     if config.enabled:
         query = request.rel_url.query if request.query_string else None
         decision = runtime.bypass.decide(
-            request.method, request.rel_url.raw_path, query, request.headers
+            request.method, request.rel_url.raw_path, query, request.headers, request.body_exists
         )
     else:
         decision = _DISABLED
@@ -206,8 +206,9 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
                     return await _rewrite(request, state, upstream, revalidating, mark)
             else:
                 state.metrics.requests["passthrough"] += 1
-                # A bypassed answer the proxy could have rewritten tells caches why it was not.
-                marked = decision.marks_answers and _rewritable(upstream, runtime)
+                # A bypassed answer of a type the proxy rewrites tells caches why it was not,
+                # whatever its coding or size (those make no difference to a cache).
+                marked = decision.marks_answers and _of_a_rewritten_type(upstream, runtime)
                 return await _pass_through(request, upstream, mark if marked else None)
         # Fetched again as a GET once this answer's connection is given back: holding it
         # while waiting for a second one, enough HEADs at once would take every connection.
@@ -229,10 +230,14 @@ _DISABLED = Decision("disabled")
 Mark = Callable[[CIMultiDict[str]], None]
 
 
+def _of_a_rewritten_type(upstream: UpstreamResponse, runtime: Runtime) -> bool:
+    return upstream.status not in _NO_BODY_STATUSES and runtime.pipeline.handles(
+        upstream.headers.get("Content-Type")
+    )
+
+
 def _rewritable(upstream: UpstreamResponse, runtime: Runtime) -> bool:
-    if upstream.status in _NO_BODY_STATUSES:
-        return False
-    if not runtime.pipeline.handles(upstream.headers.get("Content-Type")):
+    if not _of_a_rewritten_type(upstream, runtime):
         return False
     if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
         return False

@@ -26,27 +26,35 @@ from .config import Config
 from .delivery import DeliveryProvider, build_delivery
 from .delivery.health import DeliveryHealth
 from .features import FeaturesConfig, build_handlers
-from .formats.identifiers import Identifiers
+from .formats.identifiers import Identifiers, Span
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
 from .pipeline import BodyRewriter, Pipeline, recode
 
-__all__ = ["HTML_TYPES", "TEXT_TYPES", "RewriteCache", "UrlMapper", "build_pipeline"]
+__all__ = [
+    "HTML_TYPES",
+    "JSON_TYPES",
+    "TEXT_TYPES",
+    "XML_TYPES",
+    "RewriteCache",
+    "UrlMapper",
+    "build_pipeline",
+]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-# REST API answers, feeds, sitemaps and stylesheets: rewritten by URL shape (formats.urltext).
-TEXT_TYPES = (
-    "application/json",
-    "application/ld+json",
+# REST API answers, feeds, sitemaps and stylesheets: rewritten by URL shape (formats.urltext),
+# with the identifiers of JSON and XML left alone (formats.identifiers).
+JSON_TYPES = ("application/json", "application/ld+json")
+XML_TYPES = (
     "application/rss+xml",
     "application/atom+xml",
     "application/rdf+xml",
     "application/xml",
     "text/xml",
-    "text/css",
 )
+TEXT_TYPES = (*JSON_TYPES, *XML_TYPES, "text/css")
 
 
 class UrlMapper:
@@ -339,18 +347,20 @@ def build_pipeline(
 
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
     identifiers = Identifiers(config.bypass.identifiers)
-    rewrite_html = cached(b"h", rewrite_page)
-    rewrite_text = cached(
-        b"t", lambda plain, m, charset: _sweep_text(sweep, identifiers, plain, m, charset)
-    )
-    rewriters: dict[str, BodyRewriter] = {t: rewrite_html for t in HTML_TYPES}
-    rewriters.update({t: rewrite_text for t in TEXT_TYPES})
+
+    def text_rewriter(kind: bytes, keep: Callable[[str], list[Span]]) -> BodyRewriter:
+        return cached(kind, lambda plain, m, charset: _sweep_text(sweep, keep, plain, m, charset))
+
+    rewriters: dict[str, BodyRewriter] = dict.fromkeys(HTML_TYPES, cached(b"h", rewrite_page))
+    rewriters.update(dict.fromkeys(JSON_TYPES, text_rewriter(b"j", identifiers.json_spans)))
+    rewriters.update(dict.fromkeys(XML_TYPES, text_rewriter(b"x", identifiers.xml_spans)))
+    rewriters["text/css"] = text_rewriter(b"c", lambda text: [])
     return Pipeline(rewriters)
 
 
 def _sweep_text(
     sweep: UrlSweep,
-    identifiers: Identifiers,
+    identifier_spans: Callable[[str], list[Span]],
     body: bytes,
     map_url: Callable[[str], str | None],
     charset: str | None,
@@ -358,7 +368,7 @@ def _sweep_text(
     # surrogateescape: bytes that are not valid in the charset survive untouched.
     encoding = charset or "utf-8"
     text = body.decode(encoding, "surrogateescape")
-    keep = identifiers.spans(text)
+    keep = identifier_spans(text)
     if not keep:
         new = sweep.rewrite(text, map_url)
     else:  # identifier values (REST guid, <guid>) stay as they are: sweep between them

@@ -11,7 +11,7 @@ import pytest
 from multidict import CIMultiDict
 from yarl import URL
 
-from rewriteproxy.bypass import Bypass, Decision, normalise_path
+from rewriteproxy.bypass import Bypass, Decision, normalise_path, php_name
 from rewriteproxy.config import BypassConfig
 
 DEFAULT = Bypass(BypassConfig())
@@ -22,11 +22,12 @@ def reason(
     headers: dict[str, str] | list[tuple[str, str]] | None = None,
     method: str = "GET",
     rules: Bypass = DEFAULT,
+    body: bool = False,
 ) -> str | None:
     path, _, query_string = url.partition("?")
     parsed = URL.build(path=path, query_string=query_string, encoded=True)  # as aiohttp does
     query = parsed.query if "?" in url else None
-    return rules.reason(method, parsed.raw_path, query, CIMultiDict(headers or {}))
+    return rules.reason(method, parsed.raw_path, query, CIMultiDict(headers or {}), body)
 
 
 @pytest.mark.parametrize(
@@ -105,10 +106,38 @@ def test_an_anonymous_page_view_is_rewritten(url):
         ("/", {"Cookie": "wordpress%5Flogged_in_abc=admin"}, "logged-in"),
         ("/", [("Cookie", "a=1"), ("Cookie", "wordpress_logged_in_abc=x")], "logged-in"),
         ("/", {"Cookie": 'wordpress_logged_in_abc="broken'}, "logged-in"),
+        # Query keys and cookie names as PHP registers them, not as they were spelled.
+        ("/wp-json/wp/v2/posts/1?+context=edit", {}, "edit-context"),
+        ("/wp-json/wp/v2/posts/1?%20context=edit", {}, "edit-context"),
+        ("/wp-json/wp/v2/posts/1?context%00=edit", {}, "edit-context"),
+        ("/wp-json/wp/v2/posts/1?context%00x=edit", {}, "edit-context"),
+        ("/wp-json/wp/v2/posts/1?context[0=view", {}, None),  # PHP: "context_0", not context
+        ("/wp-json/wc/v3/products?consumer.key=ck", {}, "authorization"),
+        ("/wp-json/wc/v3/products?consumer+secret=cs", {}, "authorization"),
+        ("/wp-json/wc/v3/products?consumer[key=ck", {}, "authorization"),
+        ("/wp-json/jetpack/v4/x?_for=jetpack&token=t&signature=s", {}, "authorization"),
+        ("/?preview.id=5", {}, "preview"),
+        ("/?+rewriteproxy=off", {}, "query"),
+        ("/wp-json/wp/v2/posts/1?.wpnonce=x", {}, "nonce"),
+        ("/wp-json/wp/v2/posts/1?+_wpnonce=x", {}, "nonce"),
+        ("/wp-json/wp/v2/posts/1?_method%00=DELETE", {}, "method-override"),
+        ("/wp-json/wp/v2/posts/1?+_method=DELETE", {}, "method-override"),
+        ("/", {"Cookie": "wordpress[logged_in_abc=admin"}, "logged-in"),
+        ("/", {"Cookie": "wordpress_logged_in_abc[x]=admin"}, "logged-in"),
+        # WordPress fetching its own pages, to store what it finds (URL details, loopbacks).
+        ("/image-block/", {"User-Agent": "WP-URLDetails/6.1.9 (+http://wp.test)"}, "wordpress"),
+        ("/", {"User-Agent": "WordPress/6.1.9; http://wp.test"}, "wordpress"),
+        ("/", {"User-Agent": "Mozilla/5.0 (X11) WordPress-fan"}, None),
     ],
 )
 def test_requests_that_could_save_content_back_are_never_rewritten(url, headers, expected):
     assert reason(url, headers) == expected
+
+
+def test_a_get_with_a_body_is_never_rewritten():
+    # WordPress's REST server reads a JSON body's parameters ({"context": "edit"}) on a GET too.
+    assert reason("/wp-json/wp/v2/posts/12", body=True) == "body"
+    assert reason("/wp-json/wp/v2/posts/12", method="HEAD", body=True) == "body"
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "post"])
@@ -128,6 +157,8 @@ def test_only_get_and_head_are_rewritten(method):
         ("previews: false", "/?preview=true", {}),
         ("query_param: ''", "/?rewriteproxy=off", {}),
         ("header: ''", "/", {"X-RewriteProxy": "off"}),
+        ("credential_params: []", "/?consumer_key=ck", {}),
+        ("wordpress_requests: false", "/", {"User-Agent": "WordPress/6.1; http://wp.test"}),
     ],
 )
 def test_each_rule_can_be_turned_off(option, url, headers):
@@ -136,6 +167,22 @@ def test_each_rule_can_be_turned_off(option, url, headers):
     config = parse_config(f"upstream: http://x\nsite: {{hosts: [a]}}\nbypass: {{{option}}}\n")
     assert reason(url, headers) is not None
     assert reason(url, headers, rules=Bypass(config.bypass)) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("context", ("context", False)),
+        ("context[]", ("context", True)),
+        ("context[a][b]", ("context", True)),
+        ("context[a", ("context_a", False)),
+        (" con.text x", ("con_text_x", False)),
+        ("a.b[c.d]", ("a_b", True)),
+        ("context\0tail", ("context", False)),
+    ],
+)
+def test_names_are_read_as_php_registers_them(key, name):
+    assert php_name(key) == name
 
 
 @pytest.mark.parametrize(

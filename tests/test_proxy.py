@@ -572,6 +572,36 @@ async def test_an_answer_bypassed_per_request_is_private(start_proxy, path, head
     assert "Cookie" in response.headers["Vary"]
 
 
+async def test_a_bypassed_page_in_a_coding_the_proxy_cannot_read_is_still_private(start_proxy):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=b"\x00opaque",
+            content_type="text/html",
+            headers={"Content-Encoding": "dcz", "Cache-Control": "public, max-age=600"},
+        )
+
+    client = await start_proxy(origin(page=handler))
+    response = await client.get(
+        "/page",
+        headers={"Cookie": "wordpress_logged_in_abc=admin", "Accept-Encoding": "gzip, dcz"},
+        auto_decompress=False,
+    )
+    await response.read()
+    assert response.headers["Cache-Control"] == "private, max-age=600"
+    assert "Cookie" in response.headers["Vary"]
+
+
+async def test_a_get_with_a_body_gets_the_upstreams_bytes(start_proxy):
+    client = await start_proxy(origin(any=html_page))
+    response = await client.get(
+        "/wp-json/wp/v2/posts/12",
+        data=b'{"context":"edit"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert await response.read() == PAGE
+    assert response.headers["Cache-Control"].startswith("private")
+
+
 async def test_answers_the_proxy_could_never_rewrite_keep_their_cache_headers(start_proxy):
     async def image(request: web.Request) -> web.Response:
         return web.Response(

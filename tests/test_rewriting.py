@@ -340,3 +340,15 @@ def test_a_rewrite_overtaken_by_a_change_of_circuit_is_not_kept() -> None:
     assert cache.rewrite(b"h", PAGE, None, mapper, opening_midway) != PAGE
     assert cache.rewrite(b"h", PAGE, None, mapper, counting(calls)) == PAGE
     assert len(calls) == 2
+
+
+def test_json_quoted_in_a_feed_and_a_css_comment_do_not_stop_the_sweep():
+    feed = (
+        b'<rss><item><description>"guid": {"rendered": "x</description>'
+        b'<enclosure url="http://wp.test/wp-content/uploads/2024/05/a.jpg"/></item></rss>'
+    )
+    css = b'/* "guid": [ */ .a { background: url(/wp-content/uploads/2024/05/a.jpg) }'
+    pipeline = build_pipeline(CONFIG, NullInventory())
+    for body, kind in ((feed, "application/rss+xml"), (css, "text/css")):
+        result = pipeline.apply(body, kind)
+        assert result.body is not None and b"cdn.example.net" in result.body, kind

@@ -3,15 +3,20 @@
 A REST answer's ``guid`` (``"guid":{"rendered":"http:\\/\\/wp.test\\/wp-content\\/uploads\\/…"}``
 for an attachment) and a feed's ``<guid>`` are identifiers: clients dedupe and
 sync on them, so they must stay what WordPress stored even when they look like
-upload URLs. :class:`Identifiers` finds the spans of such values, for the
-configured names (``bypass.identifiers``, default ``guid``), as a JSON key's
-whole value (a string, or an object or array with everything in it) or an XML
-element's text; the URL sweep then leaves those spans alone.
+upload URLs. :class:`Identifiers` finds the spans of such values for the
+configured names (``bypass.identifiers``, default ``guid``): in JSON, a key's
+whole value (a string, or an object or array with everything in it); in XML,
+an element's text. The URL sweep then leaves those spans alone. Each format is
+looked for only in its own content types, so a feed quoting JSON or a REST
+answer quoting markup is not misread.
 
 It reads only as much structure as that needs: JSON strings (so a brace inside
 one does not count) and nesting; an XML element of the name, with or without a
-namespace prefix, up to its closing tag. Text where the names do not occur is
-settled by one substring search per name.
+namespace prefix, up to its closing tag. A value that is never closed runs to
+the end of the text (its URLs stay local: the safe side). Every pass moves
+forward only, and a key or tag inside a value already found is skipped, so
+the cost is linear in the text whatever its nesting. Text where the names do
+not occur is settled by one substring search per name.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ _JSON_STRUCTURE = re.compile(r'[{}\[\]"]')
 
 
 class Identifiers:
-    """The identifier values of one config's names in a text; :meth:`spans` is the hot path."""
+    """The identifier values of one config's names; ``json_spans``/``xml_spans`` are hot paths."""
 
-    __slots__ = ("_json_key", "_names", "_xml_open")
+    __slots__ = ("_closers", "_json_key", "_names", "_xml_open")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self._names = tuple(dict.fromkeys(names))
@@ -38,41 +43,52 @@ class Identifiers:
         self._xml_open = (
             re.compile(rf"<((?:[\w.-]+:)?(?:{alternatives}))(?=[\s/>])[^>]*>") if names else None
         )
+        self._closers: dict[str, re.Pattern[str]] = {}
 
-    def spans(self, text: str) -> list[Span]:
-        """Ordered, non-overlapping spans of ``text`` holding identifier values."""
-        if self._json_key is None or not any(n in text for n in self._names):
+    def _present(self, text: str) -> bool:
+        return any(n in text for n in self._names)
+
+    def json_spans(self, text: str) -> list[Span]:
+        """Ordered, non-overlapping spans of the JSON values of identifier keys."""
+        if self._json_key is None or not self._present(text):
             return []
-        found = [*self._json_values(text), *self._xml_texts(text)]
-        found.sort()
-        merged: list[Span] = []
-        for start, end in found:
-            if merged and start < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        return merged
-
-    def _json_values(self, text: str) -> list[Span]:
-        assert self._json_key is not None
-        spans = []
-        for key in self._json_key.finditer(text):
+        spans: list[Span] = []
+        pos = 0
+        while (key := self._json_key.search(text, pos)) is not None:
             start = key.end()
             end = _json_value_end(text, start)
-            if end is not None:
-                spans.append((start, end))
+            if end is None:  # a number, true, null: nothing a URL could be
+                pos = start
+                continue
+            spans.append((start, end))
+            pos = end  # keys inside this value are part of it
         return spans
 
-    def _xml_texts(self, text: str) -> list[Span]:
-        assert self._xml_open is not None
-        spans = []
-        for tag in self._xml_open.finditer(text):
+    def xml_spans(self, text: str) -> list[Span]:
+        """Ordered, non-overlapping spans of the text of identifier elements."""
+        if self._xml_open is None or not self._present(text):
+            return []
+        spans: list[Span] = []
+        pos = 0
+        while (tag := self._xml_open.search(text, pos)) is not None:
             if tag.group(0).endswith("/>"):
+                pos = tag.end()
                 continue
-            close = re.compile(rf"</{re.escape(tag.group(1))}\s*>").search(text, tag.end())
-            # Unclosed: everything to the end is its text, as far as the sweep may know.
-            spans.append((tag.end(), close.start() if close else len(text)))
+            close = self._closer(tag.group(1)).search(text, tag.end())
+            if close is None:  # never closed: the rest is its text, as far as we may know
+                spans.append((tag.end(), len(text)))
+                break
+            spans.append((tag.end(), close.start()))
+            pos = close.end()
         return spans
+
+    def _closer(self, name: str) -> re.Pattern[str]:
+        closer = self._closers.get(name)
+        if closer is None:
+            if len(self._closers) > 64:  # prefixes come from the text: keep the memo bounded
+                self._closers.clear()
+            closer = self._closers[name] = re.compile(rf"</{re.escape(name)}\s*>")
+        return closer
 
 
 def _json_value_end(text: str, start: int) -> int | None:
@@ -84,7 +100,7 @@ def _json_value_end(text: str, start: int) -> int | None:
         string = _JSON_STRING.match(text, start)
         return string.end() if string else len(text)
     if first not in "{[":
-        return None  # a number, true, null: nothing a URL could be
+        return None
     depth = 0
     pos = start
     while (mark := _JSON_STRUCTURE.search(text, pos)) is not None:

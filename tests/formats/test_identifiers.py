@@ -10,7 +10,9 @@ GUID = Identifiers(("guid",))
 
 
 def held(text: str, finder: Identifiers = GUID) -> list[str]:
-    return [text[start:end] for start, end in finder.spans(text)]
+    """The identifier values found, reading ``text`` as JSON if it starts as JSON, else XML."""
+    spans = finder.json_spans(text) if text[:1] in "{[" else finder.xml_spans(text)
+    return [text[start:end] for start, end in spans]
 
 
 def test_a_rest_guid_object_is_one_span_with_everything_in_it():
@@ -53,10 +55,42 @@ def test_an_unclosed_value_holds_the_rest_of_the_text():
 
 @pytest.mark.parametrize("text", ["", '{"id": 1}', "<rss></rss>", "guid without structure"])
 def test_text_without_identifiers_has_no_spans(text):
-    assert GUID.spans(text) == []
+    assert GUID.json_spans(text) == [] and GUID.xml_spans(text) == []
+
+
+def test_each_format_is_read_only_as_itself():
+    # A feed quoting JSON, and a REST answer quoting markup (with </ escaped as <\/).
+    assert GUID.xml_spans('<description>"guid": {"rendered": "x</description>') == []
+    assert GUID.json_spans('{"content":"<guid>a<\\/guid>"}') == []
+
+
+def test_keys_and_tags_inside_a_value_belong_to_it():
+    assert held('{"guid":{"guid":"a","x":{"guid":"b"}},"guid":"c"}') == [
+        '{"guid":"a","x":{"guid":"b"}}',
+        '"c"',
+    ]
+    assert held("<rss><guid>a<guid>b</guid>c</guid></rss>") == ["a<guid>b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"guid":[' * 20_000,  # nested and never closed: each key once would be quadratic
+        '{"guid":"' * 20_000,
+        "<guid>" * 20_000,
+        "<rss>" + "<guid>a</guid>" * 20_000,
+        '[{"guid":1},' * 20_000,
+    ],
+)
+def test_adversarial_nesting_is_read_in_one_forward_pass(text):
+    # A bound a thousand times what one pass takes, so only a quadratic reading can fail it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: (GUID.json_spans(text), GUID.xml_spans(text))).result(timeout=30)
 
 
 def test_other_names_and_none_at_all():
     ids = Identifiers(("uuid", "id"))
     assert held('{"id":"a","uuid":"b","idx":"c"}', ids) == ['"a"', '"b"']
-    assert Identifiers(()).spans('{"guid":"a"}') == []
+    assert Identifiers(()).json_spans('{"guid":"a"}') == []
