@@ -65,7 +65,7 @@ class ProxyConfig:
     send_timeout: float = 60.0  # a client that takes no bytes of its answer this long is cut off
     client_body_timeout: float = 60.0  # a request body with no new bytes this long → 408
     max_body_bytes: int = 1024 * 1024 * 1024  # larger request bodies → 413
-    body_buffer_bytes: int = 256 * 1024  # one body's bytes in memory; the rest in a temp file
+    body_buffer_bytes: int = 1024 * 1024  # one body's bytes in memory; the rest in a temp file
     body_buffers_total_bytes: int = 64 * 1024 * 1024  # per worker, all bodies' memory
     temp_files_total_bytes: int = 1024 * 1024 * 1024  # per worker, response bodies on disk
     temp_dir: str | None = None  # where temp files go; None: the system's temp directory
