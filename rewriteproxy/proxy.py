@@ -7,15 +7,27 @@ The flow for every request:
    256 KiB is read whole and sent in one piece (far cheaper than streaming it),
    as is a chunked one (PHP's way) that is all here when its headers are;
    anything else streams, each write carrying all that has arrived.
-2. Forward method, path, query, body and end-to-end headers upstream, adding
+2. A request body is read from the client whole first (memory, then a temporary
+   file: :mod:`.http.buffering`), so a slow or stalled upload never holds an
+   upstream connection: over ``proxy.max_body_bytes`` is a 413 (at once when
+   ``Content-Length`` says so), no new byte for ``proxy.client_body_timeout`` a
+   408; both end the connection. It then goes upstream with a ``Content-Length``.
+3. Forward method, path, query, body and end-to-end headers upstream, adding
    ``X-Forwarded-*``; ``Accept-Encoding`` is narrowed to codings the proxy can
    decode, so it can always read what comes back.
-3. A response that cannot be rewritten (an image, a type no rewriter handles,
+4. A response that cannot be rewritten (an image, a type no rewriter handles,
    ``Cache-Control: no-transform``, an unknown coding, a body over
-   ``proxy.max_rewrite_bytes``) streams straight through, never buffered whole.
-4. A rewritable one is collected, run through the :class:`~.pipeline.Pipeline`
+   ``proxy.max_rewrite_bytes``) streams straight through, never held whole: the
+   upstream is read into a spool as fast as it sends while a second task feeds
+   the client from it, so the upstream connection goes back to the pool when the
+   upstream is done, not when the client is.
+5. A rewritable one is collected, run through the :class:`~.pipeline.Pipeline`
    and sent with a correct ``Content-Length`` and its own weak ``ETag``. If the
    rewrite fails, the original bytes and headers are sent (fail open).
+
+Every answer is sent after the upstream connection is given back, and under
+``proxy.send_timeout`` (:mod:`.http.sendwatch`): a client that takes nothing
+that long is cut off.
 
 A HEAD request or a 206 partial answer for a rewritable page is fetched again as
 a plain GET, so that headers, length and validators match what a GET would
@@ -30,11 +42,14 @@ handed to the client's socket, so many clients fetching big pages queue
 instead of multiplying memory; the bodies they wait for stay in the kernel's
 socket buffers. A body of unknown length is reserved at a guess and may
 overdraw the budget as it grows (never past ``max_rewrite_bytes``), because
-making it wait then could deadlock.
+making it wait then could deadlock. Streamed and request bodies are bounded by
+the spools' own limits.
 
 Upstream refusing connections is a 502, upstream silent past
 ``proxy.read_timeout`` a 504; both short plain-text answers. A client that
-goes away cancels the upstream request (the app runs with handler cancellation).
+goes away cancels the upstream request (the app runs with handler cancellation)
+and counts as ``client_disconnect`` (``send_timeout`` when the proxy cut it
+off), never as an upstream error.
 """
 
 from __future__ import annotations

@@ -21,10 +21,12 @@ from aiohttp.test_utils import TestClient
 
 from rewriteproxy.app import STATE
 
+from .conftest import PAGE, REWRITTEN_SRC
 from .support.net import LAST_CHUNK, in_chunks
 
 BIG = bytes(range(256)) * (64 * 1024)  # 16 MiB, far more than the kernel's buffers hold
 MEDIUM = BIG[: 2 * 1024 * 1024]
+BIG_PAGE = PAGE + b"<!--" + b"x" * (7 * 1024 * 1024) + b"-->"
 WAIT = 30.0  # seconds before a test that would hang fails instead
 
 
@@ -42,6 +44,8 @@ class Origin:
     async def serve(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.seen.append(f"{request.method} /{name}")
+        if name == "page":  # a rewritable page, nearly as big as may be rewritten
+            return web.Response(body=BIG_PAGE, content_type="text/html", charset="utf-8")
         if name in ("big", "medium"):
             return web.Response(body=BIG if name == "big" else MEDIUM, content_type="video/mp4")
         if name == "echo":
@@ -147,6 +151,18 @@ async def test_clients_that_never_read_a_big_body_leave_the_upstream_connections
     assert all(sock.fileno() != -1 for sock in sockets)
     state = client.server.app[STATE]
     assert state.buffers.disk > 0
+
+
+async def test_a_client_that_never_reads_a_rewritten_page_leaves_its_connection_free(
+    start_proxy: StartProxy, origin: Origin, sockets: list[socket.socket]
+) -> None:
+    client = await start_proxy(origin.app, "proxy: {upstream_connections: 1}")
+    sock = await connect(client, b"GET /page HTTP/1.1\r\nHost: wp.test\r\n\r\n")
+    sockets.append(sock)
+    head = await read_head(sock)
+    assert head.startswith(b"HTTP/1.1 200 ") and REWRITTEN_SRC in head
+    response = await asyncio.wait_for(client.get("/small"), WAIT)
+    assert await response.text() == "small"
 
 
 async def test_a_slow_reader_still_gets_every_byte_from_the_buffer(
