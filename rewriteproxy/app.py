@@ -40,6 +40,8 @@ from aiohttp import web
 from .bypass import Bypass
 from .config import Config, ConfigError, load_config
 from .delivery.health import CLOSED, DeliveryHealth, Transition
+from .http.buffering import Buffers
+from .http.sendwatch import SendWatch
 from .inventory import Inventory, build_inventory
 from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge, Metrics
 from .pipeline import Pipeline
@@ -73,6 +75,8 @@ class State:
     metrics: Metrics = field(default_factory=Metrics)
     budget: ByteBudget = field(default_factory=ByteBudget)  # pages held for rewriting
     rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
+    buffers: Buffers = field(default_factory=Buffers)  # request and response bodies held
+    sends: SendWatch = field(default_factory=SendWatch)  # the send timeout of every answer
     upstream: Upstream = field(init=False)
 
     async def reload(self) -> bool:

@@ -14,6 +14,7 @@ keys: ``upstream``, ``listen``, ``server``, ``enabled``, ``site``, ``proxy`` and
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,13 @@ class ProxyConfig:
     upstream_connections: int = 256  # per worker; requests beyond wait for one
     # Peers whose X-Forwarded-* and Forwarded headers are believed (loopback, as gunicorn's).
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    send_timeout: float = 60.0  # a client that takes no bytes of its answer this long is cut off
+    client_body_timeout: float = 60.0  # a request body with no new bytes this long → 408
+    max_body_bytes: int = 1024 * 1024 * 1024  # larger request bodies → 413
+    body_buffer_bytes: int = 1024 * 1024  # one body's bytes in memory; the rest in a temp file
+    body_buffers_total_bytes: int = 64 * 1024 * 1024  # per worker, all bodies' memory
+    temp_files_total_bytes: int = 1024 * 1024 * 1024  # per worker, response bodies on disk
+    temp_dir: str | None = None  # where temp files go; None: the system's temp directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +241,19 @@ def _parse_proxy(section: Section) -> ProxyConfig:
             "upstream_connections", d.upstream_connections, minimum=1
         ),
         trusted_proxies=_parse_trusted_proxies(section, d.trusted_proxies),
+        send_timeout=section.number("send_timeout", d.send_timeout, minimum=0.01),
+        client_body_timeout=section.number(
+            "client_body_timeout", d.client_body_timeout, minimum=0.01
+        ),
+        max_body_bytes=section.integer("max_body_bytes", d.max_body_bytes, minimum=0),
+        body_buffer_bytes=section.integer("body_buffer_bytes", d.body_buffer_bytes, minimum=0),
+        body_buffers_total_bytes=section.integer(
+            "body_buffers_total_bytes", d.body_buffers_total_bytes, minimum=0
+        ),
+        temp_files_total_bytes=section.integer(
+            "temp_files_total_bytes", d.temp_files_total_bytes, minimum=0
+        ),
+        temp_dir=section.parsed("temp_dir", "", _directory, "an existing directory") or None,
     )
     section.done()
     return proxy
@@ -290,6 +311,12 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not an http(s) URL with a host")
+    return value
+
+
+def _directory(value: str) -> str:
+    if value and not os.path.isdir(value):
+        raise ValueError("is not a directory")
     return value
 
 

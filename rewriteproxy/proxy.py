@@ -7,16 +7,28 @@ The flow for every request:
    256 KiB is read whole and sent in one piece (far cheaper than streaming it),
    as is a chunked one (PHP's way) that is all here when its headers are;
    anything else streams, each write carrying all that has arrived.
-2. Forward method, path, query, body and end-to-end headers upstream, with
+2. A request body is read from the client whole first (memory, then a temporary
+   file: :mod:`.http.buffering`), so a slow or stalled upload never holds an
+   upstream connection: over ``proxy.max_body_bytes`` is a 413 (at once when
+   ``Content-Length`` says so), no new byte for ``proxy.client_body_timeout`` a
+   408; both end the connection. It then goes upstream with a ``Content-Length``.
+3. Forward method, path, query, body and end-to-end headers upstream, with
    ``X-Forwarded-*`` believed only from ``proxy.trusted_proxies`` and otherwise
    set from what the proxy saw (:mod:`.http.headers`); ``Accept-Encoding`` is
    narrowed to codings the proxy can decode, so it can always read what comes back.
-3. A response that cannot be rewritten (an image, a type no rewriter handles,
+4. A response that cannot be rewritten (an image, a type no rewriter handles,
    ``Cache-Control: no-transform``, an unknown coding, a body over
-   ``proxy.max_rewrite_bytes``) streams straight through, never buffered whole.
-4. A rewritable one is collected, run through the :class:`~.pipeline.Pipeline`
+   ``proxy.max_rewrite_bytes``) streams straight through, never held whole: the
+   upstream is read into a spool as fast as it sends while a second task feeds
+   the client from it, so the upstream connection goes back to the pool when the
+   upstream is done, not when the client is.
+5. A rewritable one is collected, run through the :class:`~.pipeline.Pipeline`
    and sent with a correct ``Content-Length`` and its own weak ``ETag``. If the
    rewrite fails, the original bytes and headers are sent (fail open).
+
+Every answer is sent after the upstream connection is given back, and under
+``proxy.send_timeout`` (:mod:`.http.sendwatch`): a client that takes nothing
+that long is cut off.
 
 A HEAD request or a 206 partial answer for a rewritable page is fetched again as
 a plain GET, so that headers, length and validators match what a GET would
@@ -31,21 +43,25 @@ handed to the client's socket, so many clients fetching big pages queue
 instead of multiplying memory; the bodies they wait for stay in the kernel's
 socket buffers. A body of unknown length is reserved at a guess and may
 overdraw the budget as it grows (never past ``max_rewrite_bytes``), because
-making it wait then could deadlock.
+making it wait then could deadlock. Streamed and request bodies are bounded by
+the spools' own limits.
 
 Upstream refusing connections or answering with something that cannot be
 passed on (:mod:`.http.syntax`) is a 502, upstream silent past
 ``proxy.read_timeout`` a 504, a request that cannot be written upstream as it
 is a 400; all short plain-text answers. A client that
-goes away cancels the upstream request (the app runs with handler cancellation).
+goes away cancels the upstream request (the app runs with handler cancellation)
+and counts as ``client_disconnect`` (``send_timeout`` when the proxy cut it
+off), never as an upstream error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -55,12 +71,15 @@ from yarl import URL
 
 from .bypass import Decision
 from .http import codings
+from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
 from .http.headers import end_to_end, forwarded_request_headers
+from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
 from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     from .app import Runtime, State
+    from .config import ProxyConfig
 
 __all__ = ["ByteBudget", "handle", "rewriting_thread"]
 
@@ -157,8 +176,39 @@ class ByteBudget:
 _UNKNOWN_LENGTH_GUESS = 256 * 1024
 
 
+@dataclass(slots=True)
+class _Whole:
+    """An answer not yet sent, all of it here; ``lease``: budget bytes to give back once sent."""
+
+    response: web.StreamResponse
+    lease: int = 0
+
+
+@dataclass(slots=True)
+class _Streamed:
+    """An answer being fed to the client from ``spool`` by ``feeder`` (True: all of it sent)."""
+
+    response: web.StreamResponse
+    feeder: asyncio.Task[bool]
+    spool: Spool
+
+
+_Reply = _Whole | _Streamed
+
+
 async def handle(request: web.Request, state: State) -> web.StreamResponse:
     runtime = state.runtime  # one snapshot for the whole request, whatever a reload does meanwhile
+    send = Send(request.transport, runtime.config.proxy.send_timeout)
+    try:
+        reply = await _answer(request, state, runtime, send)
+        return await _deliver(request, state, reply, send)
+    except asyncio.CancelledError:  # aiohttp cancels the handler when the client's connection ends
+        _count_gone(state, send)
+        raise
+
+
+async def _answer(request: web.Request, state: State, runtime: Runtime, send: Send) -> _Reply:
+    """The answer to send, with the upstream connection given back already (or never taken)."""
     config = runtime.config
     if config.enabled:
         query = request.rel_url.query if request.query_string else None
@@ -198,32 +248,140 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
     target = request.raw_path
     if not target.startswith("/"):  # absolute-form ("GET http://host/path"), as proxies get
         target = request.rel_url.raw_path_qs
-    data = request.content if request.body_exists else None
+    body: Spool | None = None
+    if request.body_exists:
+        read = await _read_body(request, state, config.proxy)
+        if isinstance(read, _Whole):
+            return read
+        body = read
+        headers["Content-Length"] = str(body.size)
+        headers.popall("Expect", None)  # the proxy has the body already; it answered the client
     try:
-        async with state.upstream.request(request.method, target, headers, data) as upstream:
-            if reason is None and _rewritable(upstream, runtime):
-                if request.method != "HEAD" and upstream.status != 206:
-                    return await _rewrite(request, state, upstream, revalidating, mark)
-            else:
-                state.metrics.requests["passthrough"] += 1
-                # A bypassed answer of a type the proxy rewrites tells caches why it was not,
-                # whatever its coding or size (those make no difference to a cache).
-                marked = decision.marks_answers and _of_a_rewritten_type(upstream, runtime)
-                return await _pass_through(request, upstream, mark if marked else None)
-        # Fetched again as a GET once this answer's connection is given back: holding it
-        # while waiting for a second one, enough HEADs at once would take every connection.
-        return await _refetch_and_rewrite(request, state, target, headers, revalidating, mark)
+        return await _exchange(
+            request, state, runtime, send, target, headers, decision, mark, revalidating, body
+        )
     except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
-        return _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
+        return _Whole(
+            _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
+        )
     except UPSTREAM_ERRORS as exc:
         state.metrics.requests["upstream_error"] += 1
         log.warning("upstream %s: %s", config.upstream, exc)
-        return _error(502, "Bad Gateway: the WordPress origin could not be reached.\n")
+        return _Whole(_error(502, "Bad Gateway: the WordPress origin could not be reached.\n"))
     except InvalidRequest as exc:  # nothing was sent: what cannot be written came from the client
         state.metrics.requests["invalid_request"] += 1
         log.info("request not forwarded: %s", exc)
-        return _error(400, "Bad Request: the request cannot be forwarded.\n")
+        return _Whole(_error(400, "Bad Request: the request cannot be forwarded.\n"))
+    finally:
+        if body is not None:
+            body.close()
+
+
+async def _exchange(
+    request: web.Request,
+    state: State,
+    runtime: Runtime,
+    send: Send,
+    target: str,
+    headers: CIMultiDict[str],
+    decision: Decision,
+    mark: Mark,
+    revalidating: frozenset[str],
+    body: Spool | None,
+) -> _Reply:
+    data: bytes | AsyncIterator[bytes] | None = None
+    if body is not None:
+        data = body.whole() if body.in_memory else body.pieces()
+    async with state.upstream.request(request.method, target, headers, data) as upstream:
+        if decision.reason is None and _rewritable(upstream, runtime):
+            if request.method != "HEAD" and upstream.status != 206:
+                return await _rewrite(request, state, upstream, revalidating, send, mark)
+        else:
+            state.metrics.requests["passthrough"] += 1
+            # A bypassed answer of a type the proxy rewrites tells caches why it was not,
+            # whatever its coding or size (those make no difference to a cache).
+            marked = decision.marks_answers and _of_a_rewritten_type(upstream, runtime)
+            return await _pass_through(request, state, upstream, send, mark if marked else None)
+    # Fetched again as a GET once this answer's connection is given back: holding it
+    # while waiting for a second one, enough HEADs at once would take every connection.
+    return await _refetch_and_rewrite(request, state, target, headers, revalidating, send, mark)
+
+
+async def _read_body(request: web.Request, state: State, settings: ProxyConfig) -> Spool | _Whole:
+    """The request body, read whole from the client before any upstream connection is
+    taken (so a slow or stalled upload costs no upstream connection), or the refusal."""
+    limit = settings.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        state.metrics.requests["body_too_large"] += 1
+        return _refusal(413, "Content Too Large: the request body is over the proxy's limit.\n")
+    spool = state.buffers.spool(_spool_limits(settings), backpressure=False)
+    content = request.content
+    timeout = settings.client_body_timeout
+    try:
+        while True:
+            chunk = content.read_nowait()
+            if not chunk:
+                if content.at_eof():
+                    break
+                async with asyncio.timeout(timeout):
+                    chunk = await content.readany()
+                if not chunk:
+                    break
+            if spool.size + len(chunk) > limit:  # chunked, or more than announced
+                spool.close()
+                state.metrics.requests["body_too_large"] += 1
+                return _refusal(
+                    413, "Content Too Large: the request body is over the proxy's limit.\n"
+                )
+            await spool.put(chunk)
+    except TimeoutError:
+        spool.close()
+        state.metrics.requests["body_timeout"] += 1
+        return _refusal(408, "Request Timeout: the request body stopped arriving.\n")
+    except OSError as exc:
+        spool.close()
+        log.warning("cannot buffer a request body: %s", exc)
+        return _refusal(503, "Service Unavailable: the request body could not be buffered.\n")
+    except BaseException:
+        spool.close()
+        raise
+    spool.finish()
+    return spool
+
+
+async def _deliver(
+    request: web.Request, state: State, reply: _Reply, send: Send
+) -> web.StreamResponse:
+    """Send ``reply`` to the client, under the send timeout."""
+    if isinstance(reply, _Streamed):
+        try:
+            sent = await reply.feeder
+        finally:
+            reply.feeder.cancel()
+            reply.spool.close()
+        if not sent:
+            _count_gone(state, send)
+        return reply.response
+    response = reply.response
+    sends = state.sends
+    sends.watch(send)
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError: the client went
+        _count_gone(state, send)
+        response.force_close()
+    finally:
+        sends.unwatch(send)
+        if reply.lease:
+            state.budget.release(reply.lease)
+    return response
+
+
+def _count_gone(state: State, send: Send) -> None:
+    state.metrics.requests["send_timeout" if send.timed_out else "client_disconnect"] += 1
 
 
 _DISABLED = Decision("disabled")
@@ -258,13 +416,14 @@ async def _refetch_and_rewrite(
     target: str,
     headers: CIMultiDict[str],
     revalidating: frozenset[str],
+    send: Send,
     mark: Mark,
-) -> web.StreamResponse:
+) -> _Reply:
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
     async with state.upstream.request("GET", target, headers) as upstream:
-        return await _rewrite(request, state, upstream, revalidating, mark)
+        return await _rewrite(request, state, upstream, revalidating, send, mark)
 
 
 async def _rewrite(
@@ -272,8 +431,9 @@ async def _rewrite(
     state: State,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
+    send: Send,
     mark: Mark,
-) -> web.StreamResponse:
+) -> _Reply:
     budget = state.budget
     length = upstream.content_length
     wanted = 3 * (length if length is not None else _UNKNOWN_LENGTH_GUESS)
@@ -288,19 +448,16 @@ async def _rewrite(
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
         response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease, mark)
-        if isinstance(response, tuple):  # too large: stream it, outside the budget
-            budget.release(lease[0])
-            lease[0] = 0
-            headers = _response_headers(upstream)
-            mark(headers)
-            return await _stream(request, upstream, headers, response[0])
-        # Sent here, not after returning, so the reservation covers the unsent bytes.
-        await response.prepare(request)
-        await response.write_eof()
-        return response
-    finally:
-        if lease[0]:
-            budget.release(lease[0])
+    except BaseException:
+        budget.release(lease[0])
+        raise
+    if isinstance(response, tuple):  # too large: stream it, outside the budget
+        budget.release(lease[0])
+        headers = _response_headers(upstream)
+        mark(headers)
+        return await _stream(request, state, upstream, headers, send, response[0])
+    # Given back once sent, so the reservation covers the unsent bytes.
+    return _Whole(response, lease[0])
 
 
 async def _buffer_and_rewrite(
@@ -373,8 +530,12 @@ def _respond(
 
 
 async def _pass_through(
-    request: web.Request, upstream: UpstreamResponse, mark: Mark | None = None
-) -> web.StreamResponse:
+    request: web.Request,
+    state: State,
+    upstream: UpstreamResponse,
+    send: Send,
+    mark: Mark | None = None,
+) -> _Reply:
     """The upstream's answer, untouched: small bodies of known length whole, the rest streamed.
 
     ``mark`` adds what caches in front must know when the body could have been rewritten.
@@ -395,39 +556,83 @@ async def _pass_through(
             # for the headers and a write, a drain and a read wake-up per chunk: 1.16x
             # the requests/s at 50 KB and 1.45x at 200 KB with this on one core.
             body = await upstream.read()
-            return web.Response(
-                status=upstream.status, reason=upstream.reason, headers=headers, body=body
+            return _Whole(
+                web.Response(
+                    status=upstream.status, reason=upstream.reason, headers=headers, body=body
+                )
             )
-    return await _stream(request, upstream, headers)
+    return await _stream(request, state, upstream, headers, send)
 
 
 async def _stream(
     request: web.Request,
+    state: State,
     upstream: UpstreamResponse,
     headers: CIMultiDict[str],
+    send: Send,
     head: list[bytes] | None = None,
-) -> web.StreamResponse:
+) -> _Reply:
+    """Read the upstream's body into a spool as fast as the upstream sends it while a
+    feeder task sends it on as fast as the client takes it; returns once the upstream
+    is done, so its connection goes back to the pool whatever the client's speed."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     if upstream.content_length is not None and "Content-Length" in headers:
         response.content_length = upstream.content_length
-    await response.prepare(request)
     if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
-        await response.write_eof()
-        return response
+        return _Whole(response)
+    spool = state.buffers.spool(_spool_limits(state.runtime.config.proxy), backpressure=True)
+    feeder = asyncio.create_task(_feed(request, response, spool, state.sends, send))
     try:
         for chunk in head or ():
-            await response.write(chunk)
+            await spool.put(chunk)
         while chunk := await upstream.read_some():
-            await response.write(chunk)
+            await spool.put(chunk)
+        spool.finish()
+    except SpoolClosed:
+        pass  # the client went away; the feeder says so
     except (TimeoutError, *UPSTREAM_ERRORS) as exc:
-        # Headers are sent: the only honest signal left is a cut connection.
         log.warning("upstream failed mid-body for %s: %s", request.path, exc)
+        spool.fail()
+    except BaseException:
+        feeder.cancel()
+        spool.close()
+        raise
+    return _Streamed(response, feeder, spool)
+
+
+async def _feed(
+    request: web.Request, response: web.StreamResponse, spool: Spool, sends: SendWatch, send: Send
+) -> bool:
+    """Send the answer from ``spool``; False if the client went away first."""
+    sends.watch(send)
+    try:
+        await response.prepare(request)
+        while piece := await spool.get():
+            await response.write(piece)
+            send.wrote()
+        await response.write_eof()
+        return True
+    except SpoolBroken:
+        # The upstream broke off and the client has all it sent: the only honest
+        # signal left is a cut connection.
         response.force_close()
         if request.transport is not None:
             request.transport.close()
-        return response
-    await response.write_eof()
-    return response
+        return True
+    except (ConnectionResetError, SpoolClosed):  # aiohttp's ClientConnectionResetError
+        spool.close()  # the pump stops at its next chunk
+        return False
+    finally:
+        sends.unwatch(send)
+
+
+def _spool_limits(settings: ProxyConfig) -> SpoolLimits:
+    return SpoolLimits(
+        memory_per_body=settings.body_buffer_bytes,
+        memory_total=settings.body_buffers_total_bytes,
+        files_total=settings.temp_files_total_bytes,
+        directory=settings.temp_dir,
+    )
 
 
 def _response_headers(upstream: UpstreamResponse) -> CIMultiDict[str]:
@@ -436,3 +641,10 @@ def _response_headers(upstream: UpstreamResponse) -> CIMultiDict[str]:
 
 def _error(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, headers={"Cache-Control": "no-store"})
+
+
+def _refusal(status: int, text: str) -> _Whole:
+    """An answer to a request whose body is not (all) read: the connection ends with it."""
+    response = _error(status, text)
+    response.force_close()
+    return _Whole(response)

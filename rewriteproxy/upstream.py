@@ -4,7 +4,8 @@ Requests without a body to an ``http://`` origin (page views, assets: nearly all
 traffic) go through :mod:`rewriteproxy.http.client`, a keep-alive pool that
 costs a fraction of aiohttp's client per request. Requests with a body (form
 posts, uploads, admin-ajax) and ``https://`` origins go through aiohttp's
-client, which streams request bodies and speaks TLS. Both answer with the
+client, which streams request bodies (of the length ``headers`` give) and
+speaks TLS. Both answer with the
 same :class:`UpstreamResponse` shape, so :mod:`rewriteproxy.proxy` does not
 know which one served it.
 
@@ -101,7 +102,7 @@ class Upstream:
         method: str,
         target: str,
         headers: CIMultiDict[str],
-        body: aiohttp.StreamReader | bytes | None = None,
+        body: bytes | AsyncIterator[bytes] | None = None,
     ) -> contextlib.AbstractAsyncContextManager[UpstreamResponse]:
         """``async with upstream.request(...) as response``; ``target`` is path and query
         as the client sent them, ``headers`` what to send (with ``Host``)."""
@@ -115,7 +116,7 @@ class Upstream:
         method: str,
         target: str,
         headers: CIMultiDict[str],
-        body: aiohttp.StreamReader | bytes | None,
+        body: bytes | AsyncIterator[bytes] | None,
     ) -> AsyncIterator[UpstreamResponse]:
         problem = request_problem(method, target, headers)
         if problem is not None:

@@ -71,6 +71,35 @@ def test_server_keys():
     assert parse_config(MINIMAL + "server: {max_connections: null}\n").server.max_connections == 0
 
 
+def test_body_limits_and_buffers_have_defaults():
+    proxy = parse_config(MINIMAL).proxy
+    assert (proxy.send_timeout, proxy.client_body_timeout) == (60.0, 60.0)
+    assert proxy.max_body_bytes == 1024**3
+    assert proxy.body_buffer_bytes == 1024**2
+    assert proxy.body_buffers_total_bytes == 64 * 1024**2
+    assert proxy.temp_files_total_bytes == 1024**3
+    assert proxy.temp_dir is None  # the system's temporary directory
+
+
+def test_body_limits_and_buffers_are_configurable(tmp_path):
+    proxy = parse_config(
+        MINIMAL
+        + f"""proxy:
+  send_timeout: 5
+  client_body_timeout: 2.5
+  max_body_bytes: 1000
+  body_buffer_bytes: 0
+  body_buffers_total_bytes: 4096
+  temp_files_total_bytes: 0
+  temp_dir: {tmp_path}
+"""
+    ).proxy
+    assert (proxy.send_timeout, proxy.client_body_timeout) == (5.0, 2.5)
+    assert (proxy.max_body_bytes, proxy.body_buffer_bytes) == (1000, 0)
+    assert (proxy.body_buffers_total_bytes, proxy.temp_files_total_bytes) == (4096, 0)
+    assert proxy.temp_dir == str(tmp_path)
+
+
 def test_uploads_path_is_normalised():
     config = parse_config(MINIMAL.replace("[wp.test]", "[WP.test]\n  uploads_path: /media"))
     assert config.site.uploads_path == "/media/"
@@ -115,6 +144,22 @@ def test_uploads_path_is_normalised():
             "server.max_connections (line 5): -5 is not allowed: expected at least 0",
         ),
         (MINIMAL + "server: {read_timeout: 5}\n", "server.read_timeout (line 5): unknown key"),
+        (
+            MINIMAL + "proxy: {send_timeout: 0}\n",
+            "proxy.send_timeout (line 5): 0 is not allowed: expected at least 0.01",
+        ),
+        (
+            MINIMAL + "proxy: {client_body_timeout: -1}\n",
+            "proxy.client_body_timeout (line 5): -1 is not allowed",
+        ),
+        (
+            MINIMAL + "proxy: {max_body_bytes: -1}\n",
+            "proxy.max_body_bytes (line 5): -1 is not allowed: expected at least 0",
+        ),
+        (
+            MINIMAL + "proxy: {temp_dir: /no/such/directory}\n",
+            "proxy.temp_dir (line 5): '/no/such/directory' is not allowed: expected an existing",
+        ),
         ("upstream: http://x\nsite: {hosts: []}", "site.hosts (line 2): is required"),
         ("upstream: http://x\nsite: {hosts: ['https://wp.test/']}", "expected a bare host name"),
         (
