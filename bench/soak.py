@@ -25,17 +25,23 @@ Ctrl-C, SIGTERM or an error):
   ``--set KEY=VALUE`` changes any key (e.g. ``--set proxy.read_timeout=10``).
 - **normal clients** in their own process (``--client-procs``): ``--clients``
   keep-alive connections, each sending a request, reading the whole answer,
-  then waiting 0.5 to 1.5 times ``--think`` seconds. 95% ask for the page, 5%
-  POST a login form. A page must come back either rewritten (byte for byte the
-  answer the proxy gave before the load) or entirely local (the upstream's
-  bytes); anything else is a wrong body.
+  then waiting 0.5 to 1.5 times ``--think`` seconds (2 s: 1,000 clients offer
+  about 500 requests a second, which leaves the proxy idle time on a shared
+  2-core machine, so latency measures waiting, not a saturated core). 95% ask
+  for the page, 5% POST a login form. A page must come back either rewritten
+  (byte for byte the answer the proxy gave before the load) or entirely local
+  (the upstream's bytes); anything else is a wrong body.
 
 Phases:
 
-1. **baseline** (``--baseline`` seconds): normal clients alone.
+1. **baseline** (``--baseline`` seconds): normal clients alone. They connect
+   over a ramp of at most 200 connections a second (at most 5 s); latency
+   counts requests started after twice the ramp, because a burst of new
+   connections measures the listen backlog's SYN retries, not the proxy.
 2. **attack** (``--duration`` seconds): the same normal clients, plus, from
-   the harness's own process, ``--slow-readers`` clients asking for the 20 MB
-   file and never reading (a 4 KB receive buffer), ``--stalled`` uploads
+   the harness's own process and arriving over a ramp of the same length
+   once latency starts to count: ``--slow-readers`` clients asking for the
+   20 MB file and never reading (a 4 KB receive buffer), ``--stalled`` uploads
    (``Content-Length: 1000000``, 3 bytes, then silence), and ``--silent``
    connections (half send nothing, a quarter half a request line, a quarter a
    request line and half a header). Stalled and silent attackers connect
@@ -49,7 +55,8 @@ Phases:
 What it reports: failed normal requests by kind (connect error, timeout,
 disconnect, non-2xx status, wrong body) for both phases, p50/p99 latency of
 normal requests in each and the p99 ratio, the proxy's RSS (VmRSS, and the
-peak VmHWM) and open file descriptors before, during and after, what each
+peak VmHWM) and open file descriptors before, during and after (its sockets
+counted by side: from clients, to the upstream, other), what each
 kind of attacker saw (how often the proxy hung up on it, with what answer,
 after how long), whether pages went local while the delivery host was frozen
 and were rewritten again after, the reload count, and the proxy's log volume.
@@ -75,7 +82,9 @@ new connection's connect included) to its answer's last byte read. A
 keep-alive connection the proxy closed while idle is retried once on a new
 connection, as browsers do, and counted as "retried", not failed. The
 harness raises its own RLIMIT_NOFILE to the hard limit, and its children
-inherit it; the proxy's limit is reported.
+inherit it; the proxy's limit is reported. The machine's load average at
+the start and the end is printed: other work on the machine shows up as
+latency.
 """
 
 from __future__ import annotations
