@@ -1021,7 +1021,19 @@ def phase_summary(phase: Phase) -> dict[str, Any]:
         "retried_on_new_connection": phase.log.retried,
         "wrong_bodies": phase.log.wrong,
         "cpu_seconds": phase.cpu,
+        "timeline": timeline_of(phase),
     }
+
+
+def timeline_of(phase: Phase, parts: int = 12) -> list[dict[str, float]]:
+    """Normal requests answered and failed in each twelfth of the phase (by end time)."""
+    width = phase.duration / parts
+    rows = [{"from_s": round(i * width, 1), "answered": 0, "failed": 0} for i in range(parts)]
+    for kind, times in phase.log.events.items():
+        column = "answered" if kind in SUCCESSES else "failed"
+        for t in times:
+            rows[min(parts - 1, max(0, int(t / width)))][column] += 1
+    return rows
 
 
 def outage_view(phase: Phase) -> dict[str, Any]:
@@ -1142,6 +1154,14 @@ def text_report(report: dict[str, Any]) -> str:
         attack["retried_on_new_connection"])  # fmt: skip
     for who in ("proxy", "upstream", "clients"):
         row(f"CPU s, {who}", base["cpu_seconds"][who], attack["cpu_seconds"][who])
+    for name, phase in (("baseline", base), ("attack", attack)):
+        slices = phase["timeline"]
+        lines.append(
+            f"  {name} in slices of {phase['seconds'] / len(slices):.3g} s: answered "
+            + " ".join(str(r["answered"]) for r in slices)
+            + "; failed "
+            + " ".join(str(r["failed"]) for r in slices)
+        )
     for wrong in base["wrong_bodies"] + attack["wrong_bodies"]:
         lines.append(f"  wrong body: {wrong}")
     lines.append("")
