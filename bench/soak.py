@@ -77,15 +77,15 @@ Limits: one machine, loopback only, so the clients, the upstream and the proxy
 share the cores; the baseline shares them the same way, which is why the p99
 target is a ratio. The client process's CPU time is reported: if it is near
 one core per process, the clients themselves are the bottleneck (raise
-``--client-procs``); the clients and the stand-ins run without Python's cyclic
-garbage collector, whose pauses would count as the proxy's. Latency counts from the request's first byte written (a
-new connection's connect included) to its answer's last byte read. A
-keep-alive connection the proxy closed while idle is retried once on a new
-connection, as browsers do, and counted as "retried", not failed. The
-harness raises its own RLIMIT_NOFILE to the hard limit, and its children
-inherit it; the proxy's limit is reported. The machine's load average at
-the start and the end is printed: other work on the machine shows up as
-latency.
+``--client-procs``); the clients and the stand-ins run without Python's
+cyclic garbage collector, whose pauses would count as the proxy's. Latency
+counts from the request's first byte written (a new connection's connect
+included) to its answer's last byte read. A keep-alive connection the proxy
+closed while idle is retried once on a new connection, as browsers do, and
+counted as "retried", not failed. The harness raises its own RLIMIT_NOFILE to
+the hard limit, and its children inherit it; the proxy's limit is reported.
+The machine's load average at the start and the end is printed: other work
+on the machine shows up as latency, so run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -1031,13 +1031,14 @@ def phase_summary(phase: Phase) -> dict[str, Any]:
 
 
 def timeline_of(phase: Phase, parts: int = 12) -> list[dict[str, float]]:
-    """Normal requests answered and failed in each twelfth of the phase (by end time)."""
+    """Normal requests answered and failed in each twelfth of the phase (by end time), and
+    in one more row for those that ended after it (requests in flight when it ended)."""
     width = phase.duration / parts
-    rows = [{"from_s": round(i * width, 1), "answered": 0, "failed": 0} for i in range(parts)]
+    rows = [{"from_s": round(i * width, 1), "answered": 0, "failed": 0} for i in range(parts + 1)]
     for kind, times in phase.log.events.items():
         column = "answered" if kind in SUCCESSES else "failed"
         for t in times:
-            rows[min(parts - 1, max(0, int(t / width)))][column] += 1
+            rows[min(parts, max(0, int(t / width)))][column] += 1
     return rows
 
 
@@ -1160,12 +1161,13 @@ def text_report(report: dict[str, Any]) -> str:
     for who in ("proxy", "upstream", "clients"):
         row(f"CPU s, {who}", base["cpu_seconds"][who], attack["cpu_seconds"][who])
     for name, phase in (("baseline", base), ("attack", attack)):
-        slices = phase["timeline"]
+        *slices, late = phase["timeline"]
         lines.append(
             f"  {name} in slices of {phase['seconds'] / len(slices):.3g} s: answered "
             + " ".join(str(r["answered"]) for r in slices)
             + "; failed "
             + " ".join(str(r["failed"]) for r in slices)
+            + f"; after its end: {late['answered']} answered, {late['failed']} failed"
         )
     for wrong in base["wrong_bodies"] + attack["wrong_bodies"]:
         lines.append(f"  wrong body: {wrong}")
