@@ -108,6 +108,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -742,7 +743,7 @@ class Stack:
     proxy_port: int
     upstream_port: int
     delivery_port: int
-    write_config: Any  # cache_size -> None
+    write_config: Callable[[int], None]  # with this delivery.cache_size
     health: bool
     pids: list[int]  # of every process started, to show they are gone at the end
 
@@ -977,8 +978,9 @@ async def settle(watch: Watch, limit: int, seconds: float) -> int:
 
 
 def ramp(settings: Settings) -> float:
-    """Seconds over which connections start, normal clients first, then attackers: at
-    most 200 a second, as a burst beyond the listen backlog only measures SYN retries."""
+    """Seconds over which connections start, normal clients first, then attackers: 200 a
+    second (at most 5 s, a quarter of the baseline), as a burst beyond the listen backlog
+    only measures SYN retries."""
     return min(5.0, settings.baseline / 4, max(settings.clients / 200, 0.5))
 
 
