@@ -695,8 +695,8 @@ def missing_tools() -> list[str]:
 
 
 @contextlib.contextmanager
-def workspace() -> Iterator[tuple[Path, Processes]]:
-    tmp = Path(tempfile.mkdtemp(prefix="rewriteproxy-load-"))
+def workspace(prefix: str = "rewriteproxy-load-") -> Iterator[tuple[Path, Processes]]:
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     tmp.chmod(0o755)  # nginx workers may run as another user
     procs = Processes(tmp)
     try:
