@@ -581,6 +581,9 @@ async def _stream(
     if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
         return _Whole(response)
     spool = state.buffers.spool(_spool_limits(state.runtime.config.proxy), backpressure=True)
+    # Past the buffers' bounds the body goes at the client's pace: its connection then
+    # stops counting against the upstream limit, so slow readers cannot starve the rest.
+    spool.on_first_wait = upstream.detach
     feeder = asyncio.create_task(_feed(request, response, spool, state.sends, send))
     try:
         for chunk in head or ():

@@ -64,6 +64,10 @@ class UpstreamResponse(Protocol):
 
     def resume_reading(self) -> None: ...
 
+    def detach(self) -> None:
+        """Stop counting this answer's connection against ``proxy.upstream_connections``
+        (it carries a body to a slow client); it is closed afterwards, never reused."""
+
 
 class Upstream:
     """The WordPress origin at ``base`` (``scheme://host[:port][/prefix]``)."""
@@ -165,3 +169,8 @@ class _AiohttpResponse:
         connection = self._response.connection
         if connection is not None and connection.protocol is not None:
             connection.protocol.resume_reading()
+
+    def detach(self) -> None:
+        # aiohttp's connector cannot give a place back early: its limit stays held (see
+        # docs/security.md: requests with a body and https origins).
+        return None

@@ -153,6 +153,25 @@ async def test_clients_that_never_read_a_big_body_leave_the_upstream_connections
     assert state.buffers.disk > 0
 
 
+async def test_slow_readers_past_every_buffer_bound_still_leave_the_upstream_connections_free(
+    start_proxy: StartProxy, origin: Origin, sockets: list[socket.socket]
+) -> None:
+    # No disk and little memory for bodies: they go at the clients' pace, on connections
+    # that no longer count against the limit (and are closed afterwards, never reused).
+    client = await start_proxy(
+        origin.app,
+        "proxy: {upstream_connections: 2, temp_files_total_bytes: 0, "
+        "body_buffers_total_bytes: 65536, body_buffer_bytes: 65536}",
+    )
+    for _ in range(6):
+        sockets.append(await connect(client, GET_BIG))
+    await until(lambda: origin.seen.count("GET /big") == 6, "every slow reader's request sent")
+    response = await asyncio.wait_for(client.get("/small"), WAIT)
+    assert await response.text() == "small"
+    assert all(sock.fileno() != -1 for sock in sockets)
+    assert client.server.app[STATE].buffers.disk == 0
+
+
 async def test_a_client_that_never_reads_a_rewritten_page_leaves_its_connection_free(
     start_proxy: StartProxy, origin: Origin, sockets: list[socket.socket]
 ) -> None:

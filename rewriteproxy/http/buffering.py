@@ -106,6 +106,9 @@ class Spool:
         self.done = False
         self.closed = False
         self._broken = False
+        # Called once, when a writer first has to wait for the reader (memory and disk
+        # bounds reached): the body then goes at the client's pace.
+        self.on_first_wait: Callable[[], None] | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -137,6 +140,9 @@ class Spool:
             return
         if not self._backpressure:
             raise OSError("no temporary file could be written for the body")
+        if self._segments and self.on_first_wait is not None:
+            self.on_first_wait()  # the writer is about to go at the reader's pace
+            self.on_first_wait = None
         while self._segments:  # wait for the reader; then one chunk in memory, over the bound
             self._emptied = asyncio.get_running_loop().create_future()
             try:

@@ -248,6 +248,12 @@ class Response:
     def resume_reading(self) -> None:
         self._connection.hold(False)
 
+    def detach(self) -> None:
+        """Stop counting this connection against the pool's limit: it carries a body a
+        slow client reads at its own pace, and must not keep others from the upstream.
+        It is closed when the exchange ends, never reused."""
+        self._connection.detach()
+
 
 def _joined(chunks: list[bytes]) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -344,6 +350,12 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def detach(self) -> None:
+        if self.counted:
+            self.counted = False
+            self._keep_alive = False  # closed at the end of the exchange, never pooled
+            self._pool._forget()
 
     def idle(self) -> None:
         """Back in the pool: the answer's unread bytes dropped, the socket read again (so a
