@@ -115,3 +115,13 @@ def test_properties(css: str) -> None:
 @given(support.texts(CSS_SYNTAX, ")", with_uploads=False))
 def test_no_upload_urls_no_edits(css: str) -> None:
     assert rewrite_css(css, support.to_cdn) == []
+
+
+def test_a_string_with_escapes_in_image_set_is_skipped_whole() -> None:
+    """A replacement may bring escapes (a form feed is written "\\c "); read from its
+    closing quote, ''/wp-content/uploads/b.jpg'' would turn into a string on a second pass."""
+    css = "a{b:image-set('/wp-content/uploads/a\f.jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    once = run(css, support.to_cdn)
+    assert once == "a{b:image-set('https://cdn.example.net/u/a\\c .jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    assert rewrite_css(once, support.to_cdn) == []
+    assert rewrite_css("a{b:image-set('\\'' 1x, '/wp-content/uploads/b.jpg' 2x)}", support.to_cdn)
