@@ -122,6 +122,9 @@ def test_a_string_with_escapes_in_image_set_is_skipped_whole() -> None:
     closing quote, ''/wp-content/uploads/b.jpg'' would turn into a string on a second pass."""
     css = "a{b:image-set('/wp-content/uploads/a\f.jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
     once = run(css, support.to_cdn)
-    assert once == "a{b:image-set('https://cdn.example.net/u/a\\c .jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    assert (
+        once
+        == "a{b:image-set('https://cdn.example.net/u/a\\c .jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    )
     assert rewrite_css(once, support.to_cdn) == []
     assert rewrite_css("a{b:image-set('\\'' 1x, '/wp-content/uploads/b.jpg' 2x)}", support.to_cdn)
