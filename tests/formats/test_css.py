@@ -105,14 +105,14 @@ CSS_SYNTAX = [
 
 
 @settings(max_examples=300, deadline=None)
-@given(support.texts(CSS_SYNTAX, ")"))
+@given(support.texts(CSS_SYNTAX, "\n"))
 def test_properties(css: str) -> None:
     once = run(css, support.to_cdn)
     assert rewrite_css(once, support.to_cdn) == []
 
 
 @settings(max_examples=200, deadline=None)
-@given(support.texts(CSS_SYNTAX, ")", with_uploads=False))
+@given(support.texts(CSS_SYNTAX, "\n", with_uploads=False))
 def test_no_upload_urls_no_edits(css: str) -> None:
     assert rewrite_css(css, support.to_cdn) == []
 
