@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote
 
-__all__ = ["FileInfo", "UploadLocator", "UploadRef", "Variant", "wordpress_variant"]
+__all__ = [
+    "FileInfo",
+    "UploadLocator",
+    "UploadRef",
+    "UrlReading",
+    "Variant",
+    "read_url",
+    "wordpress_variant",
+]
 
 
 class UploadRef(NamedTuple):
@@ -73,8 +81,114 @@ class FileInfo:
         return self.mtime is not None or self.etag is not None
 
 
+class UrlReading(NamedTuple):
+    """How a browser reads a URL written on a page of an ``http``/``https`` site.
+
+    ``host`` is ``None`` for a root-relative URL (the page's own host); otherwise
+    the host as written, ASCII-lowercased, with ``port`` the digits after it
+    (``""`` when none are written). ``path``, ``query`` and ``fragment`` are as
+    written (``query``/``fragment`` ``None`` when absent), less the tabs and
+    newlines a browser removes; a backslash in ``path`` is a separator to a browser.
+    """
+
+    host: str | None
+    port: str
+    path: str
+    query: str | None
+    fragment: str | None
+
+
+# WHATWG strips these from both ends ("C0 control or space") and tab/newline everywhere.
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_SLASHES = "/\\"  # special schemes read a backslash as a slash
+_AUTHORITY_ENDS = re.compile(r"[/\\?#]")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def read_url(url: str) -> UrlReading | None:
+    """The WHATWG URL parser's reading of ``url`` on an ``http``/``https`` page, as far as
+    which host and path it names go; ``None`` when that reading is not certain.
+
+    Followed from the standard: leading and trailing C0 controls and spaces are
+    stripped, tabs and newlines removed; the scheme is case-insensitive; after
+    ``http:``/``https:`` or at the start of a scheme-less URL, any run of two or
+    more slashes or backslashes starts the authority; the authority ends at the
+    first ``/``, ``\\``, ``?`` or ``#``, and the host follows its last ``@``
+    (userinfo) and ends at the ``:`` of a port (after the ``]`` of an IPv6
+    literal); a port is ASCII digits, at most 65535.
+
+    ``None`` (not certain, or not ``http``/``https``): other schemes; a scheme
+    followed by fewer than two slashes (``http:/x``, ``http:x``: a host or a path
+    depending on the page's own scheme); path-, query- or fragment-relative URLs
+    (they depend on the page's path); a missing host; a port that is not a
+    number; a host that is not ASCII or holds ``%`` (decoding it, and IDNA, are
+    not modelled: such a host is never taken for one of ours).
+    """
+    url = url.strip(_C0_OR_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.replace("\t", "").replace("\n", "").replace("\r", "")
+    scheme = _SCHEME.match(url)
+    rest = url[scheme.end() :] if scheme is not None else url
+    if scheme is not None and scheme.group().lower() not in ("http:", "https:"):
+        return None
+    slashes = len(rest) - len(rest.lstrip(_SLASHES))
+    if slashes == 1 and scheme is None:
+        host, port = None, ""
+    elif slashes >= 2:
+        rest = rest[slashes:]
+        end = _AUTHORITY_ENDS.search(rest)
+        authority, rest = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+        host_port = authority.rpartition("@")[2]
+        if host_port.startswith("["):
+            close = host_port.find("]") + 1
+            if close == 0:
+                return None
+            host, port = host_port[:close], host_port[close:]
+            if port and port[0] != ":":
+                return None
+            port = port[1:]
+        else:
+            host, _, port = host_port.partition(":")
+        if not host or not host.isascii() or "%" in host or not _valid_port(port):
+            return None
+        host = host.lower()
+    else:
+        return None
+    query = fragment = None
+    if "#" in rest:
+        rest, _, fragment = rest.partition("#")
+    if "?" in rest:
+        rest, _, query = rest.partition("?")
+    return UrlReading(host, port, rest, query, fragment)
+
+
+def _valid_port(port: str) -> bool:
+    return not port or (port.isascii() and port.isdigit() and int(port) <= 65535)
+
+
+def _climbs(key: str) -> bool:
+    """Whether a decoded path below the uploads base has a ``.`` or ``..`` segment or a
+    backslash: a browser, a bucket or a disk could read it as outside that base."""
+    if "\\" in key:
+        return True
+    if not key.startswith(".") and "/." not in key:  # the usual case, settled in C
+        return False
+    return any(segment in (".", "..") for segment in key.split("/"))
+
+
 class UploadLocator:
-    """Recognises the site's upload URLs. Built once per config; ``parse`` is the hot path."""
+    """Recognises the site's upload URLs. Built once per config; ``parse`` is the hot path.
+
+    The rule, for every format (attributes, srcset, CSS, JSON, the text sweep): the
+    URL as a browser reads it (:func:`read_url`) names one of ``hosts`` (``host`` or
+    ``host:port`` as configured) or is root-relative; its path starts with the
+    uploads base (ASCII case ignored) and below it names a file (not empty, no
+    trailing ``/``) without a backslash, and neither the path nor its
+    percent-decoded form (the inventory key) has a ``.`` or ``..`` segment, in any
+    spelling (``%2e``, ``.%2E``, ``..%2f``). WordPress writes none of these, and
+    a path that holds one could leave the base once normalised, so such a URL is
+    left alone whether or not it would.
+    """
 
     __slots__ = ("_hosts", "_prefixes", "_uploads_path", "_uploads_path_lower")
 
@@ -84,7 +198,7 @@ class UploadLocator:
         self._uploads_path = path
         self._uploads_path_lower = path.lower()
         # How pages almost always write an upload URL, exactly: one startswith() call
-        # settles those (see parse).
+        # settles where its path starts (see parse).
         self._prefixes = (
             path,
             *(
@@ -99,47 +213,50 @@ class UploadLocator:
         return self._uploads_path
 
     def parse(self, url: str) -> UploadRef | None:
-        base = self._uploads_path
-        if url.startswith(self._prefixes) and not url[-1].isspace():
-            # The common spellings, as the general path below would read them: the first
-            # "/" after the host starts the path, so the first base in url is the path's.
-            rest = url[url.find(base) + len(base) :]
-        else:
-            path = self._local_path(url.strip())
-            if path is None:
+        """The upload ``url`` names, or ``None``: :meth:`parse_by_rule`, with a shortcut."""
+        if (
+            url.startswith(self._prefixes)
+            and url[-1] > " "
+            and not ("\t" in url or "\n" in url or "\r" in url)
+        ):
+            # One of the exact spellings, which read_url reads the same way: the authority
+            # is exactly a host of ours, so the first base in url starts the rest.
+            rest = url[url.find(self._uploads_path) + len(self._uploads_path) :]
+            query = fragment = ""  # most URLs have neither: test before splitting
+            if "#" in rest:
+                rest, _, fragment = rest.partition("#")
+            if "?" in rest:
+                rest, _, query = rest.partition("?")
+            if not rest or rest[-1] == "/" or _climbs(unquote(rest) if "%" in rest else rest):
                 return None
-            if not path.startswith(base) and path[: len(base)].lower() != self._uploads_path_lower:
-                return None
-            rest = path[len(base) :]
-        query = fragment = ""  # most URLs have neither: test before splitting
-        if "#" in rest:
-            rest, _, fragment = rest.partition("#")
-        if "?" in rest:
-            rest, _, query = rest.partition("?")
-        if not rest or rest[-1] == "/" or rest.startswith("../") or "/../" in rest or "\\" in rest:
-            return None
-        return UploadRef(url, rest, query, fragment)
+            return UploadRef(url, rest, query, fragment)
+        return self.parse_by_rule(url)
 
-    def _local_path(self, url: str) -> str | None:
-        """The path (with query) of a URL on one of our hosts, or ``None``."""
-        if url.startswith("/"):
-            if not url.startswith("//"):
-                return url
-            authority_and_path = url[2:]
-        else:
-            scheme, sep, rest = url.partition("://")
-            if not sep or scheme.lower() not in ("http", "https") or not rest:
-                return None
-            authority_and_path = rest
-        slash = authority_and_path.find("/")
-        if slash < 0:
+    def parse_by_rule(self, url: str) -> UploadRef | None:
+        """The upload ``url`` names by the full rule (the class docstring), or ``None``.
+
+        The reference of :meth:`parse`, whose shortcut must give the same answers.
+        """
+        base, base_lower = self._uploads_path, self._uploads_path_lower
+        if (
+            base not in url
+            and base_lower not in url.lower()
+            and not ("\t" in url or "\n" in url or "\r" in url)  # a browser removes those
+        ):
+            return None  # no spelling of the base at all: most URLs a page holds
+        reading = read_url(url)
+        if reading is None:
             return None
-        host = authority_and_path[:slash].lower()
-        if "@" in host:
-            host = host.rsplit("@", 1)[1]
-        if host not in self._hosts and host.split(":", 1)[0] not in self._hosts:
+        host, hosts = reading.host, self._hosts
+        if host is not None and host not in hosts and f"{host}:{reading.port}" not in hosts:
+            return None  # neither the host nor, as configured, host:port is ours
+        path = reading.path
+        if not path.startswith(base) and path[: len(base)].lower() != base_lower:
             return None
-        return authority_and_path[slash:]
+        rest = path[len(base) :]
+        if not rest or rest[-1] == "/" or _climbs(unquote(rest) if "%" in rest else rest):
+            return None
+        return UploadRef(url, rest, reading.query or "", reading.fragment or "")
 
 
 @dataclass(frozen=True, slots=True)

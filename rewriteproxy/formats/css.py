@@ -46,11 +46,15 @@ _TOKENS = re.compile(
 )
 # The arguments of image-set(...): strings, url(...) and nested parentheses, up to the closing ")".
 _SET_BODY = re.compile(
-    r"""(?:[^()"']|"[^"\\\n]*"|'[^'\\\n]*'|\((?:[^()"']|"[^"]*"|'[^']*')*\))*\)"""
+    r"""(?:[^()"']|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"""
+    r"""|\((?:[^()"']|"[^"]*"|'[^']*')*\))*\)"""
 )
+# Its URLs; a string with escapes is matched whole only to be skipped, so that reading
+# resumes after it, never at its closing quote (where a second pass would misread it).
 _SET_STRING = re.compile(
-    r"""url\(\s*(?:"[^"\\\n]*"|'[^'\\\n]*'|[^\s"'()\\]*)\s*\)"""
-    r"""|"(?P<dq>[^"\\\n]*)"|'(?P<sq>[^'\\\n]*)'""",
+    r"""(?P<url>url\(\s*(?:"[^"\\\n]*"|'[^'\\\n]*'|[^\s"'()\\]*)\s*\))"""
+    r"""|"(?P<dq>[^"\\\n]*)"|'(?P<sq>[^'\\\n]*)'"""
+    r"""|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'""",
     re.IGNORECASE,
 )
 _NEEDS_QUOTES = re.compile(r"[\s\"'()\\]")
@@ -98,9 +102,11 @@ def _image_set_edits(css: str, start: int, end: int, map_url: MapUrl) -> list[Ed
             edit = _quoted_edit(
                 m.start(group), m.end(group), m.group(group), '"' if group == "dq" else "'", map_url
             )
-        else:
+        elif m.group("url") is not None:
             inner = _TOKENS.match(css, m.start() + 3)  # at the "(" of its "url("
             edit = _url_edit(inner, map_url) if inner and inner.group("url") else None
+        else:
+            continue  # a string with escapes
         if edit is not None:
             edits.append(edit)
     return edits

@@ -14,10 +14,15 @@ config finds every URL that *looks like* a local upload:
   name: whitespace, quotes, ``< > ( ) [ ] { } , ; \\ &`` (``sanitize_file_name``
   strips them all, so no real upload URL is cut short by this).
 
-A root-relative match must not continue a longer URL (``https://other.host/wp-content/…``):
-it is only taken where no host, path or escape character stands before it.
-Each match is unescaped, handed to ``map_url``, and the replacement written back
-with the same ``\\/`` escaping; everything else stays as it was.
+A match must start a URL, not continue a longer one (``https://other.host/wp-content/…``,
+``https://other.host/?u=/wp-content/…``, ``https://other.host?@//wp.test/…``): it is
+taken only at the start of the text or after whitespace, a quote, ``( < > [ ,`` or a
+backtick, after a quote written as a character reference (``&quot;``, ``&#039;``), or
+after the ``=`` of an attribute (``src=``, not a query's ``?u=`` or ``&u=``).
+Each match is unescaped, handed to ``map_url`` (which decides by the same rule as
+for every other format, :class:`rewriteproxy.media.UploadLocator`), and the
+replacement written back with the same ``\\/`` escaping; everything else stays as
+it was.
 """
 
 from __future__ import annotations
@@ -28,6 +33,21 @@ from collections.abc import Callable
 __all__ = ["UrlSweep"]
 
 _URL_CHARS = r"""[^\s"'<>()\[\]{},;\\&]"""
+# What may stand right before a URL; "=" and ";" only in the forms _starts_a_url checks.
+_BEFORE_URL = r"""(?:(?<=[\s"'(<>\[,`=;])|^)"""
+# An attribute name and its "=", preceded by what may precede an attribute name.
+_ATTRIBUTE_EQUALS = re.compile(r"""[\s<"'][A-Za-z_:][\w:.-]*=\Z""")
+_QUOTE_REFERENCE = re.compile(r"&(?:quot|apos|#0*3[49]|#[xX]0*2[27]);\Z")
+
+
+def _starts_a_url(text: str, start: int) -> bool:
+    """Whether a match at ``start`` (after a character _BEFORE_URL allows) starts a URL."""
+    before = text[start - 1] if start else ""
+    if before == "=":
+        return _ATTRIBUTE_EQUALS.search(text, max(0, start - 64), start) is not None
+    if before == ";":
+        return _QUOTE_REFERENCE.search(text, max(0, start - 12), start) is not None
+    return True
 
 
 class UrlSweep:
@@ -42,7 +62,7 @@ class UrlSweep:
         host = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
         origin = rf"(?:(?:[hH][tT][tT][pP][sS]?:)?{slash}{slash}(?:{host})(?::\d+)?)"
         rest = rf"{_URL_CHARS}+(?:{slash}{_URL_CHARS}+)*"
-        self._pattern = re.compile(rf"(?<![\w.:/\\%-])(?:{origin})?{path}{rest}", re.IGNORECASE)
+        self._pattern = re.compile(rf"{_BEFORE_URL}(?:{origin})?{path}{rest}", re.IGNORECASE)
         plain = uploads_path.strip("/")
         self._needles = (plain, plain.replace("/", "\\/"))
 
@@ -54,6 +74,8 @@ class UrlSweep:
         pos = 0
         for match in self._pattern.finditer(text):
             found = match.group(0)
+            if not _starts_a_url(text, match.start()):
+                continue
             escaped = "\\/" in found
             new = map_url(found.replace("\\/", "/") if escaped else found)
             if new is None:

@@ -117,7 +117,7 @@ class Kind(Enum):
     SRCSET = "srcset"
     CSS = "css"  # declarations, as in style="..."
     JSON = "json"
-    URL_OR_CSS = "url-or-css"  # lazy-loading background attributes hold either
+    URL_OR_CSS = "url-or-css"  # lazy-loading backgrounds: CSS if it holds "url(", else a URL
     META_URL = "meta-url"  # <meta content>, only for the names in MEDIA_META_NAMES
 
 
@@ -482,7 +482,11 @@ class _Document:
 
     def value_edits(self, kind: Kind, value: str) -> list[Edit]:
         """Edits over the decoded value."""
-        if kind is Kind.URL or kind is Kind.URL_OR_CSS:
+        if kind is Kind.URL_OR_CSS:
+            # Read as CSS whenever it holds "url(": a choice its own rewriting cannot change,
+            # so a second pass reads the value as the first did.
+            kind = Kind.CSS if "url(" in value.lower() else Kind.URL
+        if kind is Kind.URL:
             start = len(value) - len(value.lstrip(_WS))
             end = len(value.rstrip(_WS))
             url = value[start:end]
@@ -490,9 +494,7 @@ class _Document:
                 new = self.map_url(url)
                 if new is not None and new != url:
                     return [(start, end, new)]
-            if kind is Kind.URL or "url(" not in value.lower():
-                return []
-            kind = Kind.CSS
+            return []
         if kind is Kind.SRCSET:
             return rewrite_srcset(value, self.map_url)
         if kind is Kind.CSS:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
 
 from rewriteproxy.formats import apply_edits
 from rewriteproxy.formats.css import rewrite_css
+from tests.formats import support
+from tests.formats.support import DELIVERED, HOSTILE_URLS, UPLOAD, to_cdn
 
 
 def cdn(url: str) -> str | None:
@@ -71,3 +74,57 @@ def test_quotes_in_replacement_cannot_end_the_string() -> None:
 
 def test_no_change_no_edits() -> None:
     assert rewrite_css("a{background:url(/other/a.jpg)}", cdn) == []
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize(
+    "template",
+    ["a{{b:url({})}}", "a{{b:url('{}')}}", 'a{{b:url("{}")}}', 'a{{b:image-set("{}" 1x)}}'],
+)
+def test_urls_the_upload_rule_refuses_are_kept(template: str, url: str) -> None:
+    css = template.format(UPLOAD) + template.format(url)
+    assert run(css, to_cdn) == template.format(DELIVERED) + template.format(url)
+
+
+CSS_SYNTAX = [
+    "a{b:url(",
+    ")}",
+    "url('",
+    "')",
+    'url("',
+    '")',
+    "image-set(",
+    " 1x",
+    "/*",
+    "*/",
+    '"',
+    "'",
+    "\\",
+    ";",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(support.texts(CSS_SYNTAX, "\n"))
+def test_properties(css: str) -> None:
+    once = run(css, support.to_cdn)
+    assert rewrite_css(once, support.to_cdn) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(support.texts(CSS_SYNTAX, "\n", with_uploads=False))
+def test_no_upload_urls_no_edits(css: str) -> None:
+    assert rewrite_css(css, support.to_cdn) == []
+
+
+def test_a_string_with_escapes_in_image_set_is_skipped_whole() -> None:
+    """A replacement may bring escapes (a form feed is written "\\c "); read from its
+    closing quote, ''/wp-content/uploads/b.jpg'' would turn into a string on a second pass."""
+    css = "a{b:image-set('/wp-content/uploads/a\f.jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    once = run(css, support.to_cdn)
+    assert (
+        once
+        == "a{b:image-set('https://cdn.example.net/u/a\\c .jpg' 1x, ''/wp-content/uploads/b.jpg'' 2x)}"
+    )
+    assert rewrite_css(once, support.to_cdn) == []
+    assert rewrite_css("a{b:image-set('\\'' 1x, '/wp-content/uploads/b.jpg' 2x)}", support.to_cdn)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewriteproxy.formats import apply_edits
 from rewriteproxy.formats.jsonurls import _decode, rewrite_json_strings
+from tests.formats import support
+from tests.formats.support import DELIVERED, HOSTILE_URLS, UPLOAD, to_cdn
 
 
 def cdn(url: str) -> str | None:
@@ -86,3 +89,41 @@ def test_strings_decode_as_json_reads_them(value: str) -> None:
     """Escaped slashes take a shortcut; whatever else is escaped, the reading is JSON's."""
     for raw in (json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")):
         assert _decode(raw) == value
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize("slashes", ["/", "\\/"])
+def test_urls_the_upload_rule_refuses_are_kept(url: str, slashes: str) -> None:
+    text = json.dumps({"ok": UPLOAD, "bad": url, "set": f"{url} 2x"}).replace("/", slashes)
+    out = apply_edits(text, rewrite_json_strings(text, to_cdn))
+    assert json.loads(out) == {"ok": DELIVERED, "bad": url, "set": f"{url} 2x"}
+
+
+JSON_SYNTAX = [
+    '{"a":"',
+    '"}',
+    '","',
+    '"',
+    "'",
+    "`",
+    "\\/",
+    "\\u0026",
+    "\\",
+    "//",
+    "/*",
+    " 300w, ",
+    "\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(support.texts(JSON_SYNTAX, '"'))
+def test_properties(text: str) -> None:
+    once = apply_edits(text, rewrite_json_strings(text, support.to_cdn))
+    assert rewrite_json_strings(once, support.to_cdn) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(support.texts(JSON_SYNTAX, '"', with_uploads=False))
+def test_no_upload_urls_no_edits(text: str) -> None:
+    assert rewrite_json_strings(text, support.to_cdn) == []

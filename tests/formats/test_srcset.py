@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewriteproxy.formats import apply_edits
 from rewriteproxy.formats.srcset import rewrite_srcset, srcset_url_spans
+from tests.formats import support
+from tests.formats.support import DELIVERED, HOSTILE_URLS, UPLOAD, to_cdn
 
 CLOUDINARY = "https://res.cloudinary.com/x/image/upload/f_auto,q_auto/v1/a.jpg"
 
@@ -111,3 +114,22 @@ def reference_spans(value: str) -> list[tuple[int, int]]:
 @given(st.text(alphabet=" \t\n,()/u.jpgw2x", max_size=40))
 def test_spans_match_the_standard_steps(value: str) -> None:
     assert srcset_url_spans(value) == reference_spans(value)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_urls_the_upload_rule_refuses_are_kept(url: str) -> None:
+    value = f"{UPLOAD} 1x, {url} 2x"
+    assert apply_edits(value, rewrite_srcset(value, to_cdn)) == f"{DELIVERED} 1x, {url} 2x"
+
+
+@settings(max_examples=300, deadline=None)
+@given(support.texts([" ", ", ", ",", "1x", "300w", "(a, b)", "\t"], " "))
+def test_properties(value: str) -> None:
+    once = apply_edits(value, rewrite_srcset(value, support.to_cdn))
+    assert rewrite_srcset(once, support.to_cdn) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(support.texts([" ", ", ", ",", "1x", "300w", "(a, b)", "\t"], " ", with_uploads=False))
+def test_no_upload_urls_no_edits(value: str) -> None:
+    assert rewrite_srcset(value, support.to_cdn) == []

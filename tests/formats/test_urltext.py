@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
 
 from rewriteproxy.formats.urltext import UrlSweep
 from rewriteproxy.media import UploadLocator
+from tests.formats import support
 
 HOSTS = ("wp.test", "www.wp.test")
 LOCATOR = UploadLocator(HOSTS, "/wp-content/uploads/")
@@ -76,3 +78,79 @@ def test_a_url_ends_where_a_wordpress_file_name_cannot_continue() -> None:
         '"https://cdn.example.net/u/a.jpg","https://cdn.example.net/u/b.jpg";'
         "(https://cdn.example.net/u/c.jpg)"
     )
+
+
+EXAMPLE_SWEEP = UrlSweep(support.HOSTS, "/wp-content/uploads/")
+# Upload URLs inside a longer URL that names another host: not a URL of ours.
+INSIDE_FOREIGN_URLS = [
+    "https://evil.test/?u=/wp-content/uploads/a.jpg",
+    "https://evil.test/?u=https://example.com/wp-content/uploads/a.jpg",
+    "https://evil.test/?a=1&u=/wp-content/uploads/a.jpg",
+    "https://evil.test/?a=1&amp;u=//example.com/wp-content/uploads/a.jpg",
+    "https://evil.test/a;/wp-content/uploads/a.jpg",
+    "https://evil.test/a=/wp-content/uploads/a.jpg",
+    "http://evil.test?@//example.com/wp-content/uploads/a.jpg",
+    "http://evil.test#@//example.com/wp-content/uploads/a.jpg",
+]
+
+
+@pytest.mark.parametrize("url", support.HOSTILE_URLS + INSIDE_FOREIGN_URLS)
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{"a":"{}"}}',
+        "a{{b:url({})}}",
+        "a{{b:url('{}')}}",
+        '<enclosure url="{}"/>',
+        "&lt;img src=&quot;{}&quot;&gt;",
+        "<image:loc>{}</image:loc>",
+    ],
+)
+def test_urls_the_upload_rule_refuses_are_kept(template: str, url: str) -> None:
+    text = template.format(support.UPLOAD) + template.format(url)
+    expected = template.format(support.DELIVERED) + template.format(url)
+    assert EXAMPLE_SWEEP.rewrite(text, support.to_cdn) == expected
+    escaped = text.replace("/", "\\/")
+    assert EXAMPLE_SWEEP.rewrite(escaped, support.to_cdn) == expected.replace("/", "\\/")
+
+
+@pytest.mark.parametrize(
+    "before",
+    ["", " ", "\n", "(", "[", ",", ">", "'", '"', "`", "<img src=", "&quot;", "&#039;", "&#39;"],
+)
+def test_a_url_may_start_after_what_starts_a_url_in_text(before: str) -> None:
+    text = before + support.UPLOAD + " "
+    assert EXAMPLE_SWEEP.rewrite(text, support.to_cdn) == before + support.DELIVERED + " "
+
+
+TEXT_SYNTAX = [
+    '{"a":"',
+    '"}',
+    "\\/",
+    "url(",
+    ")",
+    "&quot;",
+    "&amp;",
+    "<loc>",
+    "</loc>",
+    "src=",
+    "?u=",
+    " ",
+    "\\",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(support.texts(TEXT_SYNTAX, " "))
+def test_properties(text: str) -> None:
+    once = EXAMPLE_SWEEP.rewrite(text, support.to_cdn)
+    assert EXAMPLE_SWEEP.rewrite(once, support.to_cdn) is once
+    escaped = text.replace("/", "\\/")
+    once = EXAMPLE_SWEEP.rewrite(escaped, support.to_cdn)
+    assert EXAMPLE_SWEEP.rewrite(once, support.to_cdn) is once
+
+
+@settings(max_examples=200, deadline=None)
+@given(support.texts(TEXT_SYNTAX, " ", with_uploads=False))
+def test_no_upload_urls_no_edits(text: str) -> None:
+    assert EXAMPLE_SWEEP.rewrite(text, support.to_cdn) is text

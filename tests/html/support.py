@@ -104,13 +104,15 @@ def lxml_differences(before: bytes, after: bytes) -> list[str]:
 
 
 def _urls_in(kind: Kind, value: str) -> Iterator[str]:
-    if kind in (Kind.URL, Kind.META_URL, Kind.URL_OR_CSS):
+    if kind is Kind.URL_OR_CSS:  # CSS when it holds "url(" (as the engine reads it), else a URL
+        kind = Kind.CSS if "url(" in value.lower() else Kind.URL
+    if kind in (Kind.URL, Kind.META_URL):
         yield value.strip()
     if kind is Kind.SRCSET:  # URLs run to whitespace; descriptors like 300w / 2x are skipped
         for token in value.split():
             if not re.fullmatch(r"\d+(?:\.\d+)?[wxh],?", token):
                 yield token.strip(",")
-    if kind in (Kind.CSS, Kind.URL_OR_CSS):
+    if kind is Kind.CSS:
         for m in re.finditer(r"""url\(\s*["']?([^"')]*)""", value):
             yield m.group(1)
     if kind is Kind.JSON:

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from rewriteproxy.html import Element, ElementHandler, HtmlOptions, HtmlRewriter
+from tests.formats.support import HOSTILE_URLS
 from tests.html.support import map_url, rewriter
 
 U = "https://example.com/wp-content/uploads/2024/05/a.jpg"
@@ -20,49 +21,49 @@ def rewrite(html: str, **options: object) -> str:
 # -- where URLs are found -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "template",
-    [
-        '<img src="{}">',
-        '<img srcset="{} 300w">',
-        "<picture><source srcset='{} 2x'></picture>",
-        '<source src="{}">',
-        '<video poster="{}"></video>',
-        '<video src="{}"></video>',
-        '<audio src="{}"></audio>',
-        '<track src="{}">',
-        '<a href="{}">x</a>',
-        '<area href="{}">',
-        '<link rel="icon" href="{}">',
-        '<link rel="preload" as="image" imagesrcset="{} 1x">',
-        '<meta property="og:image" content="{}">',
-        '<meta name="twitter:image" content="{}">',
-        '<meta property="og:image:secure_url" content="{}">',
-        '<svg><image href="{}"/></svg>',
-        '<svg><image xlink:href="{}"/></svg>',
-        '<input type="image" src="{}">',
-        '<object data="{}"></object>',
-        '<embed src="{}">',
-        '<body background="{}">',
-        '<td background="{}">',
-        '<img data-src="{}">',
-        '<img data-srcset="{} 300w">',
-        '<div data-bg="{}"></div>',
-        '<img data-lazy-src="{}">',
-        '<img data-large_image="{}">',
-        '<img data-full-url="{}">',
-        '<div data-thumb="{}"></div>',
-        '<div data-thumb-srcset="{} 100w"></div>',
-        '<div style="background:url({})"></div>',
-        "<div style=\"background:url('{}')\"></div>",
-        '<div style="background:url(&quot;{}&quot;)"></div>',
-        '<div style="background-image:image-set(&quot;{}&quot; 1x)"></div>',
-        '<div data-bg="url({})"></div>',
-        "<style>.a{{background:url({})}}</style>",
-        '<noscript><img src="{}"></noscript>',
-        '<template><img src="{}"></template>',
-    ],
-)
+URL_POSITIONS = [
+    '<img src="{}">',
+    '<img srcset="{} 300w">',
+    "<picture><source srcset='{} 2x'></picture>",
+    '<source src="{}">',
+    '<video poster="{}"></video>',
+    '<video src="{}"></video>',
+    '<audio src="{}"></audio>',
+    '<track src="{}">',
+    '<a href="{}">x</a>',
+    '<area href="{}">',
+    '<link rel="icon" href="{}">',
+    '<link rel="preload" as="image" imagesrcset="{} 1x">',
+    '<meta property="og:image" content="{}">',
+    '<meta name="twitter:image" content="{}">',
+    '<meta property="og:image:secure_url" content="{}">',
+    '<svg><image href="{}"/></svg>',
+    '<svg><image xlink:href="{}"/></svg>',
+    '<input type="image" src="{}">',
+    '<object data="{}"></object>',
+    '<embed src="{}">',
+    '<body background="{}">',
+    '<td background="{}">',
+    '<img data-src="{}">',
+    '<img data-srcset="{} 300w">',
+    '<div data-bg="{}"></div>',
+    '<img data-lazy-src="{}">',
+    '<img data-large_image="{}">',
+    '<img data-full-url="{}">',
+    '<div data-thumb="{}"></div>',
+    '<div data-thumb-srcset="{} 100w"></div>',
+    '<div style="background:url({})"></div>',
+    "<div style=\"background:url('{}')\"></div>",
+    '<div style="background:url(&quot;{}&quot;)"></div>',
+    '<div style="background-image:image-set(&quot;{}&quot; 1x)"></div>',
+    '<div data-bg="url({})"></div>',
+    "<style>.a{{background:url({})}}</style>",
+    '<noscript><img src="{}"></noscript>',
+    '<template><img src="{}"></template>',
+]
+
+
+@pytest.mark.parametrize("template", URL_POSITIONS)
 def test_url_positions(template: str) -> None:
     assert rewrite(template.format(U)) == template.format(C)
 
@@ -108,6 +109,33 @@ def test_never_touched(html: str) -> None:
     assert rewriter().rewrite(doc, map_url) is doc
 
 
+def _escaped(url: str) -> str:
+    return url.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize(
+    "template",
+    [
+        *URL_POSITIONS,
+        '<img src=" {} ">',
+        "<img src={}>",
+        '<div data-bg="{}"></div>',
+        '<script type="application/ld+json">{{"image":"{}"}}</script>',
+        '<script>var u = "{}";</script>',
+        '<form data-product_variations="[{{&quot;src&quot;:&quot;{}&quot;}}]"></form>',
+    ],
+)
+def test_urls_a_browser_reads_as_foreign_or_outside_the_uploads_are_kept(
+    template: str, url: str
+) -> None:
+    in_script = template.startswith("<script")
+    written = url.replace("\\", "\\\\") if in_script or "product_var" in template else url
+    html = template.format(written if in_script else _escaped(written))
+    doc = (html + template.format(U)).encode()
+    assert rewriter().rewrite(doc, map_url) == (html + template.format(C)).encode()
+
+
 def test_no_upload_url_returns_the_input_object() -> None:
     doc = b"<html><body><img src='/images/a.jpg'><p>nothing here</p></body></html>"
     assert rewriter().rewrite(doc, map_url) is doc
@@ -116,6 +144,27 @@ def test_no_upload_url_returns_the_input_object() -> None:
 def test_rewriting_a_rewritten_page_changes_nothing() -> None:
     first = rewriter().rewrite(f'<img src="{U}" srcset="{U} 1x">'.encode(), map_url)
     assert rewriter().rewrite(first, map_url) is first
+
+
+@pytest.mark.parametrize("separator", ["?", "#", " "])
+def test_a_lazy_background_holding_url_is_css_so_a_second_pass_changes_nothing(
+    separator: str,
+) -> None:
+    """Read as a URL first, its query's url(...) would be CSS to the second pass."""
+    B = U.replace("a.jpg", "b.jpg")
+    html = f'<div data-bg="{U}{separator}url({B})"></div>'
+    first = rewriter().rewrite(html.encode(), map_url)
+    assert (
+        first.decode() == f'<div data-bg="{U}{separator}url({C.replace("a.jpg", "b.jpg")})"></div>'
+    )
+    assert rewriter().rewrite(first, map_url) is first
+
+
+def test_a_lazy_background_is_one_url_or_css() -> None:
+    assert rewrite(f'<div data-bg=" {U} "></div>') == f'<div data-bg=" {C} "></div>'
+    assert rewrite(f"<div data-bg='url({U}), url({U})'></div>") == (
+        f"<div data-bg='url({C}), url({C})'></div>"
+    )
 
 
 # -- scripts -----------------------------------------------------------------
