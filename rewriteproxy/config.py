@@ -54,6 +54,8 @@ class ServerConfig:
     header_timeout: float = 30.0  # from open (or a kept-alive request's first byte) to head end
     keepalive_timeout: float = 75.0  # idle between requests; above a load balancer's idle timeout
     max_connections: int = 0  # per worker; 0 = derived from the file-descriptor limit
+    # Per worker, per client address (IPv6: per /64), trusted_proxies exempt; 0 = no cap.
+    max_connections_per_ip: int = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,9 @@ def _parse_server(section: Section) -> ServerConfig:
         header_timeout=section.number("header_timeout", d.header_timeout, minimum=0.05),
         keepalive_timeout=section.number("keepalive_timeout", d.keepalive_timeout, minimum=0.05),
         max_connections=section.integer("max_connections", d.max_connections, minimum=0),
+        max_connections_per_ip=section.integer(
+            "max_connections_per_ip", d.max_connections_per_ip, minimum=0
+        ),
     )
     section.done()
     return server

@@ -7,8 +7,14 @@ connections until the process has no descriptors left costs only itself.
 - :class:`Listener` binds the address and runs its own accept loop instead of
   asyncio's ``create_server`` (whose loop, when ``accept()`` fails for lack of
   descriptors, keeps retrying and logs a traceback each time). With
-  ``max_connections`` open it stops accepting: newcomers wait in the kernel's
-  listen backlog and are taken as soon as a connection closes. If ``accept()``
+  ``max_connections`` open it makes room for a newcomer by closing the
+  connection idle longest, or else the one silent longest (see
+  :mod:`rewriteproxy.slots`); only when every connection has a request in
+  progress does it stop accepting, and newcomers wait in the kernel's listen
+  backlog until one closes or goes idle. A peer address holding
+  ``max_connections_per_ip`` makes room among its own connections the same
+  way, and if all of them are busy its newcomer is closed at once (trusted
+  proxies are exempt: all clients behind one share its address). If ``accept()``
   fails anyway (EMFILE, ENFILE, ENOBUFS, ENOMEM: descriptors also go to the
   upstream and to files) it stops for a second, logs one throttled line, and
   tries again.
@@ -37,6 +43,7 @@ import logging
 import resource
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -47,9 +54,11 @@ from aiohttp.web_server import Server
 
 from .config import ServerConfig
 from .logthrottle import LogThrottle
+from .slots import Slot, Slots, peer_key
 
 __all__ = [
     "ClientConnection",
+    "Limits",
     "Listener",
     "bind",
     "connection_limit",
@@ -133,43 +142,42 @@ def bind(
     return sockets
 
 
-class _Slot:
-    """One accepted connection's place in the count; given back once, however it ends."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The caps on one worker's client connections, read afresh at each accept."""
 
-    __slots__ = ("_give_back",)
-
-    def __init__(self, give_back: Callable[[], None]) -> None:
-        self._give_back: Callable[[], None] | None = give_back
-
-    def release(self) -> None:
-        give_back, self._give_back = self._give_back, None
-        if give_back is not None:
-            give_back()
+    total: int
+    per_peer: int = 0  # connections one peer (IPv4 address, IPv6 /64) may hold; 0: no cap
+    exempt: Callable[[str], bool] = lambda peer: False  # peers the per-peer cap spares
 
 
-ProtocolFactory = Callable[[Callable[[], None]], asyncio.Protocol]
+ProtocolFactory = Callable[[Slot], asyncio.Protocol]
 
 
 class Listener:
-    """Accepts on ``sockets``; each connection gets ``connection(on_lost)`` as its protocol.
+    """Accepts on ``sockets``; each connection gets ``connection(slot)`` as its protocol.
 
-    ``on_lost`` must be called when the connection closes (:class:`ClientConnection`
-    does); at ``limit()`` connections open no more are accepted until one is.
-    ``limit`` is read at each accept, so a reload that changes it applies at once.
+    The protocol must attach itself to its slot, report it idle and busy, and release
+    it when the connection closes (:class:`ClientConnection` does). At ``limits().total``
+    connections open, a newcomer is admitted by closing an idle or silent one; only when
+    every connection is busy is accepting paused, until one closes or goes idle. A peer
+    at ``limits().per_peer`` makes room among its own connections the same way, and if
+    all of those are busy its newcomer is closed at once. ``limits`` is read at each
+    accept, so a reload that changes it applies at once.
     """
 
     def __init__(
         self,
         sockets: list[socket.socket],
         connection: ProtocolFactory,
-        limit: Callable[[], int],
+        limits: Callable[[], Limits],
         throttle: LogThrottle,
     ) -> None:
         self.sockets = sockets
         self._connection = connection
-        self._limit = limit
+        self._limits = limits
         self._throttle = throttle
-        self._open = 0
+        self._slots = Slots(self._room_made)
         self._accepting = False
         self._waiting_for_slot = False
         self._retry: asyncio.TimerHandle | None = None
@@ -179,7 +187,7 @@ class Listener:
 
     @property
     def open_connections(self) -> int:
-        return self._open
+        return self._slots.open
 
     @property
     def port(self) -> int:
@@ -214,20 +222,22 @@ class Listener:
             self._loop.remove_reader(sock.fileno())
 
     def _accept(self, sock: socket.socket) -> None:
+        slots = self._slots
         for _ in range(_ACCEPT_BATCH):
-            if self._open >= self._limit():
+            limits = self._limits()
+            if slots.open >= limits.total and not slots.reclaimable:
                 self._pause()
                 self._waiting_for_slot = True
                 self._throttle.log(
                     "at-limit",
                     logging.WARNING,
-                    "%d client connections open (server.max_connections): "
-                    "new ones wait until one closes",
-                    self._open,
+                    "%d client connections open (server.max_connections), each with a "
+                    "request in progress: new ones wait until one closes or goes idle",
+                    slots.open,
                 )
                 return
             try:
-                conn, _ = sock.accept()
+                conn, address = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -235,7 +245,36 @@ class Listener:
                     continue
                 self._back_off(exc)
                 return
-            self._hand_over(conn)
+            peer = str(address[0]) if isinstance(address, tuple) and address else ""
+            key = peer_key(peer)
+            if (
+                limits.per_peer
+                and slots.held_by(key) >= limits.per_peer
+                and not limits.exempt(peer)
+                and slots.reclaim_from(key) is None
+            ):
+                conn.close()
+                self._throttle.log(
+                    "peer-limit",
+                    logging.WARNING,
+                    "closed a new connection from %s: %d connections from %s open, each with "
+                    "a request in progress (server.max_connections_per_ip)",
+                    peer,
+                    limits.per_peer,
+                    key,
+                )
+                continue
+            if slots.open >= limits.total:
+                closed = slots.reclaim_any()  # there is one: checked before accept()
+                self._throttle.log(
+                    ("reclaimed", closed),
+                    logging.INFO,
+                    "%d client connections open (server.max_connections): "
+                    "closed the one %s longest to make room",
+                    slots.open + 1,
+                    closed,
+                )
+            self._hand_over(conn, key)
 
     def _back_off(self, exc: OSError) -> None:
         assert self._loop is not None
@@ -246,7 +285,7 @@ class Listener:
             logging.ERROR,
             "accept() %s with %d client connections open: %s; accepting again in %gs",
             cause,
-            self._open,
+            self._slots.open,
             exc.strerror or exc,
             _RETRY_DELAY,
         )
@@ -257,19 +296,18 @@ class Listener:
         self._retry = None
         self._resume()
 
-    def _hand_over(self, conn: socket.socket) -> None:
+    def _hand_over(self, conn: socket.socket, key: str) -> None:
         assert self._loop is not None
         conn.setblocking(False)
-        self._open += 1
-        slot = _Slot(self._connection_closed)
+        slot = self._slots.take(key)
         task = self._loop.create_task(self._connect(conn, slot))
         self._handovers.add(task)
         task.add_done_callback(self._handovers.discard)
 
-    async def _connect(self, conn: socket.socket, slot: _Slot) -> None:
+    async def _connect(self, conn: socket.socket, slot: Slot) -> None:
         assert self._loop is not None
         try:
-            await self._loop.connect_accepted_socket(lambda: self._connection(slot.release), conn)
+            await self._loop.connect_accepted_socket(lambda: self._connection(slot), conn)
         except Exception as exc:
             conn.close()
             slot.release()
@@ -277,9 +315,8 @@ class Listener:
                 "handover", logging.ERROR, "could not set up a client connection: %s", exc
             )
 
-    def _connection_closed(self) -> None:
-        self._open -= 1
-        if self._waiting_for_slot and self._open < self._limit():
+    def _room_made(self) -> None:
+        if self._waiting_for_slot:
             self._resume()
 
 
@@ -291,7 +328,8 @@ class ClientConnection(RequestHandler):
         "_head_deadline",
         "_head_started",
         "_header_timeout",
-        "_on_lost",
+        "_reclaimable",
+        "_slot",
         "_throttle",
     )
 
@@ -301,7 +339,7 @@ class ClientConnection(RequestHandler):
         *,
         loop: asyncio.AbstractEventLoop,
         settings: ServerConfig,
-        on_lost: Callable[[], None],
+        slot: Slot,
         throttle: LogThrottle,
     ) -> None:
         super().__init__(
@@ -314,15 +352,21 @@ class ClientConnection(RequestHandler):
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_started = False  # a byte of the awaited head has arrived
         self._answered = False  # the last request is answered and no other is queued
-        self._on_lost: Callable[[], None] | None = on_lost
+        self._slot = slot
+        self._reclaimable = False  # silent or idle: the listener may close it to make room
         self._throttle = throttle
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.keep_alive(True)  # stops aiohttp's idle timer: the first head has header_timeout
         self._start_head_clock()
+        self._reclaimable = True
+        self._slot.attach(self)
 
     def data_received(self, data: bytes) -> None:
+        if data and self._reclaimable:
+            self._reclaimable = False
+            self._slot.busy()
         if data and self._head_deadline is None and (self._answered or self._waiting_for_request()):
             # The first byte of the next request on a kept-alive connection.
             self.keep_alive(True)
@@ -340,14 +384,29 @@ class ClientConnection(RequestHandler):
         result = await super().finish_response(request, resp, start_time)
         # Bytes from now on start the next head, even before aiohttp waits for it.
         self._answered = not self._messages
+        transport = self.transport
+        if (
+            self._answered
+            and resp.keep_alive
+            and not (self._close or self._force_close)
+            and request.content.is_eof()
+            and transport is not None
+            and not transport.get_write_buffer_size()  # a slow reader's answer is not cut
+        ):
+            self._reclaimable = True
+            self._slot.idle()
         return result
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_head_clock()
         super().connection_lost(exc)
-        on_lost, self._on_lost = self._on_lost, None
-        if on_lost is not None:
-            on_lost()
+        self._reclaimable = False
+        self._slot.release()
+
+    def reclaim(self) -> None:
+        """Closed by the listener to make room: silent or idle, so nothing is cut short."""
+        self._stop_head_clock()
+        self.force_close()
 
     def force_close(self) -> None:
         transport = self.transport

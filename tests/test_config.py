@@ -59,6 +59,7 @@ def test_defaults_for_everything_optional():
     assert config.server.header_timeout == 30.0
     assert config.server.keepalive_timeout == 75.0
     assert config.server.max_connections == 0  # derived from the file-descriptor limit
+    assert config.server.max_connections_per_ip == 1024
 
 
 def test_server_keys():
@@ -69,6 +70,8 @@ def test_server_keys():
     assert config.server.keepalive_timeout == 620.0
     assert config.server.max_connections == 4000
     assert parse_config(MINIMAL + "server: {max_connections: null}\n").server.max_connections == 0
+    per_ip = parse_config(MINIMAL + "server: {max_connections_per_ip: 0}\n").server
+    assert per_ip.max_connections_per_ip == 0  # no cap
 
 
 def test_body_limits_and_buffers_have_defaults():
@@ -142,6 +145,10 @@ def test_uploads_path_is_normalised():
         (
             MINIMAL + "server: {max_connections: -5}\n",
             "server.max_connections (line 5): -5 is not allowed: expected at least 0",
+        ),
+        (
+            MINIMAL + "server: {max_connections_per_ip: -1}\n",
+            "server.max_connections_per_ip (line 5): -1 is not allowed: expected at least 0",
         ),
         (MINIMAL + "server: {read_timeout: 5}\n", "server.read_timeout (line 5): unknown key"),
         (

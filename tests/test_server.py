@@ -28,10 +28,11 @@ from .support.net import free_port
 HEALTH_REQUEST = b"GET /-/rewriteproxy/health HTTP/1.1\r\nHost: wp.test\r\n\r\n"
 
 CONFIG = """
-upstream: http://127.0.0.1:9
+upstream: {upstream}
 site: {{hosts: [wp.test]}}
 delivery: {{provider: cdn, cdn: {{base_url: "https://cdn.example.net/wp-content/uploads/"}}}}
 server: {{{server}}}
+proxy: {{{proxy}}}
 """
 
 
@@ -74,16 +75,19 @@ async def serving(
     tmp_path: Path,
     server: str,
     *,
+    proxy: str = "",
+    upstream: str = "http://127.0.0.1:9",
     descriptors: int | None = None,
     workers: int = 1,
     port: int = 0,
 ) -> AsyncIterator[Served]:
-    """``rewriteproxy serve`` with ``server: {<server>}``; ``descriptors`` caps RLIMIT_NOFILE.
+    """``rewriteproxy serve`` with ``server: {<server>}`` and ``proxy: {<proxy>}`` in front of
+    ``upstream``; ``descriptors`` caps RLIMIT_NOFILE.
 
     Several workers need a fixed ``port``: each would bind a port 0 of its own.
     """
     config = tmp_path / "c.yaml"
-    config.write_text(CONFIG.format(server=server))
+    config.write_text(CONFIG.format(server=server, proxy=proxy, upstream=upstream))
     limit: Callable[[], None] | None = None
     if descriptors is not None:
         cap = descriptors
@@ -240,30 +244,183 @@ async def test_the_wait_between_requests_does_not_count_against_header_timeout(t
 
 
 # -- the connection cap ------------------------------------------------------------
+#
+# Bounds on answers are far below the timeouts that would free a slot on their own:
+# an answer within 5 s with header_timeout and keepalive_timeout at 60 s means that
+# the proxy made room.
+
+CAP = "max_connections: 4, header_timeout: 60, keepalive_timeout: 60"
 
 
-async def test_at_max_connections_a_new_one_waits_until_one_closes(tmp_path):
-    async with serving(tmp_path, "max_connections: 3, keepalive_timeout: 60") as server:
-        held = []
-        for _ in range(3):
-            reader, writer = await server.connect()
-            writer.write(HEALTH_REQUEST)
-            assert (await read_response(reader))[0] == 200  # accepted, and kept alive
-            held.append((reader, writer))
+async def _kept_alive(server: Served) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that had one answer and is kept alive."""
+    reader, writer = await server.connect()
+    writer.write(HEALTH_REQUEST)
+    assert (await asyncio.wait_for(read_response(reader), 10))[0] == 200
+    return reader, writer
+
+
+async def _answered_within(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], seconds: float = 5.0
+) -> int:
+    reader, writer = connection
+    writer.write(HEALTH_REQUEST)
+    return (await asyncio.wait_for(read_response(reader), seconds))[0]
+
+
+def _close_all(*connections: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+    for _, writer in connections:
+        writer.close()
+
+
+async def _connect_from(
+    server: Served, address: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", server.port, local_addr=(address, 0))
+
+
+async def test_at_max_connections_the_one_silent_longest_makes_room(tmp_path):
+    async with serving(tmp_path, CAP) as server:
+        silent = [await server.connect() for _ in range(4)]
+        newcomer = await server.connect()
+        assert await _answered_within(newcomer) == 200
+        assert await closed_within(silent[0][0], 5.0) == b""  # closed without an answer
+        assert await _answered_within(silent[-1]) == 200  # the younger ones stay
+        await server.wait_for_log(r"closed the one silent longest to make room")
+        _close_all(*silent, newcomer)
+
+
+async def test_at_max_connections_the_one_idle_longest_makes_room(tmp_path):
+    async with serving(tmp_path, CAP) as server:
+        idle = [await _kept_alive(server) for _ in range(4)]
+        newcomer = await server.connect()
+        assert await _answered_within(newcomer) == 200
+        assert await closed_within(idle[0][0], 5.0) == b""
+        assert await _answered_within(idle[-1]) == 200
+        await server.wait_for_log(r"closed the one idle longest to make room")
+        _close_all(*idle, newcomer)
+
+
+async def test_an_idle_connection_makes_room_before_an_older_silent_one(tmp_path):
+    async with serving(tmp_path, CAP) as server:
+        silent = [await server.connect() for _ in range(2)]
+        idle = [await _kept_alive(server) for _ in range(2)]
+        newcomer = await server.connect()
+        assert await _answered_within(newcomer) == 200
+        assert await closed_within(idle[0][0], 5.0) == b""  # already answered: it goes first
+        assert await _answered_within(silent[0]) == 200
+        _close_all(*silent, *idle, newcomer)
+
+
+@contextlib.asynccontextmanager
+async def holding_origin() -> AsyncIterator[tuple[str, asyncio.Queue[asyncio.StreamWriter]]]:
+    """An origin that takes each request and answers only when the test writes to it."""
+    held: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+    async def take(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await held.put(writer)
+
+    origin = await asyncio.start_server(take, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{origin.sockets[0].getsockname()[1]}", held
+    finally:
+        origin.close()
+
+
+ORIGIN_REQUEST = b"GET /slow HTTP/1.1\r\nHost: wp.test\r\n\r\n"
+ORIGIN_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+async def _waiting_for_origin(
+    server: Served, held: asyncio.Queue[asyncio.StreamWriter], address: str = "127.0.0.1"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, asyncio.StreamWriter]:
+    """A connection whose request the origin holds: the client's reader and writer, and
+    the origin's writer to answer it with."""
+    reader, writer = await _connect_from(server, address)
+    writer.write(ORIGIN_REQUEST)
+    return reader, writer, await asyncio.wait_for(held.get(), 10)
+
+
+async def test_when_every_connection_has_a_request_in_progress_a_new_one_waits(tmp_path):
+    async with (
+        holding_origin() as (origin, held),
+        serving(tmp_path, CAP, upstream=origin) as server,
+    ):
+        busy = [await _waiting_for_origin(server, held) for _ in range(4)]
 
         reader, writer = await server.connect()  # the kernel's backlog takes it
-        writer.write(HEALTH_REQUEST)
-        answer = asyncio.ensure_future(read_response(reader))
-        await server.wait_for_log(r"3 client connections open \(server\.max_connections\)")
+        writer.write(ORIGIN_REQUEST)
+        taken = asyncio.ensure_future(held.get())
+        await server.wait_for_log(r"4 client connections open \(server\.max_connections\), each")
         await asyncio.sleep(0.5)
-        assert not answer.done(), "answered while three connections were open"
+        assert not taken.done(), "taken while four requests were in progress"
 
-        held[0][1].close()  # one closes: the waiting one is taken and answered
+        busy[0][1].close()  # one closes: the waiting one is taken, and its request goes on
+        busy.append((reader, writer, await asyncio.wait_for(taken, 10)))
+
+        second = await server.connect()
+        second[1].write(HEALTH_REQUEST)
+        answer = asyncio.ensure_future(read_response(second[0]))
+        await asyncio.sleep(0.5)
+        assert not answer.done(), "answered while four requests were in progress"
+        answered_reader, _, origin_writer = busy[1]
+        origin_writer.write(ORIGIN_ANSWER)  # one is answered and goes idle: it makes room
+        assert (await asyncio.wait_for(read_response(answered_reader), 10)) == (200, b"ok")
         assert (await asyncio.wait_for(answer, 10))[0] == 200
-        writer.write(HEALTH_REQUEST)
-        assert (await read_response(reader))[0] == 200
-        for _, other in (*held, (reader, writer)):
-            other.close()
+        assert await closed_within(answered_reader, 5.0) == b""
+        _close_all(*[(r, w) for r, w, _ in busy], second)
+
+
+# -- the per-address cap -----------------------------------------------------------
+
+PER_IP = "max_connections_per_ip: 2, header_timeout: 60, keepalive_timeout: 60"
+UNTRUSTED = "trusted_proxies: []"  # the tests' clients are on loopback, trusted by default
+
+
+async def test_an_address_at_its_cap_makes_room_among_its_own_connections(tmp_path):
+    async with serving(tmp_path, PER_IP, proxy=UNTRUSTED) as server:
+        other = await _connect_from(server, "127.0.0.2")  # silent longest, but not 127.0.0.1's
+        own = [await _kept_alive(server) for _ in range(2)]
+        newcomer = await server.connect()
+        assert await _answered_within(newcomer) == 200
+        assert await closed_within(own[0][0], 5.0) == b""
+        assert await _answered_within(own[1]) == 200
+        assert await _answered_within(other) == 200
+        _close_all(other, *own, newcomer)
+
+
+async def test_an_address_whose_connections_are_all_busy_gets_no_more(tmp_path):
+    async with (
+        holding_origin() as (origin, held),
+        serving(tmp_path, PER_IP, proxy=UNTRUSTED, upstream=origin) as server,
+    ):
+        busy = [await _waiting_for_origin(server, held) for _ in range(2)]
+        refused = await server.connect()
+        assert await closed_within(refused[0], 5.0) == b""  # closed at once, not queued
+        await server.wait_for_log(
+            r"closed a new connection from 127\.0\.0\.1: 2 connections from 127\.0\.0\.1 open"
+        )
+        other = await _connect_from(server, "127.0.0.2")  # another address is served
+        assert await _answered_within(other) == 200
+        reader, _, origin_writer = busy[0]
+        origin_writer.write(ORIGIN_ANSWER)  # the busy ones go on as before
+        assert (await asyncio.wait_for(read_response(reader), 10)) == (200, b"ok")
+        _close_all(*[(r, w) for r, w, _ in busy], refused, other)
+
+
+async def test_a_trusted_proxy_is_not_held_to_the_per_address_cap(tmp_path):
+    async with (
+        holding_origin() as (origin, held),
+        serving(tmp_path, PER_IP, upstream=origin) as server,  # loopback: trusted by default
+    ):
+        busy = [await _waiting_for_origin(server, held) for _ in range(3)]
+        for reader, _, origin_writer in busy:
+            origin_writer.write(ORIGIN_ANSWER)
+            assert (await asyncio.wait_for(read_response(reader), 10)) == (200, b"ok")
+        _close_all(*[(r, w) for r, w, _ in busy])
 
 
 # -- running out of file descriptors -----------------------------------------------

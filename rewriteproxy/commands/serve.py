@@ -8,7 +8,6 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..server import (
     ClientConnection,
+    Limits,
     Listener,
     bind,
     connection_limit,
@@ -27,6 +27,7 @@ from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..slots import Slot
 
 NAME = "serve"
 HELP = "run the proxy in front of WordPress (SIGHUP reloads the config)"
@@ -91,19 +92,24 @@ async def serve(
     assert server is not None
 
     # Both read the running config, so a reload applies to the next connection.
-    def limit() -> int:
+    made: tuple[Config, Limits] | None = None  # built once per config, not per accept
+
+    def limits() -> Limits:
+        nonlocal made
         current = state.runtime.config
-        return connection_limit(
-            current.server.max_connections, descriptors, current.proxy.upstream_connections
-        )
+        if made is None or made[0] is not current:
+            total = connection_limit(
+                current.server.max_connections, descriptors, current.proxy.upstream_connections
+            )
+            per_peer = current.server.max_connections_per_ip
+            made = (current, Limits(total, per_peer, current.proxy.trusted_proxies.trusts))
+        return made[1]
 
-    def connection(on_lost: Callable[[], None]) -> ClientConnection:
+    def connection(slot: Slot) -> ClientConnection:
         settings = state.runtime.config.server
-        return ClientConnection(
-            server, loop=loop, settings=settings, on_lost=on_lost, throttle=throttle
-        )
+        return ClientConnection(server, loop=loop, settings=settings, slot=slot, throttle=throttle)
 
-    listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limit, throttle)
+    listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limits, throttle)
     listener.start()
     install_reload_signal(state)
     _tune_garbage_collector()
@@ -120,7 +126,7 @@ async def serve(
         listener.port,
         config.upstream,
         "on" if config.enabled else "off",
-        limit(),
+        limits().total,
         descriptors,
     )
     stop = asyncio.Event()
