@@ -741,6 +741,59 @@ async def test_a_trusted_proxys_forwarding_headers_reach_wordpress_with_its_addr
     }
 
 
+# Names WordPress core, its plugins or the CDNs in front of it read as the client's address,
+# scheme, host or URL, beyond the seven above; with a name that CGI reads as one of them.
+OTHER_CLAIMS = {
+    "Client-IP": "6.6.6.6",
+    "CF-Connecting-IP": "6.6.6.6",
+    "True-Client-IP": "6.6.6.6",
+    "X-Client-IP": "6.6.6.6",
+    "X-Cluster-Client-IP": "6.6.6.6",
+    "X-Forwarded": "for=6.6.6.6",
+    "Forwarded-For": "6.6.6.6",
+    "X-Original-Forwarded-For": "6.6.6.6",
+    "Fastly-Client-IP": "6.6.6.6",
+    "Front-End-Https": "on",
+    "X-Url-Scheme": "https",
+    "X-Forwarded-Scheme": "https",
+    "X-Forwarded-Protocol": "https",
+    "CF-Visitor": '{"scheme":"https"}',
+    "CloudFront-Forwarded-Proto": "https",
+    "X-Proto": "SSL",
+    "X-Forwarded-Server": "evil.test",
+    "X-Host": "evil.test",
+    "X-Original-URL": "/wp-admin/",
+}
+UNDERSCORED = {"X_Real_IP": "6.6.6.6", "X_FORWARDED_SSL": "on", "x_forwarded_proto": "https"}
+
+
+async def names_seen(request: web.Request) -> web.Response:
+    """Every header name the origin received, as it came."""
+    await request.read()
+    return web.json_response(list(request.headers))
+
+
+async def test_no_claim_of_a_stranger_reaches_wordpress_under_any_name(start_proxy):
+    client = await start_proxy(origin(any=names_seen), "proxy: {trusted_proxies: []}")
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        sent = {**CLAIMS, **OTHER_CLAIMS, **UNDERSCORED, "X-Custom": "kept"}
+        response = await client.request(method, "/page", headers=sent, data=data)
+        seen = {name.lower() for name in await response.json()}
+        claimed = {name.lower() for name in (*CLAIMS, *OTHER_CLAIMS, *UNDERSCORED)}
+        assert seen & claimed == {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+        assert "x-custom" in seen, method
+
+
+async def test_a_trusted_proxys_claims_pass_but_underscored_names_never_do(start_proxy):
+    client = await start_proxy(origin(any=names_seen))  # 127.0.0.1: trusted by default
+    for method, data in (("GET", None), ("POST", b"form=1")):
+        sent = {**OTHER_CLAIMS, **UNDERSCORED}
+        response = await client.request(method, "/page", headers=sent, data=data)
+        seen = set(await response.json())
+        assert set(OTHER_CLAIMS) <= seen, method
+        assert [name for name in seen if "_" in name] == [], method
+
+
 @pytest.fixture
 async def proxy_on_socket(aiohttp_server):  # type: ignore[no-untyped-def]
     """``await proxy_on_socket(sock, extra_yaml)`` → the proxy's URL, serving on ``sock``."""
