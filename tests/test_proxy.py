@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import logging
+import re
 import socket
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -13,6 +17,7 @@ import brotli
 import pytest
 import zstandard
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
 from rewriteproxy.app import STATE, create_app
@@ -644,6 +649,68 @@ async def test_upstream_too_slow_is_a_504(start_proxy):
     response = await client.get("/slow")
     assert response.status == 504
     assert "did not answer in time" in await response.text()
+
+
+FLOOD = 300  # requests failing the same way, one after another
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> tuple[int, int]:
+    """Lines of the proxy's log holding ``text``, and the records they stand for."""
+    lines = [r.getMessage() for r in caplog.records if text in r.getMessage()]
+    held = [re.search(r"\(and (\d+) more like it", line) for line in lines]
+    return len(lines), len(lines) + sum(int(m.group(1)) for m in held if m is not None)
+
+
+async def flood(client: TestClient, path: str, kind: str, caplog: pytest.LogCaptureFixture):
+    """``FLOOD`` requests for ``path``; the seconds they took, and the records held back."""
+    state = client.server.app[STATE]
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, "rewriteproxy.proxy"):
+        for _ in range(FLOOD):
+            async with client.get(path, auto_decompress=False) as response:
+                with contextlib.suppress(aiohttp.ClientPayloadError):
+                    await response.read()
+    seconds = time.monotonic() - started
+    return seconds, state.logs.held_back(kind)
+
+
+async def test_an_upstream_down_for_every_request_is_logged_once_a_second(start_proxy, caplog):
+    client = await start_proxy(f"http://127.0.0.1:{free_port()}")
+    seconds, held = await flood(client, "/", "upstream", caplog)
+    lines, records = logged(caplog, "upstream http://127.0.0.1")
+    assert 1 <= lines <= 2 + seconds  # one, then at most one a second
+    assert records + held == FLOOD
+
+
+async def test_a_rewrite_failing_for_every_request_is_logged_once_a_second(start_proxy, caplog):
+    broken = gzip.compress(PAGE)[:-12]
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=broken, content_type="text/html", headers={"Content-Encoding": "gzip"}
+        )
+
+    client = await start_proxy(origin(page=handler))
+    seconds, held = await flood(client, "/page", "rewrite-failed", caplog)
+    lines, records = logged(caplog, "rewrite failed, serving the original")
+    assert 1 <= lines <= 2 + seconds
+    assert records + held == FLOOD
+
+
+async def test_an_upstream_breaking_off_every_body_is_logged_once_a_second(
+    start_proxy, wire_origin, caplog
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n")
+        writer.write(b"Content-Length: 1000000\r\n\r\n" + b"j" * 300_000)
+        await writer.drain()
+        writer.close()
+
+    client = await start_proxy(await wire_origin(answer))
+    seconds, held = await flood(client, "/img", "mid-body", caplog)
+    lines, records = logged(caplog, "upstream failed mid-body")
+    assert 1 <= lines <= 2 + seconds
+    assert records + held == FLOOD
 
 
 async def test_a_client_that_goes_away_cancels_the_upstream_request(start_proxy):
