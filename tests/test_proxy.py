@@ -934,6 +934,52 @@ async def test_an_answer_that_cannot_be_passed_on_is_a_502(start_proxy, wire_ori
         assert "could not be reached" in await response.text()
 
 
+def head_with(fields: int = 1, reason: bytes = b"OK", value: int = 1) -> bytes:
+    """An answer of ``fields`` header lines, ``Content-Length`` and one ``value`` bytes long."""
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(fields - 2))
+    return (
+        b"HTTP/1.1 200 " + reason + b"\r\n" + lines + b"X-V: " + b"v" * value + b"\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        head_with(fields=129),
+        head_with(fields=5000),
+        head_with(value=8190 - 3 + 1),
+        head_with(reason=b"r" * 8191),
+        head_with(reason=b"r" * 100_000),
+    ],
+    ids=["129-headers", "5000-headers", "header-over-8190", "reason-over-8190", "reason-100k"],
+)
+async def test_an_answer_over_the_limits_of_a_head_is_a_502_on_either_connection(
+    start_proxy, wire_origin, head
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(head)
+
+    client = await start_proxy(await wire_origin(answer))
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        response = await client.request(method, "/img", data=data)
+        assert response.status == 502, method
+
+
+async def test_an_answer_at_the_limits_of_a_head_passes_on_either_connection(
+    start_proxy, wire_origin
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(head_with(fields=128, reason=b"r" * 8190, value=8190 - 3))
+
+    client = await start_proxy(await wire_origin(answer))
+    for method, data in (("GET", None), ("POST", b"form=1")):
+        # This test's client reads the proxy's answer, which adds headers of its own.
+        response = await client.request(method, "/img", data=data, max_headers=256)
+        assert (response.status, len(response.reason or "")) == (200, 8190), method
+        assert await response.read() == b"ok"
+
+
 async def test_a_request_that_cannot_be_written_upstream_is_a_400(start_proxy, monkeypatch):
     # aiohttp's server refuses such bytes from a client, so a header the proxy adds stands
     # in for one that got through (instrumentation: no real client can send it today).

@@ -34,7 +34,10 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   of it is written (:class:`InvalidRequest`), and so is the final answer
   before it is handed over (:class:`UpstreamError`): one that could not be
   passed on to the client as it is (a control byte in a header, a 101 nobody
-  asked for, a status outside 100 to 599) is an error, not a response.
+  asked for, a status outside 100 to 599) is an error, not a response. So is
+  one that aiohttp's client would refuse: over 128 header lines, a header
+  (name and value) over 8190 bytes, a reason phrase over 8190 bytes, or a
+  head over 256 KiB in all.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ __all__ = ["ConnectionPool", "InvalidRequest", "Response", "UpstreamError"]
 
 _HIGH_WATER = 64 * 1024  # body bytes held per connection before reading pauses
 _MAX_HEAD = 256 * 1024  # status line and headers; more is not an HTTP answer we read
+# What aiohttp's client refuses beyond (its parser's defaults), so both clients pass the same:
+_MAX_FIELDS = 128  # header lines of one answer
+_MAX_FIELD = 8190  # bytes of one header's name and value together
+_MAX_REASON = 8190  # bytes of the reason phrase
 # "No answer yet" does not prove the upstream did nothing: only these are sent again
 # (RFC 9110 §9.2.2), as aiohttp's client does.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
@@ -479,15 +486,24 @@ class _Connection(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         self._reason += status
         self._count(len(status))
+        if len(self._reason) > _MAX_REASON:
+            self._fail(UpstreamError("the upstream's reason phrase is too long"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._stray:
+        if self._stray or self._error is not None:
             return
-        self._count(len(name) + len(value))
+        size = len(name) + len(value)
+        self._count(size)
+        if size > _MAX_FIELD:
+            self._fail(
+                UpstreamError(f"a header of the upstream's answer is over {_MAX_FIELD} bytes")
+            )
+        elif len(self._fields) == _MAX_FIELDS:
+            self._fail(UpstreamError(f"the upstream's answer has over {_MAX_FIELDS} headers"))
         self._fields.append((name, value.rstrip(b" \t")))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
-        if self._stray:
+        if self._stray or self._error is not None:
             return
         parser = self._parser
         assert parser is not None
