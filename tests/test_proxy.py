@@ -713,6 +713,30 @@ async def test_an_upstream_breaking_off_every_body_is_logged_once_a_second(
     assert records + held == FLOOD
 
 
+async def test_no_free_upstream_connection_within_the_connect_timeout_is_a_504(start_proxy):
+    busy, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await request.read()
+        busy.set()
+        await release.wait()
+        return web.Response(text="late")
+
+    client = await start_proxy(
+        origin(slow=slow), "proxy: {upstream_connections: 1, connect_timeout: 0.3}"
+    )
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        busy.clear()
+        release.clear()
+        first = asyncio.ensure_future(client.request(method, "/slow", data=data))
+        await asyncio.wait_for(busy.wait(), 5)
+        second = await asyncio.wait_for(client.request(method, "/slow", data=data), 5)
+        assert second.status == 504, method
+        assert "did not answer in time" in await second.text()
+        release.set()
+        assert (await asyncio.wait_for(first, 5)).status == 200, method
+
+
 async def test_a_client_that_goes_away_cancels_the_upstream_request(start_proxy):
     started, cancelled = asyncio.Event(), asyncio.Event()
 

@@ -13,8 +13,9 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 
 - Connections are reused while the upstream allows it (HTTP/1.1 keep-alive,
   no ``Connection: close``), last used first; at most ``limit`` are open, and
-  requests beyond that wait for one. One idle longer than ``idle_timeout`` is
-  closed when traffic no longer needs it.
+  requests beyond that wait for one, within ``connect_timeout`` (waiting and
+  connecting together). One idle longer than ``idle_timeout`` is closed when
+  traffic no longer needs it.
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
   replaced and the request sent again, if its method is idempotent (the
@@ -23,7 +24,8 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 - Bytes after the final answer (a second answer nobody asked for) are never
   read as part of it, and the connection is not reused.
 - ``read_timeout``: the upstream silent that long while an answer is awaited
-  raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect.
+  raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect,
+  or for a wait for a free connection.
 - Body bytes wait in memory up to ``_HIGH_WATER`` per connection, then the
   socket is not read until the caller takes them, so a slow client holds the
   rest in the kernel, not here. :meth:`Response.read` takes the whole body,
@@ -127,20 +129,29 @@ class ConnectionPool:
 
     async def _acquire(self, prefer_new: bool = False) -> tuple[_Connection, bool]:
         """An idle connection (and True), or a new one (and False); with ``prefer_new``, a
-        new one whenever the limit allows."""
+        new one whenever the limit allows.
+
+        At the limit it waits for one, and waiting and connecting together take at most
+        ``connect_timeout`` (:class:`TimeoutError`), as in aiohttp's client.
+        """
+        deadline: float | None = None  # set at the first wait
         while True:
             if prefer_new and self._open < self.limit:
-                return await self._connect(), False
+                return await self._connect(deadline), False
             while self._idle:
                 connection = self._idle.pop()
                 if connection.usable:
                     return connection, True
             if self._open < self.limit:
-                return await self._connect(), False
-            waiter = asyncio.get_running_loop().create_future()
+                return await self._connect(deadline), False
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.connect_timeout
+            waiter = loop.create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                async with asyncio.timeout_at(deadline):
+                    await waiter
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._wake()  # it was woken for a place it will not take: pass it on
@@ -148,11 +159,13 @@ class ConnectionPool:
                     self._waiters.remove(waiter)
                 raise
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self, deadline: float | None = None) -> _Connection:
         loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.connect_timeout
         self._open += 1
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout_at(deadline):
                 _, connection = await loop.create_connection(
                     lambda: _Connection(self), self.host, self.port
                 )

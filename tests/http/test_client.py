@@ -718,6 +718,30 @@ async def test_requests_over_the_limit_wait_for_a_connection(origin):
     await pool.close()
 
 
+async def test_the_wait_for_a_connection_ends_at_the_connect_timeout(origin):
+    busy, release = asyncio.Event(), asyncio.Event()
+
+    async def script(reader, writer):
+        while True:
+            await request_head(reader)
+            busy.set()
+            await release.wait()
+            writer.write(answer(b"slow"))
+
+    pool = pool_for(await origin(script), limit=1, connect_timeout=0.3, read_timeout=60)
+    stuck = asyncio.ensure_future(get(pool))
+    await busy.wait()
+    waiting = asyncio.ensure_future(get(pool))  # at the limit, and the one connection busy
+    await asyncio.wait([waiting], timeout=10)  # (wait_for's own timeout would look the same)
+    assert waiting.done(), "still waiting for a connection"
+    assert isinstance(waiting.exception(), TimeoutError)
+    assert not pool._waiters
+    release.set()
+    assert await asyncio.wait_for(stuck, 5) == (200, b"slow")
+    assert await asyncio.wait_for(get(pool), 5) == (200, b"slow")  # the place is free again
+    await pool.close()
+
+
 async def test_a_request_cancelled_mid_way_gives_its_connection_back(origin):
     started = asyncio.Event()
 
