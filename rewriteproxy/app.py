@@ -43,9 +43,10 @@ from .delivery.health import CLOSED, DeliveryHealth, Transition
 from .http.buffering import Buffers
 from .http.sendwatch import SendWatch
 from .inventory import Inventory, build_inventory
+from .logthrottle import LogThrottle
 from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge, Metrics
 from .pipeline import Pipeline
-from .proxy import ByteBudget, handle, rewriting_thread
+from .proxy import ByteBudget, handle, proxy_logs, rewriting_thread
 from .rewriting import build_pipeline
 from .upstream import Upstream
 
@@ -77,6 +78,7 @@ class State:
     rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
     buffers: Buffers = field(default_factory=Buffers)  # request and response bodies held
     sends: SendWatch = field(default_factory=SendWatch)  # the send timeout of every answer
+    logs: LogThrottle = field(default_factory=proxy_logs)  # errors every request may repeat
     upstream: Upstream = field(init=False)
 
     async def reload(self) -> bool:

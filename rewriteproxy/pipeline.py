@@ -7,14 +7,15 @@ the upstream sent it, with its content coding, and does decode → rewrite →
 encode through :func:`recode`; that way a rewriter that keeps earlier answers
 (the page cache) can key them on the bytes as sent and give a page served
 again without decoding or compressing it again. Whatever goes wrong inside (a
-corrupt gzip stream, an engine bug, a bad charset), the result is ``None`` and
-the caller serves the upstream's original bytes.
+corrupt gzip stream, an engine bug, a bad charset), the result is ``"failed"``
+with the error named, and the caller serves the upstream's original bytes and
+logs it (the proxy through its throttled log: :meth:`Pipeline.apply` may run
+in a worker thread, and a broken origin fails every page).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,6 @@ from typing import Literal, Protocol
 from .http import codings
 
 __all__ = ["BodyRewriter", "Pipeline", "Result", "charset_of", "media_type", "recode"]
-
-log = logging.getLogger("rewriteproxy.pipeline")
 
 
 class BodyRewriter(Protocol):
@@ -99,7 +98,6 @@ class Pipeline:
             if new is body:
                 return Result("unchanged", seconds=time.perf_counter() - started)
         except Exception as exc:  # fail open: the client gets the upstream's bytes
-            log.warning("rewrite failed, serving the original: %s: %s", type(exc).__name__, exc)
             return Result(
                 "failed",
                 seconds=time.perf_counter() - started,

@@ -75,13 +75,14 @@ from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
 from .http.headers import end_to_end, forwarded_request_headers
 from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
+from .logthrottle import LogThrottle
 from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     from .app import Runtime, State
     from .config import ProxyConfig
 
-__all__ = ["ByteBudget", "handle", "rewriting_thread"]
+__all__ = ["ByteBudget", "handle", "proxy_logs", "rewriting_thread"]
 
 log = logging.getLogger("rewriteproxy.proxy")
 
@@ -107,6 +108,12 @@ def rewriting_thread() -> ThreadPoolExecutor:
     of six, fresh 2 MB pages at 32 clients peaked at 275 MB RSS).
     """
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rewriteproxy-rewrite")
+
+
+def proxy_logs() -> LogThrottle:
+    """The proxy's log (per worker process): an error repeated by every request is written
+    at most once a second, with a count of the others."""
+    return LogThrottle(log)
 
 
 class ByteBudget:
@@ -267,11 +274,11 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         )
     except UPSTREAM_ERRORS as exc:
         state.metrics.requests["upstream_error"] += 1
-        log.warning("upstream %s: %s", config.upstream, exc)
+        state.logs.log("upstream", logging.WARNING, "upstream %s: %s", config.upstream, exc)
         return _Whole(_error(502, "Bad Gateway: the WordPress origin could not be reached.\n"))
     except InvalidRequest as exc:  # nothing was sent: what cannot be written came from the client
         state.metrics.requests["invalid_request"] += 1
-        log.info("request not forwarded: %s", exc)
+        state.logs.log("not-forwarded", logging.INFO, "request not forwarded: %s", exc)
         return _Whole(_error(400, "Bad Request: the request cannot be forwarded.\n"))
     finally:
         if body is not None:
@@ -342,7 +349,7 @@ async def _read_body(request: web.Request, state: State, settings: ProxyConfig) 
         return _refusal(408, "Request Timeout: the request body stopped arriving.\n")
     except OSError as exc:
         spool.close()
-        log.warning("cannot buffer a request body: %s", exc)
+        state.logs.log("request-body", logging.WARNING, "cannot buffer a request body: %s", exc)
         return _refusal(503, "Service Unavailable: the request body could not be buffered.\n")
     except BaseException:
         spool.close()
@@ -501,6 +508,13 @@ async def _buffer_and_rewrite(
     else:
         result = runtime.pipeline.apply(body, content_type, encoding)
     state.metrics.requests[result.status] += 1
+    if result.error is not None:
+        state.logs.log(
+            "rewrite-failed",
+            logging.WARNING,
+            "rewrite failed, serving the original: %s",
+            result.error,
+        )
     state.metrics.rewrite_seconds += result.seconds
 
     if result.body is None:  # unchanged or failed: the upstream's own bytes and headers
@@ -594,7 +608,13 @@ async def _stream(
     except SpoolClosed:
         pass  # the client went away; the feeder says so
     except (TimeoutError, *UPSTREAM_ERRORS) as exc:
-        log.warning("upstream failed mid-body for %s: %s", request.path, exc)
+        state.logs.log(
+            "mid-body",
+            logging.WARNING,
+            "upstream failed mid-body for %s: %s",
+            request.path,
+            exc,
+        )
         spool.fail()
     except BaseException:
         feeder.cancel()

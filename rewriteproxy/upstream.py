@@ -11,9 +11,11 @@ know which one served it.
 
 Both raise :class:`TimeoutError` when the origin is silent for
 ``proxy.read_timeout`` (or does not accept a connection within
-``proxy.connect_timeout``), and :data:`UPSTREAM_ERRORS` when it cannot be
-reached, breaks the answer off or answers with something that cannot be passed
-on (both check answers by :func:`~rewriteproxy.http.syntax.answer_problem`).
+``proxy.connect_timeout``, or with all ``proxy.upstream_connections`` busy
+none is free within it: waiting and connecting share that time), and
+:data:`UPSTREAM_ERRORS` when it cannot be reached, breaks the answer off or
+answers with something that cannot be passed on (both check answers by
+:func:`~rewriteproxy.http.syntax.answer_problem`).
 A request that cannot be written as it is raises :class:`InvalidRequest`
 before anything is sent (both check by
 :func:`~rewriteproxy.http.syntax.request_problem`).
@@ -79,6 +81,7 @@ class Upstream:
             connector=aiohttp.TCPConnector(limit=settings.upstream_connections, ttl_dns_cache=60),
             timeout=aiohttp.ClientTimeout(
                 total=None,
+                connect=settings.connect_timeout,  # waiting for a free connection included
                 sock_connect=settings.connect_timeout,
                 sock_read=settings.read_timeout,
             ),

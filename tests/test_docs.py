@@ -47,3 +47,10 @@ def test_the_readme_lists_every_command():
 def test_the_readme_links_resolve():
     for target in re.findall(r"\]\(((?:docs|conf)/[^)#]*)\)", README):
         assert (ROOT / target).exists(), target
+
+
+def test_the_security_page_names_every_header_a_stranger_cannot_send():
+    from rewriteproxy.http.headers import CLIENT_CLAIMS
+
+    page = (ROOT / "docs" / "security.md").read_text(encoding="utf-8").lower()
+    assert sorted(name for name in CLIENT_CLAIMS if f"`{name}`" not in page) == []

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import logging
+import re
 import socket
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -13,6 +17,7 @@ import brotli
 import pytest
 import zstandard
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
 from rewriteproxy.app import STATE, create_app
@@ -646,6 +651,92 @@ async def test_upstream_too_slow_is_a_504(start_proxy):
     assert "did not answer in time" in await response.text()
 
 
+FLOOD = 300  # requests failing the same way, one after another
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> tuple[int, int]:
+    """Lines of the proxy's log holding ``text``, and the records they stand for."""
+    lines = [r.getMessage() for r in caplog.records if text in r.getMessage()]
+    held = [re.search(r"\(and (\d+) more like it", line) for line in lines]
+    return len(lines), len(lines) + sum(int(m.group(1)) for m in held if m is not None)
+
+
+async def flood(client: TestClient, path: str, kind: str, caplog: pytest.LogCaptureFixture):
+    """``FLOOD`` requests for ``path``; the seconds they took, and the records held back."""
+    state = client.server.app[STATE]
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, "rewriteproxy.proxy"):
+        for _ in range(FLOOD):
+            async with client.get(path, auto_decompress=False) as response:
+                with contextlib.suppress(aiohttp.ClientPayloadError):
+                    await response.read()
+    seconds = time.monotonic() - started
+    return seconds, state.logs.held_back(kind)
+
+
+async def test_an_upstream_down_for_every_request_is_logged_once_a_second(start_proxy, caplog):
+    client = await start_proxy(f"http://127.0.0.1:{free_port()}")
+    seconds, held = await flood(client, "/", "upstream", caplog)
+    lines, records = logged(caplog, "upstream http://127.0.0.1")
+    assert 1 <= lines <= 2 + seconds  # one, then at most one a second
+    assert records + held == FLOOD
+
+
+async def test_a_rewrite_failing_for_every_request_is_logged_once_a_second(start_proxy, caplog):
+    broken = gzip.compress(PAGE)[:-12]
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=broken, content_type="text/html", headers={"Content-Encoding": "gzip"}
+        )
+
+    client = await start_proxy(origin(page=handler))
+    seconds, held = await flood(client, "/page", "rewrite-failed", caplog)
+    lines, records = logged(caplog, "rewrite failed, serving the original")
+    assert 1 <= lines <= 2 + seconds
+    assert records + held == FLOOD
+
+
+async def test_an_upstream_breaking_off_every_body_is_logged_once_a_second(
+    start_proxy, wire_origin, caplog
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n")
+        writer.write(b"Content-Length: 1000000\r\n\r\n" + b"j" * 300_000)
+        await writer.drain()
+        writer.close()
+
+    client = await start_proxy(await wire_origin(answer))
+    seconds, held = await flood(client, "/img", "mid-body", caplog)
+    lines, records = logged(caplog, "upstream failed mid-body")
+    assert 1 <= lines <= 2 + seconds
+    assert records + held == FLOOD
+
+
+async def test_no_free_upstream_connection_within_the_connect_timeout_is_a_504(start_proxy):
+    busy, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await request.read()
+        busy.set()
+        await release.wait()
+        return web.Response(text="late")
+
+    client = await start_proxy(
+        origin(slow=slow), "proxy: {upstream_connections: 1, connect_timeout: 0.3}"
+    )
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        busy.clear()
+        release.clear()
+        first = asyncio.ensure_future(client.request(method, "/slow", data=data))
+        await asyncio.wait_for(busy.wait(), 5)
+        second = await asyncio.wait_for(client.request(method, "/slow", data=data), 5)
+        assert second.status == 504, method
+        assert "did not answer in time" in await second.text()
+        release.set()
+        assert (await asyncio.wait_for(first, 5)).status == 200, method
+
+
 async def test_a_client_that_goes_away_cancels_the_upstream_request(start_proxy):
     started, cancelled = asyncio.Event(), asyncio.Event()
 
@@ -741,6 +832,59 @@ async def test_a_trusted_proxys_forwarding_headers_reach_wordpress_with_its_addr
     }
 
 
+# Names WordPress core, its plugins or the CDNs in front of it read as the client's address,
+# scheme, host or URL, beyond the seven above; with a name that CGI reads as one of them.
+OTHER_CLAIMS = {
+    "Client-IP": "6.6.6.6",
+    "CF-Connecting-IP": "6.6.6.6",
+    "True-Client-IP": "6.6.6.6",
+    "X-Client-IP": "6.6.6.6",
+    "X-Cluster-Client-IP": "6.6.6.6",
+    "X-Forwarded": "for=6.6.6.6",
+    "Forwarded-For": "6.6.6.6",
+    "X-Original-Forwarded-For": "6.6.6.6",
+    "Fastly-Client-IP": "6.6.6.6",
+    "Front-End-Https": "on",
+    "X-Url-Scheme": "https",
+    "X-Forwarded-Scheme": "https",
+    "X-Forwarded-Protocol": "https",
+    "CF-Visitor": '{"scheme":"https"}',
+    "CloudFront-Forwarded-Proto": "https",
+    "X-Proto": "SSL",
+    "X-Forwarded-Server": "evil.test",
+    "X-Host": "evil.test",
+    "X-Original-URL": "/wp-admin/",
+}
+UNDERSCORED = {"X_Real_IP": "6.6.6.6", "X_FORWARDED_SSL": "on", "x_forwarded_proto": "https"}
+
+
+async def names_seen(request: web.Request) -> web.Response:
+    """Every header name the origin received, as it came."""
+    await request.read()
+    return web.json_response(list(request.headers))
+
+
+async def test_no_claim_of_a_stranger_reaches_wordpress_under_any_name(start_proxy):
+    client = await start_proxy(origin(any=names_seen), "proxy: {trusted_proxies: []}")
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        sent = {**CLAIMS, **OTHER_CLAIMS, **UNDERSCORED, "X-Custom": "kept"}
+        response = await client.request(method, "/page", headers=sent, data=data)
+        seen = {name.lower() for name in await response.json()}
+        claimed = {name.lower() for name in (*CLAIMS, *OTHER_CLAIMS, *UNDERSCORED)}
+        assert seen & claimed == {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+        assert "x-custom" in seen, method
+
+
+async def test_a_trusted_proxys_claims_pass_but_underscored_names_never_do(start_proxy):
+    client = await start_proxy(origin(any=names_seen))  # 127.0.0.1: trusted by default
+    for method, data in (("GET", None), ("POST", b"form=1")):
+        sent = {**OTHER_CLAIMS, **UNDERSCORED}
+        response = await client.request(method, "/page", headers=sent, data=data)
+        seen = set(await response.json())
+        assert set(OTHER_CLAIMS) <= seen, method
+        assert [name for name in seen if "_" in name] == [], method
+
+
 @pytest.fixture
 async def proxy_on_socket(aiohttp_server):  # type: ignore[no-untyped-def]
     """``await proxy_on_socket(sock, extra_yaml)`` → the proxy's URL, serving on ``sock``."""
@@ -812,6 +956,52 @@ async def test_an_answer_that_cannot_be_passed_on_is_a_502(start_proxy, wire_ori
         response = await client.request(method, "/img", data=data)
         assert response.status == 502, method
         assert "could not be reached" in await response.text()
+
+
+def head_with(fields: int = 1, reason: bytes = b"OK", value: int = 1) -> bytes:
+    """An answer of ``fields`` header lines, ``Content-Length`` and one ``value`` bytes long."""
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(fields - 2))
+    return (
+        b"HTTP/1.1 200 " + reason + b"\r\n" + lines + b"X-V: " + b"v" * value + b"\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        head_with(fields=129),
+        head_with(fields=5000),
+        head_with(value=8190 - 3 + 1),
+        head_with(reason=b"r" * 8191),
+        head_with(reason=b"r" * 100_000),
+    ],
+    ids=["129-headers", "5000-headers", "header-over-8190", "reason-over-8190", "reason-100k"],
+)
+async def test_an_answer_over_the_limits_of_a_head_is_a_502_on_either_connection(
+    start_proxy, wire_origin, head
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(head)
+
+    client = await start_proxy(await wire_origin(answer))
+    for method, data in (("GET", None), ("POST", b"form=1")):  # the pool, then aiohttp
+        response = await client.request(method, "/img", data=data)
+        assert response.status == 502, method
+
+
+async def test_an_answer_at_the_limits_of_a_head_passes_on_either_connection(
+    start_proxy, wire_origin
+):
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(head_with(fields=128, reason=b"r" * 8190, value=8190 - 3))
+
+    client = await start_proxy(await wire_origin(answer))
+    for method, data in (("GET", None), ("POST", b"form=1")):
+        # This test's client reads the proxy's answer, which adds headers of its own.
+        response = await client.request(method, "/img", data=data, max_headers=256)
+        assert (response.status, len(response.reason or "")) == (200, 8190), method
+        assert await response.read() == b"ok"
 
 
 async def test_a_request_that_cannot_be_written_upstream_is_a_400(start_proxy, monkeypatch):

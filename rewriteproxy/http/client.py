@@ -13,8 +13,9 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 
 - Connections are reused while the upstream allows it (HTTP/1.1 keep-alive,
   no ``Connection: close``), last used first; at most ``limit`` are open, and
-  requests beyond that wait for one. One idle longer than ``idle_timeout`` is
-  closed when traffic no longer needs it.
+  requests beyond that wait for one, within ``connect_timeout`` (waiting and
+  connecting together). One idle longer than ``idle_timeout`` is closed when
+  traffic no longer needs it.
 - A reused connection that turns out to be closed before any byte of the
   answer arrived (the upstream's keep-alive timeout raced the request) is
   replaced and the request sent again, if its method is idempotent (the
@@ -23,7 +24,8 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
 - Bytes after the final answer (a second answer nobody asked for) are never
   read as part of it, and the connection is not reused.
 - ``read_timeout``: the upstream silent that long while an answer is awaited
-  raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect.
+  raises :class:`TimeoutError`; ``connect_timeout`` likewise for a connect,
+  or for a wait for a free connection.
 - Body bytes wait in memory up to ``_HIGH_WATER`` per connection, then the
   socket is not read until the caller takes them, so a slow client holds the
   rest in the kernel, not here. :meth:`Response.read` takes the whole body,
@@ -34,7 +36,10 @@ plain TCP. The caller (:mod:`rewriteproxy.upstream`) sends everything else
   of it is written (:class:`InvalidRequest`), and so is the final answer
   before it is handed over (:class:`UpstreamError`): one that could not be
   passed on to the client as it is (a control byte in a header, a 101 nobody
-  asked for, a status outside 100 to 599) is an error, not a response.
+  asked for, a status outside 100 to 599) is an error, not a response. So is
+  one that aiohttp's client would refuse: over 128 header lines, a header
+  (name and value) over 8190 bytes, a reason phrase over 8190 bytes, or a
+  head over 256 KiB in all.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ __all__ = ["ConnectionPool", "InvalidRequest", "Response", "UpstreamError"]
 
 _HIGH_WATER = 64 * 1024  # body bytes held per connection before reading pauses
 _MAX_HEAD = 256 * 1024  # status line and headers; more is not an HTTP answer we read
+# What aiohttp's client refuses beyond (its parser's defaults), so both clients pass the same:
+_MAX_FIELDS = 128  # header lines of one answer
+_MAX_FIELD = 8190  # bytes of one header's name and value together
+_MAX_REASON = 8190  # bytes of the reason phrase
 # "No answer yet" does not prove the upstream did nothing: only these are sent again
 # (RFC 9110 §9.2.2), as aiohttp's client does.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
@@ -120,20 +129,29 @@ class ConnectionPool:
 
     async def _acquire(self, prefer_new: bool = False) -> tuple[_Connection, bool]:
         """An idle connection (and True), or a new one (and False); with ``prefer_new``, a
-        new one whenever the limit allows."""
+        new one whenever the limit allows.
+
+        At the limit it waits for one, and waiting and connecting together take at most
+        ``connect_timeout`` (:class:`TimeoutError`), as in aiohttp's client.
+        """
+        deadline: float | None = None  # set at the first wait
         while True:
             if prefer_new and self._open < self.limit:
-                return await self._connect(), False
+                return await self._connect(deadline), False
             while self._idle:
                 connection = self._idle.pop()
                 if connection.usable:
                     return connection, True
             if self._open < self.limit:
-                return await self._connect(), False
-            waiter = asyncio.get_running_loop().create_future()
+                return await self._connect(deadline), False
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + self.connect_timeout
+            waiter = loop.create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                async with asyncio.timeout_at(deadline):
+                    await waiter
             except BaseException:
                 if waiter.done() and not waiter.cancelled():
                     self._wake()  # it was woken for a place it will not take: pass it on
@@ -141,11 +159,13 @@ class ConnectionPool:
                     self._waiters.remove(waiter)
                 raise
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self, deadline: float | None = None) -> _Connection:
         loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.connect_timeout
         self._open += 1
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout_at(deadline):
                 _, connection = await loop.create_connection(
                     lambda: _Connection(self), self.host, self.port
                 )
@@ -491,15 +511,24 @@ class _Connection(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         self._reason += status
         self._count(len(status))
+        if len(self._reason) > _MAX_REASON:
+            self._fail(UpstreamError("the upstream's reason phrase is too long"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._stray:
+        if self._stray or self._error is not None:
             return
-        self._count(len(name) + len(value))
+        size = len(name) + len(value)
+        self._count(size)
+        if size > _MAX_FIELD:
+            self._fail(
+                UpstreamError(f"a header of the upstream's answer is over {_MAX_FIELD} bytes")
+            )
+        elif len(self._fields) == _MAX_FIELDS:
+            self._fail(UpstreamError(f"the upstream's answer has over {_MAX_FIELDS} headers"))
         self._fields.append((name, value.rstrip(b" \t")))  # llhttp strips the space before only
 
     def on_headers_complete(self) -> None:
-        if self._stray:
+        if self._stray or self._error is not None:
             return
         parser = self._parser
         assert parser is not None

@@ -8,18 +8,27 @@ Forwarding headers (:data:`FORWARDING`: ``X-Forwarded-For``, ``-Host``,
 ``-Proto``, ``-Port``, ``-Ssl``, ``X-Real-IP`` and RFC 7239's ``Forwarded``)
 say who the client is and how it connected. WordPress and its plugins believe
 them (links are built on ``X-Forwarded-Host``; ``X-Forwarded-Proto: https``
-skips the redirect to https), so only a peer in ``proxy.trusted_proxies``
-(:class:`TrustedProxies`) may send them:
+skips the redirect to https), and they believe many more names that CDNs and
+load balancers set (``Client-IP``, ``CF-Connecting-IP``, ``Front-End-Https``,
+``X-Original-URL``…: :data:`CLIENT_CLAIMS`, a superset of ``FORWARDING``), so
+only a peer in ``proxy.trusted_proxies`` (:class:`TrustedProxies`) may send
+them:
 
 - From a trusted peer they pass on as they came, with the peer's address
   appended to ``X-Forwarded-For`` (several such headers are joined into one
   list first) and, where a ``Forwarded`` header came, to it as a ``for=``
   element. ``X-Forwarded-Proto`` and ``-Host`` are added from this connection
   only where the peer sent none.
-- From any other peer the client's own are removed, and the proxy sets
-  ``X-Forwarded-For`` (the peer's address), ``X-Forwarded-Proto`` (the scheme
-  of this connection) and ``X-Forwarded-Host`` (the ``Host`` it received)
-  from what it saw itself.
+- From any other peer every header of :data:`CLIENT_CLAIMS` is removed, and
+  the proxy sets ``X-Forwarded-For`` (the peer's address),
+  ``X-Forwarded-Proto`` (the scheme of this connection) and
+  ``X-Forwarded-Host`` (the ``Host`` it received) from what it saw itself.
+
+A request header whose name holds ``_`` is dropped, whoever sent it, as
+nginx does by default: CGI and FastCGI name a header ``HTTP_`` and its name
+upper-cased with ``-`` made ``_``, so ``X_Forwarded_Proto`` would reach PHP as
+the very variable ``X-Forwarded-Proto`` does, past every list above. Names
+are compared whatever their case.
 
 An IPv4-mapped IPv6 peer (``::ffff:127.0.0.1``, from a dual-stack socket) is
 judged as its IPv4 address. A peer without an address (a Unix socket) is
@@ -36,6 +45,7 @@ from cachetools import LRUCache
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
+    "CLIENT_CLAIMS",
     "FORWARDING",
     "HOP_BY_HOP",
     "TrustedProxies",
@@ -93,6 +103,42 @@ FORWARDING = frozenset(
     )
 )
 
+# What WordPress core, its plugins or PHP frameworks read as the client's address, scheme,
+# host or URL; a CDN or load balancer sets them, any client can forge them.
+CLIENT_CLAIMS = FORWARDING | frozenset(
+    h.lower()
+    for h in (
+        # the client's address
+        "Client-IP",  # WordPress core prefers it (wp-admin's community events)
+        "X-Client-IP",
+        "X-Cluster-Client-IP",
+        "X-Forwarded",
+        "Forwarded-For",
+        "X-Original-Forwarded-For",
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "Incap-Client-IP",
+        "X-Sucuri-ClientIP",
+        "X-Originating-IP",
+        "X-Remote-IP",
+        "X-Remote-Addr",
+        # the scheme, host and port it connected with
+        "Front-End-Https",
+        "X-Forwarded-Scheme",
+        "X-Forwarded-Protocol",
+        "X-Url-Scheme",
+        "X-Proto",
+        "CF-Visitor",
+        "CloudFront-Forwarded-Proto",
+        "X-Forwarded-Server",
+        "X-Host",
+        # the URL it asked for (WordPress core takes REQUEST_URI from these on IIS)
+        "X-Original-URL",
+        "X-Rewrite-URL",
+    )
+)
+
 Network: TypeAlias = IPv4Network | IPv6Network
 
 _PEERS_REMEMBERED = 4096  # verdicts kept per config; a miss costs one address parse
@@ -132,7 +178,6 @@ class TrustedProxies:
 
 
 _HOST = frozenset(("host",))
-_HOST_AND_FORWARDING = _HOST | FORWARDING
 
 
 def forwarded_request_headers(
@@ -149,7 +194,7 @@ def forwarded_request_headers(
     ``peer`` is the connection's remote address, ``trusted`` whether it is one of
     the trusted proxies, ``scheme`` that of the connection (``http`` or ``https``).
     """
-    out = end_to_end(headers, _HOST if trusted else _HOST_AND_FORWARDING)
+    out = end_to_end(headers, _dropped(headers, trusted))
     host = headers.get("Host", "")
     out["Host"] = host if preserve_host and host else upstream_host
     if not trusted:
@@ -169,3 +214,18 @@ def forwarded_request_headers(
     if host:
         out.setdefault("X-Forwarded-Host", host)
     return out
+
+
+def _dropped(headers: CIMultiDictProxy[str], trusted: bool) -> frozenset[str]:
+    """``Host``, the underscored names and, from a stranger, the claims among ``headers``."""
+    # One pass over the names, in C (":" is no token character, so it cannot be in one);
+    # the usual request has none of these and leaves with the constant set.
+    names = ":".join(headers)
+    underscored = "_" in names
+    if trusted and not underscored:
+        return _HOST
+    lowered = names.lower().split(":")
+    found = frozenset(n for n in lowered if "_" in n) if underscored else frozenset()
+    if not trusted:
+        found |= CLIENT_CLAIMS.intersection(lowered)
+    return _HOST | found if found else _HOST

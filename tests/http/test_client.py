@@ -550,14 +550,50 @@ async def test_headers_without_end_are_an_error_not_memory(origin):
     async def script(reader, writer):
         await request_head(reader)
         writer.write(b"HTTP/1.1 200 OK\r\n")
-        for _ in range(300):
-            writer.write(b"X-Filler: " + b"y" * 1000 + b"\r\n")
+        for _ in range(100):  # each within the limits of one header, all far over 256 KiB
+            writer.write(b"X-Filler: " + b"y" * 4000 + b"\r\n")
             await writer.drain()
         await reader.read()
 
     pool = pool_for(await origin(script))
     with pytest.raises(UpstreamError, match="too large"):
         await asyncio.wait_for(get(pool), 5)
+    await pool.close()
+
+
+def head_with(fields: int = 1, reason: bytes = b"OK", value: int = 1) -> bytes:
+    """An answer of ``fields`` header lines, ``Content-Length`` and one ``value`` bytes long."""
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(fields - 2))
+    return (
+        b"HTTP/1.1 200 " + reason + b"\r\n" + lines + b"X-V: " + b"v" * value + b"\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+
+
+# The same limits as aiohttp's client (its parser's defaults), which carries the other requests.
+OVERSIZED = {
+    "129-headers": (head_with(fields=129), "over 128 headers"),
+    "5000-headers": (head_with(fields=5000), "over 128 headers"),
+    "header-over-8190": (head_with(value=8190 - 3 + 1), "over 8190 bytes"),
+    "reason-over-8190": (head_with(reason=b"r" * 8191), "reason phrase is too long"),
+    "reason-100k": (head_with(reason=b"r" * 100_000), "reason phrase is too long"),
+}
+
+
+@pytest.mark.parametrize(("answer_bytes", "error"), OVERSIZED.values(), ids=OVERSIZED.keys())
+async def test_an_answer_over_the_limits_of_a_head_is_an_error(origin, answer_bytes, error):
+    pool = pool_for(await origin(replying(answer_bytes)))
+    with pytest.raises(UpstreamError, match=error):
+        await asyncio.wait_for(get(pool), 5)
+    await pool.close()
+
+
+async def test_an_answer_at_the_limits_of_a_head_is_read(origin):
+    at_limits = head_with(fields=128, reason=b"r" * 8190, value=8190 - 3)
+    pool = pool_for(await origin(replying(at_limits)))
+    async with pool.request("GET", "/", HEADERS) as response:
+        assert (len(response.headers), len(response.reason)) == (128, 8190)
+        assert await response.read() == b"ok"
     await pool.close()
 
 
@@ -679,6 +715,30 @@ async def test_requests_over_the_limit_wait_for_a_connection(origin):
     answers = await asyncio.gather(*(get(pool, f"/{i}") for i in range(4)))
     assert answers == [(200, f"page /{i}".encode()) for i in range(4)]
     assert server.connections == 1
+    await pool.close()
+
+
+async def test_the_wait_for_a_connection_ends_at_the_connect_timeout(origin):
+    busy, release = asyncio.Event(), asyncio.Event()
+
+    async def script(reader, writer):
+        while True:
+            await request_head(reader)
+            busy.set()
+            await release.wait()
+            writer.write(answer(b"slow"))
+
+    pool = pool_for(await origin(script), limit=1, connect_timeout=0.3, read_timeout=60)
+    stuck = asyncio.ensure_future(get(pool))
+    await busy.wait()
+    waiting = asyncio.ensure_future(get(pool))  # at the limit, and the one connection busy
+    await asyncio.wait([waiting], timeout=10)  # (wait_for's own timeout would look the same)
+    assert waiting.done(), "still waiting for a connection"
+    assert isinstance(waiting.exception(), TimeoutError)
+    assert not pool._waiters
+    release.set()
+    assert await asyncio.wait_for(stuck, 5) == (200, b"slow")
+    assert await asyncio.wait_for(get(pool), 5) == (200, b"slow")  # the place is free again
     await pool.close()
 
 

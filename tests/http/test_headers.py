@@ -164,6 +164,71 @@ def test_hop_by_hop_headers_go_whoever_sent_them():
     assert dict(forwarded(given, "10.0.0.2", trusted=True))["X-Forwarded-Host"] == "wp.test"
 
 
+# Read by WordPress core (Client-IP, X-Forwarded, Forwarded-For, X-Cluster-Client-IP,
+# X-Original-URL), its plugins and the CDNs in front of it; named here, not taken from the code.
+OTHER_CLAIMS = (
+    ("Client-IP", "6.6.6.6"),
+    ("CF-Connecting-IP", "6.6.6.6"),
+    ("True-Client-IP", "6.6.6.6"),
+    ("x-client-ip", "6.6.6.6"),
+    ("X-Cluster-Client-IP", "6.6.6.6"),
+    ("X-Forwarded", "for=6.6.6.6"),
+    ("Forwarded-For", "6.6.6.6"),
+    ("X-Original-Forwarded-For", "6.6.6.6"),
+    ("Fastly-Client-IP", "6.6.6.6"),
+    ("Front-End-Https", "on"),
+    ("X-Url-Scheme", "https"),
+    ("X-Forwarded-Scheme", "https"),
+    ("X-FORWARDED-PROTOCOL", "https"),
+    ("CF-Visitor", '{"scheme":"https"}'),
+    ("CloudFront-Forwarded-Proto", "https"),
+    ("X-Proto", "SSL"),
+    ("X-Forwarded-Server", "evil.test"),
+    ("X-Host", "evil.test"),
+    ("X-Original-URL", "/wp-admin/"),
+    ("X-Rewrite-URL", "/wp-admin/"),
+)
+
+
+def test_every_claim_about_the_client_goes_from_a_stranger():
+    given = headers(("Host", "wp.test"), ("Accept", "*/*"), *CLAIMS, *OTHER_CLAIMS)
+    assert forwarded(given, "203.0.113.7", trusted=False) == [
+        ("Accept", "*/*"),
+        ("Host", "wp.test"),
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Host", "wp.test"),
+    ]
+
+
+def test_a_trusted_proxys_other_claims_pass_as_they_came():
+    given = headers(("Host", "wp.test"), *OTHER_CLAIMS)
+    assert forwarded(given, "10.0.0.2", trusted=True)[: len(OTHER_CLAIMS)] == list(OTHER_CLAIMS)
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["stranger", "trusted"])
+def test_a_header_name_with_an_underscore_goes_whoever_sent_it(trusted):
+    # CGI names X_Forwarded_Proto and X-Forwarded-Proto alike: HTTP_X_FORWARDED_PROTO.
+    given = headers(
+        ("Host", "wp.test"),
+        ("X_Real_IP", "6.6.6.6"),
+        ("x_forwarded_proto", "https"),
+        ("X-Custom_Thing", "a"),
+        ("X-Custom-Thing", "b"),
+    )
+    out = forwarded(given, "10.0.0.2", trusted=trusted)
+    assert [name for name, _ in out if "_" in name] == []
+    assert ("X-Custom-Thing", "b") in out
+    assert dict(out)["X-Forwarded-Proto"] == "http"
+
+
+def test_a_request_without_claims_keeps_every_header_in_order():
+    given = headers(("Host", "wp.test"), ("Accept", "*/*"), ("Cookie", "a=1"), ("X-Clientip", "1"))
+    for trusted in (False, True):
+        out = forwarded(given, "10.0.0.2", trusted=trusted)
+        assert out[:3] == [("Accept", "*/*"), ("Cookie", "a=1"), ("X-Clientip", "1")]
+
+
 # -- who is trusted ------------------------------------------------------------------
 
 
