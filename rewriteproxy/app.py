@@ -9,7 +9,9 @@ Two parts have a life of their own: the inventory (background listing) and
 the delivery health (a background probe of each delivery host, see
 :mod:`rewriteproxy.delivery.health`). Each is kept across reloads when its
 config did not change, and replaced (the new one started, the old one
-closed) when it did.
+closed) when it did. A new delivery health takes over the circuit of the
+host still delivered from, so a reload does not link pages to a host known
+to be down.
 
 The health endpoint answers 200 while the process serves, and says in its
 JSON whether it serves degraded (``"status": "degraded"``): a delivery host's
@@ -40,6 +42,7 @@ from aiohttp import web
 from .bypass import Bypass
 from .config import Config, ConfigError, load_config
 from .delivery.health import CLOSED, DeliveryHealth, Transition
+from .delivery.registry import delivery_host
 from .http.buffering import Buffers
 from .http.sendwatch import SendWatch
 from .inventory import Inventory, build_inventory
@@ -102,6 +105,7 @@ class State:
         health = old.health
         if config.delivery != old.config.delivery:
             health = self.delivery_health(config)
+            health.take_over(old.health, _delivery_hosts(config))
             await health.start()
         self.runtime = Runtime.build(config, inventory, health)
         if inventory is not old.inventory:
@@ -122,6 +126,11 @@ def _delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
         metrics.circuit_transitions[(transition.host, transition.after)] += 1
 
     return DeliveryHealth(config.delivery.health, on_transition=count)
+
+
+def _delivery_hosts(config: Config) -> tuple[str, ...]:
+    host = delivery_host(config.delivery)
+    return (host,) if host is not None else ()
 
 
 STATE = web.AppKey("state", State)

@@ -28,6 +28,8 @@ from .support.s3server import S3Server, start_s3_server, weed_binary
 
 LOCAL = b"http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg"
 PAGE = b'<html><head></head><body><img src="' + LOCAL + b'" alt=""></body></html>'
+BROKEN = b"http://wp.test/wp-content/uploads/2024/05/broken.jpg"
+TWO_IMAGES = PAGE.replace(b"</body>", b'<img src="' + BROKEN + b'" alt=""></body>')  # at /two/
 METRICS = "/-/rewriteproxy/metrics"
 
 
@@ -56,7 +58,8 @@ async def cdn() -> AsyncIterator[DeliveryHost]:
 @pytest.fixture
 async def upstream(aiohttp_server: Any) -> str:
     async def page(request: web.Request) -> web.Response:
-        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+        body = TWO_IMAGES if request.path == "/two/" else PAGE
+        return web.Response(body=body, content_type="text/html", charset="utf-8")
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", page)
@@ -75,8 +78,8 @@ def start(aiohttp_client: Any) -> Start:
     return start_app
 
 
-async def page_of(client: TestClient) -> bytes:
-    response = await client.get("/post/")
+async def page_of(client: TestClient, path: str = "/post/") -> bytes:
+    response = await client.get(path)
     assert response.status == 200
     return await response.read()
 
@@ -130,6 +133,21 @@ async def test_when_the_cdn_fails_pages_get_local_urls_and_get_the_cdn_back_afte
     assert health["status"] == "ok"
     assert health["delivery"]["hosts"][cdn.host]["state"] == "closed"
     assert health["delivery"]["rewriting_to"] == [cdn.host]
+
+
+async def test_one_image_the_cdn_fails_for_does_not_take_the_others_off_it(
+    cdn: DeliveryHost, upstream: str, start: Start
+) -> None:
+    client = await start(site_config(upstream, cdn_delivery(cdn)))
+    cdn.answer_for("/wp-content/uploads/2024/05/broken.jpg", 503)
+    assert rewritten_for(cdn, await page_of(client, "/two/"))  # the broken one built last
+
+    await eventually(lambda: len(cdn.requests) >= 8)
+    health = await health_of(client)
+    host = health["delivery"]["hosts"][cdn.host]
+    assert health["status"] == "ok" and host["transitions"] == 0
+    assert host["last_broken"].endswith("/wp-content/uploads/2024/05/broken.jpg: 503")
+    assert rewritten_for(cdn, await page_of(client, "/two/"))
 
 
 async def test_a_frozen_cdn_is_found_out_by_the_probe_timeout(
@@ -225,6 +243,37 @@ async def test_a_reload_that_keeps_the_delivery_config_keeps_the_probe_and_its_s
     path.write_text(site_config(upstream, cdn_delivery(cdn, "{interval: 0.05, timeout: 0.2}")))
     assert await state.reload()
     assert state.runtime.health is not probe and probe._task is None  # the old one stopped
+
+
+async def test_a_reload_that_changes_the_delivery_config_keeps_a_dead_cdn_blocked(
+    cdn: DeliveryHost, upstream: str, start: Start, tmp_path: Path
+) -> None:
+    path = tmp_path / "rewriteproxy.yaml"
+    path.write_text(site_config(upstream, cdn_delivery(cdn)))
+    client = await start(path.read_text(), path)
+    assert rewritten_for(cdn, await page_of(client))
+    await cdn.go_away()
+
+    async def local_again() -> bool:
+        return await page_of(client) == PAGE
+
+    await eventually(local_again, what="pages with local URLs")
+    state = client.app[STATE]  # type: ignore[index]
+    probe = state.runtime.health
+    path.write_text(site_config(upstream, cdn_delivery(cdn, "{interval: 0.05, timeout: 0.2}")))
+    assert await state.reload()
+    assert state.runtime.health is not probe
+    assert await page_of(client) == PAGE  # still local: the new probe knows the host is down
+    health = await health_of(client)
+    assert health["status"] == "degraded"
+    assert health["delivery"]["hosts"][cdn.host]["state"] in ("open", "half_open")
+
+    await cdn.come_back()
+
+    async def rewritten_again() -> bool:
+        return rewritten_for(cdn, await page_of(client))
+
+    await eventually(rewritten_again, what="pages rewritten again")
 
 
 # -- the inventory ---------------------------------------------------------------------

@@ -308,7 +308,7 @@ def test_the_urls_it_builds_become_the_probes_targets() -> None:
     health = circuit()
     mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
     delivered = mapper(UPLOAD)
-    assert health._hosts["cdn.example.net"].recent[-1] == delivered
+    assert health._hosts["cdn.example.net"].targets.urls() == (delivered,)
     assert mapper("https://elsewhere.test/wp-content/uploads/a.jpg") is None
     assert list(health._hosts) == ["cdn.example.net"]
 

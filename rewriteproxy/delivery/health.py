@@ -9,16 +9,23 @@ WordPress still serves, until the host is back.
 
 The probe, per host, every ``interval`` seconds: one ``HEAD`` of
 ``probe_url`` when the config names one on that host (a known object),
-otherwise of the most recent delivery URL the mapper built for it. The mapper
-reports the URLs it builds with :meth:`DeliveryHealth.saw`; only the last
-:data:`RECENT_URLS` per host are kept, and at most :data:`MAX_HOSTS` hosts
-are followed (every provider delivers from one). A host nothing was
-delivered from yet is not probed: there is nothing to ask it for.
+otherwise of one of the delivery URLs the mapper built for it lately, each
+in turn (:mod:`rewriteproxy.delivery.targets`). The mapper reports the URLs
+it builds with :meth:`DeliveryHealth.saw`; only the last :data:`RECENT_URLS`
+per host are kept, and at most :data:`MAX_HOSTS` hosts are followed (every
+provider delivers from one). A host nothing was delivered from yet is not
+probed: there is nothing to ask it for.
 
 What one probe means (:func:`judge`):
 
-- a connection error, a timeout (``timeout`` seconds, DNS and TLS included)
-  or a 5xx: the host failed;
+- a connection error or a timeout (``timeout`` seconds, DNS and TLS
+  included): the host failed;
+- a 5xx for ``probe_url``: the host failed;
+- a 5xx for a recently rewritten URL: the host failed if another URL failed
+  too since the last good answer, or if it is the only URL known; that one
+  object is broken if it failed alone before, and then it is dropped, logged
+  once and reported in :meth:`snapshot`; otherwise nothing is decided yet
+  (:meth:`rewriteproxy.delivery.targets.Targets.failed`);
 - a 404 or 410 for a recently rewritten URL: the host answered, so it is up;
   that one object is missing on the delivery side (pages link to a file that
   is not there: an upload not synced yet, or no inventory to say so). The URL
@@ -40,6 +47,10 @@ the event loop, and the gate (``_blocked``, ``blocking``) is always updated
 before ``generation``, so a page rewritten under the new generation never
 saw the old gate.
 
+A config reload that changes ``delivery`` makes a new :class:`DeliveryHealth`;
+:meth:`DeliveryHealth.take_over` hands it the circuits and targets of the
+hosts still delivered from, so a host that is down stays blocked.
+
 Stateless by design: every worker process probes on its own and decides on
 its own (a few HEADs per interval per worker), so nothing is shared between
 workers or machines.
@@ -53,14 +64,15 @@ import logging
 import re
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from rewriteproxy.settings import Section
+
+from .targets import Targets, Verdict
 
 __all__ = [
     "CLOSED",
@@ -133,6 +145,8 @@ class Probe:
     ok: bool
     detail: str  # "HEAD <url>: 503" or the error
     missing: bool = False  # a recently rewritten URL answered 404/410: that object is not there
+    object_error: bool = False  # a recently rewritten URL answered 5xx: that object, or the host
+    url: str | None = None  # what was asked for
 
 
 def judge(url: str, status: int, *, known_object: bool) -> Probe:
@@ -140,10 +154,12 @@ def judge(url: str, status: int, *, known_object: bool) -> Probe:
     ``probe_url``, which is said to exist); see the module docstring."""
     detail = f"HEAD {url}: {status}"
     if status >= 500:
-        return Probe(False, detail)
+        return Probe(False, detail, object_error=not known_object, url=url)
     if status in (404, 410):
-        return Probe(False, detail) if known_object else Probe(True, detail, missing=True)
-    return Probe(True, detail)
+        if known_object:
+            return Probe(False, detail, url=url)
+        return Probe(True, detail, missing=True, url=url)
+    return Probe(True, detail, url=url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +199,18 @@ class Circuit:
     def failed_in_a_row(self) -> int:
         return self._failed
 
+    def take_over(self, other: Circuit) -> None:
+        """Continue from ``other``'s state and counts (under this one's thresholds)."""
+        self.state, self._failed, self._succeeded = other.state, other._failed, other._succeeded
+
 
 class _Host:
-    """What is known of one delivery host; touched by the rewriting thread only via ``recent``."""
+    """What is known of one delivery host; touched by the rewriting thread only via ``targets``."""
 
     def __init__(self, name: str, circuit: Circuit) -> None:
         self.name = name
         self.circuit = circuit
-        self.recent: deque[str] = deque(maxlen=RECENT_URLS)  # append is atomic across threads
+        self.targets = Targets(RECENT_URLS)
         self.probes = 0
         self.transitions = 0
         self.since: float | None = None  # time of the last transition
@@ -200,6 +220,29 @@ class _Host:
         self.last_error_at: float | None = None
         self.last_missing: str | None = None
         self.last_missing_at: float | None = None
+        self.last_broken: str | None = None
+        self.last_broken_at: float | None = None
+
+    def take_over(self, other: _Host) -> None:
+        """Continue from what ``other`` (the same host, before a reload) knew."""
+        self.circuit.take_over(other.circuit)
+        self.targets.take_over(other.targets)
+        for name in _Host._CARRIED:
+            setattr(self, name, getattr(other, name))
+
+    _CARRIED = (
+        "probes",
+        "transitions",
+        "since",
+        "last_probe",
+        "last_probe_at",
+        "last_error",
+        "last_error_at",
+        "last_missing",
+        "last_missing_at",
+        "last_broken",
+        "last_broken_at",
+    )
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -214,6 +257,8 @@ class _Host:
             "last_error_at": self.last_error_at,
             "last_missing": self.last_missing,
             "last_missing_at": self.last_missing_at,
+            "last_broken": self.last_broken,
+            "last_broken_at": self.last_broken_at,
         }
 
 
@@ -255,8 +300,8 @@ class DeliveryHealth:
         if name is None:
             return
         host = self._hosts.get(name) or self._host(name)
-        if host is not None and (not host.recent or host.recent[-1] != url):
-            host.recent.append(url)
+        if host is not None:
+            host.targets.add(url)
 
     def blocks(self, url: str) -> bool:
         """True if ``url`` is on a host whose circuit is not closed."""
@@ -269,6 +314,18 @@ class DeliveryHealth:
                 host = _Host(name, Circuit(self.config.failures, self.config.successes))
                 self._hosts = {**self._hosts, name: host}  # readers iterate a stable dict
             return host
+
+    def take_over(self, old: DeliveryHealth, hosts: Collection[str]) -> None:
+        """Carry ``old``'s circuits and targets of ``hosts`` (those still delivered from)
+        over into this one, which replaces it on a reload; call it before :meth:`start`."""
+        if not self.config.enabled:
+            return
+        for name in hosts:
+            before = old._hosts.get(name)
+            host = self._host(name) if before is not None else None
+            if before is not None and host is not None:
+                host.take_over(before)
+        self._update_gate()
 
     # -- lifecycle (event loop) -----------------------------------------------
 
@@ -302,20 +359,16 @@ class DeliveryHealth:
 
     async def probe_all(self) -> None:
         """One round: probe every host that has something to probe, at once."""
-        hosts = [host for host in self._hosts.values() if self._target(host) is not None]
-        await asyncio.gather(*(self._probe(host) for host in hosts))
+        targets = [(host, self._target(host)) for host in self._hosts.values()]
+        await asyncio.gather(*(self._probe(host, url) for host, url in targets if url))
 
     def _target(self, host: _Host) -> str | None:
         if host.name == self._probe_host:
             return self.config.probe_url
-        try:
-            return host.recent[-1]
-        except IndexError:
-            return None
+        return host.targets.next()
 
-    async def _probe(self, host: _Host) -> None:
-        url = self._target(host)
-        if url is None or self._session is None:
+    async def _probe(self, host: _Host, url: str) -> None:
+        if self._session is None:
             return
         known = url == self.config.probe_url
         target = "https:" + url if url.startswith("//") else url
@@ -323,12 +376,9 @@ class DeliveryHealth:
             async with self._session.head(target, allow_redirects=False) as response:
                 probe = judge(url, response.status, known_object=known)
         except TimeoutError:
-            probe = Probe(False, f"HEAD {url}: no answer within {self.config.timeout:g} s")
+            probe = Probe(False, f"HEAD {url}: no answer within {self.config.timeout:g} s", url=url)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            probe = Probe(False, f"HEAD {url}: {type(exc).__name__}: {exc}")
-        if probe.missing:
-            with contextlib.suppress(ValueError, IndexError, RuntimeError):
-                host.recent.remove(url)  # a missing object tells nothing more about the host
+            probe = Probe(False, f"HEAD {url}: {type(exc).__name__}: {exc}", url=url)
         self.record(host.name, probe)
 
     # -- state (event loop) -----------------------------------------------------
@@ -338,10 +388,11 @@ class DeliveryHealth:
         host = self._hosts.get(name) or self._host(name)
         if host is None:
             return None
+        verdict = _sort_out(host.targets, probe)
         now = time.time()
         host.probes += 1
         host.last_probe, host.last_probe_at = probe.detail, now
-        if not probe.ok:
+        if not probe.ok and verdict != "broken":
             host.last_error, host.last_error_at = probe.detail, now
         if probe.missing:
             if host.last_missing != probe.detail:
@@ -352,6 +403,17 @@ class DeliveryHealth:
                     probe.detail,
                 )
             host.last_missing, host.last_missing_at = probe.detail, now
+        if verdict == "broken":
+            if host.last_broken != probe.detail:
+                log.warning(
+                    "delivery host %s fails for one object pages link to (%s) while it serves "
+                    "others: that URL is no longer probed; does the origin serve it?",
+                    name,
+                    probe.detail,
+                )
+            host.last_broken, host.last_broken_at = probe.detail, now
+        if verdict != "host":
+            return None  # nothing said about the host yet, or only about one object
         before = host.circuit.state
         after = host.circuit.record(probe.ok)
         if after is None:
@@ -384,6 +446,21 @@ class DeliveryHealth:
             "rewriting_to": sorted(n for n, s in self.states().items() if s == CLOSED),
             "hosts": {name: host.snapshot() for name, host in self._hosts.items()},
         }
+
+
+def _sort_out(targets: Targets, probe: Probe) -> Verdict:
+    """Keep the targets up to date with ``probe``; what it says about the host: ``"host"``
+    (count it), or, for a 5xx of one object, ``"unsure"`` or ``"broken"`` (do not)."""
+    url = probe.url
+    if url is None:
+        return "host"
+    if probe.missing:
+        targets.forget(url)  # a missing object tells nothing more about the host
+    elif probe.ok:
+        targets.answered(url)
+    elif probe.object_error:
+        return targets.failed(url)
+    return "host"
 
 
 def _log_transition(transition: Transition, circuit: Circuit) -> None:

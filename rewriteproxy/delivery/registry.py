@@ -28,7 +28,14 @@ from rewriteproxy.delivery.versioning import VersioningConfig, parse_versioning
 from rewriteproxy.media import UploadRef
 from rewriteproxy.settings import Section
 
-__all__ = ["PROVIDERS", "DeliveryConfig", "ProviderEntry", "build_delivery", "parse_delivery"]
+__all__ = [
+    "PROVIDERS",
+    "DeliveryConfig",
+    "ProviderEntry",
+    "build_delivery",
+    "delivery_host",
+    "parse_delivery",
+]
 
 ProviderSettings = CdnConfig | S3Config | CloudinaryConfig | None
 S = TypeVar("S")
@@ -106,8 +113,7 @@ def parse_delivery(section: Section, site: SiteContext) -> DeliveryConfig:
 def _check_probe_host(section: Section, config: DeliveryConfig) -> None:
     """``probe_url`` must be on the host the provider delivers from, or it would vouch for
     another host than the one pages link to."""
-    sample = build_delivery(config).url_for(UploadRef(url="", path="2000/01/sample.jpg"))
-    delivered = host_of(sample) if sample is not None else None
+    delivered = delivery_host(config)
     probed = host_of(config.health.probe_url or "")
     if delivered != probed:
         raise section.error(
@@ -115,6 +121,12 @@ def _check_probe_host(section: Section, config: DeliveryConfig) -> None:
             f"{config.health.probe_url!r} is not allowed: expected a URL on the delivery host "
             f"({delivered or 'none: provider ' + config.provider + ' delivers nothing'})",
         )
+
+
+def delivery_host(config: DeliveryConfig) -> str | None:
+    """The host the provider delivers from (``host[:port]``), or ``None`` if it delivers nothing."""
+    sample = build_delivery(config).url_for(UploadRef(url="", path="2000/01/sample.jpg"))
+    return host_of(sample) if sample is not None else None
 
 
 def build_delivery(config: DeliveryConfig) -> DeliveryProvider:

@@ -280,6 +280,88 @@ async def test_one_log_line_per_transition_not_per_probe(
     assert "503" in line.getMessage()
 
 
+async def test_one_object_the_host_fails_for_neither_opens_the_circuit_nor_is_probed_for_good(
+    cdn: DeliveryHost, started: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    transitions: list[Transition] = []
+    health = await started(on_transition=transitions.append)
+    good = [cdn.base_url + "a.jpg", cdn.base_url + "b.jpg"]
+    broken = cdn.base_url + "broken.jpg"  # its origin fails: the CDN answers 503 for it alone
+    cdn.answer_for("/broken.jpg", 503)
+    for url in [*good, broken]:  # the broken one is the newest: asked about first
+        health.saw(url)
+    with caplog.at_level(logging.WARNING, "rewriteproxy.delivery.health"):
+        await eventually(lambda: health.snapshot()["hosts"][cdn.host]["probes"] >= 12)
+    host = health.snapshot()["hosts"][cdn.host]
+    assert transitions == [] and host["state"] == CLOSED and not health.blocking
+    assert host["last_broken"] == f"HEAD {broken}: 503" and host["last_broken_at"] is not None
+    # Asked about twice: it failed alone, the host served the others, it failed again.
+    assert cdn.requests.count(("HEAD", "/broken.jpg")) == 2
+    assert health._hosts[cdn.host].targets.urls() == tuple(good)
+    (line,) = [r for r in caplog.records if "fails for one object" in r.getMessage()]
+    assert broken in line.getMessage()
+
+    cdn.answer(503)  # now the whole host fails: two objects say so
+    await eventually(lambda: health.blocks(broken), what="the circuit opening")
+    cdn.answer(200)
+    await eventually(lambda: not health.blocking, what="the circuit closing")
+    assert health._hosts[cdn.host].targets.urls() == tuple(good)  # not blamed on them
+
+
+async def test_a_broken_object_does_not_keep_the_circuit_open_once_the_host_is_back(
+    cdn: DeliveryHost, started: Any
+) -> None:
+    health = await started()
+    good, broken = cdn.base_url + "a.jpg", cdn.base_url + "broken.jpg"
+    cdn.answer_for("/broken.jpg", 503)
+    health.saw(good)
+    health.saw(broken)
+    await cdn.go_away()
+    await eventually(lambda: health.states().get(cdn.host) == OPEN)
+    await cdn.come_back()
+    await eventually(lambda: health.states()[cdn.host] == CLOSED, what="the circuit closing")
+    assert health.snapshot()["hosts"][cdn.host]["last_broken"] == f"HEAD {broken}: 503"
+
+
+async def test_the_only_url_known_failing_with_a_5xx_opens_the_circuit(
+    cdn: DeliveryHost, started: Any
+) -> None:
+    health = await started()
+    health.saw(cdn.base_url + "only.jpg")
+    cdn.answer_for("/only.jpg", 502)
+    await eventually(lambda: health.states().get(cdn.host) == OPEN)
+    assert health.snapshot()["hosts"][cdn.host]["last_broken"] is None
+
+
+async def test_a_new_health_takes_over_the_circuits_of_the_hosts_still_delivered_from(
+    cdn: DeliveryHost, started: Any
+) -> None:
+    old = await started()
+    url = cdn.base_url + "a.jpg"
+    old.saw(url)
+    old.saw("https://elsewhere.test/a.jpg")
+    await cdn.go_away()
+    await eventually(lambda: old.states().get(cdn.host) == OPEN)
+    old.record("elsewhere.test", Probe(False, "down"))
+    old.record("elsewhere.test", Probe(False, "down"))
+    assert old.states()["elsewhere.test"] == OPEN
+
+    new = DeliveryHealth(HealthConfig(interval=0.02, timeout=0.5, successes=1))
+    new.take_over(old, [cdn.host, "gone.test"])
+    await old.close()
+    assert new.states() == {cdn.host: OPEN} and new.blocks(url) and new.generation == 1
+    before = old.snapshot()["hosts"][cdn.host]
+    assert new.snapshot()["hosts"][cdn.host] == before
+    assert new._hosts[cdn.host].targets.urls() == (url,)
+
+    await cdn.come_back()
+    await new.start()
+    try:
+        await eventually(lambda: new.states()[cdn.host] == CLOSED)  # probes what old knew
+    finally:
+        await new.close()
+
+
 async def test_nothing_is_probed_before_something_was_delivered(
     cdn: DeliveryHost, started: Any
 ) -> None:
@@ -296,8 +378,8 @@ def test_memory_is_bounded_a_few_urls_per_host_and_a_few_hosts() -> None:
     for n in range(2 * MAX_HOSTS):
         health.saw(f"https://cdn{n}.test/a.jpg")
     assert len(health.snapshot()["hosts"]) == MAX_HOSTS
-    assert len(health._hosts["cdn.test"].recent) == RECENT_URLS
-    assert health._hosts["cdn.test"].recent[-1] == "https://cdn.test/999.jpg"
+    urls = health._hosts["cdn.test"].targets.urls()
+    assert len(urls) == RECENT_URLS and urls[-1] == "https://cdn.test/999.jpg"
 
 
 def test_the_gate_and_its_generation_change_with_the_set_of_blocked_hosts() -> None:

@@ -1,11 +1,13 @@
 """A stand-in CDN on loopback: a real HTTP server that answers, fails, hangs or goes away.
 
 :class:`DeliveryHost` serves every path on ``127.0.0.1`` (a free port) with
-the status the test sets (:meth:`answer`), or accepts requests and never
-answers them (:meth:`hang`), or stops listening altogether (:meth:`go_away`,
-then connections are refused) and comes back on the same port
-(:meth:`come_back`). It records the paths it was asked for. Use it as an
-async context manager; everything it started is stopped at the end.
+the status the test sets (:meth:`answer`), or one path with its own status
+(:meth:`answer_for`: a pull CDN fails for the one object its origin fails
+for), or accepts requests and never answers them (:meth:`hang`), or stops
+listening altogether (:meth:`go_away`, then connections are refused) and
+comes back on the same port (:meth:`come_back`). It records the paths it
+was asked for. Use it as an async context manager; everything it started is
+stopped at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = ["DeliveryHost", "eventually"]
 class DeliveryHost:
     def __init__(self) -> None:
         self.status = 200
+        self.statuses: dict[str, int] = {}  # path → its own status, over ``status``
         self.hanging = False
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self._release = asyncio.Event()
@@ -42,7 +45,8 @@ class DeliveryHost:
         self.requests.append((request.method, request.path))
         if self.hanging:
             await self._release.wait()
-        return web.Response(status=self.status, body=b"" if request.method == "HEAD" else b"img")
+        status = self.statuses.get(request.path, self.status)
+        return web.Response(status=status, body=b"" if request.method == "HEAD" else b"img")
 
     def answer(self, status: int) -> None:
         """Answer every request with ``status`` from now on."""
@@ -50,6 +54,10 @@ class DeliveryHost:
         self._release.set()
         self._release = asyncio.Event()
         self.status = status
+
+    def answer_for(self, path: str, status: int) -> None:
+        """Answer requests for ``path`` with ``status``, whatever :meth:`answer` says."""
+        self.statuses[path] = status
 
     def hang(self) -> None:
         """Accept requests and never answer them (a frozen host)."""
