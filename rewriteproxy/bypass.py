@@ -74,7 +74,7 @@ class Decision:
 
 
 class Bypass:
-    """The bypass rules of one config, compiled once; :meth:`decide` is the hot path."""
+    """The bypass rules of one config, compiled once; :meth:`reason` is the hot path."""
 
     __slots__ = ("_credentials", "_paths", "_rules", "_vary")
 
@@ -101,17 +101,6 @@ class Bypass:
     def vary(self) -> tuple[str, ...]:
         """The request headers the rules read: what a cache in front must key on."""
         return self._vary
-
-    def decide(
-        self,
-        method: str,
-        raw_path: str,
-        query: MultiMapping[str] | None,
-        headers: Headers,
-        has_body: bool = False,
-    ) -> Decision:
-        """The decision for one request; ``query`` is ``None`` when it has no query string."""
-        return Decision(self.reason(method, raw_path, query, headers, has_body))
 
     def reason(
         self,

@@ -219,8 +219,14 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
     config = runtime.config
     if config.enabled:
         query = request.rel_url.query if request.query_string else None
-        decision = runtime.bypass.decide(
-            request.method, request.rel_url.raw_path, query, request.headers, request.body_exists
+        decision = Decision(
+            runtime.bypass.reason(
+                request.method,
+                request.rel_url.raw_path,
+                query,
+                request.headers,
+                request.body_exists,
+            )
         )
     else:
         decision = _DISABLED

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from rewriteproxy.app import STATE
 
 from .conftest import PAGE, REWRITTEN_SRC
+from .support.files import open_files_in
 from .support.net import LAST_CHUNK, in_chunks
 
 BIG = bytes(range(256)) * (64 * 1024)  # 16 MiB, far more than the kernel's buffers hold
@@ -100,19 +101,6 @@ async def until(condition: Callable[[], bool], what: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"never happened: {what}")
-
-
-def open_files_in(directory: Path) -> list[str]:
-    """This process's open files that live (or lived, unlinked) in ``directory``."""
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory) + "/"):
-            found.append(target)
-    return found
 
 
 def requests(client: TestClient) -> dict[str, int]:

@@ -10,23 +10,13 @@ import pytest
 
 from rewriteproxy.http.buffering import Buffers, Spool, SpoolBroken, SpoolClosed, SpoolLimits
 
+from ..support.files import open_files_in
+
 
 def limits(tmp_path: Path, memory: int = 1 << 20, total: int = 1 << 30, files: int = 1 << 30):
     return SpoolLimits(
         memory_per_body=memory, memory_total=total, files_total=files, directory=str(tmp_path)
     )
-
-
-def open_files_in(directory: Path) -> list[str]:
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory) + "/"):
-            found.append(target)
-    return found
 
 
 async def drained(spool: Spool) -> bytes:
