@@ -133,7 +133,10 @@ def test_uploads_path_is_normalised():
             "or a network such as 10.0.0.0/8 or fd00::/8 (10.0.0.1/8 has host bits set)",
         ),
         (MINIMAL + "proxy: {trusted_proxies: [nginx]}\n", "'nginx' is not allowed"),
-        (MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n", "expected a list of strings"),
+        (
+            MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n",
+            "proxy.trusted_proxies (line 5): a mapping is not allowed: expected a list of IP addresses",
+        ),
         (
             MINIMAL + "server: {header_timeout: 0}\n",
             "server.header_timeout (line 5): 0 is not allowed: expected at least 0.05",

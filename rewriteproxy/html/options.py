@@ -1,4 +1,4 @@
-"""The HTML engine's settings, parsed once from the ``html:`` section of the config.
+"""The HTML engine's settings: the ``html:`` section of the config.
 
 .. code-block:: yaml
 
@@ -7,49 +7,57 @@
       extra_srcset_attributes: [data-hero-srcset]      # srcset-valued attributes on any tag
       rewrite_inline_scripts: true                     # whole-URL JSON strings in <script>
 
-``uploads_path`` is not read here: it belongs to the site section and is passed
-in, so the engine and :class:`rewriteproxy.media.UploadLocator` agree on it.
+``uploads_path`` is not a key of this section: it belongs to the site section
+and comes from there (the validation context), so the engine and
+:class:`rewriteproxy.media.UploadLocator` agree on it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Annotated, Any
 
-from rewriteproxy.settings import Section
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-__all__ = ["HtmlOptions", "parse_html_options"]
+from rewriteproxy.settings import Names, Settings, not_allowed, rule
+
+__all__ = ["HtmlOptions"]
 
 _ATTRIBUTE_NAME = re.compile(r"[a-z_:][a-z0-9_.:-]*\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class HtmlOptions:
-    """What the HTML engine rewrites besides its built-in targets."""
-
-    uploads_path: str = "/wp-content/uploads/"
-    extra_url_attributes: tuple[str, ...] = ()
-    extra_srcset_attributes: tuple[str, ...] = ()
-    rewrite_inline_scripts: bool = True
-
-
-def _names(section: Section, key: str) -> tuple[str, ...]:
-    names = tuple(n.strip().lower() for n in section.texts(key))
-    for name in names:
+def _attribute_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = tuple(n.strip().lower() for n in names)
+    for name in cleaned:
         if not _ATTRIBUTE_NAME.match(name):
-            raise section.error(
-                key, f"{name!r} is not allowed: expected an attribute name such as data-src"
-            )
-    return names
+            raise not_allowed("an attribute name such as data-src", name)
+    return cleaned
 
 
-def parse_html_options(section: Section, uploads_path: str) -> HtmlOptions:
-    """Read the ``html:`` section; unknown keys are errors."""
-    options = HtmlOptions(
-        uploads_path=uploads_path,
-        extra_url_attributes=_names(section, "extra_url_attributes"),
-        extra_srcset_attributes=_names(section, "extra_srcset_attributes"),
-        rewrite_inline_scripts=section.flag("rewrite_inline_scripts", True),
+AttributeNames = Annotated[Names, AfterValidator(_attribute_names)]
+
+
+class HtmlOptions(Settings):
+    """``html``: what the HTML engine rewrites besides its built-in targets."""
+
+    uploads_path: SkipJsonSchema[str] = Field(
+        "/wp-content/uploads/", json_schema_extra={"internal": True}
     )
-    section.done()
-    return options
+    """site.uploads_path (taken from there when the file is validated; not a key of html)."""
+    extra_url_attributes: AttributeNames = ()
+    """Whole-URL attributes to rewrite on any tag, such as data-hero."""
+    extra_srcset_attributes: AttributeNames = ()
+    """srcset-valued attributes to rewrite on any tag, such as data-hero-srcset."""
+    rewrite_inline_scripts: bool = True
+    """Rewrite whole-URL JSON strings in <script>."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uploads_path_of_the_site(cls, data: Any, info: ValidationInfo) -> Any:
+        site = (info.context or {}).get("site")
+        if not isinstance(data, dict) or "site" not in (info.context or {}):
+            return data
+        if "uploads_path" in data:
+            raise rule("is site.uploads_path's: write it there", at="uploads_path")
+        return data if site is None else {**data, "uploads_path": site.uploads_path}

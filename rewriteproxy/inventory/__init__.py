@@ -11,7 +11,6 @@ from .config import (
     InventoryConfig,
     LocalInventoryConfig,
     S3InventoryConfig,
-    parse_inventory,
 )
 from .local import LocalInventory
 from .registry import SOURCES, build_inventory
@@ -28,5 +27,4 @@ __all__ = [
     "S3Inventory",
     "S3InventoryConfig",
     "build_inventory",
-    "parse_inventory",
 ]
