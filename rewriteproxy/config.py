@@ -299,7 +299,7 @@ class Config(Settings):
     def _sections_see_the_site(cls, data: Any) -> Any:
         # html takes its uploads path from the validation context, so it is validated even
         # when the file has no html section.
-        if isinstance(data, dict) and "html" not in data:
+        if isinstance(data, dict) and data.get("html") is None:
             return {**data, "html": {}}
         return data
 
