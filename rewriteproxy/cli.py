@@ -15,7 +15,7 @@ from .settings import ConfigError
 __all__ = ["main"]
 
 # Listed here, in help order; each module has NAME, HELP, add_arguments() and run().
-COMMANDS = ("serve", "demo", "rewrite", "url", "check", "sync", "analyze")
+COMMANDS = ("serve", "demo", "rewrite", "url", "check", "config", "schema", "sync", "analyze")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

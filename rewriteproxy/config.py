@@ -192,7 +192,12 @@ class ProxyConfig(Settings):
     """Send the client's Host upstream, so WordPress builds its own URLs."""
     upstream_connections: int = Field(256, ge=1)
     """Upstream connections per worker; requests beyond wait for one, up to connect_timeout."""
-    trusted_proxies: Trusted = TrustedProxies()
+    trusted_proxies: Trusted = Field(
+        default_factory=TrustedProxies,
+        json_schema_extra=lambda schema: schema.update(
+            default=[str(n) for n in TrustedProxies().networks]
+        ),
+    )
     """Peers whose X-Forwarded-*, Forwarded, Client-IP… headers are believed; []: nobody's."""
     send_timeout: float = Field(60.0, ge=0.01)
     """Seconds a client may take no bytes of its answer before it is cut off."""
