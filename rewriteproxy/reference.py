@@ -27,6 +27,7 @@ from pydantic_core import PydanticUndefined
 
 from .config import Config
 from .configfile import path_of
+from .http.headers import TrustedProxies
 
 __all__ = ["EXAMPLES", "SCHEMA_FILE", "example", "json_schema", "markdown"]
 
@@ -50,6 +51,15 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in get_args(annotation) for m in _models(arg)]
 
 
+_TYPE_NAMES: dict[object, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    TrustedProxies: "list of networks",
+}
+
+
 def _type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
     if origin is Literal:
@@ -61,12 +71,9 @@ def _type_name(annotation: Any) -> str:
         return "list of " + _type_name(get_args(annotation)[0]) + "s"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
-    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
-    if annotation in names:
-        return names[annotation]
-    if getattr(annotation, "__name__", "") == "TrustedProxies":
-        return "list of networks"
-    return getattr(annotation, "__name__", str(annotation))
+    if annotation in _TYPE_NAMES:
+        return _TYPE_NAMES[annotation]
+    return str(getattr(annotation, "__name__", annotation))
 
 
 def _default(info: FieldInfo) -> str:
@@ -77,7 +84,7 @@ def _default(info: FieldInfo) -> str:
         return "unset"
     if isinstance(value, BaseModel):
         return ""
-    if hasattr(value, "networks"):  # TrustedProxies
+    if isinstance(value, TrustedProxies):
         value = [str(n) for n in value.networks]
     if isinstance(value, tuple):
         value = list(value)
