@@ -40,10 +40,11 @@ class CdnConfig(Settings):
     """``delivery.cdn``: the same files, served from another base URL."""
 
     base_url: Annotated[str, checked(_cdn_base, "a base URL")]
-    """The URL that replaces the uploads base, such as
-    https://cdn.example.net/wp-content/uploads/ (or //host/path)."""
+    """The URL that replaces the uploads base: a host swap
+    (https://cdn.example.net/wp-content/uploads/), another path root
+    (https://media.example.net/site1/) or protocol-relative (//cdn.example.net/...)."""
     force_https: bool = False
-    """Write https: URLs whatever the scheme of base_url."""
+    """Rewrite an http:// or // base_url to https://."""
 
     @model_validator(mode="after")
     def _forced_https(self) -> CdnConfig:

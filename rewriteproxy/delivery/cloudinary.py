@@ -157,55 +157,59 @@ class CloudinaryConfig(Settings):
     cloud_name: Annotated[str, checked(_name, "a cloud name")]
     """Your Cloudinary cloud name."""
     delivery_type: Literal["upload", "fetch"] = "upload"
-    """upload: the files are uploaded to Cloudinary; fetch: Cloudinary fetches them from
-    origin_base_url itself."""
+    """upload: the files are in Cloudinary under folder + path without extension; fetch:
+    Cloudinary fetches each file from origin_base_url, so nothing needs uploading."""
     folder: str = ""
-    """The folder of the uploads in Cloudinary (upload delivery)."""
+    """Public ID prefix (wp → wp/2024/05/photo)."""
     origin_base_url: Annotated[str | None, checked(base_url, "an http(s) URL")] = None
-    """Where fetch delivery finds the files; unset: the site's uploads URL (site.scheme,
-    the first of site.hosts and site.uploads_path)."""
+    """Fetch only: the uploads directory's public URL; unset: site.scheme + :// + the first of
+    site.hosts + site.uploads_path."""
     transformation: Transformation = DEFAULT_TRANSFORMATION
-    """The transformation of images, after the size step."""
+    """Applied to images after the size step; "" means none; chains with / are allowed."""
     video_transformation: Transformation = DEFAULT_TRANSFORMATION
-    """The transformation of videos; unset: the same as transformation."""
+    """For videos; unset: the same as transformation."""
     gif_transformation: Transformation = "f_auto,fl_animated,q_auto"
-    """The transformation of GIFs; unset: transformation with fl_animated."""
+    """For GIFs; unset: transformation + fl_animated, so that f_auto picks an animated
+    format and animated GIFs stay animated."""
     image_formats: Formats = DEFAULT_IMAGE_FORMATS
-    """Extensions delivered as images."""
+    """Extensions served as images."""
     video_formats: Formats = DEFAULT_VIDEO_FORMATS
-    """Extensions delivered as videos."""
+    """Extensions served as videos."""
     other_files: Literal["local", "raw"] = "local"
-    """Files neither image nor video: local keeps their URLs, raw delivers them as raw
-    uploads (upload delivery only)."""
+    """Other files (PDF, ZIP…): local keeps the local URL; raw serves a raw upload, whose
+    public ID keeps its extension (upload delivery only)."""
     derive_originals: bool = True
-    """Serve WordPress's sized files (photo-300x200.jpg) from the master image."""
+    """Serve WordPress sub-sizes (photo-300x200.jpg) as transformations of the original
+    (see Delivery providers); turn it off if Cloudinary holds every size file."""
     crop_gravity: Annotated[str, checked(_gravity, "a Cloudinary gravity")] = "center"
-    """The gravity of the crop to WordPress's sizes."""
+    """Gravity of the sub-size fill: center matches WordPress's crop; auto lets Cloudinary
+    choose the subject, which is not what WordPress cut."""
     big_image_threshold: int = Field(2560, ge=1)
-    """WordPress's big_image_size_threshold: the limit of -scaled images."""
+    """WordPress's big_image_size_threshold, for -scaled files."""
     secure: bool = True
     """https URLs."""
     secure_distribution: HostName = None
-    """A CNAME of Cloudinary's CDN over https."""
+    """Your CNAME over HTTPS, such as media.example.net."""
     cname: HostName = None
-    """A CNAME of Cloudinary's CDN over http (secure: false)."""
+    """Your CNAME over plain HTTP (only when secure is false)."""
     private_cdn: bool = False
-    """Your account has a private CDN distribution."""
+    """A private CDN distribution (<cloud>-res.cloudinary.com, no cloud name in the path)."""
     sign_urls: bool = False
-    """Sign URLs (s--SIGNATURE--); needs api_secret."""
+    """Signed URLs (s--XXXXXXXX--); needs api_secret."""
     api_secret: Secret = None
-    """The API secret that signs URLs; write it as ${CLOUDINARY_API_SECRET}."""
+    """Write ${CLOUDINARY_API_SECRET} so the secret comes from the environment; it is never
+    logged, shown in a repr or echoed in an error."""
     long_url_signature: bool = False
-    """The 32-character SHA-256 signature instead of SHA-1's 8."""
+    """32-character SHA-256 signatures instead of 8-character SHA-1."""
     seo_suffix: bool = False
-    """SEO-friendly URLs: /images/<public_id>/<name>.<ext> (images on upload delivery)."""
+    """…/images/<transformation>/<public_id>/<name>.<ext>, for images with upload delivery."""
     fallback_version: Annotated[
         int | None,
         PlainValidator(_fallback_version),
         WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "none"}]}),
     ] = None
-    """The version (v<number>) when the inventory knows no modification time; none: no
-    version."""
+    """The version segment used when the inventory knows no version: none (no segment) or a
+    number such as 1."""
 
     @model_validator(mode="before")
     @classmethod

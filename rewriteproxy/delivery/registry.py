@@ -46,11 +46,11 @@ class DeliveryConfig(Settings):
     """``delivery``: where uploads are served from."""
 
     provider: ProviderName = "none"
-    """The provider whose section below is used; none keeps every local URL."""
+    """none (keep every local URL), cdn, s3 or cloudinary: the provider whose section is used."""
     versioning: VersioningConfig = VersioningConfig()
     """How cdn and s3 URLs carry a file's version."""
     cache_size: int = Field(4096, ge=0)
-    """Delivery URLs remembered per worker; 0: none."""
+    """Delivery URLs kept in the LRU cache (entries); 0 turns it off."""
     health: HealthConfig = HealthConfig()
     """A probe per delivery host; local URLs while it is down."""
     cdn: CdnConfig | None = None

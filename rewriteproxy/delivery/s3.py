@@ -54,14 +54,17 @@ class S3Config(Settings):
     bucket: Annotated[str, checked(_bucket, "a bucket name")]
     """The bucket that holds the uploads."""
     region: Annotated[str, checked(_region, "a region name")] = "us-east-1"
-    """The bucket's AWS region."""
+    """The bucket's AWS region (used in AWS host names)."""
     prefix: str = ""
-    """The key prefix of the uploads in the bucket, such as wp-content/uploads."""
+    """Key prefix: object key = prefix + the path below the uploads base, percent-decoded."""
     endpoint_url: Annotated[str | None, checked(base_url, "an http(s) URL")] = None
-    """An S3-compatible store's URL (MinIO, SeaweedFS…); unset: AWS."""
+    """An S3-compatible store, such as http://127.0.0.1:8333 (SeaweedFS, MinIO, R2…);
+    unset: AWS."""
     addressing: Addressing = "auto"
-    """virtual: bucket.host/key; path: host/bucket/key; auto: virtual on AWS except for
-    bucket names with dots, path for an endpoint_url."""
+    """virtual (https://<bucket>.s3.<region>.amazonaws.com/<key>), path
+    (https://s3.<region>.amazonaws.com/<bucket>/<key>, or <endpoint_url>/<bucket>/<key>) or
+    auto: virtual-hosted on AWS, path style for bucket names with dots (AWS's certificate does
+    not cover them) and for an endpoint_url."""
 
     @field_validator("prefix")
     @classmethod

@@ -38,10 +38,12 @@ class VersioningConfig(Settings):
     """``delivery.versioning``: how cdn and s3 URLs carry a file's version."""
 
     style: VersioningStyle = "query"
-    """query: ?v=<token>; path: a leading v-<token>/ segment (the CDN must strip it; not
-    for s3); none: no version in the URL."""
+    """How cdn and s3 URLs carry a known version: query → ?v=<hash>; path →
+    <base_url>v-<hash>/2024/05/a.jpg (cdn only, and the CDN must strip that segment with an
+    edge rule); none → never (this also turns off the origin query of Cloudinary fetch)."""
     param: str = "v"
-    """The query parameter (or path segment prefix) that carries the version."""
+    """The query parameter's name (and the path segment's prefix); with Cloudinary fetch, also
+    the parameter added to the origin URL."""
 
     @field_validator("param")
     @classmethod

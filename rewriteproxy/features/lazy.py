@@ -59,15 +59,16 @@ class LazyConfig(Settings):
     enabled: bool = False
     """Opt-in: by default only upload URLs change."""
     eager_images: int = Field(1, ge=0)
-    """The first images of a page that stay eager (the likely largest contentful paint)."""
+    """The first N images are never lazy-loaded (the likely largest contentful paint)."""
     fetchpriority: bool = True
-    """Mark the first eager image fetchpriority=high (unless the page marks one itself)."""
+    """The first eager image that is not small gets fetchpriority="high" (unless the page
+    marks one itself)."""
     decoding: bool = True
-    """Add decoding=async to lazy images."""
+    """decoding="async" on images without decoding."""
     iframes: bool = True
-    """Lazy-load iframes too."""
+    """loading="lazy" on iframes without loading."""
     skip_classes: Annotated[Names, AfterValidator(_stripped)] = DEFAULT_SKIP_CLASSES
-    """Images and iframes with one of these classes are left alone."""
+    """Images and iframes with one of these classes are not touched."""
     pages: Literal["all", "with_uploads"] = "all"
     """all: every HTML page; with_uploads: only pages with an upload URL."""
 

@@ -68,11 +68,11 @@ class PlaceholderConfig(Settings):
     """``features.placeholders``: a tiny Cloudinary-derived image shown until the real one loads."""
 
     style: Literal["none", "blur", "pixelate", "predominant"] = "none"
-    """none, or the placeholder's effect (needs provider cloudinary)."""
+    """none, blur, pixelate or predominant (needs provider cloudinary)."""
     width: int = Field(32, ge=1, le=400)
-    """Pixels of the blurred or pixelated placeholder."""
+    """Pixel width of the blur and pixelate images."""
     formats: Annotated[Names, AfterValidator(_extensions)] = ("jpg", "jpeg", "jpe")
-    """Extensions that get a placeholder (those without transparency)."""
+    """File extensions that get one: images without transparency."""
 
     @property
     def enabled(self) -> bool:

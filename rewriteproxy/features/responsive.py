@@ -78,17 +78,19 @@ class ResponsiveConfig(Settings):
     """``features.responsive``: srcset widths from a provider that can resize."""
 
     enabled: bool = True
-    """Acts only with a provider that can resize (cloudinary)."""
+    """Acts only when the delivery provider can resize (cloudinary)."""
     min_width: int = Field(200, ge=1)
-    """The smallest width offered."""
+    """The first breakpoint."""
     max_width: int = Field(2560, ge=1)
-    """The largest width offered."""
+    """No candidate is wider than this (nor wider than the image)."""
     step: int = Field(200, ge=50)
-    """Pixels between two widths offered."""
+    """Breakpoints are min_width, min_width + step, … up to max_width."""
     widths: Annotated[tuple[int, ...], AfterValidator(_positive)] = ()
-    """Explicit breakpoints; replaces min_width, max_width and step when given."""
+    """An explicit breakpoint list, such as [320, 640, 1280]; replaces min_width, max_width
+    and step."""
     sizes: Literal["auto", "keep"] = "auto"
-    """auto: add WordPress's default sizes when absent; keep: never add."""
+    """auto: add WordPress's default sizes to an image that has a width and no sizes; keep:
+    never add one."""
 
     @model_validator(mode="after")
     def _widths_in_order(self) -> ResponsiveConfig:

@@ -44,33 +44,35 @@ class S3InventoryConfig(Settings):
     bucket: str = Field(min_length=1)
     """The bucket that holds the uploads."""
     prefix: str = ""
-    """The key prefix of the uploads, such as wp-content/uploads/."""
+    """Key prefix, such as wp-content/uploads/; a leading / is dropped and a trailing / added."""
     region: str | None = None
     """The bucket's region; unset: the AWS configuration's."""
     endpoint_url: Annotated[str | None, checked(_http_url, "an http(s) URL")] = None
-    """Any S3-compatible store; unset: AWS."""
+    """The http(s) URL of an S3-compatible server (MinIO, SeaweedFS, R2…); unset: AWS."""
     access_key_id: Secret = None
-    """Unset: the usual AWS credential chain (environment, profile, instance role)."""
+    """Set both keys or neither (then: the usual AWS credential chain); write
+    ${AWS_ACCESS_KEY_ID}."""
     secret_access_key: Secret = None
     """Goes with access_key_id; write it as ${AWS_SECRET_ACCESS_KEY}."""
     refresh_seconds: float = Field(300.0, ge=1)
-    """Seconds between two listings of the bucket."""
+    """Seconds between two full listings, made in the background."""
     lookup_on_miss: bool = True
-    """Ask the bucket (HEAD) about a key the listing does not have yet."""
+    """A key missing from the listing triggers one background HEAD."""
     positive_ttl: float = Field(3600.0, ge=0)
-    """Seconds a HEAD that found the object is believed."""
+    """Seconds a found HEAD answer is kept."""
     negative_ttl: float = Field(60.0, ge=0)
-    """Seconds a HEAD that found nothing is believed."""
+    """Seconds a missing or failed HEAD answer is kept."""
     cache_size: int = Field(100_000, ge=1)
-    """Entries in each HEAD result cache."""
+    """Entries in each of the two HEAD answer caches."""
     startup_wait_seconds: float = Field(0.0, ge=0, le=300)
-    """Seconds the start waits for the first listing (0: serve at once, local URLs until then)."""
+    """How long start-up waits for the first listing (0: serve at once, local URLs until
+    then)."""
     page_size: int = Field(1000, ge=1, le=1000)
     """MaxKeys per list_objects_v2 call (S3 caps it at 1000)."""
     connect_timeout: float = Field(5.0, ge=0.1)
-    """Seconds to connect to the bucket's endpoint."""
+    """Seconds to connect, per S3 call."""
     read_timeout: float = Field(30.0, ge=0.1)
-    """Seconds the bucket's endpoint may stay silent."""
+    """Seconds to read an answer, per S3 call."""
 
     @field_validator("prefix")
     @classmethod
@@ -97,9 +99,9 @@ class LocalInventoryConfig(Settings):
     """``inventory.local``: the uploads directory on this host."""
 
     path: str = Field(min_length=1)
-    """The WordPress uploads directory."""
+    """The WordPress uploads directory on this host."""
     ttl_seconds: float = Field(60.0, ge=0)
-    """Seconds an answer about a file is believed."""
+    """Seconds a found or not-found answer is cached."""
     cache_size: int = Field(100_000, ge=1)
     """Entries in the answer cache."""
 
@@ -112,7 +114,8 @@ class InventoryConfig(Settings):
     local: LocalInventoryConfig | None = None
     """The uploads directory on this host."""
     on_missing: OnMissing = "local"
-    """An upload the inventory does not have: local keeps its URL, rewrite delivers it anyway."""
+    """local: an upload the inventory does not know keeps its local URL, so nothing 404s;
+    rewrite: rewrite it anyway (for fetch delivery, which needs no upload)."""
 
     @property
     def rewrite_missing(self) -> bool:
