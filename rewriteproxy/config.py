@@ -224,7 +224,7 @@ _IDENTIFIER_NAME = re.compile(r"[A-Za-z_][\w.:-]*")
 
 
 class BypassConfig(Settings):
-    """What is never rewritten; each rule is described in :mod:`rewriteproxy.bypass`."""
+    """Requests that are never rewritten (each rule: docs Security, rewriteproxy.bypass)."""
 
     query_param: str = "rewriteproxy"
     """?rewriteproxy=off passes a page through."""

@@ -1,15 +1,7 @@
 """Page-speed features applied on top of URL rewriting: one small module each.
 
-.. code-block:: yaml
-
-    features:
-      responsive: {enabled: true, min_width: 200, max_width: 2560, step: 200, widths: [],
-                   sizes: auto}
-      lazy: {enabled: false, eager_images: 1, fetchpriority: true, decoding: true,
-             iframes: true, skip_classes: [skip-lazy, no-lazy, cld-bypass-lazy], pages: all}
-      placeholders: {style: none, width: 32, formats: [jpg, jpeg, jpe]}  # or blur, pixelate,
-                                                                          # predominant
-      preconnect: {enabled: false}
+Each feature's config section is a model beside it (``features.lazy`` is
+:class:`~.lazy.LazyConfig`); :class:`FeaturesConfig` assembles them.
 
 Defaults: the proxy's promise is that only upload URLs change unless the config
 asks for more, so lazy loading, placeholders and preconnect are opt-in;

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
-from rewriteproxy.delivery import PROVIDERS, NullDelivery, SiteContext, build_delivery
+from rewriteproxy.delivery import (
+    PROVIDERS,
+    NullDelivery,
+    ProviderName,
+    SiteContext,
+    build_delivery,
+)
 from rewriteproxy.delivery.cdn import CdnConfig
 from rewriteproxy.delivery.cloudinary import CloudinaryDelivery
 from rewriteproxy.delivery.health import HealthConfig
@@ -85,7 +91,7 @@ def test_every_registered_provider_builds_and_names_itself() -> None:
         "s3": {"bucket": "bkt"},
         "cloudinary": {"cloud_name": "demo"},
     }
-    assert set(PROVIDERS) == set(settings)
+    assert set(PROVIDERS) == set(settings) == set(get_args(ProviderName))
     for name, own in settings.items():
         built = provider({"provider": name, name: own} if own else {"provider": name})
         assert built.name == name
