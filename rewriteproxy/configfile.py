@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from .settings import SECRET, ConfigError
+from .settings import SECRET, ConfigError, is_internal
 
 __all__ = ["Document", "Loc", "document", "path_of", "read", "validate"]
 
@@ -274,16 +274,11 @@ class _Problems:
         parent = _model_at(self._model, loc[:-1])
         if parent is None:
             return ""
-        allowed = sorted(k for k, f in parent.model_fields.items() if _documented(f))
+        allowed = sorted(k for k, f in parent.model_fields.items() if not is_internal(f))
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         if close:
             return f"; did you mean {close[0]}?"
         return f" (allowed here: {', '.join(allowed)})"
-
-
-def _documented(info: FieldInfo) -> bool:
-    """False for fields the file may not set (filled in from another section)."""
-    return not (info.json_schema_extra or {}).get("internal")  # type: ignore[union-attr]
 
 
 def _summary(info: FieldInfo | None) -> str:

@@ -28,6 +28,7 @@ from pydantic_core import PydanticUndefined
 from .config import Config
 from .configfile import path_of
 from .http.headers import TrustedProxies
+from .settings import is_internal
 
 __all__ = ["EXAMPLES", "SCHEMA_FILE", "example", "json_schema", "markdown"]
 
@@ -92,11 +93,6 @@ def _default(info: FieldInfo) -> str:
     return f"`{text}`"
 
 
-def _documented(info: FieldInfo) -> bool:
-    extra = info.json_schema_extra
-    return not (isinstance(extra, Mapping) and extra.get("internal"))
-
-
 def _sections(
     model: type[BaseModel], loc: tuple[str, ...]
 ) -> Iterator[tuple[tuple[str, ...], type[BaseModel]]]:
@@ -136,12 +132,12 @@ def markdown() -> str:
         rows = [
             (name, info)
             for name, info in model.model_fields.items()
-            if _documented(info) and not _models(info.annotation)
+            if not is_internal(info) and not _models(info.annotation)
         ]
         subsections = [
             name
             for name, info in model.model_fields.items()
-            if _documented(info) and _models(info.annotation)
+            if not is_internal(info) and _models(info.annotation)
         ]
         title = path_of(loc) if loc else "Top level"
         out += [f"## `{title}`" if loc else f"## {title}", ""]

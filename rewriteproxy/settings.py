@@ -18,19 +18,22 @@ declared with :data:`SECRET` so that no error ever echoes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "INTERNAL",
     "SECRET",
     "ConfigError",
     "Names",
     "Secret",
     "Settings",
     "checked",
+    "is_internal",
     "not_allowed",
     "rule",
 ]
@@ -108,6 +111,15 @@ class _SecretMarker:
 
 SECRET = _SecretMarker()
 """Marks a field whose value no message may show."""
+
+
+INTERNAL: dict[str, Any] = {"internal": True}
+"""``json_schema_extra`` of a field the file may not set (it is filled in from another section)."""
+
+
+def is_internal(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, Mapping) and bool(extra.get("internal"))
 
 
 def _empty_is_none(value: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_network
 
 import pytest
@@ -352,3 +353,20 @@ def test_null_means_the_default_and_html_takes_the_sites_uploads_path():
     )
     assert config.listen.port == 8000
     assert config.html.uploads_path == "/media/"
+
+
+def test_a_typo_in_every_section_gets_its_did_you_mean():
+    # Each model answers for its own keys, whatever the metadata its fields carry.
+    from rewriteproxy.reference import markdown
+
+    sections = re.findall(r"^## `([\w.]+)`", markdown(), re.MULTILINE)
+    assert "proxy" in sections and "delivery.cloudinary" in sections
+    for section in sections:
+        text = MINIMAL + "".join(
+            f"{part}:\n" + "  " * (i + 1) for i, part in enumerate(section.split("."))
+        )
+        text = text.rstrip() + " {zzzzzz: 1}\n"
+        with pytest.raises(
+            ConfigError, match=rf"{re.escape(section)}\.zzzzzz \(line \d+\): unknown key"
+        ):
+            parse_config(text, environ={})

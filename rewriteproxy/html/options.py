@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from rewriteproxy.settings import Names, Settings, not_allowed, rule
+from rewriteproxy.settings import INTERNAL, Names, Settings, not_allowed, rule
 
 __all__ = ["HtmlOptions"]
 
@@ -41,9 +41,7 @@ AttributeNames = Annotated[Names, AfterValidator(_attribute_names)]
 class HtmlOptions(Settings):
     """``html``: what the HTML engine rewrites besides its built-in targets."""
 
-    uploads_path: SkipJsonSchema[str] = Field(
-        "/wp-content/uploads/", json_schema_extra={"internal": True}
-    )
+    uploads_path: SkipJsonSchema[str] = Field("/wp-content/uploads/", json_schema_extra=INTERNAL)
     """site.uploads_path (taken from there when the file is validated; not a key of html)."""
     extra_url_attributes: AttributeNames = ()
     """Whole-URL attributes to rewrite on any tag, such as data-hero."""
