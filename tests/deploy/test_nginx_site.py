@@ -1,4 +1,4 @@
-"""conf/deploy/nginx-site.conf and conf/deploy/rewriteproxy.yaml: they fit each other.
+"""conf/deploy: the nginx site, rewriteproxy.yaml and the wp-config lines fit each other.
 
 nginx's own ``nginx -t`` checks the site (with only its addresses and paths
 replaced, tests/support/nginxfront.py); tests/e2e/test_nginx_tls_front.py runs it
@@ -7,7 +7,10 @@ in front of the proxy and a real WordPress.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from ..support.net import free_port
 from ..support.nginxfront import NGINX, SITE, check_config, main_config, self_signed, site_config
 
 PROXY_CONFIG = SITE.parent / "rewriteproxy.yaml"
+SNIPPET = SITE.parent / "wordpress-https.php"
 SET_HEADER = re.compile(r"^\s*proxy_set_header\s+(\S+)\s+(.+?);", re.MULTILINE)
 
 
@@ -58,3 +62,21 @@ def test_rewriteproxy_listens_where_nginx_sends_and_trusts_it() -> None:
     assert ip_address(host).is_loopback
     assert config.site.scheme == "https"
     assert config.server.shutdown_timeout == 30
+
+
+@pytest.mark.parametrize(("proto", "https"), [("https", "on"), ("http", "off"), (None, "off")])
+def test_wordpress_believes_the_forwarded_scheme(proto: str | None, https: str) -> None:
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("PHP is not installed (tests/e2e/wordpress/install-packages.sh)")
+    env = {k: v for k, v in os.environ.items() if k != "HTTP_X_FORWARDED_PROTO"}
+    if proto is not None:
+        env["HTTP_X_FORWARDED_PROTO"] = proto  # php-cli's $_SERVER holds the environment
+    done = subprocess.run(
+        [php, "-r", f"include '{SNIPPET}'; echo $_SERVER['HTTPS'] ?? 'off';"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, https), done.stderr
