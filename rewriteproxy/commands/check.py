@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +60,7 @@ _API_LINK = 'rel="https://api.w.org/"'
 _PAGE_MARKS = (b"/wp-content/", b"/wp-includes/")
 _PAGE_BYTES = 512 * 1024  # read this much of the page at most, looking for a mark
 _IMAGES = frozenset(("jpg", "jpeg", "png", "gif", "webp", "avif"))
+_SAMPLE_FROM = 10_000  # keys looked at for a sample, at most
 _RESIZED_WIDTH = 100  # Cloudinary limits to this width, never scales up
 _USER_AGENT = "rewriteproxy-check"
 
@@ -149,7 +152,7 @@ async def check_upstream(session: aiohttp.ClientSession, config: Config) -> Resu
         headers["Host"] = config.site.canonical_host
     try:
         async with session.get(url, headers=headers, allow_redirects=False) as response:
-            page = await response.content.read(_PAGE_BYTES)
+            page = await _beginning(response, _PAGE_BYTES)
             status = f"{response.status} {response.reason}"
             sign = wordpress_sign(response.headers, page)
             facts = {"url": url, "http_status": response.status}
@@ -166,6 +169,19 @@ async def check_upstream(session: aiohttp.ClientSession, config: Config) -> Resu
             facts,
         )
     return Result("upstream", OK, f"{url} answered {status}; WordPress: {sign}", facts)
+
+
+async def _beginning(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The first ``limit`` bytes of the body (all of it if shorter)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await response.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def wordpress_sign(headers: CIMultiDictProxy[str] | CIMultiDict[str], page: bytes) -> str | None:
@@ -225,7 +241,7 @@ async def _list_bucket(
 
     def listing() -> tuple[int, Sample | None]:
         listed = list_bucket(make_client(s3), s3, cancelled=stop.is_set)
-        key = pick_sample(iter(listed), provider, config)
+        key = pick_sample(listed, provider, config)
         return len(listed), None if key is None else Sample(key, listed.get(key))
 
     try:
@@ -243,31 +259,30 @@ def _walk_uploads(
     root = os.path.abspath(local.path)
     if not os.path.isdir(root):
         raise NotADirectoryError(20, "not a directory", root)
-    keys: list[str] = []
+    count = 0
+    first: list[str] = []
     for directory, subdirectories, files in os.walk(root):
         subdirectories.sort()
         relative = os.path.relpath(directory, root)
         for name in sorted(files):
-            keys.append(name if relative == "." else f"{relative}/{name}")
-    key = pick_sample(iter(keys), provider, config)
-    return len(keys), None if key is None else Sample(key, stat_upload(root, key))
+            count += 1
+            if len(first) < _SAMPLE_FROM:
+                first.append(name if relative == "." else f"{relative}/{name}")
+    key = pick_sample(first, provider, config)
+    return count, None if key is None else Sample(key, stat_upload(root, key))
 
 
-def pick_sample(
-    keys: Any, provider: DeliveryProvider, config: Config, limit: int = 10_000
-) -> str | None:
+def pick_sample(keys: Iterable[str], provider: DeliveryProvider, config: Config) -> str | None:
     """The first of ``keys`` that is an image the provider delivers, else the first it
-    delivers at all (looking at ``limit`` keys at most)."""
+    delivers at all (among the first ``_SAMPLE_FROM`` keys)."""
     delivered: str | None = None
-    for index, key in enumerate(keys):
-        if index >= limit:
-            break
+    for key in itertools.islice(keys, _SAMPLE_FROM):
         ref = _ref(key, config)
         if provider.url_for(ref) is None:
             continue
         if ref.extension in _IMAGES:
-            return str(key)
-        delivered = delivered or str(key)
+            return key
+        delivered = delivered or key
     return delivered
 
 
