@@ -40,7 +40,12 @@ async def slow_origin(aiohttp_server, seconds: float, arrived: asyncio.Event) ->
 
 
 async def serve(
-    config: Path, upstream: str, port: int, shutdown_timeout: float, systemd: NotifySocket
+    config: Path,
+    upstream: str,
+    port: int,
+    shutdown_timeout: float,
+    systemd: NotifySocket,
+    workers: int = 1,
 ) -> asyncio.subprocess.Process:
     config.write_text(
         CONFIG.format(upstream=upstream, port=port, shutdown_timeout=shutdown_timeout)
@@ -52,11 +57,14 @@ async def serve(
         "serve",
         "--config",
         str(config),
+        "--workers",
+        str(workers),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=systemd.environ,
     )
-    await systemd.wait_for("READY=1")  # sent once it listens
+    for _ in range(workers):
+        await systemd.wait_for("READY=1")  # sent by each worker once it listens
     return process
 
 
@@ -71,6 +79,18 @@ async def test_systemd_hears_ready_reloading_and_stopping(tmp_path, aiohttp_serv
         _, stderr = await asyncio.wait_for(process.communicate(), 15)
     assert process.returncode == 0, stderr
     assert b"config reloaded" in stderr
+
+
+async def test_with_workers_each_one_reports_ready_and_stopping(tmp_path, aiohttp_server):  # type: ignore[no-untyped-def]
+    # Hence NotifyAccess=all in conf/deploy/rewriteproxy.service.
+    upstream = await slow_origin(aiohttp_server, 0, asyncio.Event())
+    with NotifySocket() as systemd:
+        process = await serve(tmp_path / "c.yaml", upstream, free_port(), 5, systemd, workers=2)
+        process.send_signal(signal.SIGTERM)  # to the supervisor, as KillMode=mixed does
+        assert [await systemd.receive(), await systemd.receive()] == ["STOPPING=1"] * 2
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 0, stderr
+    assert stderr.decode().count("stopping on SIGTERM") == 2
 
 
 async def test_sigterm_lets_a_request_in_flight_finish(tmp_path, aiohttp_server):  # type: ignore[no-untyped-def]
