@@ -45,6 +45,8 @@ HELP = "run the proxy in front of WordPress (SIGHUP reloads the config)"
 
 log = logging.getLogger("rewriteproxy")
 
+_DRAIN_POLL = 0.05  # seconds between two looks at the connections still open at shutdown
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
@@ -183,9 +185,6 @@ async def _finish_in_flight(server: Server, listener: Listener, timeout: float, 
         if left
         else "every request in flight finished",
     )
-
-
-_DRAIN_POLL = 0.05  # seconds between two looks at the connections still open
 
 
 def _reload_on_sighup(state: State) -> None:
