@@ -36,10 +36,12 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from . import configfile
 from .delivery import DeliveryConfig, SiteContext
@@ -47,7 +49,7 @@ from .features import FeaturesConfig
 from .html import HtmlOptions
 from .http.headers import TrustedProxies
 from .inventory import InventoryConfig
-from .settings import ConfigError, Names, Settings, checked, not_allowed, rule
+from .settings import INTERNAL, ConfigError, Names, Settings, checked, not_allowed, rule
 
 __all__ = [
     "BypassConfig",
@@ -106,6 +108,9 @@ class ServerConfig(Settings):
     max_connections_per_ip: int = Field(1024, ge=0)
     """Connections per worker and client address (IPv6: per /64), trusted_proxies exempt;
     0: no cap."""
+    shutdown_timeout: float = Field(30.0, ge=0)
+    """After SIGTERM, seconds requests in flight may take to finish before they are cut off
+    (see Operations, Graceful shutdown)."""
 
 
 class SiteConfig(Settings):
@@ -298,15 +303,19 @@ class Config(Settings):
     """What the HTML engine rewrites besides its built-in targets."""
     features: FeaturesConfig = FeaturesConfig()
     """Page-speed features (see Page-speed features)."""
+    source: SkipJsonSchema[str] = Field("<config>", json_schema_extra=INTERNAL)
+    """The file the config came from, for messages (set by the loader, not a key)."""
 
     @model_validator(mode="before")
     @classmethod
-    def _sections_see_the_site(cls, data: Any) -> Any:
+    def _sections_see_the_site(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "source" in data and "site" in (info.context or {}):  # written in the file
+            raise rule("unknown key", at="source")
         # html takes its uploads path from the validation context, so it is validated even
         # when the file has no html section.
-        if isinstance(data, dict) and data.get("html") is None:
-            return {**data, "html": {}}
-        return data
+        return {**data, "html": {}} if data.get("html") is None else data
 
     @model_validator(mode="after")
     def _placeholders_need_cloudinary(self) -> Config:
@@ -334,13 +343,14 @@ def parse_config(
 ) -> Config:
     """Validate the text of a config file; ``source`` names it in messages."""
     document = configfile.read(text, source, os.environ if environ is None else environ)
-    return configfile.validate(
+    config = configfile.validate(
         Config,
         document,
         source,
         context={"site": _site(document.data)},
         optional=_unselected_providers(document.data),
     )
+    return config.model_copy(update={"source": source})
 
 
 def _site(data: Mapping[str, Any]) -> SiteContext | None:
