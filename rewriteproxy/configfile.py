@@ -145,7 +145,9 @@ def validate(
     refused_unset: set[Loc] = set()
     for error in errors:
         loc = _located(error)
-        unset = [u for u in document.unset if _overlap(u, loc)]
+        # An error about a value left unset is that variable's error (a whole-file error
+        # is not: it would hide every other).
+        unset = [u for u in document.unset if loc and _overlap(u, loc)]
         if unset:
             refused_unset.update(unset)
             continue

@@ -13,7 +13,7 @@ Checks that refuse a value raise :func:`not_allowed` (the message then reads
 ``'ftp://x' is not allowed: expected an http(s) URL``); rules between keys
 raise :func:`rule`, optionally naming the key they are about (``at``), since a
 model validator is otherwise located at its whole section. Secrets are
-declared with :data:`SECRET` so that no error ever echoes them.
+declared as :data:`Secret` (marked :data:`SECRET`) so that no error echoes them.
 """
 
 from __future__ import annotations
