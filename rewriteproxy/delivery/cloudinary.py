@@ -18,7 +18,7 @@ Cloudinary:
   keeps its extension (``other_files: raw``, upload delivery only: fetch
   cannot serve raw files).
 - **Delivery type** ``upload``: public ID = ``folder`` + path without
-  extension, format = extension (:meth:`CloudinaryDelivery.asset`, which
+  extension, format = extension (:meth:`CloudinaryDelivery.stored_asset`, which
   ``sync`` and the Cloudinary inventory use too). ``fetch``: Cloudinary
   fetches ``origin_base_url`` + path itself; nothing needs uploading.
   A converter's sibling ``photo.jpg.webp`` is a file of its own (public ID
@@ -216,7 +216,9 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     gif = section.parsed(
         "gif_transformation", gif_default, _transformation, "a Cloudinary transformation"
     )
-    audio = section.parsed("audio_transformation", "", _transformation, "a Cloudinary transformation")
+    audio = section.parsed(
+        "audio_transformation", "", _transformation, "a Cloudinary transformation"
+    )
     image_formats = _formats(section, "image_formats", DEFAULT_IMAGE_FORMATS)
     video_formats = _formats(section, "video_formats", DEFAULT_VIDEO_FORMATS)
     audio_formats = _formats(section, "audio_formats", DEFAULT_AUDIO_FORMATS)
@@ -262,9 +264,7 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     if set(image_formats) & set(video_formats):
         raise section.error("video_formats", "an extension cannot be both image and video")
     if set(audio_formats) & (set(image_formats) | set(video_formats)):
-        raise section.error(
-            "audio_formats", "an extension cannot be audio and also image or video"
-        )
+        raise section.error("audio_formats", "an extension cannot be audio and also image or video")
     return CloudinaryConfig(
         cloud_name=cloud_name,
         delivery_type=delivery_type,
@@ -325,20 +325,17 @@ def url_prefix(config: CloudinaryConfig) -> str:
 
 
 class Asset(NamedTuple):
-    """What one upload is in Cloudinary, with upload delivery: where ``sync`` puts it
+    """Where one file is kept in Cloudinary, with upload delivery: where ``sync`` puts it
     and what the inventory looks for.
 
     ``public_id`` includes the folder and is un-escaped as the URL's public ID
     is; ``format`` is the extension (lower case), ``""`` for raw files, whose
-    public ID keeps it. ``source`` is the upload key whose file the asset holds:
-    the key itself, or the master of a WordPress size (which is delivered as a
-    transformation of the master and is never uploaded on its own).
+    public ID keeps it.
     """
 
     resource_type: str  # image | video | raw
     public_id: str
     format: str
-    source: str
 
 
 class CloudinaryDelivery(CachedProvider):
@@ -389,25 +386,19 @@ class CloudinaryDelivery(CachedProvider):
         variant = wordpress_variant(key)
         return key if variant is None else variant.original_path
 
-    def asset(self, key: str) -> Asset | None:
-        """The Cloudinary asset upload ``key`` is delivered from; ``None`` for a file that
-        stays local, and for every file with fetch delivery (nothing is uploaded)."""
+    def stored_asset(self, key: str) -> Asset | None:
+        """Where the file ``key`` itself is kept in Cloudinary (no WordPress size is derived
+        here: ask :meth:`source_key` first); ``None`` for a file that stays local, and
+        for every file with fetch delivery (nothing is uploaded)."""
         if self._fetch:
             return None
         extension = _extension(key)
         kind = self._kinds.get(extension)
         if kind is None:
             if self._raw and extension:
-                return Asset("raw", self._public_id(key), "", key)
+                return Asset("raw", self._public_id(key), "")
             return None
-        source = self.source_key(key)
-        dot = source.rfind(".")
-        return Asset(
-            _RESOURCE_TYPES[kind],
-            self._public_id(source[:dot]),
-            source[dot + 1 :].lower(),
-            source,
-        )
+        return Asset(_RESOURCE_TYPES[kind], self._public_id(key[: -len(extension) - 1]), extension)
 
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
         return self._build(ref, info, width, None)

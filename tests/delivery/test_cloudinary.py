@@ -9,7 +9,7 @@ transformation, version and options that the rules say the URL stands for.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import cloudinary
 import cloudinary.utils
@@ -161,13 +161,12 @@ def test_a_converters_sibling_is_its_own_file_not_the_original() -> None:
         f"{RES}/image/upload/f_auto,q_auto/wp/2024/05/photo-300x200.jpg.webp"
     )
     assert delivery.source_key("2024/05/photo-300x200.jpg.webp") == "2024/05/photo-300x200.jpg.webp"
-    assert delivery.asset("2024/05/photo.jpg.webp") == (
+    assert delivery.stored_asset("2024/05/photo.jpg.webp") == (
         "image",
         "wp/2024/05/photo.jpg",
         "webp",
-        "2024/05/photo.jpg.webp",
     )
-    assert delivery.asset("2024/05/photo.jpg") == ("image", "wp/2024/05/photo", "jpg", "2024/05/photo.jpg")
+    assert delivery.stored_asset("2024/05/photo.jpg") == ("image", "wp/2024/05/photo", "jpg")
 
 
 def test_a_size_is_delivered_from_its_master_so_the_inventory_is_asked_about_the_master() -> None:
@@ -180,21 +179,22 @@ def test_a_size_is_delivered_from_its_master_so_the_inventory_is_asked_about_the
     assert delivery.source_key("logo-300x200.svg") == "logo-300x200.svg"
     assert delivery.source_key("report-1x2.pdf") == "report-1x2.pdf"
     assert cld(derive_originals=False).source_key("photo-300x200.jpg") == "photo-300x200.jpg"
-    # The asset a size stands for is its master's: sync uploads the master only.
-    assert delivery.asset("2024/05/photo-300x200.jpg") == delivery.asset("2024/05/photo.jpg")
+    # Derived once, as the URL is: the master of a-10x10-20x20.jpg is the file a-10x10.jpg.
+    assert delivery.source_key("a-10x10-20x20.jpg") == "a-10x10.jpg"
+    assert delivery.stored_asset("a-10x10.jpg") == ("image", "wp/a-10x10", "jpg")
 
 
-def test_assets_follow_the_url_builder() -> None:
-    assert cld().asset("2024/05/song.mp3") == ("video", "wp/2024/05/song", "mp3", "2024/05/song.mp3")
-    assert cld().asset("docs/report.pdf") is None
-    assert cld(other_files="raw").asset("docs/report.pdf") == (
+def test_stored_assets_by_kind() -> None:
+    assert cld().stored_asset("2024/05/song.mp3") == ("video", "wp/2024/05/song", "mp3")
+    assert cld().stored_asset("docs/report.pdf") is None
+    assert cld().stored_asset("README") is None
+    assert cld(other_files="raw").stored_asset("docs/report.pdf") == (
         "raw",
         "wp/docs/report.pdf",
         "",
-        "docs/report.pdf",
     )
-    assert cld(folder="").asset("a/b.JPG") == ("image", "a/b", "jpg", "a/b.JPG")
-    assert cld(delivery_type="fetch").asset("a.jpg") is None
+    assert cld(folder="").stored_asset("a/b.JPG") == ("image", "a/b", "jpg")
+    assert cld(delivery_type="fetch").stored_asset("a.jpg") is None
 
 
 def test_other_files_stay_local_or_are_raw_uploads() -> None:
@@ -332,9 +332,17 @@ FILES: dict[str, tuple[str, str, str, list[dict[str, Any]], int | None, dict[str
     "2024/05/anim-150x150.gif": ("image", "2024/05/anim", "gif", [FILL(150, 150)], 150, ANIMATED),
     "2024/05/song.mp3": ("video", "2024/05/song", "mp3", [], None, None),
     "2024/05/photo.jpg.webp": ("image", "2024/05/photo.jpg", "webp", [], None, AUTO),
-    "2024/05/photo-300x200.jpg.webp": ("image", "2024/05/photo-300x200.jpg", "webp", [], None, AUTO),
+    "2024/05/photo-300x200.jpg.webp": (
+        "image",
+        "2024/05/photo-300x200.jpg",
+        "webp",
+        [],
+        None,
+        AUTO,
+    ),
 }
 
+FILES_BELOW = [p for p in FILES if p.endswith((".jpg", ".mp4", ".mp3", ".webp", ".svg"))]
 SECRET = "s3cr3t-Ab9"
 # option set -> (our config keys, the SDK's keyword arguments)
 OPTIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -473,6 +481,17 @@ def test_raw_urls_equal_the_sdk(path: str, option: str) -> None:
 def test_the_fallback_version_equals_the_sdk() -> None:
     assert cld(fallback_version=1).url_for(ref("2024/05/photo-300x200.jpg")) == sdk(
         "wp/2024/05/photo", [FILL(300, 200), AUTO], format="jpg", version=1
+    )
+
+
+@pytest.mark.parametrize("path", [*FILES_BELOW, "a/b.JPG", "2024/05/x%41%20y.png"])
+def test_a_stored_asset_is_what_the_url_of_its_file_names(path: str) -> None:
+    # Whatever sync uploads under this public ID is what the builder's URL delivers.
+    delivery = cld(derive_originals=False, transformation="")
+    asset = delivery.stored_asset(unquote(path))
+    assert asset is not None
+    assert delivery.url_for(ref(path)) == sdk(
+        asset.public_id, [], resource_type=asset.resource_type, format=asset.format or None
     )
 
 
