@@ -35,6 +35,7 @@ a new run plans again and skips what is there.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,11 +169,19 @@ def sync(
     """Upload ``files`` (from ``the_plan``) with ``jobs`` threads; ``on_done(file, error)``
     after each one, as :func:`rewriteproxy.offload.upload_all`."""
     sdk = require_sdk()
-    return upload_all(
-        files,
-        lambda local: _upload(
-            sdk, config, local, the_plan.assets[local.key], large_file_bytes, chunk_bytes
-        ),
-        jobs=jobs,
-        on_done=on_done,
-    )
+    # The SDK shares one urllib3 pool of one connection per host, so parallel uploads
+    # make urllib3 warn for every extra connection it closes; the uploads are unaffected.
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    level = pool_log.level
+    pool_log.setLevel(max(level, logging.ERROR))
+    try:
+        return upload_all(
+            files,
+            lambda local: _upload(
+                sdk, config, local, the_plan.assets[local.key], large_file_bytes, chunk_bytes
+            ),
+            jobs=jobs,
+            on_done=on_done,
+        )
+    finally:
+        pool_log.setLevel(level)

@@ -63,6 +63,7 @@ class StoredAsset:
     data: bytes
     version: int
     created_at: str
+    filename: str = ""  # as the upload named it
 
     def resource(self, cloud: str) -> dict[str, Any]:
         """The asset as the Admin API lists it (no etag: listings do not carry one)."""
@@ -215,10 +216,12 @@ class CloudinaryStandIn:
             return _error(400, "Missing required parameter - timestamp")
         if not _SIGNATURE.fullmatch(fields.get("signature", "")):
             return _error(401, "Invalid Signature")
-        data = self._assembled(request, data)
-        if data is None:
-            return web.json_response({"done": False})
-        public_id = fields.get("public_id") or hashlib.md5(data).hexdigest()[:20]
+        upload_id = request.headers.get("X-Unique-Upload-Id", "")
+        public_id = fields.get("public_id") or hashlib.md5(upload_id.encode() or data).hexdigest()
+        whole = self._assembled(request, data)
+        if whole is None:  # a chunk before the last: the SDK sends the answer's public_id on
+            return web.json_response({"done": False, "public_id": public_id})
+        data = whole
         extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         format_ = "" if resource_type == "raw" else _FORMATS.get(extension, extension)
         existing = self.assets.get((resource_type, public_id))
@@ -226,6 +229,7 @@ class CloudinaryStandIn:
             asset = existing
         else:
             asset = self.put(resource_type, public_id, format_, data)
+            asset.filename = filename
         answer = asset.resource(self.cloud_name)
         answer |= {
             "etag": hashlib.md5(asset.data).hexdigest(),
