@@ -40,6 +40,7 @@ async def _probe(config: object, timeout: float) -> bool:
     from ..config import Config
     from ..delivery import build_delivery
     from ..inventory import build_inventory
+    from ..inventory.cloudinary import upload_mapping_report
     from ..media import UploadRef
     from .rewrite import _wait_ready
 
@@ -56,6 +57,13 @@ async def _probe(config: object, timeout: float) -> bool:
             ok &= await _probe_url(session, "delivery", probe)
         else:
             print("delivery: none (pages keep their local URLs)")
+    mapping = await asyncio.to_thread(upload_mapping_report, config, timeout)
+    if mapping is not None:
+        print(
+            f"cloudinary auto-upload: {mapping.message}",
+            file=sys.stdout if mapping.ok else sys.stderr,
+        )
+        ok &= mapping.ok
     inventory = build_inventory(config.inventory)
     await inventory.start()
     try:

@@ -67,6 +67,7 @@ __all__ = [
     "require_sdk",
     "resource_types",
     "sdk_options",
+    "upload_mapping_report",
 ]
 
 log = logging.getLogger("rewriteproxy.inventory.cloudinary")
@@ -410,3 +411,17 @@ def check_upload_mapping(account: CloudinaryConfig, timeout: float = 10.0) -> Ma
             f"folder {account.folder!r} is mapped to {template!r}, not to {expected!r}",
         )
     return MappingCheck(True, f"folder {account.folder!r} auto-uploads from {template}")
+
+
+def upload_mapping_report(config: Any, timeout: float = 10.0) -> MappingCheck | None:
+    """For ``check``: the auto-upload mapping of a :class:`~rewriteproxy.config.Config`
+    that relies on one (Cloudinary upload delivery without ``inventory.cloudinary``),
+    when it has the credentials to ask; ``None`` when there is nothing to check."""
+    account = config.delivery.settings
+    if config.delivery.provider != "cloudinary" or not isinstance(account, CloudinaryConfig):
+        return None
+    if account.delivery_type != "upload" or config.inventory.cloudinary is not None:
+        return None
+    if not account.has_api_credentials:
+        return None
+    return check_upload_mapping(account, timeout)

@@ -28,6 +28,7 @@ from rewriteproxy.inventory.cloudinary import (
     CloudinaryInventoryConfig,
     check_upload_mapping,
     list_resources,
+    upload_mapping_report,
 )
 from rewriteproxy.media import FileInfo
 from rewriteproxy.settings import ConfigError
@@ -260,3 +261,20 @@ def test_a_mapping_needs_a_folder_and_credentials_and_an_answer(
     assert not check_upload_mapping(account(stand_in, api_key=None)).ok
     denied = check_upload_mapping(account(stand_in, api_secret="wrong"), timeout=5)
     assert not denied.ok and "did not answer" in denied.message
+
+
+def test_check_asks_about_the_mapping_only_where_one_is_relied_on(
+    stand_in: CloudinaryStandIn,
+) -> None:
+    relied_on = parse_config(
+        config_text(
+            f"api_key: '${{K}}', api_secret: '${{S}}', api_base_url: '{stand_in.base_url}'", ""
+        ),
+        environ={"K": stand_in.api_key, "S": stand_in.api_secret},
+    )
+    stand_in.mappings["wp"] = "https://wp.test/wp-content/uploads/"
+    report = upload_mapping_report(relied_on, timeout=5)
+    assert report is not None and report.ok, report
+    # Listed by the inventory instead, or no keys to ask with: nothing to check.
+    assert upload_mapping_report(parse_config(config_text(KEYS), environ=ENV)) is None
+    assert upload_mapping_report(parse_config(config_text("", ""), environ=ENV)) is None
