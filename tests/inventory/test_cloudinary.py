@@ -16,11 +16,12 @@ import asyncio
 import dataclasses
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rewriteproxy.config import parse_config
+from rewriteproxy.config import load_config, parse_config
 from rewriteproxy.delivery.cloudinary import CloudinaryConfig
 from rewriteproxy.inventory import build_inventory
 from rewriteproxy.inventory.cloudinary import (
@@ -278,3 +279,12 @@ def test_check_asks_about_the_mapping_only_where_one_is_relied_on(
     # Listed by the inventory instead, or no keys to ask with: nothing to check.
     assert upload_mapping_report(parse_config(config_text(KEYS), environ=ENV)) is None
     assert upload_mapping_report(parse_config(config_text("", ""), environ=ENV)) is None
+
+
+def test_the_example_config_loads() -> None:
+    config = load_config(
+        Path(__file__).parents[2] / "conf/cloudinary-synced.yaml",
+        environ={"CLOUDINARY_API_KEY": "k", "CLOUDINARY_API_SECRET": "s"},
+    )
+    assert config.inventory.cloudinary is not None
+    assert config.inventory.cloudinary.account.folder == "wp"
