@@ -134,3 +134,38 @@ async def test_sync_then_pages_rewrite_exactly_what_cloudinary_has(
     err = capsys.readouterr().err
     assert "2 already synced, 1 missing" in err  # later.jpg, now
     assert ("image", "wp/2024/05/later") in stand_in.assets
+
+
+@pytest.mark.parametrize(
+    ("cloudinary", "argv", "message"),
+    [
+        ("{cloud_name: demo, folder: wp}", [], "needs delivery.cloudinary.api_key and api_secret"),
+        (
+            "{cloud_name: demo, delivery_type: fetch, api_key: k, api_secret: s}",
+            [],
+            "delivery_type is fetch: Cloudinary fetches from the origin",
+        ),
+        (
+            "{cloud_name: demo, folder: wp, api_key: k, api_secret: s}",
+            ["--delete"],
+            "--delete is not supported for Cloudinary demo/wp",
+        ),
+    ],
+)
+def test_what_sync_cannot_do_with_cloudinary_it_says(
+    tmp_path: Path,
+    cloudinary: str,
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "rewriteproxy.yaml"
+    config.write_text(f"""
+upstream: http://127.0.0.1:9
+site: {{hosts: [wp.test]}}
+delivery:
+  provider: cloudinary
+  cloudinary: {cloudinary}
+""")
+    assert invoke("--config", str(config), str(tmp_path), *argv) == 2
+    assert message in capsys.readouterr().err
