@@ -13,10 +13,9 @@ Cloudinary:
   ``video_formats`` videos, ``audio_formats`` audio, which Cloudinary keeps
   and serves as the ``video`` resource type (with ``audio_transformation``,
   none by default: ``f_auto`` would pick a video format); anything else (PDF,
-  ZIP…) stays local
-  (``other_files: local``, ``None``) or is a ``raw`` upload whose public ID
-  keeps its extension (``other_files: raw``, upload delivery only: fetch
-  cannot serve raw files).
+  ZIP…) stays local (``other_files: local``, ``None``) or is a ``raw`` upload
+  whose public ID keeps its extension (``other_files: raw``, upload delivery
+  only: fetch cannot serve raw files).
 - **Delivery type** ``upload``: public ID = ``folder`` + path without
   extension, format = extension (:meth:`CloudinaryDelivery.stored_asset`, which
   ``sync`` and the Cloudinary inventory use too). ``fetch``: Cloudinary
