@@ -68,6 +68,7 @@ __all__ = [
     "resource_types",
     "sdk_options",
     "upload_mapping_report",
+    "uploads_listed",
 ]
 
 log = logging.getLogger("rewriteproxy.inventory.cloudinary")
@@ -232,6 +233,18 @@ def list_resources(
             builder.add_page(listing_page(page.get("resources", ())))
             remaining = getattr(page, "rate_limit_remaining", remaining)
     return ListingRun(builder.build(), remaining)
+
+
+def uploads_listed(listing: Listing, account: CloudinaryConfig) -> Iterator[tuple[str, FileInfo]]:
+    """An upload key naming each listed asset below the folder, with its facts (for
+    ``check``'s sample: the key's URL names that asset)."""
+    folder = account.folder + "/" if account.folder else ""
+    for key in listing:
+        resource_type, _, name = key.partition(":")
+        if resource_type in ("image", "video", "raw") and name.startswith(folder):
+            info = listing.get(key)
+            if info is not None:
+                yield name[len(folder) :], info
 
 
 class CloudinaryInventory(Inventory):
