@@ -15,10 +15,13 @@ this module imports the parts, the parts import only
 :mod:`rewriteproxy.settings`. The file itself (YAML, lines, ``${ENV}``,
 messages) is :mod:`rewriteproxy.configfile`'s.
 
-Two facts cross sections, and travel as pydantic's validation context, computed
-here before the whole file is validated: the site (Cloudinary's fetch delivery
-derives its origin from it, the HTML engine its uploads path) and, through the
-root validator, the provider (placeholders need Cloudinary).
+Facts that cross sections: the site travels as pydantic's validation context,
+computed here (from the site section validated alone) before the whole file is
+validated (Cloudinary's fetch delivery derives its origin from it, the HTML
+engine its uploads path); the Cloudinary inventory's account is the validated
+delivery section's, filled in by a validator of the root (fields validate in
+order, delivery before inventory), which also checks that placeholders have
+Cloudinary.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from .features import FeaturesConfig
 from .html import HtmlOptions
 from .http.headers import TrustedProxies
 from .inventory import InventoryConfig
+from .inventory.cloudinary import with_account
 from .settings import INTERNAL, ConfigError, Names, Settings, checked, not_allowed, rule
 
 __all__ = [
@@ -316,6 +320,14 @@ class Config(Settings):
         # html takes its uploads path from the validation context, so it is validated even
         # when the file has no html section.
         return {**data, "html": {}} if data.get("html") is None else data
+
+    @field_validator("inventory", mode="before")
+    @classmethod
+    def _inventory_lists_the_delivery_account(cls, inventory: Any, info: ValidationInfo) -> Any:
+        if isinstance(inventory, dict) and isinstance(inventory.get("cloudinary"), dict):
+            section = with_account(inventory["cloudinary"], info.data.get("delivery"))
+            return {**inventory, "cloudinary": section}
+        return inventory
 
     @model_validator(mode="after")
     def _placeholders_need_cloudinary(self) -> Config:

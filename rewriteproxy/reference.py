@@ -98,6 +98,8 @@ def _sections(
 ) -> Iterator[tuple[tuple[str, ...], type[BaseModel]]]:
     yield loc, model
     for name, info in model.model_fields.items():
+        if is_internal(info):
+            continue
         for sub in _models(info.annotation):
             yield from _sections(sub, (*loc, name))
 

@@ -55,6 +55,9 @@ def test_the_schema_refuses_unknown_keys_in_every_section_and_requires_what_conf
     definitions = schema["$defs"]
     assert {m.__name__ for m in _models(Config)} - {"Config"} == set(definitions)
     assert all(d["additionalProperties"] is False for d in definitions.values())
+    # Keys filled in from another section are neither offered nor required.
+    assert all(set(d.get("required", ())) <= set(d["properties"]) for d in definitions.values())
+    assert "account" not in definitions["CloudinaryInventoryConfig"]["properties"]
     assert "uploads_path" not in definitions["HtmlOptions"]["properties"]
     cdn = definitions["CdnConfig"]
     assert cdn["required"] == ["base_url"]

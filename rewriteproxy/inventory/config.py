@@ -5,9 +5,10 @@
     inventory:
       s3:    {bucket: media, prefix: wp-content/uploads/, ...}   # optional
       local: {path: /var/www/html/wp-content/uploads}             # optional
+      cloudinary: {refresh_seconds: 3600}                         # optional, instead of s3
       on_missing: local                                           # local | rewrite
 
-With neither source configured the proxy has no inventory: every upload counts
+With no source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
 Every key, its default and its meaning is declared here and nowhere else (the
 reference in the docs is generated from these models).
@@ -20,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..settings import Secret, Settings, checked, rule
+from .cloudinary import CloudinaryInventoryConfig
 
 __all__ = [
     "ON_MISSING",
@@ -116,6 +118,14 @@ class InventoryConfig(Settings):
     on_missing: OnMissing = "local"
     """local: an upload the inventory does not know keeps its local URL, so nothing 404s;
     rewrite: rewrite it anyway (for fetch delivery, which needs no upload)."""
+    cloudinary: CloudinaryInventoryConfig | None = None
+    """The Cloudinary account of delivery.cloudinary, listed (instead of s3)."""
+
+    @model_validator(mode="after")
+    def _one_remote_source(self) -> InventoryConfig:
+        if self.cloudinary is not None and self.s3 is not None:
+            raise rule("cannot be combined with inventory.s3", at="cloudinary")
+        return self
 
     @property
     def rewrite_missing(self) -> bool:
