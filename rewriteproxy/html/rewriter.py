@@ -775,6 +775,32 @@ class HtmlRewriter:
         # lowering costs a copy, paid only by pages without the usual spelling.
         return self._marker.upper() in doc.upper() and needle.search(doc.lower()) is not None
 
+    def base_href(self, doc: bytes, encoding: str | None = None) -> str | None:
+        """The decoded ``href`` of the document's first ``<base href>``, or ``None``: what
+        its path-relative URLs resolve against instead of the document's own URL."""
+        native = self._native
+        if native is not None:
+            if native.find_ci(doc, b"<base", 0, len(doc)) < 0:
+                return None
+        elif _find_ci(doc, b"<base", 0, len(doc)) < 0:
+            return None
+        try:
+            enc = detect_encoding(doc, encoding)
+            if not ascii_compatible(enc):
+                return None
+            for event in _scanner(frozenset({"base"}), b"", frozenset()).scan(doc):
+                if isinstance(event, StartTag) and event.name == "base":
+                    href = event.attribute("href")
+                    if href is None:
+                        continue  # the first base *with an href* counts
+                    if href.quote is None:
+                        return ""
+                    raw = doc[href.value_start : href.value_end].decode(enc)
+                    return decode_attribute(raw)[0].strip(_WS)
+        except (UnicodeDecodeError, LookupError):
+            return None
+        return None
+
     def rewrite(
         self,
         doc: bytes,
