@@ -223,6 +223,17 @@ def _path_relative(url: str) -> str | None:
     return url
 
 
+_ANY_ORIGIN = "http://h"
+
+
+def join_url(base: str, url: str) -> str:
+    """``url`` resolved against ``base`` as a browser does (RFC 3986), also when ``base``
+    is root-relative (the request target): urljoin alone keeps an excess ``..`` there."""
+    if base.startswith("/") and not base.startswith("//"):
+        return urljoin(_ANY_ORIGIN + base, url).removeprefix(_ANY_ORIGIN)
+    return urljoin(base, url)
+
+
 def _directory(url: str) -> str:
     """The part of ``url`` its path-relative URLs keep: up to the last ``/`` of its path."""
     path = url.partition("#")[0].partition("?")[0]
@@ -263,7 +274,7 @@ class PageMapper:
         relative = _path_relative(url)
         if relative is None or not (self._resolves_all or self._hint in relative.lower()):
             return None
-        return urljoin(self._base, relative)
+        return join_url(self._base, relative)
 
     def __call__(self, url: str, width: int | None = None) -> str | None:
         try:
@@ -443,10 +454,12 @@ def build_pipeline(
     inventory: Inventory,
     cache: RewriteCache | None = None,
     health: DeliveryHealth | None = None,
+    provider: DeliveryProvider | None = None,
 ) -> Pipeline:
     """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`;
-    ``health`` (the running probe's, in the server) decides which hosts pages may link to."""
-    provider = build_delivery(config.delivery)
+    ``health`` (the running probe's, in the server) decides which hosts pages may link to;
+    ``provider`` defaults to the one ``config.delivery`` names."""
+    provider = provider if provider is not None else build_delivery(config.delivery)
     map_url = build_url_mapper(config, inventory, provider, health)
     outputs = RewriteCache() if cache is None else cache
     html = HtmlRewriter(config.html)
@@ -462,7 +475,7 @@ def build_pipeline(
         if not every_page and not html.has_uploads(body):
             return body
         href = html.base_href(body, charset)
-        base = page.url if href is None else urljoin(page.url, href)
+        base = page.url if href is None else join_url(page.url, href)
         on_page = PageMapper(mapper, page, base)
         return html.rewrite(body, on_page, charset, make_handlers(on_page, body))
 
