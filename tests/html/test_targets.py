@@ -12,6 +12,7 @@ documented output, as labelled on each case.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +252,10 @@ def test_declared_url_attributes_take_the_c_path_with_the_same_result() -> None:
     python = HtmlRewriter(options, native=False).rewrite(page, mapper)
     assert native == python != page
     assert HtmlRewriter(HtmlOptions(), native=True).rewrite(page, mapper) == page
+
+
+def test_the_features_page_lists_every_built_in_attribute() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    table = docs[docs.index("## Which attributes hold URLs") : docs.index("The kinds:")]
+    missing = [t.attribute for t in DEFAULT_TARGETS if f"{t.attribute}`" not in table]
+    assert not missing
