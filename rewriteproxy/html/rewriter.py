@@ -290,6 +290,11 @@ def _byte_edits(
     return out
 
 
+def _json_values(text: str, map_url: MapUrl) -> list[Edit]:
+    """URLs in the string values of JSON (keys stay, see :mod:`rewriteproxy.formats.jsonurls`)."""
+    return rewrite_json_strings(text, map_url, values_only=True)
+
+
 def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> MapUrl:
     """``map_url`` called at most once per distinct URL of a document (pages repeat URLs);
     ``seen`` holds its answers."""
@@ -393,9 +398,9 @@ class _Document:
         else:
             kind = self.attribute_text(raw.tag, "type")
             kind = (kind or "").strip(_WS).lower()
-            if kind in JSON_SCRIPT_TYPES or (
-                kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts
-            ):
+            if kind in JSON_SCRIPT_TYPES:
+                finder = _json_values
+            elif kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts:
                 finder = rewrite_json_strings
             else:
                 return
@@ -443,7 +448,7 @@ class _Document:
             return rewrite_srcset(value, self.map_url)
         if kind is Kind.CSS:
             return rewrite_css(value, self.map_url)
-        return rewrite_json_strings(value, self.map_url)
+        return _json_values(value, self.map_url)
 
     def start_tag(self, tag: StartTag) -> None:
         if self.handlers:
