@@ -262,10 +262,6 @@ class PageMapper:
         self._resolves_all = uploads in base.lower()
         self._hint = uploads.strip("/").rpartition("/")[2]
 
-    @property
-    def generation(self) -> int:
-        return self._mapper.generation
-
     def absolute(self, url: str) -> str | None:
         """``url`` resolved against the base when it is path-relative and may name an
         upload; ``None`` otherwise."""
