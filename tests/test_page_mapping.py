@@ -265,3 +265,22 @@ def test_no_string_in_a_url_position_makes_the_whole_page_fail(name: str, which:
         b"2024/03/good.jpg" in result.body
         and b'src="http://wp.test/wp-content/uploads/2024/03/good.jpg"' not in result.body
     )
+
+
+def test_on_a_captured_page_one_failing_file_stays_local_and_every_other_url_changes() -> None:
+    # Real WordPress 6.1 output; the builder fails for every size of one image.
+    page = (WORDPRESS / "twentytwentythree-everything.html").read_bytes()
+    clean = out(page, "/everything/")
+    poisoned = apply(page, "/everything/", provider=FailsOnName("mountain-lake"))
+    assert poisoned.body is not None
+    text, local = (
+        poisoned.body.decode(),
+        re.compile(r"http://wp\.test/wp-content/uploads/[^\s\"',]+"),
+    )
+    kept = [u for u in local.findall(page.decode()) if "mountain-lake" in u]
+    assert len(kept) >= 10 and local.findall(text) == kept  # byte for byte, in order
+    delivered = re.compile(re.escape(CDN) + r"[^\s\"'<>),]+")
+    assert delivered.findall(text) == [
+        u for u in delivered.findall(clean) if "mountain-lake" not in u
+    ]
+    assert poisoned.url_errors == len(set(kept))
