@@ -259,3 +259,10 @@ def test_the_features_page_lists_every_built_in_attribute() -> None:
     table = docs[docs.index("## Which attributes hold URLs") : docs.index("The kinds:")]
     missing = [t.attribute for t in DEFAULT_TARGETS if f"{t.attribute}`" not in table]
     assert not missing
+
+
+def test_a_single_quoted_json_attribute_keeps_its_raw_double_quotes() -> None:
+    # Templates that print the context themselves: data-wp-context='{"uploadedSrc":...}'.
+    raw = '{"uploadedSrc":"http:\\/\\/wp.test\\/wp-content\\/uploads\\/2024\\/03\\/photo.jpg","imageId":"65f1"}'
+    page = f"<figure data-wp-interactive='core/image' data-wp-context='{raw}'></figure>"
+    assert rewrite(page) == delivered(page, "photo.jpg", escaped=True)
