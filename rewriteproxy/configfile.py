@@ -162,9 +162,9 @@ def validate(
 
 
 def _located(error: ErrorDetails) -> Loc:
-    loc = tuple(error["loc"])
-    at = (error.get("ctx") or {}).get("at") if error["type"] == "rule" else None
-    return (*loc, *at.split(".")) if at else loc
+    """The error's key path, with the key a rule or check names below its own (``at``)."""
+    at = (error.get("ctx") or {}).get("at") if error["type"] in ("rule", "not_allowed") else None
+    return (*error["loc"], *(at or ()))
 
 
 def _overlap(a: Loc, b: Loc) -> bool:

@@ -63,18 +63,25 @@ class Settings(BaseModel):
         return data
 
 
-def not_allowed(expected: str, value: object = None) -> PydanticCustomError:
+def not_allowed(
+    expected: str, value: object = None, at: str | tuple[str, ...] = ""
+) -> PydanticCustomError:
     """The value is refused; ``expected`` says what is allowed (``value``: the item at fault
-    when it is one item of a list)."""
-    context: dict[str, Any] = {"expected": expected}
+    when it is one item of a list or mapping; ``at``: as for :func:`rule`)."""
+    context: dict[str, Any] = {"expected": expected, "at": _keys(at)}
     if value is not None:
         context["value"] = value
     return PydanticCustomError("not_allowed", "expected {expected}", context)
 
 
-def rule(message: str, at: str = "") -> PydanticCustomError:
-    """A rule between keys is broken; ``at`` is the dotted key (below the section) it names."""
-    return PydanticCustomError("rule", "{message}", {"message": message, "at": at})
+def rule(message: str, at: str | tuple[str, ...] = "") -> PydanticCustomError:
+    """A rule between keys is broken; ``at`` is the key below the section it is about: dotted
+    (``versioning.style``), or a tuple of keys when a key may hold a dot itself."""
+    return PydanticCustomError("rule", "{message}", {"message": message, "at": _keys(at)})
+
+
+def _keys(at: str | tuple[str, ...]) -> list[str]:
+    return list(at) if isinstance(at, tuple) else [k for k in at.split(".") if k]
 
 
 def checked(parse: Callable[[str], str], expected: str) -> AfterValidator:
