@@ -79,6 +79,7 @@ from rewriteproxy.formats.jsonurls import rewrite_json_strings
 from rewriteproxy.formats.srcset import rewrite_srcset, safe_in_srcset, srcset_url_spans
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
+from rewriteproxy.html.native import load
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
 from rewriteproxy.html.scanner import Attribute, RawText, Scanner, StartTag
@@ -99,11 +100,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_native: ModuleType | None
-try:
-    from rewriteproxy.html import _values as _native
-except ImportError:  # not built: _Document.plain_value does the same work
-    _native = None
+# Not built or disabled (see .native): _Document.plain_value does the same work.
+_native: ModuleType | None = load("_values")
 
 NATIVE = _native is not None and SCANNER_NATIVE
 """Whether the C fast path for plain URL and srcset values is available (used by default;
