@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..eventloop import LoopUnavailable, choose_loop
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..server import (
@@ -59,12 +60,20 @@ def run(args: argparse.Namespace) -> int:
         print("rewriteproxy: --workers must be at least 1", file=sys.stderr)
         return 2
 
+    try:
+        loop = choose_loop()
+    except LoopUnavailable as error:
+        print(f"rewriteproxy: {error}", file=sys.stderr)
+        return 2
+
     def work() -> None:
         from ..allocator import keep_freed_memory
 
-        _use_uvloop()
         keep_freed_memory()  # per process: each worker runs this itself
-        asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(
+                serve(config, args.config, host, port, reuse_port=args.workers > 1, loop_name=loop.name)
+            )
 
     if args.workers == 1:
         work()
@@ -75,7 +84,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    config: Config, config_path: str | None, host: str, port: int, reuse_port: bool = False
+    config: Config,
+    config_path: str | None,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    loop_name: str = "asyncio",
 ) -> None:
     from ..app import STATE, create_app, install_reload_signal
 
@@ -121,13 +135,14 @@ async def serve(
         )
     log.info(
         "rewriteproxy on http://%s:%s → %s (rewriting %s; at most %d client connections, "
-        "file-descriptor limit %d)",
+        "file-descriptor limit %d; event loop %s)",
         host,
         listener.port,
         config.upstream,
         "on" if config.enabled else "off",
         limits().total,
         descriptors,
+        loop_name,
     )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -149,11 +164,3 @@ def _tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    uvloop.install()
