@@ -72,7 +72,14 @@ def run(args: argparse.Namespace) -> int:
         keep_freed_memory()  # per process: each worker runs this itself
         with asyncio.Runner(loop_factory=loop.factory) as runner:
             runner.run(
-                serve(config, args.config, host, port, reuse_port=args.workers > 1, loop_name=loop.name)
+                serve(
+                    config,
+                    args.config,
+                    host,
+                    port,
+                    reuse_port=args.workers > 1,
+                    loop_name=loop.name,
+                )
             )
 
     if args.workers == 1:

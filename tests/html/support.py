@@ -24,8 +24,7 @@ import pytest
 from hypothesis import strategies as st
 from lxml import etree
 
-from rewriteproxy.html import native
-from rewriteproxy.html import HtmlOptions, HtmlRewriter
+from rewriteproxy.html import HtmlOptions, HtmlRewriter, native
 from rewriteproxy.html.rewriter import ANY_TAG, MEDIA_META_NAMES, TARGETS, Kind
 from rewriteproxy.media import UploadLocator
 
