@@ -19,7 +19,8 @@ document. All edits are applied in one ordered splice at the end. Bytes outside
 the edited URL spans are never touched; with no edit the document object itself
 is returned (``out is doc``), and a document without the uploads path in any
 spelling (``/``, ``\\/``, ``%2F``, ``&#x2F;``, ``&#47;``, ``&sol;``) is returned
-before any scanning.
+before any scanning; so is a script or style block read only when it holds the
+path in one of those spellings.
 
 The common case runs in C when the optional ``_values`` extension is built
 (:data:`NATIVE`): quoted URL and srcset values with nothing to decode, in tags
@@ -407,6 +408,9 @@ class _Document:
             self.raw_map_url,
             self.encoding,
             self.edits,
+            # Script and style blocks without the marker, most of a block theme's, never
+            # become Python objects; with handlers their tags may be wanted.
+            b"" if self.handlers else rw._marker_lower,
         )
         if len(self.edits) > before:
             self.rewritten = True
@@ -438,8 +442,24 @@ class _Document:
 
     # -- raw text ------------------------------------------------------------
 
+    def holds_uploads(self, start: int, end: int) -> bool:
+        """Whether ``doc[start:end]`` holds the uploads path in a spelling
+        :meth:`HtmlRewriter.has_uploads` knows: the same test for a script or style block
+        as for a whole document. Block themes inline style sheets naming
+        ``/wp-content/themes/`` (the marker alone), whose CSS reading found nothing."""
+        if not self.has_marker(start, end):
+            return False
+        needle = self.rw._needle
+        if needle is None:
+            return True
+        doc = self.doc
+        return (
+            needle.search(doc, start, end) is not None
+            or needle.search(doc[start:end].lower()) is not None
+        )
+
     def raw_text(self, raw: RawText) -> None:
-        if raw.start == raw.end or not self.has_marker(raw.start, raw.end):
+        if raw.start == raw.end or not self.holds_uploads(raw.start, raw.end):
             return
         finder: Callable[[str, MapUrl], list[Edit]]
         if raw.tag.name == "style":
