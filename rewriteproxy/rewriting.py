@@ -75,6 +75,7 @@ class UrlMapper:
     """
 
     __slots__ = (
+        "_answers",
         "_fixed",
         "_health",
         "_locator",
@@ -100,11 +101,29 @@ class UrlMapper:
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
+        self._answers: tuple[int, dict[str, str | None]] = (self._health.generation, {})
 
     @property
     def generation(self) -> int:
         """Changes whenever a delivery host is blocked or unblocked (see ``RewriteCache``)."""
         return self._health.generation
+
+    def pure_answers(self) -> dict[str, str | None] | None:
+        """``url → self(url)`` for the URLs seen so far, to be used (and filled in) as the
+        engine's memo across pages; ``None`` when answers may change from page to page.
+
+        They cannot while the inventory's answers never change (no inventory configured)
+        and no delivery host is blocked: then an answer depends on the URL alone, and the
+        engine need not call this mapper, a Python call per distinct URL per page, for a
+        URL an earlier page had. A change of the hosts' health starts a new memo.
+        """
+        if not self._fixed or self._health.blocking:
+            return None
+        generation, answers = self._answers
+        if generation != self._health.generation or len(answers) >= _MEMO_SIZE:
+            answers = {}
+            self._answers = (self._health.generation, answers)
+        return answers
 
     def recording(self, answers: Answers) -> UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used."""
@@ -124,7 +143,7 @@ class UrlMapper:
         clone = UrlMapper.__new__(UrlMapper)
         clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
-        clone._memo, clone._health = self._memo, self._health
+        clone._memo, clone._health, clone._answers = self._memo, self._health, self._answers
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
@@ -323,7 +342,9 @@ def build_pipeline(
         # cache, not before it: a cache hit costs less than this search of the page.
         if not every_page and not html.has_uploads(body):
             return body
-        return html.rewrite(body, mapper, charset, make_handlers(mapper, body))
+        handlers = make_handlers(mapper, body)
+        answers = mapper.pure_answers()
+        return html.rewrite(body, mapper, charset, handlers, answers, checked=not every_page)
 
     def cached(
         kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None], bytes]

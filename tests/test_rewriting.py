@@ -8,6 +8,7 @@ from typing import Any
 
 from rewriteproxy.config import parse_config
 from rewriteproxy.delivery.health import DeliveryHealth, HealthConfig, Probe
+from rewriteproxy.html import HtmlRewriter
 from rewriteproxy.inventory import Inventory, NullInventory
 from rewriteproxy.media import FileInfo
 from rewriteproxy.rewriting import (
@@ -352,3 +353,32 @@ def test_json_quoted_in_a_feed_and_a_css_comment_do_not_stop_the_sweep():
     for body, kind in ((feed, "application/rss+xml"), (css, "text/css")):
         result = pipeline.apply(body, kind)
         assert result.body is not None and b"cdn.example.net" in result.body, kind
+
+
+def test_without_an_inventory_pages_share_one_memo_of_answers_until_the_circuit_changes() -> None:
+    health = circuit()
+    mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
+    pipeline_html = HtmlRewriter(CONFIG.html)
+    answers = mapper.pure_answers()
+    assert answers == {}
+    out = pipeline_html.rewrite(PAGE, mapper, answers=answers)
+    assert answers == {UPLOAD: mapper(UPLOAD)} and out != PAGE
+    assert mapper.pure_answers() is answers  # the next page starts from it
+
+    def refuses(url: str) -> str | None:
+        raise AssertionError(f"{url} was asked again")
+
+    # A page whose URL the memo knows: no call of map_url at all.
+    assert pipeline_html.rewrite(PAGE.replace(b"<p>", b"<div>"), refuses, answers=answers) == (
+        out.replace(b"<p>", b"<div>")
+    )
+    host_down(health)
+    assert mapper.pure_answers() is None  # answers depend on the circuit now
+    host_up(health)
+    fresh = mapper.pure_answers()
+    assert fresh == {} and fresh is not answers
+
+
+def test_answers_that_follow_an_inventory_are_never_shared_across_pages() -> None:
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")}))
+    assert mapper.pure_answers() is None

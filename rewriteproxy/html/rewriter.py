@@ -372,12 +372,14 @@ class _Document:
         map_url: MapUrl,
         encoding: str,
         handlers: Sequence[ElementHandler],
+        mapped: dict[str, str | None] | None = None,
     ) -> None:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
         self.raw_map_url = map_url
-        self.mapped: dict[str, str | None] = {}  # map_url's answers, shared with _values.c
+        # map_url's answers, shared with _values.c (and with other documents, if given)
+        self.mapped: dict[str, str | None] = {} if mapped is None else mapped
         self.map_url = _memoised(map_url, self.mapped)
         self.encoding = encoding
         self.handlers = handlers
@@ -799,12 +801,17 @@ class HtmlRewriter:
         map_url: MapUrl,
         encoding: str | None = None,
         handlers: Sequence[ElementHandler] = (),
+        answers: dict[str, str | None] | None = None,
+        checked: bool = False,
     ) -> bytes:
         """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
 
-        ``encoding`` is the charset from the HTTP header, if any.
+        ``encoding`` is the charset from the HTTP header, if any. ``answers``: a memo of
+        ``map_url``'s answers to use and fill in, for a caller that knows them valid
+        across documents (each document otherwise starts its own).
+        ``checked``: the caller has already seen :meth:`has_uploads` say yes.
         """
-        if not handlers and not self.has_uploads(doc):
+        if not handlers and not checked and not self.has_uploads(doc):
             return doc
         try:
             enc = detect_encoding(doc, encoding)
@@ -814,7 +821,7 @@ class HtmlRewriter:
             if handlers:
                 names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
-            state = _Document(self, scanner, doc, map_url, enc, handlers)
+            state = _Document(self, scanner, doc, map_url, enc, handlers, answers)
             fast = state.plain_tags if self._native is not None and scanner.native else None
             for event in scanner.scan(doc, fast):
                 if isinstance(event, RawText):
