@@ -29,6 +29,7 @@ from .features import FeaturesConfig, build_handlers
 from .formats.identifiers import Identifiers, Span
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
+from .html.rewriter import Memo
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
 from .pipeline import BodyRewriter, Pipeline, recode
@@ -101,14 +102,14 @@ class UrlMapper:
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
-        self._answers: tuple[int, dict[str, str | None]] = (self._health.generation, {})
+        self._answers: tuple[int, Memo] = (self._health.generation, Memo())
 
     @property
     def generation(self) -> int:
         """Changes whenever a delivery host is blocked or unblocked (see ``RewriteCache``)."""
         return self._health.generation
 
-    def pure_answers(self) -> dict[str, str | None] | None:
+    def pure_answers(self) -> Memo | None:
         """``url → self(url)`` for the URLs seen so far, to be used (and filled in) as the
         engine's memo across pages; ``None`` when answers may change from page to page.
 
@@ -121,7 +122,7 @@ class UrlMapper:
             return None
         generation, answers = self._answers
         if generation != self._health.generation or len(answers) >= _MEMO_SIZE:
-            answers = {}
+            answers = Memo()
             self._answers = (self._health.generation, answers)
         return answers
 

@@ -360,23 +360,23 @@ def test_without_an_inventory_pages_share_one_memo_of_answers_until_the_circuit_
     mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
     pipeline_html = HtmlRewriter(CONFIG.html)
     answers = mapper.pure_answers()
-    assert answers == {}
-    out = pipeline_html.rewrite(PAGE, mapper, answers=answers)
-    assert answers == {UPLOAD: mapper(UPLOAD)} and out != PAGE
+    assert answers is not None and answers.answers == {}
+    out = pipeline_html.rewrite(PAGE, mapper, memo=answers)
+    assert answers.answers == {UPLOAD: mapper(UPLOAD)} and out != PAGE
     assert mapper.pure_answers() is answers  # the next page starts from it
 
     def refuses(url: str) -> str | None:
         raise AssertionError(f"{url} was asked again")
 
     # A page whose URL the memo knows: no call of map_url at all.
-    assert pipeline_html.rewrite(PAGE.replace(b"<p>", b"<div>"), refuses, answers=answers) == (
+    assert pipeline_html.rewrite(PAGE.replace(b"<p>", b"<div>"), refuses, memo=answers) == (
         out.replace(b"<p>", b"<div>")
     )
     host_down(health)
     assert mapper.pure_answers() is None  # answers depend on the circuit now
     host_up(health)
     fresh = mapper.pure_answers()
-    assert fresh == {} and fresh is not answers
+    assert fresh is not None and fresh.answers == {} and fresh is not answers
 
 
 def test_answers_that_follow_an_inventory_are_never_shared_across_pages() -> None:

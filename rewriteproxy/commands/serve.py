@@ -133,7 +133,7 @@ async def serve(
     listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limits, throttle)
     listener.start()
     install_reload_signal(state)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     if not NATIVE:
         log.warning(
             "the HTML engine's C extensions are not built (no C compiler at install time?): "
@@ -161,7 +161,7 @@ async def serve(
         await runner.cleanup()  # finishes requests in flight, then closes
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """What exists once serving starts lives as long as the process: frozen, the cyclic
     collector stops walking it. And a first-generation threshold of 20,000 (700 by
     default) lets a request's objects die by reference counting before any walk.

@@ -97,6 +97,7 @@ __all__ = [
     "ElementHandler",
     "HtmlRewriter",
     "Kind",
+    "Memo",
 ]
 
 log = logging.getLogger(__name__)
@@ -361,6 +362,35 @@ def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> Map
     return cached
 
 
+Replacements = tuple[dict[str, bytes | None], ...]
+
+
+class Memo:
+    """``map_url``'s answers, and what each becomes in a value, kept across documents.
+
+    For a caller whose ``map_url`` answers depend on the URL alone for as long as it
+    hands the same memo over (:meth:`rewriteproxy.rewriting.UrlMapper.pure_answers`):
+    then a URL an earlier page had costs no call of ``map_url`` and no escaping. The
+    caller bounds its size by starting a new one.
+    """
+
+    __slots__ = ("_replacements", "answers")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, str | None] = {}
+        self._replacements: dict[str, Replacements] = {}  # by encoding
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def replacements(self, encoding: str) -> Replacements:
+        """The four tables of :attr:`_Document.replacements` for documents in ``encoding``."""
+        known = self._replacements.get(encoding)
+        if known is None:
+            known = self._replacements.setdefault(encoding, ({}, {}, {}, {}))
+        return known
+
+
 class _Document:
     """The state of one :meth:`HtmlRewriter.rewrite` call."""
 
@@ -372,14 +402,14 @@ class _Document:
         map_url: MapUrl,
         encoding: str,
         handlers: Sequence[ElementHandler],
-        mapped: dict[str, str | None] | None = None,
+        memo: Memo | None = None,
     ) -> None:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
         self.raw_map_url = map_url
         # map_url's answers, shared with _values.c (and with other documents, if given)
-        self.mapped: dict[str, str | None] = {} if mapped is None else mapped
+        self.mapped: dict[str, str | None] = {} if memo is None else memo.answers
         self.map_url = _memoised(map_url, self.mapped)
         self.encoding = encoding
         self.handlers = handlers
@@ -387,7 +417,9 @@ class _Document:
         # {url → its replacement, escaped and encoded; None: kept} for URLs in a value
         # delimited by ", in a srcset so delimited, in a value delimited by ', in such a
         # srcset: indexed (quote == "'") * 2 + in_srcset, the order _values.c expects
-        self.replacements: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
+        self.replacements: Replacements = (
+            ({}, {}, {}, {}) if memo is None else memo.replacements(encoding)
+        )
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -801,14 +833,14 @@ class HtmlRewriter:
         map_url: MapUrl,
         encoding: str | None = None,
         handlers: Sequence[ElementHandler] = (),
-        answers: dict[str, str | None] | None = None,
+        memo: Memo | None = None,
         checked: bool = False,
     ) -> bytes:
         """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
 
-        ``encoding`` is the charset from the HTTP header, if any. ``answers``: a memo of
-        ``map_url``'s answers to use and fill in, for a caller that knows them valid
-        across documents (each document otherwise starts its own).
+        ``encoding`` is the charset from the HTTP header, if any. ``memo``: answers of
+        ``map_url`` to use and fill in, for a caller that knows them valid across
+        documents (see :class:`Memo`; each document otherwise starts its own).
         ``checked``: the caller has already seen :meth:`has_uploads` say yes.
         """
         if not handlers and not checked and not self.has_uploads(doc):
@@ -821,7 +853,7 @@ class HtmlRewriter:
             if handlers:
                 names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
-            state = _Document(self, scanner, doc, map_url, enc, handlers, answers)
+            state = _Document(self, scanner, doc, map_url, enc, handlers, memo)
             fast = state.plain_tags if self._native is not None and scanner.native else None
             for event in scanner.scan(doc, fast):
                 if isinstance(event, RawText):
