@@ -51,4 +51,5 @@ def choose_loop(environ: Mapping[str, str] | None = None) -> EventLoopChoice:
                 f"{LOOP_VARIABLE}=uvloop but uvloop is not installed ({error})"
             ) from error
         return EventLoopChoice("asyncio", None)
-    return EventLoopChoice(f"uvloop {uvloop.__version__}", uvloop.new_event_loop)
+    version = getattr(uvloop, "__version__", "")
+    return EventLoopChoice(f"uvloop {version}".rstrip(), uvloop.new_event_loop)
