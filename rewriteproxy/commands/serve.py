@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..eventloop import LoopUnavailable, choose_loop
+from ..html import native
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..server import (
@@ -134,7 +135,11 @@ async def serve(
     listener.start()
     install_reload_signal(state)
     tune_garbage_collector()
-    if not NATIVE:
+    if not NATIVE and native.disabled():
+        log.info(
+            "the HTML engine's C extensions are off (%s): pure Python", native.DISABLE_VARIABLE
+        )
+    elif not NATIVE:
         log.warning(
             "the HTML engine's C extensions are not built (no C compiler at install time?): "
             "pages are rewritten the same, only more slowly; reinstall with "
