@@ -207,6 +207,40 @@ def test_a_url_remembered_from_another_page_follows_the_inventory() -> None:
     assert mapper("http://elsewhere.test/wp-content/uploads/2024/05/a.jpg") is None
 
 
+CLOUDINARY = parse_config(
+    """
+upstream: http://127.0.0.1:9
+site: {hosts: [wp.test]}
+delivery:
+  provider: cloudinary
+  cloudinary: {cloud_name: demo}
+"""
+)
+
+
+def test_a_derived_size_carries_its_masters_version_and_needs_its_master() -> None:
+    # Cloudinary serves photo-300x200.jpg as a transformation of photo.jpg: the sub-size
+    # file's own facts say nothing about the URL, the master's say everything.
+    inventory = ChangingInventory(
+        {
+            "2024/05/photo.jpg": FileInfo(size=9, mtime=1700000000),
+            "2024/05/photo-300x200.jpg": FileInfo(size=1, mtime=1800000000),
+        }
+    )
+    mapper = build_url_mapper(CLOUDINARY, inventory)
+    master = mapper("http://wp.test/wp-content/uploads/2024/05/photo.jpg")
+    size = mapper("http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg")
+    assert master is not None and "/v1700000000/2024/05/photo.jpg" in master
+    assert size is not None and "/c_lfill,g_center,h_200,w_300/" in size
+    assert "/v1700000000/2024/05/photo.jpg" in size
+    located = mapper.locate("/wp-content/uploads/2024/05/photo-300x200.jpg")
+    assert located is not None and located[1] == FileInfo(size=9, mtime=1700000000)
+    # Without its master on the delivery side, a size stays local like any missing file.
+    del inventory.known["2024/05/photo.jpg"]
+    assert mapper("http://wp.test/wp-content/uploads/2024/05/photo-150x150.jpg") is None
+    assert mapper.locate("/wp-content/uploads/2024/05/photo-150x150.jpg") is None
+
+
 def test_a_compressed_body_that_would_decode_past_max_rewrite_bytes_fails_open() -> None:
     """The size limit holds for what a body decodes to, not only for the bytes as sent."""
     small = parse_config(
@@ -382,3 +416,19 @@ def test_without_an_inventory_pages_share_one_memo_of_answers_until_the_circuit_
 def test_answers_that_follow_an_inventory_are_never_shared_across_pages() -> None:
     mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")}))
     assert mapper.pure_answers() is None
+
+
+def test_the_memo_across_pages_is_kept_per_base_so_relative_urls_resolve_per_page() -> None:
+    pipeline = build_pipeline(CONFIG, NullInventory(), RewriteCache(0))  # every page rewritten
+    page = b'<p><img src="wp-content/uploads/2024/05/a.jpg"></p>'
+    at_root = pipeline.apply(page, "text/html", url="/?p=1")
+    deeper = pipeline.apply(page, "text/html", url="/blog/post/")
+    again = pipeline.apply(page, "text/html", url="/?p=1")
+    assert (
+        at_root.body == again.body == b'<p><img src="https://cdn.example.net/u/2024/05/a.jpg"></p>'
+    )
+    assert deeper.status == "unchanged"  # /blog/post/wp-content/uploads/... is no upload
+    mapper = build_url_mapper(CONFIG, NullInventory())
+    assert (
+        mapper.pure_answers("/a/") is mapper.pure_answers("/a/") is not mapper.pure_answers("/b/")
+    )
