@@ -45,12 +45,13 @@ from .delivery.health import CLOSED, DeliveryHealth, Transition
 from .delivery.registry import delivery_host
 from .http.buffering import Buffers
 from .http.sendwatch import SendWatch
-from .inventory import Inventory, build_inventory
+from .inventory import Inventory
 from .logthrottle import LogThrottle
 from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge, Metrics
 from .pipeline import Pipeline
 from .proxy import ByteBudget, handle, proxy_logs, rewriting_thread
 from .rewriting import build_pipeline
+from .sites import Sites, build_inventories, inventory_key, site_configs
 from .upstream import Upstream
 
 __all__ = ["STATE", "Runtime", "State", "create_app"]
@@ -61,15 +62,33 @@ log = logging.getLogger("rewriteproxy")
 @dataclass(frozen=True)
 class Runtime:
     config: Config
-    inventory: Inventory
+    inventories: dict[str, Inventory]  # one per distinct inventory config of the sites
     health: DeliveryHealth
-    pipeline: Pipeline
+    sites: Sites[Pipeline]  # each site's own pipeline (and page cache), by host
     bypass: Bypass
 
     @classmethod
-    def build(cls, config: Config, inventory: Inventory, health: DeliveryHealth) -> Runtime:
-        pipeline = build_pipeline(config, inventory, health=health)
-        return cls(config, inventory, health, pipeline, Bypass(config.bypass))
+    def build(
+        cls, config: Config, inventories: dict[str, Inventory], health: DeliveryHealth
+    ) -> Runtime:
+        sites = Sites.build(
+            config,
+            lambda view: build_pipeline(view, inventories[inventory_key(view)], health=health),
+        )
+        return cls(config, inventories, health, sites, Bypass(config.bypass))
+
+    @property
+    def inventory(self) -> Inventory:
+        """The first site's inventory (the only one with one site)."""
+        return next(iter(self.inventories.values()))
+
+    @property
+    def inventory_stale(self) -> bool:
+        return any(i.stale for i in self.inventories.values())
+
+    @property
+    def inventory_ready(self) -> bool:
+        return all(i.ready for i in self.inventories.values())
 
 
 @dataclass
@@ -98,18 +117,19 @@ class State:
         if config.listen != old.config.listen or config.upstream != old.config.upstream:
             log.warning("listen and upstream changes take effect on restart only")
             config = _with(config, listen=old.config.listen, upstream=old.config.upstream)
-        inventory = old.inventory
-        if config.inventory != old.config.inventory:
-            inventory = build_inventory(config.inventory)
-            await inventory.start()
+        inventories = build_inventories(config, keep=old.inventories)
+        for key, inventory in inventories.items():
+            if inventory is not old.inventories.get(key):
+                await inventory.start()
         health = old.health
-        if config.delivery != old.config.delivery:
+        if _deliveries(config) != _deliveries(old.config):
             health = self.delivery_health(config)
             health.take_over(old.health, _delivery_hosts(config))
             await health.start()
-        self.runtime = Runtime.build(config, inventory, health)
-        if inventory is not old.inventory:
-            await old.inventory.close()
+        self.runtime = Runtime.build(config, inventories, health)
+        for key, inventory in old.inventories.items():
+            if inventories.get(key) is not inventory:
+                await inventory.close()
         if health is not old.health:
             await old.health.close()
         self.metrics.reloads["ok"] += 1
@@ -128,9 +148,13 @@ def _delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
     return DeliveryHealth(config.delivery.health, on_transition=count)
 
 
+def _deliveries(config: Config) -> list[object]:
+    return [view.delivery for view in site_configs(config)]
+
+
 def _delivery_hosts(config: Config) -> tuple[str, ...]:
-    host = delivery_host(config.delivery)
-    return (host,) if host is not None else ()
+    hosts = (delivery_host(view.delivery) for view in site_configs(config))
+    return tuple(dict.fromkeys(h for h in hosts if h is not None))
 
 
 STATE = web.AppKey("state", State)
@@ -141,11 +165,11 @@ def _with(config: Config, **changes: object) -> Config:
 
 
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:
-    inventory = build_inventory(config.inventory)
+    inventories = build_inventories(config)
     metrics = Metrics()
     health = _delivery_health(config, metrics)
     state = State(
-        Runtime.build(config, inventory, health),
+        Runtime.build(config, inventories, health),
         Path(config_path) if config_path else None,
         metrics,
     )
@@ -154,12 +178,14 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.upstream = Upstream(config.upstream, config.proxy)
-        await state.runtime.inventory.start()
+        for inventory in state.runtime.inventories.values():
+            await inventory.start()
         await state.runtime.health.start()
         yield
         await state.upstream.close()
         await state.runtime.health.close()
-        await state.runtime.inventory.close()
+        for inventory in state.runtime.inventories.values():
+            await inventory.close()
         state.rewriter.shutdown(wait=False)
 
     app.cleanup_ctx.append(lifecycle)
@@ -193,8 +219,8 @@ def _gauges(state: State) -> dict[str, float]:
     runtime = state.runtime
     return {
         "enabled": float(runtime.config.enabled),
-        "inventory_ready": float(runtime.inventory.ready),
-        "inventory_stale": float(runtime.inventory.stale),
+        "inventory_ready": float(runtime.inventory_ready),
+        "inventory_stale": float(runtime.inventory_stale),
     }
 
 
@@ -214,15 +240,15 @@ def _labelled_gauges(state: State) -> list[LabelledGauge]:
 def _health(state: State) -> web.Response:
     runtime = state.runtime
     inventory, delivery = runtime.inventory, runtime.health
-    degraded = inventory.stale or any(s != CLOSED for s in delivery.states().values())
+    degraded = runtime.inventory_stale or any(s != CLOSED for s in delivery.states().values())
     return web.json_response(
         {
             "status": "degraded" if degraded else "ok",
             "pid": os.getpid(),
             "enabled": runtime.config.enabled,
             "inventory": {
-                "ready": inventory.ready,
-                "stale": inventory.stale,
+                "ready": runtime.inventory_ready,
+                "stale": runtime.inventory_stale,
                 **inventory.snapshot_stats(),
             },
             "delivery": delivery.snapshot(),

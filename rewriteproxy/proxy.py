@@ -72,7 +72,7 @@ from yarl import URL
 from .bypass import Decision
 from .http import codings
 from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
-from .http.headers import end_to_end, forwarded_request_headers
+from .http.headers import end_to_end, forwarded_request_headers, request_host
 from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
 from .logthrottle import LogThrottle
@@ -81,6 +81,7 @@ from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 if TYPE_CHECKING:
     from .app import Runtime, State
     from .config import ProxyConfig
+    from .pipeline import Pipeline
 
 __all__ = ["ByteBudget", "handle", "proxy_logs", "rewriting_thread"]
 
@@ -230,6 +231,14 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         )
     else:
         decision = _DISABLED
+    peer = request.remote
+    trusted = config.proxy.trusted_proxies.trusts(peer)
+    sites = runtime.sites
+    pipeline = sites.select(request_host(request.headers, trusted))
+    if pipeline is None:  # a host of no site: passed through, yet typed like the others
+        pipeline = sites.all[0]
+        if decision.reason is None:
+            decision = _UNKNOWN_HOST
     reason = decision.reason
     if reason is not None:
         state.metrics.bypassed[reason] += 1
@@ -240,11 +249,10 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         """What the answer tells caches in front about the decision (Vary, private)."""
         bypass.cache_headers(headers, decision)
 
-    peer = request.remote
     headers = forwarded_request_headers(
         request.headers,
         peer=peer,
-        trusted=config.proxy.trusted_proxies.trusts(peer),
+        trusted=trusted,
         scheme=request.scheme,
         upstream_host=URL(config.upstream).raw_authority,
         preserve_host=config.proxy.preserve_host,
@@ -271,7 +279,16 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         headers.popall("Expect", None)  # the proxy has the body already; it answered the client
     try:
         return await _exchange(
-            request, state, runtime, send, target, headers, decision, mark, revalidating, body
+            request,
+            state,
+            _Site(runtime, pipeline),
+            send,
+            target,
+            headers,
+            decision,
+            mark,
+            revalidating,
+            body,
         )
     except (TimeoutError, aiohttp.ServerTimeoutError):
         state.metrics.requests["upstream_timeout"] += 1
@@ -294,7 +311,7 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
 async def _exchange(
     request: web.Request,
     state: State,
-    runtime: Runtime,
+    site: _Site,
     send: Send,
     target: str,
     headers: CIMultiDict[str],
@@ -307,18 +324,20 @@ async def _exchange(
     if body is not None:
         data = body.whole() if body.in_memory else body.pieces()
     async with state.upstream.request(request.method, target, headers, data) as upstream:
-        if decision.reason is None and _rewritable(upstream, runtime):
+        if decision.reason is None and _rewritable(upstream, site):
             if request.method != "HEAD" and upstream.status != 206:
-                return await _rewrite(request, state, upstream, revalidating, send, mark)
+                return await _rewrite(request, state, site, upstream, revalidating, send, mark)
         else:
             state.metrics.requests["passthrough"] += 1
             # A bypassed answer of a type the proxy rewrites tells caches why it was not,
             # whatever its coding or size (those make no difference to a cache).
-            marked = decision.marks_answers and _of_a_rewritten_type(upstream, runtime)
+            marked = decision.marks_answers and _of_a_rewritten_type(upstream, site.pipeline)
             return await _pass_through(request, state, upstream, send, mark if marked else None)
     # Fetched again as a GET once this answer's connection is given back: holding it
     # while waiting for a second one, enough HEADs at once would take every connection.
-    return await _refetch_and_rewrite(request, state, target, headers, revalidating, send, mark)
+    return await _refetch_and_rewrite(
+        request, state, site, target, headers, revalidating, send, mark
+    )
 
 
 async def _read_body(request: web.Request, state: State, settings: ProxyConfig) -> Spool | _Whole:
@@ -401,14 +420,25 @@ _DISABLED = Decision("disabled")
 Mark = Callable[[CIMultiDict[str]], None]
 
 
-def _of_a_rewritten_type(upstream: UpstreamResponse, runtime: Runtime) -> bool:
-    return upstream.status not in _NO_BODY_STATUSES and runtime.pipeline.handles(
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """The runtime a request sees, and the pipeline of the site its host selected."""
+
+    runtime: Runtime
+    pipeline: Pipeline
+
+
+_UNKNOWN_HOST = Decision("unknown-host")
+
+
+def _of_a_rewritten_type(upstream: UpstreamResponse, pipeline: Pipeline) -> bool:
+    return upstream.status not in _NO_BODY_STATUSES and pipeline.handles(
         upstream.headers.get("Content-Type")
     )
 
 
-def _rewritable(upstream: UpstreamResponse, runtime: Runtime) -> bool:
-    if not _of_a_rewritten_type(upstream, runtime):
+def _rewritable(upstream: UpstreamResponse, site: _Site) -> bool:
+    if not _of_a_rewritten_type(upstream, site.pipeline):
         return False
     if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
         return False
@@ -420,12 +450,13 @@ def _rewritable(upstream: UpstreamResponse, runtime: Runtime) -> bool:
     ):
         return False
     length = upstream.content_length
-    return length is None or length <= runtime.config.proxy.max_rewrite_bytes
+    return length is None or length <= site.runtime.config.proxy.max_rewrite_bytes
 
 
 async def _refetch_and_rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     target: str,
     headers: CIMultiDict[str],
     revalidating: frozenset[str],
@@ -436,12 +467,13 @@ async def _refetch_and_rewrite(
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
     async with state.upstream.request("GET", target, headers) as upstream:
-        return await _rewrite(request, state, upstream, revalidating, send, mark)
+        return await _rewrite(request, state, site, upstream, revalidating, send, mark)
 
 
 async def _rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
     send: Send,
@@ -460,7 +492,9 @@ async def _rewrite(
             upstream.resume_reading()
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
-        response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease, mark)
+        response = await _buffer_and_rewrite(
+            request, state, site, upstream, revalidating, lease, mark
+        )
     except BaseException:
         budget.release(lease[0])
         raise
@@ -476,14 +510,15 @@ async def _rewrite(
 async def _buffer_and_rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
     lease: list[int],
     mark: Mark,
 ) -> web.Response | tuple[list[bytes]]:
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
-    runtime = state.runtime
-    limit = runtime.config.proxy.max_rewrite_bytes
+    pipeline = site.pipeline
+    limit = site.runtime.config.proxy.max_rewrite_bytes
     length = upstream.content_length
     if length is not None and length <= min(limit, _WHOLE_BELOW):
         # Small, known and allowed: its share is reserved already, so read it whole,
@@ -510,10 +545,10 @@ async def _buffer_and_rewrite(
     page_url = request.raw_path  # what the page's relative URLs resolve against
     if len(body) * (_EXPANSION_GUESS if encoding else 1) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
-            state.rewriter, runtime.pipeline.apply, body, content_type, encoding, page_url
+            state.rewriter, pipeline.apply, body, content_type, encoding, page_url
         )
     else:
-        result = runtime.pipeline.apply(body, content_type, encoding, page_url)
+        result = pipeline.apply(body, content_type, encoding, page_url)
     state.metrics.requests[result.status] += 1
     if result.error is not None:
         state.logs.log(

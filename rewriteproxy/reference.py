@@ -101,7 +101,12 @@ def _sections(
         if is_internal(info):
             continue
         for sub in _models(info.annotation):
+            if loc and sub in _models(Config.model_fields.get(name, _NONE).annotation):
+                continue  # a site's own delivery or inventory: the top-level section's keys
             yield from _sections(sub, (*loc, name))
+
+
+_NONE = FieldInfo(annotation=type(None))
 
 
 def _about(model: type[BaseModel]) -> str:
