@@ -372,7 +372,7 @@ class Config(Settings):
                     raise rule(
                         f"host {host} is in sites[{seen[host]}] and sites[{index}]: "
                         "each host selects one site",
-                        at=("sites", str(index), "hosts"),
+                        at=("sites", index, "hosts"),
                     )
                 seen[host] = index
         return self
