@@ -126,6 +126,10 @@ class SiteConfig(Settings):
     """The site's host names, canonical first; the others are aliases (an old domain, staging)."""
     uploads_path: str = "/wp-content/uploads/"
     """The URL path of the uploads directory."""
+    uploads_aliases: Names = ()
+    """More URL paths of the same uploads directory, each some path followed by uploads_path:
+    the sites of a subdirectory multisite network, such as /blog/wp-content/uploads/ (see
+    Configuration, Several sites)."""
     scheme: Literal["https", "http"] = "https"
     """The scheme of the canonical site URL (for absolute origin URLs, such as fetch delivery)."""
 
@@ -148,6 +152,26 @@ class SiteConfig(Settings):
         if not path.startswith("/"):
             raise not_allowed("a path starting with /")
         return "/" + path.strip("/") + "/"
+
+    @field_validator("uploads_aliases")
+    @classmethod
+    def _paths_to_the_same_uploads(
+        cls, aliases: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        uploads = info.data.get("uploads_path")
+        cleaned = []
+        for alias in aliases:
+            path = "/" + alias.strip("/") + "/"
+            if not alias.startswith("/") or (
+                uploads is not None and (path == uploads or not path.endswith(uploads))
+            ):
+                raise not_allowed(
+                    f"a path starting with / and ending with uploads_path {uploads}, "
+                    f"such as /blog{uploads}",
+                    alias,
+                )
+            cleaned.append(path)
+        return tuple(cleaned)
 
     @property
     def canonical_host(self) -> str:

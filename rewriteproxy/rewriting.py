@@ -483,7 +483,7 @@ def build_url_mapper(
     without ``health`` no delivery host is ever blocked."""
     site = _one_site(config)
     return UrlMapper(
-        UploadLocator(site.hosts, site.uploads_path),
+        UploadLocator(site.hosts, site.uploads_path, site.uploads_aliases),
         inventory,
         provider if provider is not None else build_delivery(config.delivery),
         rewrite_missing=config.inventory.on_missing == "rewrite",
@@ -555,7 +555,7 @@ def build_pipeline(
         return rewrite
 
     site = _one_site(config)
-    sweep = UrlSweep(site.hosts, site.uploads_path)
+    sweep = UrlSweep(site.hosts, site.uploads_path, site.uploads_aliases)
     identifiers = Identifiers(config.bypass.identifiers)
 
     def text_rewriter(

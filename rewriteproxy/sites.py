@@ -37,7 +37,12 @@ def site_configs(config: Config) -> tuple[Config, ...]:
         return (config,)
     views = []
     for block in config.sites:
-        site = SiteConfig(hosts=block.hosts, uploads_path=block.uploads_path, scheme=block.scheme)
+        site = SiteConfig(
+            hosts=block.hosts,
+            uploads_path=block.uploads_path,
+            uploads_aliases=block.uploads_aliases,
+            scheme=block.scheme,
+        )
         views.append(
             config.model_copy(
                 update={

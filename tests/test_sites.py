@@ -274,3 +274,47 @@ def test_rewrite_takes_the_site_from_the_urls_host(tmp_path: Path) -> None:
     assert b"https://cdn.test/main/sites/2/2024/05/b.jpg" in main
     stranger = rewrite("--url", "https://stranger.test/post/")
     assert stranger.stdout == PAGE and b"'unknown-host'" in stranger.stderr
+
+
+# -- a subdirectory network: one host, one uploads directory, several URL paths to it ----
+
+SUBDIRECTORY = """
+upstream: http://127.0.0.1:8080
+site:
+  hosts: [example.test]
+  uploads_aliases: [/blog/wp-content/uploads/, /shop/wp-content/uploads]
+delivery:
+  provider: cdn
+  cdn: {base_url: "https://cdn.test/uploads/"}
+"""
+
+
+def test_a_subdirectory_sites_uploads_are_the_same_directory_under_its_path() -> None:
+    from rewriteproxy.inventory import NullInventory
+    from rewriteproxy.rewriting import build_pipeline
+
+    pipeline = build_pipeline(parse_config(SUBDIRECTORY), NullInventory())
+    page = (
+        b'<img src="https://example.test/blog/wp-content/uploads/sites/2/2024/05/a.jpg">'
+        b'<img src="/shop/wp-content/uploads/sites/3/b.jpg">'
+        b'<img src="/other/wp-content/uploads/sites/4/c.jpg">'
+        b'<img src="/wp-content/uploads/2024/05/d.jpg">'
+    )
+    out = pipeline.apply(page, "text/html", "", "/blog/post/").body
+    assert out == (
+        b'<img src="https://cdn.test/uploads/sites/2/2024/05/a.jpg">'
+        b'<img src="https://cdn.test/uploads/sites/3/b.jpg">'
+        b'<img src="/other/wp-content/uploads/sites/4/c.jpg">'
+        b'<img src="https://cdn.test/uploads/2024/05/d.jpg">'
+    )
+    rest = b'{"src":"https:\\/\\/example.test\\/blog\\/wp-content\\/uploads\\/sites\\/2\\/a.jpg"}'
+    out = pipeline.apply(rest, "application/json", "", "/blog/wp-json/wp/v2/media").body
+    assert out == b'{"src":"https:\\/\\/cdn.test\\/uploads\\/sites\\/2\\/a.jpg"}'
+
+
+@pytest.mark.parametrize(
+    "alias", ["blog/wp-content/uploads/", "/blog/uploads/", "/wp-content/uploads/"]
+)
+def test_an_uploads_alias_is_a_path_followed_by_the_uploads_path(alias: str) -> None:
+    with pytest.raises(ConfigError, match=r"site\.uploads_aliases.*ending with uploads_path"):
+        parse_config(SUBDIRECTORY.replace("/shop/wp-content/uploads", alias))

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         hosts = ", ".join(h for block in whole.sites for h in block.hosts)
         print(f"not an upload URL of any site (hosts {hosts})", file=sys.stderr)
         return 1
-    locator = UploadLocator(config.site.hosts, config.site.uploads_path)
+    site = config.site
+    locator = UploadLocator(site.hosts, site.uploads_path, site.uploads_aliases)
     provider = build_delivery(config.delivery)
     info = None
     if args.mtime is not None or args.etag:
