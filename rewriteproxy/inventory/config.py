@@ -6,6 +6,7 @@
       s3:    {bucket: media, prefix: wp-content/uploads/, ...}   # optional
       local: {path: /var/www/html/wp-content/uploads}             # optional
       on_missing: local                                           # local | rewrite
+      snapshot_dir: /var/lib/rewriteproxy/inventory                # "" = no shared snapshot
 
 With neither source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import Section
+from .shared import default_snapshot_dir
 
 __all__ = [
     "ON_MISSING",
@@ -51,6 +53,7 @@ class S3InventoryConfig:
     page_size: int = 1000  # MaxKeys per list_objects_v2 call (S3 caps it at 1000)
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    manifest: bool = True  # read the snapshot `sync` publishes before listing
 
     def bucket_key(self, key: str) -> str:
         """The object key of an upload key (its path below the uploads base)."""
@@ -78,6 +81,8 @@ class InventoryConfig:
     s3: S3InventoryConfig | None = None
     local: LocalInventoryConfig | None = None
     on_missing: str = "local"  # one of ON_MISSING
+    # Where the machine's shared snapshot lives; None = each worker lists into its own memory.
+    snapshot_dir: str | None = None
 
     @property
     def rewrite_missing(self) -> bool:
@@ -119,6 +124,7 @@ def parse_s3(section: Section) -> S3InventoryConfig:
         page_size=section.integer("page_size", 1000, minimum=1, maximum=1000),
         connect_timeout=section.number("connect_timeout", 5.0, minimum=0.1),
         read_timeout=section.number("read_timeout", 30.0, minimum=0.1),
+        manifest=section.flag("manifest", True),
     )
     section.done()
     return config
@@ -140,8 +146,12 @@ def parse_local(section: Section) -> LocalInventoryConfig:
 def parse_inventory(section: Section) -> InventoryConfig:
     s3 = parse_s3(section.section("s3")) if section.has("s3") else None
     local = parse_local(section.section("local")) if section.has("local") else None
+    snapshot_dir = section.text("snapshot_dir", default_snapshot_dir())
     config = InventoryConfig(
-        s3=s3, local=local, on_missing=section.choice("on_missing", "local", ON_MISSING)
+        s3=s3,
+        local=local,
+        on_missing=section.choice("on_missing", "local", ON_MISSING),
+        snapshot_dir=snapshot_dir or None,
     )
     section.done()
     return config

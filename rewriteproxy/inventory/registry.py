@@ -15,21 +15,26 @@ from .base import Inventory, NullInventory
 from .combined import CombinedInventory
 from .config import InventoryConfig
 from .local import LocalInventory
-from .s3 import S3Inventory
+from .s3 import S3Inventory, s3_identity
+from .shared import SnapshotStore
 
 __all__ = ["SOURCES", "build_inventory"]
 
-# name -> builder(source config, executor for blocking calls)
-SOURCES: dict[str, Callable[[Any, Executor | None], Inventory]] = {
-    "s3": lambda config, executor: S3Inventory(config, executor),
-    "local": lambda config, _executor: LocalInventory(config),
+# name -> builder(source config, executor for blocking calls, snapshot directory or None)
+SOURCES: dict[str, Callable[[Any, Executor | None, str | None], Inventory]] = {
+    "s3": lambda config, executor, snapshots: S3Inventory(
+        config,
+        executor,
+        store=SnapshotStore(snapshots, s3_identity(config)) if snapshots else None,
+    ),
+    "local": lambda config, _executor, _snapshots: LocalInventory(config),
 }
 
 
 def build_inventory(config: InventoryConfig, executor: Executor | None = None) -> Inventory:
     """The inventory for ``config`` (not started: the caller awaits ``start()``)."""
     built = {
-        name: SOURCES[name](source, executor)
+        name: SOURCES[name](source, executor, config.snapshot_dir)
         for name, source in (("s3", config.s3), ("local", config.local))
         if source is not None
     }

@@ -32,25 +32,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cachetools import TTLCache
 
 from ..media import FileInfo
 from .base import Inventory
 from .config import S3InventoryConfig
-from .listing import Listing, ListingBuilder, pack, parse_etag, unpack
+from .listing import RESERVED, Listing, ListingBuilder, pack, page_entries, parse_etag, unpack
+from .shared import SnapshotStore
+from .snapshot import Snapshot, SnapshotError, write_snapshot
 
-__all__ = ["S3Inventory", "fast_timestamp", "head_object", "list_bucket", "make_client"]
+__all__ = [
+    "MANIFEST_KEY",
+    "S3Inventory",
+    "bucket_entries",
+    "fast_timestamp",
+    "fetch_manifest",
+    "head_object",
+    "list_bucket",
+    "make_client",
+    "publish_manifest",
+    "s3_identity",
+]
 
 log = logging.getLogger("rewriteproxy.inventory.s3")
 
 RETRY_FIRST_LISTING_SECONDS = 30.0
+FOLLOW_SECONDS = 2.0  # how often a worker looks for a newer shared snapshot (one stat)
+MANIFEST_KEY = RESERVED + "manifest"  # below the prefix: the snapshot `sync` publishes
 MAX_PENDING_HEADS = 256  # HEADs in flight at once; more misses simply wait for a later view
 
 
@@ -122,9 +141,110 @@ def list_bucket(
     return builder.build()
 
 
+class PageCounter:
+    """How many ``list_objects_v2`` calls a streamed listing took."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+
+
+def bucket_entries(
+    client: Any,
+    config: S3InventoryConfig,
+    cancelled: Callable[[], bool] | None = None,
+    counter: PageCounter | None = None,
+) -> Iterator[tuple[str, FileInfo]]:
+    """The whole prefix as ``(key, facts)`` in S3's key order, page by page (blocking)."""
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=config.bucket,
+        Prefix=config.prefix,
+        PaginationConfig={"PageSize": config.page_size},
+    )
+    for page in pages:
+        if cancelled is not None and cancelled():
+            raise ListingCancelled
+        if counter is not None:
+            counter.pages += 1
+        yield from page_entries(page, config.prefix)
+
+
+def s3_identity(config: S3InventoryConfig) -> dict[str, str]:
+    """What a snapshot of this bucket is of; the endpoint is left out (it may differ per host)."""
+    return {"source": "s3", "bucket": config.bucket, "prefix": config.prefix}
+
+
+def publish_manifest(client: Any, config: S3InventoryConfig) -> int:
+    """List the prefix and upload it as the manifest proxies read (blocking); returns keys."""
+    from .shared import fingerprint
+
+    identity = s3_identity(config)
+    header = {"fingerprint": fingerprint(identity), "identity": identity, "made_by": "sync"}
+    with tempfile.TemporaryDirectory(prefix="rewriteproxy-manifest-") as workdir:
+        path = os.path.join(workdir, "manifest")
+        count = write_snapshot(path, bucket_entries(client, config), header, ordered=True)
+        client.upload_file(
+            path,
+            config.bucket,
+            config.bucket_key(MANIFEST_KEY),
+            ExtraArgs={"ContentType": "application/octet-stream", "CacheControl": "no-cache"},
+        )
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What asking for the manifest gave: a new snapshot, ``unchanged`` (304) or ``absent``."""
+
+    snapshot: Snapshot | None = None
+    etag: str | None = None
+    unchanged: bool = False
+
+
+def fetch_manifest(
+    client: Any, config: S3InventoryConfig, store: SnapshotStore, etag: str | None
+) -> Manifest:
+    """One conditional GET of the manifest; a new one is checked whole and put in place."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+    extra = {"IfNoneMatch": etag} if etag else {}
+    try:
+        response = client.get_object(
+            Bucket=config.bucket, Key=config.bucket_key(MANIFEST_KEY), **extra
+        )
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = exc.response.get("Error", {}).get("Code")
+        if status == 304 or code in ("304", "NotModified"):
+            return Manifest(etag=etag, unchanged=True)
+        if status == 404 or code in ("404", "NoSuchKey"):
+            return Manifest()
+        raise
+    fd, name = tempfile.mkstemp(dir=store.directory, prefix=".manifest-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        snapshot = store.adopt(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return Manifest(snapshot=snapshot, etag=response.get("ETag"))
+
+
+class KeyTable(Protocol):
+    """What lookups read: the in-memory :class:`Listing` or a mapped :class:`Snapshot`."""
+
+    def get(self, key: str) -> FileInfo | None: ...
+
+    def __len__(self) -> int: ...
+
+
 def head_object(client: Any, config: S3InventoryConfig, key: str) -> FileInfo | None:
     """One object's facts, or ``None`` if it does not exist (blocking: call it in a thread)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import ClientError
 
     try:
         head = client.head_object(Bucket=config.bucket, Key=config.bucket_key(key))
@@ -149,13 +269,24 @@ class S3Inventory(Inventory):
     """The bucket's listing in memory, refreshed in the background; see the module docstring."""
 
     def __init__(
-        self, config: S3InventoryConfig, executor: Executor | None = None, client: Any = None
+        self,
+        config: S3InventoryConfig,
+        executor: Executor | None = None,
+        client: Any = None,
+        store: SnapshotStore | None = None,
     ) -> None:
         self.config = config
         self._executor = executor
         self._own_executor = executor is None
         self._client = client
-        self._listing = Listing({}, {})
+        self._store = store
+        self._listing: KeyTable = Listing({}, {})
+        self._snapshot: Snapshot | None = None  # the mapped shared snapshot, if served
+        self._get: Callable[[str], FileInfo | None] = self._listing.get
+        self._manifest_etag: str | None = None
+        self._ordered = True  # S3 lists in key order; a store that does not is sorted instead
+        self._retry_at = 0.0  # the leader's next attempt after a failed refresh (monotonic)
+        self._served_from = "none"  # list, manifest or snapshot (mapped from the store)
         self._found: TTLCache[str, FileInfo] = _ttl_cache(config.cache_size, config.positive_ttl)
         self._missing: TTLCache[str, bool] = _ttl_cache(config.cache_size, config.negative_ttl)
         self._pending: set[str] = set()
@@ -173,6 +304,8 @@ class S3Inventory(Inventory):
             "consecutive_failures": 0,
             "head_lookups": 0,
             "head_errors": 0,
+            "lists": 0,
+            "manifest_gets": 0,
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -182,6 +315,14 @@ class S3Inventory(Inventory):
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rewriteproxy-s3")
+        if self._store is not None:
+            try:
+                self._store.prepare()
+            except (OSError, SnapshotError) as exc:
+                log.warning("no shared inventory snapshot, each worker lists: %s", exc)
+                self._store = None
+            else:
+                self._follow()  # the last snapshot answers from the first request on
         self._task = asyncio.create_task(self._refresh_forever(), name="s3-inventory-refresh")
         if self.config.startup_wait_seconds > 0:
             with contextlib.suppress(TimeoutError):
@@ -189,6 +330,8 @@ class S3Inventory(Inventory):
 
     async def close(self) -> None:
         self._closed = True
+        if self._store is not None:
+            self._store.resign()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,11 +343,42 @@ class S3Inventory(Inventory):
 
     async def _refresh_forever(self) -> None:
         while True:
-            ok = await self.refresh()
-            delay = self.config.refresh_seconds
-            if not ok and not self._ready:
-                delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
+            if self._store is None:
+                ok = await self.refresh()
+                delay = self.config.refresh_seconds
+                if not ok and not self._ready:
+                    delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
+            else:
+                await self._shared_round()
+                delay = min(self.config.refresh_seconds, FOLLOW_SECONDS)
             await asyncio.sleep(delay)
+
+    async def _shared_round(self) -> None:
+        """Map a newer shared snapshot; if this process leads and one is due, refresh."""
+        store = self._store
+        assert store is not None
+        self._follow()
+        if not store.lead() or time.monotonic() < self._retry_at:
+            return
+        age = store.age()
+        if age is not None and age < self.config.refresh_seconds and self._ready:
+            return
+        if not await self.refresh():
+            delay = self.config.refresh_seconds
+            if not self._ready:
+                delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
+            self._retry_at = time.monotonic() + delay
+
+    def _follow(self) -> None:
+        """Map the store's snapshot if it is not the one served (one ``stat`` when it is)."""
+        store = self._store
+        assert store is not None
+        if not store.changed(self._snapshot):
+            return
+        snapshot = store.load()
+        if snapshot is not None:
+            self._install(snapshot, "snapshot")
+            self._stats["last_refresh"] = snapshot.created
 
     def _get_client(self) -> Any:
         if self._client is None:  # created in the worker thread: it takes a while
@@ -214,12 +388,41 @@ class S3Inventory(Inventory):
     def _list(self) -> Listing:
         return list_bucket(self._get_client(), self.config, cancelled=lambda: self._closed)
 
+    def _fetch(self) -> tuple[KeyTable | None, str, int]:
+        """A new table (``None``: the source is unchanged), how it was got, pages listed.
+
+        Runs in a worker thread; with a store it writes the shared snapshot.
+        """
+        if self._store is None:
+            listing = self._list()
+            return listing, "list", listing.pages
+        client = self._get_client()
+        if self.config.manifest:
+            self._stats["manifest_gets"] += 1
+            got = fetch_manifest(client, self.config, self._store, self._manifest_etag)
+            if got.unchanged:
+                self._store.touch()
+                return None, "manifest", 0
+            if got.snapshot is not None:
+                self._manifest_etag = got.etag
+                return got.snapshot, "manifest", 0
+        counter = PageCounter()
+        entries = bucket_entries(client, self.config, lambda: self._closed, counter)
+        try:
+            snapshot = self._store.publish(entries, ordered=self._ordered)
+        except ValueError:  # the store does not list in key order: sort, next time too
+            self._ordered = False
+            counter = PageCounter()
+            entries = bucket_entries(client, self.config, lambda: self._closed, counter)
+            snapshot = self._store.publish(entries, ordered=False)
+        return snapshot, "list", counter.pages
+
     async def refresh(self) -> bool:
-        """List the bucket once now; ``False`` (and the old listing kept) if that fails."""
+        """Ask the bucket once now; ``False`` (and the old answers kept) if that fails."""
         loop = asyncio.get_running_loop()
         started = time.time()
         try:
-            listing = await loop.run_in_executor(self._executor, self._list)
+            table, how, pages = await loop.run_in_executor(self._executor, self._fetch)
         except ListingCancelled:
             return False
         except Exception as exc:  # any failure: keep serving the last good listing
@@ -237,32 +440,55 @@ class S3Inventory(Inventory):
             return False
         finally:
             self._first_attempt.set()
-        self._listing = listing
-        self._found.clear()
-        self._missing.clear()
-        self._ready = True
+        if how == "list":
+            self._stats["lists"] += 1
+        if table is not None:
+            self._install(table, how)
         self._stats["refreshes"] += 1
         self._stats["consecutive_failures"] = 0
         self._stats["last_refresh"] = time.time()
         self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
-        self._stats["last_refresh_pages"] = listing.pages
+        self._stats["last_refresh_pages"] = pages
         log.info(
-            "listed s3://%s/%s: %d keys in %.1fs",
+            "%s s3://%s/%s: %d keys in %.1fs",
+            "listed" if how == "list" else "read the manifest of",
             self.config.bucket,
             self.config.prefix,
-            len(listing),
+            len(self._listing),
             time.time() - started,
         )
         return True
 
+    def _install(self, table: KeyTable, how: str) -> None:
+        """Serve ``table`` from now on (on the loop: one assignment swaps it in)."""
+        self._listing = table
+        self._served_from = how
+        self._snapshot = table if isinstance(table, Snapshot) else None
+        # A bounded memo in front of the mapped file: pages ask for the same images again.
+        self._get = (
+            functools.lru_cache(maxsize=self.config.cache_size)(table.get)
+            if self._snapshot is not None
+            else table.get
+        )
+        self._found.clear()
+        self._missing.clear()
+        self._ready = True
+        self._first_attempt.set()
+
     @property
     def stale(self) -> bool:
-        return bool(self._stats["consecutive_failures"])
+        if self._stats["consecutive_failures"]:
+            return True
+        if self._store is None or self._store.leading or not self._ready:
+            return False
+        # A worker that only maps: stale when the leader has not refreshed for too long.
+        age = self._store.age()
+        return age is not None and age > 2 * self.config.refresh_seconds + 60
 
     # -- the hot path --------------------------------------------------------
 
     def lookup(self, key: str) -> FileInfo | None:
-        info = self._listing.get(key)
+        info = self._get(key)
         if info is not None:
             return info
         info = self._found.get(key)
@@ -317,6 +543,19 @@ class S3Inventory(Inventory):
             "positive_cached": len(self._found),
             "negative_cached": len(self._missing),
             "heads_in_flight": len(self._pending),
+            "served_from": self._served_from,
+            "snapshot": self._snapshot_facts(),
+        }
+
+    def _snapshot_facts(self) -> dict[str, Any] | None:
+        if self._store is None:
+            return None
+        snapshot = self._snapshot
+        return {
+            "path": str(self._store.path),
+            "leader": self._store.leading,
+            "bytes": snapshot.nbytes if snapshot is not None else None,
+            "age_seconds": self._store.age(),
         }
 
 

@@ -108,7 +108,7 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def _read_varint(data: bytes | mmap.mmap, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = data[pos]
@@ -291,16 +291,17 @@ def _fsync_directory(directory: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class FileIdentity:
-    """Which file a path named when it was mapped: a rename over it changes this."""
+    """Which file a path named when it was mapped: a rename over it changes this.
+
+    Not the modification time: a leader touches the file to say "checked, unchanged".
+    """
 
     device: int
     inode: int
-    size: int
-    mtime_ns: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileIdentity:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(st.st_dev, st.st_ino)
 
 
 class Snapshot:
@@ -326,10 +327,10 @@ class Snapshot:
             raise SnapshotError("truncated snapshot")
         if blocks != -(-entries // BLOCK):
             raise SnapshotError("inconsistent snapshot trailer")
-        self._entries = entries
-        self._blocks = blocks
-        self._index_at = index_at
-        self._offsets = struct.unpack_from(f"<{blocks}Q", data, index_at) if blocks else ()
+        self._entries: int = entries
+        self._blocks: int = blocks
+        self._index_at: int = index_at
+        self._offsets: tuple[int, ...] = struct.unpack_from(f"<{blocks}Q", data, index_at) if blocks else ()
         # Sparse first keys, in memory: the first bisect is in C over a short list.
         self._sparse = [self._first_key(b) for b in range(0, blocks, SPARSE)]
 
