@@ -330,7 +330,9 @@ class Snapshot:
         self._entries: int = entries
         self._blocks: int = blocks
         self._index_at: int = index_at
-        self._offsets: tuple[int, ...] = struct.unpack_from(f"<{blocks}Q", data, index_at) if blocks else ()
+        self._offsets: tuple[int, ...] = (
+            struct.unpack_from(f"<{blocks}Q", data, index_at) if blocks else ()
+        )
         # Sparse first keys, in memory: the first bisect is in C over a short list.
         self._sparse = [self._first_key(b) for b in range(0, blocks, SPARSE)]
 
