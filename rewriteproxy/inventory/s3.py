@@ -306,6 +306,7 @@ class S3Inventory(Inventory):
             "head_errors": 0,
             "lists": 0,
             "manifest_gets": 0,
+            "unchanged_refreshes": 0,  # the manifest answered 304: nothing to read
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -444,6 +445,8 @@ class S3Inventory(Inventory):
             self._stats["lists"] += 1
         if table is not None:
             self._install(table, how)
+        else:
+            self._stats["unchanged_refreshes"] += 1
         self._stats["refreshes"] += 1
         self._stats["consecutive_failures"] = 0
         self._stats["last_refresh"] = time.time()
