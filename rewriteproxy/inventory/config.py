@@ -25,13 +25,23 @@ __all__ = [
     "ON_MISSING",
     "InventoryConfig",
     "LocalInventoryConfig",
+    "ReportConfig",
     "S3InventoryConfig",
     "parse_inventory",
     "parse_local",
+    "parse_report",
     "parse_s3",
 ]
 
 ON_MISSING = ("local", "rewrite")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """Where S3 writes the bucket's S3 Inventory report (CSV), read instead of a listing."""
+
+    prefix: str  # <destination prefix>/<source bucket>/<config id>/
+    bucket: str | None = None  # the destination bucket; None = the bucket itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,7 @@ class S3InventoryConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     manifest: bool = True  # read the snapshot `sync` publishes before listing
+    report: ReportConfig | None = None
 
     def bucket_key(self, key: str) -> str:
         """The object key of an upload key (its path below the uploads base)."""
@@ -125,7 +136,19 @@ def parse_s3(section: Section) -> S3InventoryConfig:
         connect_timeout=section.number("connect_timeout", 5.0, minimum=0.1),
         read_timeout=section.number("read_timeout", 30.0, minimum=0.1),
         manifest=section.flag("manifest", True),
+        report=parse_report(section.section("report")) if section.has("report") else None,
     )
+    section.done()
+    return config
+
+
+def parse_report(section: Section) -> ReportConfig:
+    prefix = section.text("prefix", "")
+    if not prefix:
+        raise section.error(
+            "prefix", "is required: <destination prefix>/<source bucket>/<config id>/"
+        )
+    config = ReportConfig(prefix=_normalise_prefix(prefix), bucket=section.optional_str("bucket"))
     section.done()
     return config
 

@@ -49,6 +49,7 @@ from ..media import FileInfo
 from .base import Inventory
 from .config import S3InventoryConfig
 from .listing import RESERVED, Listing, ListingBuilder, pack, page_entries, parse_etag, unpack
+from .s3_report import ReportError, latest_report, read_report, report_entries
 from .shared import SnapshotStore
 from .snapshot import Snapshot, SnapshotError, write_snapshot
 
@@ -407,6 +408,10 @@ class S3Inventory(Inventory):
             if got.snapshot is not None:
                 self._manifest_etag = got.etag
                 return got.snapshot, "manifest", 0
+        if self.config.report is not None:
+            got_report = self._fetch_report(client)
+            if got_report is not None:
+                return got_report
         counter = PageCounter()
         entries = bucket_entries(client, self.config, lambda: self._closed, counter)
         try:
@@ -417,6 +422,24 @@ class S3Inventory(Inventory):
             entries = bucket_entries(client, self.config, lambda: self._closed, counter)
             snapshot = self._store.publish(entries, ordered=False)
         return snapshot, "list", counter.pages
+
+    def _fetch_report(self, client: Any) -> tuple[KeyTable | None, str, int] | None:
+        """The newest S3 Inventory report as a snapshot; ``None`` if S3 has written none yet."""
+        assert self._store is not None and self.config.report is not None
+        where = self.config.report.bucket or self.config.bucket
+        key = latest_report(client, where, self.config.report.prefix)
+        if key is None:
+            return None
+        report = read_report(client, where, key)
+        if report.source_bucket != self.config.bucket:
+            raise ReportError(f"{key} is a report of bucket {report.source_bucket!r}")
+        current = self._snapshot
+        if current is not None and current.header.get("report") == [key, report.created]:
+            self._store.touch()
+            return None, "report", 0
+        entries = report_entries(client, where, report, self.config.prefix, lambda: self._closed)
+        snapshot = self._store.publish(entries, meta={"report": [key, report.created]})
+        return snapshot, "report", 0
 
     async def refresh(self) -> bool:
         """Ask the bucket once now; ``False`` (and the old answers kept) if that fails."""
@@ -454,7 +477,7 @@ class S3Inventory(Inventory):
         self._stats["last_refresh_pages"] = pages
         log.info(
             "%s s3://%s/%s: %d keys in %.1fs",
-            "listed" if how == "list" else "read the manifest of",
+            {"list": "listed", "manifest": "read the manifest of"}.get(how, "read the report of"),
             self.config.bucket,
             self.config.prefix,
             len(self._listing),

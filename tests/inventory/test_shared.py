@@ -7,6 +7,7 @@ are: the lock is the kernel's ``flock``, the file is renamed into place.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import time
 from pathlib import Path
@@ -38,8 +39,8 @@ def test_the_fingerprint_names_bucket_and_prefix() -> None:
 
 def _hold_the_lead(
     directory: str,
-    led: "multiprocessing.synchronize.Event",
-    stop: "multiprocessing.synchronize.Event",
+    led: multiprocessing.synchronize.Event,
+    stop: multiprocessing.synchronize.Event,
 ) -> None:
     mine = SnapshotStore(directory, IDENTITY)
     if mine.lead():
