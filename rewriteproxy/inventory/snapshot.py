@@ -19,7 +19,7 @@ Layout (integers little-endian)::
     magic "RWPSNAP\\x01" | u32 header length | header JSON | padding to 8
     blocks: BLOCK entries each, keys ascending (UTF-8 byte order, S3's order)
       entry: varint shared | varint suffix length | suffix | u8 flags
-             [varint size] [u32 mtime] [4-byte token]     (flags 1, 2, 4)
+             [u48 size] [u32 mtime] [4-byte token]     (flags 1, 2, 4)
     index: u64 file offset of each block
     trailer: u64 index offset | u64 blocks | u64 entries | u32 crc32 | magic
 
@@ -64,7 +64,7 @@ __all__ = [
 
 MAGIC = b"RWPSNAP\x01"
 END = b"RWPSEND\x01"
-FORMAT = 1
+FORMAT = 2
 BLOCK = 16  # entries per block: a lookup decodes at most this many
 SPARSE = 8  # every SPARSE-th block's first key is kept in memory for the first bisect
 RUN = 500_000  # entries sorted in memory at once when the source's order is not S3's
@@ -72,6 +72,15 @@ RUN = 500_000  # entries sorted in memory at once when the source's order is not
 _U32 = struct.Struct("<I")
 _TRAILER = struct.Struct("<QQQI8s")
 _HAS_SIZE, _HAS_MTIME, _HAS_TOKEN = 1, 2, 4
+_SIZE_BYTES = 6  # up to 256 TiB; S3 stops at 5 TiB
+_SIZE_MAX = (1 << (8 * _SIZE_BYTES)) - 1
+# Record width by flags: fixed, so a lookup steps over a record with one addition.
+_WIDTH = tuple(
+    (_SIZE_BYTES if f & _HAS_SIZE else 0)
+    + (4 if f & _HAS_MTIME else 0)
+    + (4 if f & _HAS_TOKEN else 0)
+    for f in range(8)
+)
 _MTIME_MAX = (1 << 32) - 1
 
 
@@ -85,7 +94,7 @@ Record = tuple[int | None, int | None, bytes | None]
 
 def record_of(info: FileInfo) -> Record:
     mtime = None if info.mtime is None else min(max(int(info.mtime), 0), _MTIME_MAX)
-    size = None if info.size is None else max(info.size, 0)
+    size = None if info.size is None else min(max(info.size, 0), _SIZE_MAX)
     token = info.etag_token if not info.etag else etag_token(info.etag)
     return size, mtime, bytes.fromhex(token) if token else None
 
@@ -175,7 +184,7 @@ class SnapshotWriter:
         block += key[shared:]
         block.append(flags)
         if size is not None:
-            block += _varint(size)
+            block += size.to_bytes(_SIZE_BYTES, "little")
         if mtime is not None:
             block += _U32.pack(mtime)
         if token is not None:
@@ -360,10 +369,13 @@ class Snapshot:
         return self._offsets[block + 1] if block + 1 < self._blocks else self._index_at
 
     def _first_key(self, block: int) -> bytes:
-        data, pos = self._data, self._offsets[block]
-        _shared, pos = _read_varint(data, pos)
-        length, pos = _read_varint(data, pos)
-        return bytes(data[pos : pos + length])
+        data = self._data
+        pos = self._offsets[block] + 1  # a block's first entry shares nothing: one 0 byte
+        length = data[pos]
+        pos += 1
+        if length >= 0x80:
+            length, pos = _read_varint(data, pos - 1)
+        return data[pos : pos + length]
 
     def _find_block(self, key: bytes) -> int:
         """The last block whose first key is ``<= key``, or -1."""
@@ -411,13 +423,15 @@ class Snapshot:
                     return info_of(_read_record(data, pos + length + 1, flags)[0])
                 if suffix > wanted:
                     return None
+                # The common prefix of two byte strings without a Python loop: the
+                # first differing bit of their XOR, counted from the top.
                 limit = min(length, len(wanted))
-                common = 0
-                while common < limit and suffix[common] == wanted[common]:
-                    common += 1
-                matched += common
+                differ = int.from_bytes(suffix[:limit], "big") ^ int.from_bytes(
+                    wanted[:limit], "big"
+                )
+                matched += limit - (differ.bit_length() + 7) // 8
             pos += length
-            pos = _skip_record(data, pos + 1, data[pos])
+            pos += 1 + _WIDTH[data[pos]]
         return None
 
     def records(self) -> Iterator[tuple[bytes, Record]]:
@@ -449,7 +463,8 @@ def _read_record(data: bytes, pos: int, flags: int) -> tuple[Record, int]:
     size = mtime = None
     token = None
     if flags & _HAS_SIZE:
-        size, pos = _read_varint(data, pos)
+        size = int.from_bytes(data[pos : pos + _SIZE_BYTES], "little")
+        pos += _SIZE_BYTES
     if flags & _HAS_MTIME:
         (mtime,) = _U32.unpack_from(data, pos)
         pos += 4
@@ -457,14 +472,6 @@ def _read_record(data: bytes, pos: int, flags: int) -> tuple[Record, int]:
         token = bytes(data[pos : pos + 4])
         pos += 4
     return (size, mtime, token), pos
-
-
-def _skip_record(data: bytes, pos: int, flags: int) -> int:
-    if flags & _HAS_SIZE:
-        while data[pos] >= 0x80:
-            pos += 1
-        pos += 1
-    return pos + (4 if flags & _HAS_MTIME else 0) + (4 if flags & _HAS_TOKEN else 0)
 
 
 def open_snapshot(path: str | os.PathLike[str]) -> Snapshot:
