@@ -72,6 +72,10 @@ class UrlMapper:
     circuit is asked on every answer, after it, so an open circuit takes
     effect for the next URL and a closed one brings the remembered URLs back.
     Each delivery URL built afresh is reported to ``health`` as a probe target.
+
+    The inventory is asked about the file a URL is delivered from
+    (:meth:`DeliveryProvider.source_key`): for a size Cloudinary derives from
+    its master, the master, whose existence and version the URL depends on.
     """
 
     __slots__ = (
@@ -82,6 +86,7 @@ class UrlMapper:
         "_memo",
         "_provider",
         "_rewrite_missing",
+        "_source_key",
     )
 
     def __init__(
@@ -97,6 +102,7 @@ class UrlMapper:
         self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
         self._fixed = inventory.fixed
         self._provider = provider
+        self._source_key = provider.source_key
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
@@ -124,6 +130,7 @@ class UrlMapper:
         clone = UrlMapper.__new__(UrlMapper)
         clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
+        clone._source_key = self._source_key
         clone._memo, clone._health = self._memo, self._health
         return clone
 
@@ -152,7 +159,8 @@ class UrlMapper:
         if ref is None:
             new, key, info = None, None, None
         else:
-            key, info = ref.key, self._lookup(ref.key)
+            key = self._source_key(ref.key)
+            info = self._lookup(key)
             if info is None and not self._rewrite_missing:
                 new = None  # not known to exist on the delivery side: keep the local URL
             else:
@@ -171,7 +179,7 @@ class UrlMapper:
         ref = self._locator.parse(url)
         if ref is None:
             return None
-        info = self._lookup(ref.key)
+        info = self._lookup(self._source_key(ref.key))
         if info is None and not self._rewrite_missing:
             return None  # not known to exist on the delivery side: keep the local URL
         health = self._health
