@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -339,8 +339,12 @@ class Snapshot:
         self._entries: int = entries
         self._blocks: int = blocks
         self._index_at: int = index_at
-        self._offsets: tuple[int, ...] = (
-            struct.unpack_from(f"<{blocks}Q", data, index_at) if blocks else ()
+        # The block index stays in the mapping (a view, not a copy in every worker) where
+        # the machine's byte order is the file's.
+        self._offsets: Sequence[int] = (
+            memoryview(data)[index_at : index_at + 8 * blocks].cast("Q")
+            if sys.byteorder == "little"
+            else struct.unpack_from(f"<{blocks}Q", data, index_at)
         )
         # Sparse first keys, in memory: the first bisect is in C over a short list.
         self._sparse = [self._first_key(b) for b in range(0, blocks, SPARSE)]
