@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from .base import Inventory, NullInventory
-from .cloudinary import CloudinaryInventory
+from .cloudinary import CloudinaryInventory, cloudinary_identity
 from .combined import CombinedInventory
 from .config import InventoryConfig
 from .local import LocalInventory
@@ -30,7 +30,11 @@ SOURCES: dict[str, Callable[[Any, Executor | None, str | None], Inventory]] = {
         store=SnapshotStore(snapshots, s3_identity(config)) if snapshots else None,
     ),
     "local": lambda config, _executor, _snapshots: LocalInventory(config),
-    "cloudinary": lambda config, executor, _snapshots: CloudinaryInventory(config, executor),
+    "cloudinary": lambda config, executor, snapshots: CloudinaryInventory(
+        config,
+        executor,
+        store=SnapshotStore(snapshots, cloudinary_identity(config.account)) if snapshots else None,
+    ),
 }
 
 
