@@ -137,9 +137,7 @@ STATE = web.AppKey("state", State)
 
 
 def _with(config: Config, **changes: object) -> Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)  # type: ignore[arg-type]
+    return config.model_copy(update=changes)
 
 
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:

@@ -35,6 +35,7 @@ class Metrics:
     bypassed: Counter[str] = field(default_factory=Counter)  # by reason
     rewrite_seconds: float = 0.0
     rewritten_bytes: int = 0
+    url_errors: int = 0  # URLs kept local because mapping them raised (the rest was rewritten)
     reloads: Counter[str] = field(default_factory=Counter)  # ok / failed
     circuit_transitions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (host, to)
 
@@ -71,6 +72,10 @@ class Metrics:
             f"rewriteproxy_rewrite_seconds_total {self.rewrite_seconds:.6f}",
             "# TYPE rewriteproxy_rewritten_bytes_total counter",
             f"rewriteproxy_rewritten_bytes_total {self.rewritten_bytes}",
+            "# HELP rewriteproxy_url_mapping_errors_total URLs kept local because mapping"
+            " them raised; the rest of their page was still rewritten.",
+            "# TYPE rewriteproxy_url_mapping_errors_total counter",
+            f"rewriteproxy_url_mapping_errors_total {self.url_errors}",
         ]
         for name, value in (gauges or {}).items():
             lines += [f"# TYPE rewriteproxy_{name} gauge", f"rewriteproxy_{name} {value}"]

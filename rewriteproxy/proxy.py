@@ -507,12 +507,13 @@ async def _buffer_and_rewrite(
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")
+    page_url = request.raw_path  # what the page's relative URLs resolve against
     if len(body) * (_EXPANSION_GUESS if encoding else 1) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
-            state.rewriter, runtime.pipeline.apply, body, content_type, encoding
+            state.rewriter, runtime.pipeline.apply, body, content_type, encoding, page_url
         )
     else:
-        result = runtime.pipeline.apply(body, content_type, encoding)
+        result = runtime.pipeline.apply(body, content_type, encoding, page_url)
     state.metrics.requests[result.status] += 1
     if result.error is not None:
         state.logs.log(
@@ -520,6 +521,16 @@ async def _buffer_and_rewrite(
             logging.WARNING,
             "rewrite failed, serving the original: %s",
             result.error,
+        )
+    if result.url_errors:
+        state.metrics.url_errors += result.url_errors
+        state.logs.log(
+            "url-mapping-failed",
+            logging.WARNING,
+            "%d URL(s) of %s kept local, mapping them failed; first: %s",
+            result.url_errors,
+            page_url[:200],
+            result.url_error,
         )
     state.metrics.rewrite_seconds += result.seconds
 

@@ -1185,3 +1185,32 @@ async def test_a_chunked_page_longer_than_the_guess_overdraws_and_gives_it_all_b
     body = await response.read()
     assert REWRITTEN_SRC in body and len(body) > 400_000
     assert budget.used == 0
+
+
+async def test_a_url_whose_mapping_fails_stays_local_is_counted_and_logged_per_page(
+    start_proxy, caplog, monkeypatch
+):
+    # The one stand-in here: a delivery builder that raises for one file name (no real
+    # builder does once the locator refuses names it cannot carry); the rest is real.
+    from rewriteproxy import rewriting
+    from tests.test_page_mapping import FailsOnName
+
+    monkeypatch.setattr(rewriting, "build_delivery", lambda config: FailsOnName("poison"))
+    page = PAGE.replace(
+        b"</body>", b'<img src="http://wp.test/wp-content/uploads/2024/05/poison.jpg"></body>'
+    )
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    client = await start_proxy(origin(page=handler))
+    state = client.server.app[STATE]
+    with caplog.at_level(logging.INFO, "rewriteproxy.proxy"):
+        for _ in range(2):
+            body = await (await client.get("/page")).read()
+            assert b"https://cdn.example.net/u/2024/05/photo-300x200.jpg" in body
+            assert b'src="http://wp.test/wp-content/uploads/2024/05/poison.jpg"' in body
+    assert state.metrics.url_errors == 2  # one URL on each of two pages (the second cached)
+    assert "rewriteproxy_url_mapping_errors_total 2" in state.metrics.render()
+    lines, records = logged(caplog, "kept local, mapping them failed")
+    assert lines >= 1 and records + state.logs.held_back("url-mapping-failed") == 2

@@ -161,7 +161,7 @@ async def check(config: Config, timeout: float, listing_timeout: float) -> list[
 
 async def check_upstream(session: aiohttp.ClientSession, config: Config) -> Result:
     url = config.upstream + "/"
-    headers = {"X-Forwarded-Proto": config.site.scheme}
+    headers: dict[str, str] = {"X-Forwarded-Proto": config.site.scheme}
     if config.proxy.preserve_host:
         headers["Host"] = config.site.canonical_host
     try:

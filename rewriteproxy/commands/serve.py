@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.web_server import Server
 
+from ..eventloop import LoopUnavailable, choose_loop
+from ..html import native
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..notify import READY, RELOADING, STOPPING, notify
@@ -72,12 +74,27 @@ def run(args: argparse.Namespace) -> int:
         print("rewriteproxy: --workers must be at least 1", file=sys.stderr)
         return 2
 
+    try:
+        loop = choose_loop()
+    except LoopUnavailable as error:
+        print(f"rewriteproxy: {error}", file=sys.stderr)
+        return 2
+
     def work() -> None:
         from ..allocator import keep_freed_memory
 
-        _use_uvloop()
         keep_freed_memory()  # per process: each worker runs this itself
-        asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(
+                serve(
+                    config,
+                    args.config,
+                    host,
+                    port,
+                    reuse_port=args.workers > 1,
+                    loop_name=loop.name,
+                )
+            )
 
     if args.workers == 1:
         work()
@@ -88,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    config: Config, config_path: str | None, host: str, port: int, reuse_port: bool = False
+    config: Config,
+    config_path: str | None,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    loop_name: str = "asyncio",
 ) -> None:
     from ..app import STATE, create_app
 
@@ -125,8 +147,12 @@ async def serve(
     listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limits, throttle)
     listener.start()
     _reload_on_sighup(state)
-    _tune_garbage_collector()
-    if not NATIVE:
+    tune_garbage_collector()
+    if not NATIVE and native.disabled():
+        log.info(
+            "the HTML engine's C extensions are off (%s): pure Python", native.DISABLE_VARIABLE
+        )
+    elif not NATIVE:
         log.warning(
             "the HTML engine's C extensions are not built (no C compiler at install time?): "
             "pages are rewritten the same, only more slowly; reinstall with "
@@ -134,13 +160,14 @@ async def serve(
         )
     log.info(
         "rewriteproxy on http://%s:%s → %s (rewriting %s; at most %d client connections, "
-        "file-descriptor limit %d)",
+        "file-descriptor limit %d; event loop %s)",
         host,
         listener.port,
         config.upstream,
         "on" if config.enabled else "off",
         limits().total,
         descriptors,
+        loop_name,
     )
     stopped_by: list[str] = []
     stop = asyncio.Event()
@@ -207,7 +234,7 @@ def _reload_on_sighup(state: State) -> None:
     loop.add_signal_handler(signal.SIGHUP, start)
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """What exists once serving starts lives as long as the process: frozen, the cyclic
     collector stops walking it. And a first-generation threshold of 20,000 (700 by
     default) lets a request's objects die by reference counting before any walk.
@@ -217,11 +244,3 @@ def _tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    uvloop.install()

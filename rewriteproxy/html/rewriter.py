@@ -19,7 +19,8 @@ document. All edits are applied in one ordered splice at the end. Bytes outside
 the edited URL spans are never touched; with no edit the document object itself
 is returned (``out is doc``), and a document without the uploads path in any
 spelling (``/``, ``\\/``, ``%2F``, ``&#x2F;``, ``&#47;``, ``&sol;``) is returned
-before any scanning.
+before any scanning; so is a script or style block read only when it holds the
+path in one of those spellings.
 
 The common case runs in C when the optional ``_values`` extension is built
 (:data:`NATIVE`): quoted URL and srcset values with nothing to decode, in tags
@@ -30,10 +31,11 @@ work and are the reference the C code is tested against; everything else
 (CSS, JSON, ``<meta>``, values with character references, handlers' tags)
 always runs here.
 
-Where URLs are looked for: the (tag, attribute) table ``TARGETS``, the
-attributes valid on any tag ``ANY_TAG`` (``style``, the lazy-loading ``data-*``
-attributes, WooCommerce's JSON ``data-product_variations``, plus the configured
-extras), ``<meta content>`` when the meta names an image/video/audio
+Where URLs are looked for: the attributes declared in :mod:`.targets` (per
+tag, such as ``img src``, or on any tag, such as ``style``, the lazy loaders'
+``data-*``, WordPress's ``data-wp-context`` and Elementor's ``data-settings``
+JSON) with the ones the config declares (``html.attributes``), ``<meta
+content>`` when the meta names an image/video/audio
 (``og:image``, ``twitter:image``, ...), ``<style>`` blocks, and JSON strings in
 ``<script type="application/ld+json">`` and, unless turned off, in inline
 scripts. Only the first of duplicated attributes is read, as browsers do.
@@ -67,7 +69,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from enum import Enum
 from functools import lru_cache
 from operator import itemgetter
 from types import ModuleType
@@ -79,9 +80,11 @@ from rewriteproxy.formats.jsonurls import rewrite_json_strings
 from rewriteproxy.formats.srcset import rewrite_srcset, safe_in_srcset, srcset_url_spans
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
+from rewriteproxy.html.native import load
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
 from rewriteproxy.html.scanner import Attribute, RawText, Scanner, StartTag
+from rewriteproxy.html.targets import ANY_TAG, TARGETS, Kind
 
 if TYPE_CHECKING:
     from rewriteproxy.html._tokenizer import Event
@@ -95,77 +98,18 @@ __all__ = [
     "ElementHandler",
     "HtmlRewriter",
     "Kind",
+    "Memo",
 ]
 
 log = logging.getLogger(__name__)
 
-_native: ModuleType | None
-try:
-    from rewriteproxy.html import _values as _native
-except ImportError:  # not built: _Document.plain_value does the same work
-    _native = None
+# Not built or disabled (see .native): _Document.plain_value does the same work.
+_native: ModuleType | None = load("_values")
 
 NATIVE = _native is not None and SCANNER_NATIVE
 """Whether the C fast path for plain URL and srcset values is available (used by default;
 it works on the C tokenizer's events, so needs that built too)."""
 
-
-class Kind(Enum):
-    """What an attribute's value holds."""
-
-    URL = "url"  # one URL (surrounding whitespace kept)
-    SRCSET = "srcset"
-    CSS = "css"  # declarations, as in style="..."
-    JSON = "json"
-    URL_OR_CSS = "url-or-css"  # lazy-loading backgrounds: CSS if it holds "url(", else a URL
-    META_URL = "meta-url"  # <meta content>, only for the names in MEDIA_META_NAMES
-
-
-TARGETS: dict[tuple[str, str], Kind] = {
-    ("img", "src"): Kind.URL,
-    ("img", "srcset"): Kind.SRCSET,
-    ("source", "src"): Kind.URL,
-    ("source", "srcset"): Kind.SRCSET,
-    ("video", "src"): Kind.URL,
-    ("video", "poster"): Kind.URL,
-    ("audio", "src"): Kind.URL,
-    ("track", "src"): Kind.URL,
-    ("a", "href"): Kind.URL,
-    ("area", "href"): Kind.URL,
-    ("link", "href"): Kind.URL,
-    ("link", "imagesrcset"): Kind.SRCSET,
-    ("meta", "content"): Kind.META_URL,
-    ("image", "href"): Kind.URL,
-    ("image", "xlink:href"): Kind.URL,  # SVG <image>
-    ("input", "src"): Kind.URL,
-    ("object", "data"): Kind.URL,
-    ("embed", "src"): Kind.URL,
-    ("body", "background"): Kind.URL,
-    ("table", "background"): Kind.URL,
-    ("td", "background"): Kind.URL,
-    ("th", "background"): Kind.URL,
-}
-"""(tag, attribute) → kind, for attributes that mean a URL only on that tag."""
-
-ANY_TAG: dict[str, Kind] = {
-    "style": Kind.CSS,
-    "data-src": Kind.URL,
-    "data-lazy-src": Kind.URL,
-    "data-large_image": Kind.URL,
-    "data-full-url": Kind.URL,
-    "data-orig-file": Kind.URL,
-    "data-medium-file": Kind.URL,
-    "data-large-file": Kind.URL,
-    "data-poster": Kind.URL,
-    "data-thumb": Kind.URL,
-    "data-srcset": Kind.SRCSET,
-    "data-lazy-srcset": Kind.SRCSET,
-    "data-thumb-srcset": Kind.SRCSET,
-    "data-bg": Kind.URL_OR_CSS,
-    "data-background": Kind.URL_OR_CSS,
-    "data-product_variations": Kind.JSON,
-}
-"""attribute → kind, for attributes that hold URLs on whatever tag they appear."""
 
 MEDIA_META_NAMES = frozenset(
     {
@@ -346,6 +290,11 @@ def _byte_edits(
     return out
 
 
+def _json_values(text: str, map_url: MapUrl) -> list[Edit]:
+    """URLs in the string values of JSON (keys stay, see :mod:`rewriteproxy.formats.jsonurls`)."""
+    return rewrite_json_strings(text, map_url, values_only=True)
+
+
 def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> MapUrl:
     """``map_url`` called at most once per distinct URL of a document (pages repeat URLs);
     ``seen`` holds its answers."""
@@ -362,6 +311,35 @@ def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> Map
     return cached
 
 
+Replacements = tuple[dict[str, bytes | None], ...]
+
+
+class Memo:
+    """``map_url``'s answers, and what each becomes in a value, kept across documents.
+
+    For a caller whose ``map_url`` answers depend on the URL alone for as long as it
+    hands the same memo over (:meth:`rewriteproxy.rewriting.UrlMapper.pure_answers`):
+    then a URL an earlier page had costs no call of ``map_url`` and no escaping. The
+    caller bounds its size by starting a new one.
+    """
+
+    __slots__ = ("_replacements", "answers")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, str | None] = {}
+        self._replacements: dict[str, Replacements] = {}  # by encoding
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def replacements(self, encoding: str) -> Replacements:
+        """The four tables of :attr:`_Document.replacements` for documents in ``encoding``."""
+        known = self._replacements.get(encoding)
+        if known is None:
+            known = self._replacements.setdefault(encoding, ({}, {}, {}, {}))
+        return known
+
+
 class _Document:
     """The state of one :meth:`HtmlRewriter.rewrite` call."""
 
@@ -373,12 +351,14 @@ class _Document:
         map_url: MapUrl,
         encoding: str,
         handlers: Sequence[ElementHandler],
+        memo: Memo | None = None,
     ) -> None:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
         self.raw_map_url = map_url
-        self.mapped: dict[str, str | None] = {}  # map_url's answers, shared with _values.c
+        # map_url's answers, shared with _values.c (and with other documents, if given)
+        self.mapped: dict[str, str | None] = {} if memo is None else memo.answers
         self.map_url = _memoised(map_url, self.mapped)
         self.encoding = encoding
         self.handlers = handlers
@@ -386,7 +366,9 @@ class _Document:
         # {url → its replacement, escaped and encoded; None: kept} for URLs in a value
         # delimited by ", in a srcset so delimited, in a value delimited by ', in such a
         # srcset: indexed (quote == "'") * 2 + in_srcset, the order _values.c expects
-        self.replacements: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
+        self.replacements: Replacements = (
+            ({}, {}, {}, {}) if memo is None else memo.replacements(encoding)
+        )
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -409,6 +391,9 @@ class _Document:
             self.raw_map_url,
             self.encoding,
             self.edits,
+            # Script and style blocks without the marker, most of a block theme's, never
+            # become Python objects; with handlers their tags may be wanted.
+            b"" if self.handlers else rw._marker_lower,
         )
         if len(self.edits) > before:
             self.rewritten = True
@@ -440,8 +425,24 @@ class _Document:
 
     # -- raw text ------------------------------------------------------------
 
+    def holds_uploads(self, start: int, end: int) -> bool:
+        """Whether ``doc[start:end]`` holds the uploads path in a spelling
+        :meth:`HtmlRewriter.has_uploads` knows: the same test for a script or style block
+        as for a whole document. Block themes inline style sheets naming
+        ``/wp-content/themes/`` (the marker alone), whose CSS reading found nothing."""
+        if not self.has_marker(start, end):
+            return False
+        needle = self.rw._needle
+        if needle is None:
+            return True
+        doc = self.doc
+        return (
+            needle.search(doc, start, end) is not None
+            or needle.search(doc[start:end].lower()) is not None
+        )
+
     def raw_text(self, raw: RawText) -> None:
-        if raw.start == raw.end or not self.has_marker(raw.start, raw.end):
+        if raw.start == raw.end or not self.holds_uploads(raw.start, raw.end):
             return
         finder: Callable[[str, MapUrl], list[Edit]]
         if raw.tag.name == "style":
@@ -449,9 +450,9 @@ class _Document:
         else:
             kind = self.attribute_text(raw.tag, "type")
             kind = (kind or "").strip(_WS).lower()
-            if kind in JSON_SCRIPT_TYPES or (
-                kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts
-            ):
+            if kind in JSON_SCRIPT_TYPES:
+                finder = _json_values
+            elif kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts:
                 finder = rewrite_json_strings
             else:
                 return
@@ -499,7 +500,7 @@ class _Document:
             return rewrite_srcset(value, self.map_url)
         if kind is Kind.CSS:
             return rewrite_css(value, self.map_url)
-        return rewrite_json_strings(value, self.map_url)
+        return _json_values(value, self.map_url)
 
     def start_tag(self, tag: StartTag) -> None:
         if self.handlers:
@@ -748,14 +749,24 @@ class HtmlRewriter:
         marker = max(segments, key=len).encode() if segments else b""
         self._marker = marker
         self._marker_lower = marker.lower()
-        any_tag = dict(ANY_TAG)
+        any_tag: dict[str, Kind | None] = dict(ANY_TAG)
         any_tag.update(dict.fromkeys(options.extra_url_attributes, Kind.URL))
         any_tag.update(dict.fromkeys(options.extra_srcset_attributes, Kind.SRCSET))
-        # tag → {attribute → kind}, keyed by bytes: one dict lookup per attribute on the hot path.
-        self._any_tag = {name.encode(): kind for name, kind in any_tag.items()}
-        self._tables: dict[str, dict[bytes, Kind]] = {}
+        per_tag: dict[str, dict[str, Kind | None]] = {}
         for (tag, attribute), kind in TARGETS.items():
-            self._tables.setdefault(tag, dict(self._any_tag))[attribute.encode()] = kind
+            per_tag.setdefault(tag, {})[attribute] = kind
+        for declared_tag, attribute, declared in options.attributes:
+            if declared_tag is None:
+                any_tag[attribute] = declared  # None: turned off
+            else:
+                per_tag.setdefault(declared_tag, {})[attribute] = declared
+        # tag → {attribute → kind}, keyed by bytes: one dict lookup per attribute on the hot path.
+        self._any_tag = {n.encode(): k for n, k in any_tag.items() if k is not None}
+        self._tables: dict[str, dict[bytes, Kind]] = {}
+        for tag, table in per_tag.items():
+            merged: dict[bytes, Kind | None] = dict(self._any_tag)
+            merged.update({n.encode(): k for n, k in table.items()})
+            self._tables[tag] = {n: k for n, k in merged.items() if k is not None}
         # The same tables as _values.c reads them: 1 for a URL, 2 for a srcset, no others.
         codes = {Kind.URL: 1, Kind.SRCSET: 2}
         self._plain_any_tag = {n: codes[k] for n, k in self._any_tag.items() if k in codes}
@@ -763,7 +774,9 @@ class HtmlRewriter:
             tag.encode(): {n: codes[k] for n, k in table.items() if k in codes}
             for tag, table in self._tables.items()
         }
-        self._value_names = frozenset(n.decode() for n in self._any_tag) | {a for _, a in TARGETS}
+        self._value_names = frozenset(
+            n.decode() for table in (self._any_tag, *self._tables.values()) for n in table
+        )
         self._scanner = _scanner(frozenset(), marker, self._value_names)
 
     def has_uploads(self, doc: bytes) -> bool:
@@ -775,18 +788,49 @@ class HtmlRewriter:
         # lowering costs a copy, paid only by pages without the usual spelling.
         return self._marker.upper() in doc.upper() and needle.search(doc.lower()) is not None
 
+    def base_href(self, doc: bytes, encoding: str | None = None) -> str | None:
+        """The decoded ``href`` of the document's first ``<base href>``, or ``None``: what
+        its path-relative URLs resolve against instead of the document's own URL."""
+        native = self._native
+        if native is not None:
+            if native.find_ci(doc, b"<base", 0, len(doc)) < 0:
+                return None
+        elif _find_ci(doc, b"<base", 0, len(doc)) < 0:
+            return None
+        try:
+            enc = detect_encoding(doc, encoding)
+            if not ascii_compatible(enc):
+                return None
+            for event in _scanner(frozenset({"base"}), b"", frozenset()).scan(doc):
+                if isinstance(event, StartTag) and event.name == "base":
+                    href = event.attribute("href")
+                    if href is None:
+                        continue  # the first base *with an href* counts
+                    if href.quote is None:
+                        return ""
+                    raw = doc[href.value_start : href.value_end].decode(enc)
+                    return decode_attribute(raw)[0].strip(_WS)
+        except (UnicodeDecodeError, LookupError):
+            return None
+        return None
+
     def rewrite(
         self,
         doc: bytes,
         map_url: MapUrl,
         encoding: str | None = None,
         handlers: Sequence[ElementHandler] = (),
+        memo: Memo | None = None,
+        checked: bool = False,
     ) -> bytes:
         """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
 
-        ``encoding`` is the charset from the HTTP header, if any.
+        ``encoding`` is the charset from the HTTP header, if any. ``memo``: answers of
+        ``map_url`` to use and fill in, for a caller that knows them valid across
+        documents (see :class:`Memo`; each document otherwise starts its own).
+        ``checked``: the caller has already seen :meth:`has_uploads` say yes.
         """
-        if not handlers and not self.has_uploads(doc):
+        if not handlers and not checked and not self.has_uploads(doc):
             return doc
         try:
             enc = detect_encoding(doc, encoding)
@@ -796,7 +840,7 @@ class HtmlRewriter:
             if handlers:
                 names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
-            state = _Document(self, scanner, doc, map_url, enc, handlers)
+            state = _Document(self, scanner, doc, map_url, enc, handlers, memo)
             fast = state.plain_tags if self._native is not None and scanner.native else None
             for event in scanner.scan(doc, fast):
                 if isinstance(event, RawText):

@@ -41,7 +41,7 @@ SOURCES: dict[str, Callable[[Any, Executor | None, str | None], Inventory]] = {
 def build_inventory(config: InventoryConfig, executor: Executor | None = None) -> Inventory:
     """The inventory for ``config`` (not started: the caller awaits ``start()``)."""
     built = {
-        name: SOURCES[name](source, executor, config.snapshot_dir)
+        name: SOURCES[name](source, executor, config.snapshot_directory)
         for name, source in (
             ("s3", config.s3),
             ("cloudinary", config.cloudinary),

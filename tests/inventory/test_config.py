@@ -14,39 +14,40 @@ from rewriteproxy.inventory.config import (
     InventoryConfig,
     LocalInventoryConfig,
     S3InventoryConfig,
-    parse_inventory,
 )
 from rewriteproxy.inventory.shared import default_snapshot_dir
-from rewriteproxy.settings import ConfigError, Section
+from rewriteproxy.settings import ConfigError
+from tests.support.config import validate_section
 
 
-def parse(data: dict[str, Any], environ: dict[str, str] | None = None) -> InventoryConfig:
-    return parse_inventory(Section(data, "inventory", environ=environ or {}))
+def parse(data: dict[str, Any] | None, environ: dict[str, str] | None = None) -> InventoryConfig:
+    return validate_section(InventoryConfig, data, "inventory", environ)
 
 
 def test_nothing_configured_means_no_sources_and_local_urls_for_misses() -> None:
-    assert parse({}) == InventoryConfig(
-        s3=None, local=None, on_missing="local", snapshot_dir=default_snapshot_dir()
-    )
+    assert parse({}) == InventoryConfig(s3=None, local=None, on_missing="local")
 
 
 def test_the_shared_snapshot_lives_in_a_private_state_directory_by_default(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    assert parse({}).snapshot_dir == default_snapshot_dir()
+    assert parse({}).snapshot_dir == "auto"
+    assert parse({}).snapshot_directory == default_snapshot_dir()
     assert f"rewriteproxy-{os.geteuid()}" in default_snapshot_dir()
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))  # systemd's StateDirectory=
-    assert parse({}).snapshot_dir == str(tmp_path / "inventory")
+    assert parse({}).snapshot_directory == str(tmp_path / "inventory")
 
 
 def test_snapshot_dir_can_be_set_or_switched_off() -> None:
-    assert parse({"snapshot_dir": "/var/lib/rp"}).snapshot_dir == "/var/lib/rp"
-    assert parse({"snapshot_dir": ""}).snapshot_dir is None
+    assert parse({"snapshot_dir": "/var/lib/rp"}).snapshot_directory == "/var/lib/rp"
+    assert parse({"snapshot_dir": ""}).snapshot_directory is None
 
 
 def test_the_manifest_is_read_unless_switched_off() -> None:
     assert parse({"s3": {"bucket": "media"}}).s3.manifest is True  # type: ignore[union-attr]
+    report = parse({"s3": {"bucket": "m", "report": {"prefix": "/inv/m/daily"}}}).s3.report  # type: ignore[union-attr]
+    assert report is not None and (report.prefix, report.bucket) == ("inv/m/daily/", None)
     assert parse({"s3": {"bucket": "m", "manifest": False}}).s3.manifest is False  # type: ignore[union-attr]
 
 
@@ -119,8 +120,11 @@ def test_errors_name_the_key(data: dict[str, Any], message: str) -> None:
 
 def test_a_secret_that_is_not_a_string_is_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({"s3": {"bucket": "m", "access_key_id": "a", "secret_access_key": 12345678}})
+        parse({"s3": {"bucket": "m", "access_key_id": "a", "secret_access_key": [12345678]}})
     assert "12345678" not in str(caught.value)
+    assert "inventory.s3.secret_access_key: the secret (not shown) is not allowed" in str(
+        caught.value
+    )
 
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -131,5 +135,6 @@ def test_the_example_configs_inventory_sections_parse(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     # inventory.cloudinary lists the account that the delivery section names.
     environ = {"CLOUDINARY_API_KEY": "key", "CLOUDINARY_API_SECRET": "secret"}
-    delivery = load_config(path, environ=environ).delivery
-    parse_inventory(Section(data.get("inventory"), "inventory", environ=environ), delivery)
+    inventory = load_config(path, environ=environ).inventory
+    if inventory.cloudinary is None:  # then the section stands alone
+        assert inventory == parse(data.get("inventory"), environ)

@@ -166,7 +166,7 @@ async def test_an_unusable_report_is_an_error_and_nothing_is_served_from_it(
         forged = f'"{media}","{PREFIX}forged.jpg","1","2026-05-01T01:00:00.000Z","x","STANDARD"\n'
         client.put_object(Bucket=reports, Key=data_key, Body=gzip.compress(forged.encode()))
     config = settings(s3_server, media, report=ReportConfig(prefix=REPORTS, bucket=reports))
-    inventory = await started(dataclasses.replace(config, startup_wait_seconds=5))
+    inventory = await started(config.model_copy(update={"startup_wait_seconds": 5}))
     stats = inventory.snapshot_stats()
     assert not inventory.ready and stats["keys"] == 0
     assert message in stats["last_error"]
