@@ -318,3 +318,34 @@ def test_a_subdirectory_sites_uploads_are_the_same_directory_under_its_path() ->
 def test_an_uploads_alias_is_a_path_followed_by_the_uploads_path(alias: str) -> None:
     with pytest.raises(ConfigError, match=r"site\.uploads_aliases.*ending with uploads_path"):
         parse_config(SUBDIRECTORY.replace("/shop/wp-content/uploads", alias))
+
+
+async def test_a_reload_keeps_the_inventories_whose_config_did_not_change(
+    tmp_path: Path, aiohttp_client: Any, upstream: str
+) -> None:
+    (tmp_path / "main").mkdir()
+    (tmp_path / "blog").mkdir()
+    (tmp_path / "blog2" / "2024" / "05").mkdir(parents=True)
+    (tmp_path / "blog2" / "2024" / "05" / "b.jpg").write_bytes(b"a JPEG")
+    text = (
+        TWO_SITES.replace("http://127.0.0.1:8080", upstream).replace(
+            "    delivery:\n",
+            f"    inventory: {{local: {{path: {tmp_path / 'blog'}}}}}\n    delivery:\n",
+        )
+        + f"inventory: {{local: {{path: {tmp_path / 'main'}}}}}\n"
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    client = await aiohttp_client(create_app(parse_config(text), path))
+    state = client.app[STATE]
+    before = dict(state.runtime.inventories)
+    assert len(before) == 2
+    path.write_text(text.replace(str(tmp_path / "blog"), str(tmp_path / "blog2")))
+    assert await state.reload()
+    after = state.runtime.inventories
+    kept = set(before.values()) & set(after.values())
+    assert len(after) == 2 and len(kept) == 1  # the main site's, unchanged
+    # Each site asks its own inventory: only the new one has the blog's file.
+    blog = await page_for(client, "blog.example.test")
+    assert b'src="https://cdn.test/blog/2024/05/b.jpg' in blog
+    assert await page_for(client, "example.test") == PAGE  # the main folder is empty
