@@ -468,7 +468,7 @@ def _own_sections(config: Config, data: Mapping[str, Any], index: int) -> SiteBl
     if raw_inventory is None:
         raw_inventory = data.get("inventory")
     try:
-        delivery = DeliveryConfig.model_validate(raw_delivery or {}, context=context)
+        delivery = _delivery_of(raw_delivery or {}, context)
         if isinstance(raw_inventory, dict) and isinstance(raw_inventory.get("cloudinary"), dict):
             section = with_account(raw_inventory["cloudinary"], delivery)
             raw_inventory = {**raw_inventory, "cloudinary": section}
@@ -476,6 +476,18 @@ def _own_sections(config: Config, data: Mapping[str, Any], index: int) -> SiteBl
     except ValidationError:
         pass  # valid in the whole file's context, so only a deferred section (unset ${VAR})
     return block.model_copy(update={"delivery": delivery, "inventory": inventory})
+
+
+def _delivery_of(raw: Any, context: dict[str, Any]) -> DeliveryConfig:
+    try:
+        return DeliveryConfig.model_validate(raw, context=context)
+    except ValidationError:
+        if not isinstance(raw, dict):
+            raise
+        # An unset ${VAR} in a provider section not selected is allowed (see parse_config).
+        unselected = DeliveryConfig.unselected(raw)
+        selected = {k: v for k, v in raw.items() if k not in unselected}
+        return DeliveryConfig.model_validate(selected, context=context)
 
 
 def _unselected_providers(data: Mapping[str, Any]) -> list[configfile.Loc]:
