@@ -147,11 +147,11 @@ class UrlMapper:
             return None
         generation, memos = self._answers
         memo = memos.get(base)
-        if memo is not None and generation == self._health.generation:
-            return memo
+        # The size is tested on every call: a known base's memo keeps growing when its
+        # page names new URLs each time (a nonce in a script).
         if (
             generation != self._health.generation
-            or len(memos) >= _SHARED_BASES
+            or (memo is None and len(memos) >= _SHARED_BASES)
             or sum(map(len, memos.values())) >= _MEMO_SIZE
         ):
             memos = {}
