@@ -148,11 +148,12 @@ class UrlMapper:
         generation, memos = self._answers
         memo = memos.get(base)
         # The size is tested on every call: a known base's memo keeps growing when its
-        # page names new URLs each time (a nonce in a script).
+        # page names new URLs each time (a nonce in a script). tuple(): a copy taken at
+        # once, as pages in worker threads may add a base meanwhile.
         if (
             generation != self._health.generation
             or (memo is None and len(memos) >= _SHARED_BASES)
-            or sum(map(len, memos.values())) >= _MEMO_SIZE
+            or sum(map(len, tuple(memos.values()))) >= _MEMO_SIZE
         ):
             memos = {}
             self._answers = (self._health.generation, memos)
