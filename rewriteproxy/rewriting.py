@@ -279,6 +279,15 @@ def join_url(base: str, url: str) -> str:
     return urljoin(base, url)
 
 
+def _base_of(page_url: str, href: str) -> str:
+    """What a page's relative URLs resolve against: its ``<base href>``, or, as in a
+    browser, the page's own URL when the href is no URL (``http://[::1``)."""
+    try:
+        return join_url(page_url, href)
+    except ValueError:
+        return page_url
+
+
 def _directory(url: str) -> str:
     """The part of ``url`` its path-relative URLs keep: up to the last ``/`` of its path."""
     path = url.partition("#")[0].partition("?")[0]
@@ -516,7 +525,7 @@ def build_pipeline(
         if not every_page and not html.has_uploads(body):
             return body
         href = html.base_href(body, charset)
-        base = page.url if href is None else join_url(page.url, href)
+        base = page.url if href is None else _base_of(page.url, href)
         on_page = PageMapper(mapper, page, base)
         handlers = make_handlers(on_page, body)
         memo = mapper.pure_answers(base)
