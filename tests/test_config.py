@@ -317,7 +317,9 @@ def test_a_secret_repeated_through_a_yaml_alias_is_not_echoed_where_it_is_refuse
     with pytest.raises(ConfigError) as error:
         parse_config(text)
     assert "TOPSECRET" not in str(error.value)
-    assert "delivery.cloudinary.sign_urls (line 7): a secret's value (not shown)" in str(error.value)
+    assert "delivery.cloudinary.sign_urls (line 7): a secret's value (not shown)" in str(
+        error.value
+    )
 
 
 def test_secrets_and_values_from_the_environment_are_never_echoed():
