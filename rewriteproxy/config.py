@@ -198,6 +198,12 @@ class SiteBlock(SiteConfig):
     def _inventory_lists_the_delivery_account(cls, inventory: Any, info: ValidationInfo) -> Any:
         # A site's Cloudinary inventory lists the account of this site's own delivery.
         if isinstance(inventory, dict) and isinstance(inventory.get("cloudinary"), dict):
+            if "delivery" in info.data and info.data["delivery"] is None:  # none written
+                raise rule(
+                    "lists the account of this site's own delivery: give the site a delivery "
+                    "section too",
+                    at="cloudinary",
+                )
             section = with_account(inventory["cloudinary"], info.data.get("delivery"))
             return {**inventory, "cloudinary": section}
         return inventory

@@ -135,6 +135,27 @@ def test_sites_with_the_same_inventory_share_one_and_a_site_of_its_own_has_its_o
     assert len(build_inventories(parse_config(own + shared))) == 2
 
 
+def test_a_sites_own_cloudinary_inventory_lists_its_own_deliverys_account() -> None:
+    cloudinary = "{provider: cloudinary, cloudinary: {cloud_name: NAME, api_key: k, api_secret: s}}"
+    text = f"""
+upstream: http://127.0.0.1:8080
+delivery: {cloudinary.replace("NAME", "main")}
+sites:
+  - hosts: [a.test]
+  - hosts: [b.test]
+    delivery: {cloudinary.replace("NAME", "bee")}
+    inventory: {{cloudinary: {{}}}}
+"""
+    b = site_configs(parse_config(text, environ={}))[1]
+    assert b.inventory.cloudinary is not None
+    assert b.inventory.cloudinary.account.cloud_name == "bee"
+    without = text.replace(
+        "    delivery: {provider: cloudinary, cloudinary: {cloud_name: bee", "    #"
+    )
+    with pytest.raises(ConfigError, match=r"sites\[1\]\.inventory\.cloudinary.*own delivery"):
+        parse_config(without, environ={})
+
+
 # -- through the proxy --------------------------------------------------------------
 
 # The same bytes for every host: root-relative URLs, read as the requested site's own.
