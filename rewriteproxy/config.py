@@ -72,6 +72,9 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not an http(s) URL with a host")
+    if "@" in parts.netloc:
+        # Never sent upstream, and would be printed wherever the address is.
+        raise ValueError("credentials in the URL are not used: WordPress must answer without them")
     return value.rstrip("/")
 
 
