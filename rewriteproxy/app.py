@@ -1,17 +1,8 @@
-"""The aiohttp application: state, lifecycle, reload, health and metrics endpoints.
+"""The aiohttp application: routes and lifecycle.
 
-The app holds one :class:`Runtime` (the config and everything built from it)
-and swaps it whole on reload, so a request always sees one consistent config.
-A reload that fails validation is logged and counted, and the last good
-runtime keeps serving. ``enabled: false`` takes effect for the next request.
-
-Two parts have a life of their own: the inventory (background listing) and
-the delivery health (a background probe of each delivery host, see
-:mod:`rewriteproxy.delivery.health`). Each is kept across reloads when its
-config did not change, and replaced (the new one started, the old one
-closed) when it did. A new delivery health takes over the circuit of the
-host still delivered from, so a reload does not link pages to a host known
-to be down.
+The app holds one :class:`~.runtime.State`, which starts with the app and
+closes with it, and swaps its runtime whole on reload (:mod:`.runtime`).
+``enabled: false`` takes effect for the next request.
 
 The health endpoint answers 200 while the process serves, and says in its
 JSON whether it serves degraded (``"status": "degraded"``): a delivery host's
@@ -33,136 +24,33 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from .bypass import Bypass
-from .config import Config, ConfigError, load_config
-from .delivery.health import CLOSED, DeliveryHealth, Transition
-from .delivery.registry import delivery_host
-from .http.buffering import Buffers
-from .http.sendwatch import SendWatch
-from .inventory import Inventory, build_inventory
-from .logthrottle import LogThrottle
-from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge, Metrics
-from .pipeline import Pipeline
-from .proxy import ByteBudget, handle, proxy_logs, rewriting_thread
-from .rewriting import build_pipeline
-from .upstream import Upstream
+from .config import Config
+from .delivery.health import CLOSED
+from .metrics import CIRCUIT_STATE_VALUES, LabelledGauge
+from .proxy import handle
+from .runtime import State
 
-__all__ = ["STATE", "Runtime", "State", "create_app"]
+__all__ = ["STATE", "create_app", "install_reload_signal"]
 
 log = logging.getLogger("rewriteproxy")
-
-
-@dataclass(frozen=True)
-class Runtime:
-    config: Config
-    inventory: Inventory
-    health: DeliveryHealth
-    pipeline: Pipeline
-    bypass: Bypass
-
-    @classmethod
-    def build(cls, config: Config, inventory: Inventory, health: DeliveryHealth) -> Runtime:
-        pipeline = build_pipeline(config, inventory, health=health)
-        return cls(config, inventory, health, pipeline, Bypass(config.bypass))
-
-
-@dataclass
-class State:
-    runtime: Runtime
-    config_path: Path | None = None
-    metrics: Metrics = field(default_factory=Metrics)
-    budget: ByteBudget = field(default_factory=ByteBudget)  # pages held for rewriting
-    rewriter: ThreadPoolExecutor = field(default_factory=rewriting_thread)  # big pages
-    buffers: Buffers = field(default_factory=Buffers)  # request and response bodies held
-    sends: SendWatch = field(default_factory=SendWatch)  # the send timeout of every answer
-    logs: LogThrottle = field(default_factory=proxy_logs)  # errors every request may repeat
-    upstream: Upstream = field(init=False)
-
-    async def reload(self) -> bool:
-        """Load the config file again; on any error keep serving the current one."""
-        if self.config_path is None:
-            return False
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            self.metrics.reloads["failed"] += 1
-            log.error("reload failed, keeping the running config: %s", exc)
-            return False
-        old = self.runtime
-        if config.listen != old.config.listen or config.upstream != old.config.upstream:
-            log.warning("listen and upstream changes take effect on restart only")
-            config = _with(config, listen=old.config.listen, upstream=old.config.upstream)
-        inventory = old.inventory
-        if config.inventory != old.config.inventory:
-            inventory = build_inventory(config.inventory)
-            await inventory.start()
-        health = old.health
-        if config.delivery != old.config.delivery:
-            health = self.delivery_health(config)
-            health.take_over(old.health, _delivery_hosts(config))
-            await health.start()
-        self.runtime = Runtime.build(config, inventory, health)
-        if inventory is not old.inventory:
-            await old.inventory.close()
-        if health is not old.health:
-            await old.health.close()
-        self.metrics.reloads["ok"] += 1
-        log.info("config reloaded from %s (enabled: %s)", self.config_path, config.enabled)
-        return True
-
-    def delivery_health(self, config: Config) -> DeliveryHealth:
-        """A new (not started) probe of the delivery hosts, counting into these metrics."""
-        return _delivery_health(config, self.metrics)
-
-
-def _delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
-    def count(transition: Transition) -> None:
-        metrics.circuit_transitions[(transition.host, transition.after)] += 1
-
-    return DeliveryHealth(config.delivery.health, on_transition=count)
-
-
-def _delivery_hosts(config: Config) -> tuple[str, ...]:
-    host = delivery_host(config.delivery)
-    return (host,) if host is not None else ()
 
 
 STATE = web.AppKey("state", State)
 
 
-def _with(config: Config, **changes: object) -> Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)  # type: ignore[arg-type]
-
-
 def create_app(config: Config, config_path: str | Path | None = None) -> web.Application:
-    inventory = build_inventory(config.inventory)
-    metrics = Metrics()
-    health = _delivery_health(config, metrics)
-    state = State(
-        Runtime.build(config, inventory, health),
-        Path(config_path) if config_path else None,
-        metrics,
-    )
+    state = State.build(config, config_path)
     app = web.Application(client_max_size=0)  # bodies stream through; no size cap of ours
     app[STATE] = state
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        state.upstream = Upstream(config.upstream, config.proxy)
-        await state.runtime.inventory.start()
-        await state.runtime.health.start()
+        await state.start()
         yield
-        await state.upstream.close()
-        await state.runtime.health.close()
-        await state.runtime.inventory.close()
-        state.rewriter.shutdown(wait=False)
+        await state.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.on_response_prepare.append(_last_on_connection_after_a_chunked_body)

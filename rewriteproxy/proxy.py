@@ -35,7 +35,7 @@ a plain GET, so that headers, length and validators match what a GET would
 give (a server may always answer a Range request with the full 200).
 
 Memory: pages are held whole only while being rewritten, and a
-:class:`ByteBudget` (64 MiB per worker by default) bounds how much of that
+:class:`~.budget.ByteBudget` (64 MiB per worker by default) bounds how much of that
 there is at once. A rewritable response waits for its share (three times its
 length: the body, the transient copies of a rewrite, the unsent part of the
 answer) before its body is read, and gives it back once the answer has been
@@ -60,7 +60,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,14 +74,13 @@ from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
 from .http.headers import end_to_end, forwarded_request_headers
 from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
-from .logthrottle import LogThrottle
+from .runtime import Runtime, State
 from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
-    from .app import Runtime, State
     from .config import ProxyConfig
 
-__all__ = ["ByteBudget", "handle", "proxy_logs", "rewriting_thread"]
+__all__ = ["handle"]
 
 log = logging.getLogger("rewriteproxy.proxy")
 
@@ -98,85 +96,6 @@ _THREAD_THRESHOLD = 512 * 1024
 # A compressed body is rewritten decoded, so it counts as this many times its size
 # (HTML compresses 4 to 10 times): a page that unpacks to megabytes goes to the thread.
 _EXPANSION_GUESS = 8
-
-
-def rewriting_thread() -> ThreadPoolExecutor:
-    """The one thread big pages are rewritten in (per worker process).
-
-    One, not a pool: rewriting holds the GIL, so more threads add no speed,
-    only more pages' worth of transient memory at once (with the default pool
-    of six, fresh 2 MB pages at 32 clients peaked at 275 MB RSS).
-    """
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rewriteproxy-rewrite")
-
-
-def proxy_logs() -> LogThrottle:
-    """The proxy's log (per worker process): an error repeated by every request is written
-    at most once a second, with a count of the others."""
-    return LogThrottle(log)
-
-
-class ByteBudget:
-    """At most ``capacity`` bytes reserved at once; ``acquire`` waits (first come, first served).
-
-    One per event loop (per worker). A request never waits for more than the
-    whole budget, so a single huge page always gets through, alone.
-    """
-
-    def __init__(self, capacity: int = 64 * 1024 * 1024) -> None:
-        self.capacity = capacity
-        self.used = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-
-    def would_wait(self, size: int) -> bool:
-        return bool(self._waiters) or self.used + min(size, self.capacity) > self.capacity
-
-    def try_acquire(self, size: int) -> int | None:
-        """Reserve ``size`` bytes now if that needs no wait (what to ``release``), else ``None``.
-
-        The usual case, without creating and awaiting a coroutine for it.
-        """
-        size = min(size, self.capacity)
-        if not self._waiters and self.used + size <= self.capacity:
-            self.used += size
-            return size
-        return None
-
-    async def acquire(self, size: int) -> int:
-        """Reserve ``size`` bytes (capped at the capacity); returns what to ``release``."""
-        size = min(size, self.capacity)
-        now = self.try_acquire(size)
-        if now is not None:
-            return now
-        waiter = asyncio.get_running_loop().create_future()
-        entry = (size, waiter)
-        self._waiters.append(entry)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release(size)  # granted just as the request was cancelled
-            elif entry in self._waiters:
-                self._waiters.remove(entry)
-                self._wake()  # the next in line may fit now
-            raise
-        return size
-
-    def overdraw(self, size: int) -> int:
-        """Reserve ``size`` more bytes without waiting (a body that outgrew its guess)."""
-        self.used += size
-        return size
-
-    def release(self, size: int) -> None:
-        self.used -= size
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.used + self._waiters[0][0] <= self.capacity:
-            size, waiter = self._waiters.pop(0)
-            if not waiter.done():  # a cancelled waiter gets nothing
-                self.used += size
-                waiter.set_result(None)
 
 
 # What a body of unknown length reserves before its first byte is read.
