@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -28,11 +28,15 @@ import yaml
 from .http.headers import TrustedProxies
 from .settings import ConfigError, Section
 
+T = TypeVar("T")
+
 __all__ = [
+    "AdminConfig",
     "BypassConfig",
     "Config",
     "ConfigError",
     "ListenConfig",
+    "LogConfig",
     "ProxyConfig",
     "ServerConfig",
     "SiteConfig",
@@ -74,8 +78,8 @@ class ProxyConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0  # upstream silent for this long → 504
     max_rewrite_bytes: int = 8 * 1024 * 1024  # larger bodies stream through unmodified
-    health_path: str = "/-/rewriteproxy/health"
-    metrics_path: str = "/-/rewriteproxy/metrics"
+    # The response header saying what the proxy did with the answer; None: not sent.
+    outcome_header: str | None = "X-RewriteProxy"
     preserve_host: bool = True  # send the client's Host upstream, so WordPress builds its own URLs
     upstream_connections: int = 256  # per worker; requests beyond wait for one
     # Peers whose X-Forwarded-* and Forwarded headers are believed (loopback, as gunicorn's).
@@ -87,6 +91,20 @@ class ProxyConfig:
     body_buffers_total_bytes: int = 64 * 1024 * 1024  # per worker, all bodies' memory
     temp_files_total_bytes: int = 1024 * 1024 * 1024  # per worker, response bodies on disk
     temp_dir: str | None = None  # where temp files go; None: the system's temp directory
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """The admin listener: /metrics, /health, /ready, once per machine."""
+
+    listen: tuple[str, int] | None = ("127.0.0.1", 9188)  # None: no admin listener
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: str = "text"  # text: common log format and plain lines; json: one object a line
+    level: str = "info"
+    access: bool = True  # one line per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +144,8 @@ class Config:
     inventory: Any  # parsed by rewriteproxy.inventory
     html: Any  # parsed by rewriteproxy.html
     features: Any  # parsed by rewriteproxy.features
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    log: LogConfig = field(default_factory=LogConfig)
     source: str = "<config>"  # the file it came from, for messages
 
 
@@ -180,6 +200,8 @@ def _parse_root(root: Section, source: str) -> Config:
         inventory=parse_inventory(root.section("inventory")),
         html=parse_html_options(root.section("html"), site.uploads_path),
         features=parse_features(root.section("features"), delivery.provider),
+        admin=_parse_admin(root.section("admin")),
+        log=_parse_log(root.section("log")),
         source=source,
     )
 
@@ -235,12 +257,21 @@ def _parse_site(section: Section) -> SiteConfig:
 
 def _parse_proxy(section: Section) -> ProxyConfig:
     d = ProxyConfig()
+    for moved in ("health_path", "metrics_path"):
+        if section.has(moved):
+            raise section.error(
+                moved,
+                "is no longer a key: health, readiness and metrics are served on the admin "
+                "listener (admin.listen, default 127.0.0.1:9188) at /health, /ready and "
+                "/metrics, not on the public port; remove this key",
+            )
     proxy = ProxyConfig(
         connect_timeout=section.number("connect_timeout", d.connect_timeout, minimum=0.01),
         read_timeout=section.number("read_timeout", d.read_timeout, minimum=0.01),
         max_rewrite_bytes=section.integer("max_rewrite_bytes", d.max_rewrite_bytes, minimum=0),
-        health_path=section.parsed("health_path", d.health_path, _abs_path, _A_PATH),
-        metrics_path=section.parsed("metrics_path", d.metrics_path, _abs_path, _A_PATH),
+        outcome_header=_nullable(
+            section, "outcome_header", d.outcome_header, _header_name, "a header name, or null"
+        ),
         preserve_host=section.flag("preserve_host", d.preserve_host),
         upstream_connections=section.integer(
             "upstream_connections", d.upstream_connections, minimum=1
@@ -262,6 +293,54 @@ def _parse_proxy(section: Section) -> ProxyConfig:
     )
     section.done()
     return proxy
+
+
+def _parse_admin(section: Section) -> AdminConfig:
+    d = AdminConfig()
+    admin = AdminConfig(
+        listen=_nullable(
+            section, "listen", d.listen, _host_port, "host:port such as 127.0.0.1:9188, or null"
+        )
+    )
+    section.done()
+    return admin
+
+
+def _parse_log(section: Section) -> LogConfig:
+    d = LogConfig()
+    log = LogConfig(
+        format=section.choice("format", d.format, ("text", "json")),
+        level=section.choice("level", d.level, ("debug", "info", "warning", "error")),
+        access=section.flag("access", d.access),
+    )
+    section.done()
+    return log
+
+
+def _nullable(
+    section: Section, key: str, default: T | None, parse: Callable[[str], T], what: str
+) -> T | None:
+    """``key`` parsed, or ``None`` (the thing turned off) where it is written ``null``."""
+    if section.has(key) and section.optional_str(key) is None:
+        return None
+    return section.parsed(key, default, parse, what)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("not host:port")
+    return host, int(port)
+
+
+def _header_name(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError("not a header name")
+    return value
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _parse_trusted_proxies(section: Section, default: TrustedProxies) -> TrustedProxies:
@@ -309,9 +388,6 @@ def _parse_bypass(section: Section) -> BypassConfig:
 _IDENTIFIER_NAME = re.compile(r"[A-Za-z_][\w.:-]*")
 
 
-_A_PATH = "a path starting with /"
-
-
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -322,12 +398,6 @@ def _http_url(value: str) -> str:
 def _directory(value: str) -> str:
     if value and not os.path.isdir(value):
         raise ValueError("is not a directory")
-    return value
-
-
-def _abs_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError("does not start with /")
     return value
 
 

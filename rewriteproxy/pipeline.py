@@ -23,18 +23,65 @@ from typing import Literal, Protocol
 
 from .http import codings
 
-__all__ = ["BodyRewriter", "Pipeline", "Result", "charset_of", "media_type", "recode"]
+__all__ = [
+    "BodyRewriter",
+    "Pipeline",
+    "Result",
+    "UrlCounts",
+    "charset_of",
+    "media_type",
+    "recode",
+]
+
+
+class UrlCounts:
+    """What one rewrite did with the URLs it was handed, counted as plain integers.
+
+    A rewrite adds to one of these per URL and the proxy adds the totals to its
+    metrics once per page (a metric update per URL would cost more than the URL).
+    ``kept_*``: URLs left as they were, and why.
+    """
+
+    __slots__ = (
+        "cache_hits",
+        "cache_misses",
+        "kept_circuit_open",
+        "kept_missing",
+        "kept_no_delivery_url",
+        "kept_not_an_upload",
+        "rewritten",
+    )
+
+    def __init__(self) -> None:
+        self.rewritten = 0  # upload URLs that now point to the delivery side
+        self.kept_missing = 0  # uploads the inventory does not know (on_missing: keep)
+        self.kept_circuit_open = 0  # uploads whose delivery host is down
+        self.kept_no_delivery_url = 0  # uploads the provider has no URL for
+        self.kept_not_an_upload = 0  # URLs the engine asked about that are not uploads
+        self.cache_hits = 0  # pages served from the page cache
+        self.cache_misses = 0  # pages rewritten afresh (and then kept)
+
+    def add(self, other: UrlCounts) -> None:
+        """Adds the URL counts of ``other`` (a page's, served again), not its cache counts."""
+        self.rewritten += other.rewritten
+        self.kept_missing += other.kept_missing
+        self.kept_circuit_open += other.kept_circuit_open
+        self.kept_no_delivery_url += other.kept_no_delivery_url
+        self.kept_not_an_upload += other.kept_not_an_upload
 
 
 class BodyRewriter(Protocol):
-    """Rewrites one body as sent, in content coding ``coding`` (``""``: none).
+    """Rewrites one body as sent, in content coding ``coding`` (``""``: none), counting
+    what it did with its URLs in ``counts``.
 
     Returns the new body in the same coding, or the input object itself when
     nothing changed; :func:`recode` does the decoding and encoding around the
     rewrite of the plain document.
     """
 
-    def __call__(self, body: bytes, charset: str | None, coding: str) -> bytes: ...
+    def __call__(
+        self, body: bytes, charset: str | None, coding: str, counts: UrlCounts
+    ) -> bytes: ...
 
 
 def recode(
@@ -63,6 +110,7 @@ class Result:
     body: bytes | None = None  # the new encoded body when status == "rewritten"
     seconds: float = 0.0
     error: str | None = None
+    counts: UrlCounts | None = None  # None: no rewriter ran
 
 
 # Both are asked about every response, and a site sends a handful of distinct
@@ -92,15 +140,17 @@ class Pipeline:
         rewriter = self.rewriters.get(media_type(content_type))
         if rewriter is None:
             return Result("unchanged")
+        counts = UrlCounts()
         started = time.perf_counter()
         try:
-            new = rewriter(body, charset_of(content_type), content_encoding)
+            new = rewriter(body, charset_of(content_type), content_encoding, counts)
             if new is body:
-                return Result("unchanged", seconds=time.perf_counter() - started)
+                return Result("unchanged", seconds=time.perf_counter() - started, counts=counts)
         except Exception as exc:  # fail open: the client gets the upstream's bytes
             return Result(
                 "failed",
                 seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}",
+                counts=counts,
             )
-        return Result("rewritten", new, seconds=time.perf_counter() - started)
+        return Result("rewritten", new, seconds=time.perf_counter() - started, counts=counts)

@@ -31,7 +31,7 @@ from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
-from .pipeline import BodyRewriter, Pipeline, recode
+from .pipeline import BodyRewriter, Pipeline, UrlCounts, recode
 
 __all__ = [
     "HTML_TYPES",
@@ -75,6 +75,7 @@ class UrlMapper:
     """
 
     __slots__ = (
+        "_counts",
         "_fixed",
         "_health",
         "_locator",
@@ -100,16 +101,16 @@ class UrlMapper:
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
+        self._counts = UrlCounts()  # read by nobody: see ``recording``
 
     @property
     def generation(self) -> int:
         """Changes whenever a delivery host is blocked or unblocked (see ``RewriteCache``)."""
         return self._health.generation
 
-    def recording(self, answers: Answers) -> UrlMapper:
-        """The same mapper, noting in ``answers`` every inventory answer it used."""
-        if self._fixed:  # answers that never change need no noting
-            return self
+    def recording(self, answers: Answers | None, counts: UrlCounts) -> UrlMapper:
+        """The same mapper, noting in ``answers`` every inventory answer it used (``None``:
+        no noting) and counting in ``counts`` what it did with each URL."""
         lookup = self._lookup
 
         def recorded(key: str) -> FileInfo | None:
@@ -122,9 +123,12 @@ class UrlMapper:
             return info
 
         clone = UrlMapper.__new__(UrlMapper)
-        clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
+        # Answers that never change need no noting.
+        noting = answers is not None and not self._fixed
+        clone._locator, clone._fixed = self._locator, self._fixed
+        clone._lookup = recorded if noting else lookup
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
-        clone._memo, clone._health = self._memo, self._health
+        clone._memo, clone._health, clone._counts = self._memo, self._health, counts
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
@@ -138,16 +142,16 @@ class UrlMapper:
     def __call__(self, url: str, width: int | None = None) -> str | None:
         memo = self._memo
         health = self._health
+        counts = self._counts
         known = memo.get((url, width))
         if known is not None:
             key, was, new = known
             if key is None:
-                return None  # not a local upload
+                counts.kept_not_an_upload += 1
+                return None
             if self._fixed or (info := self._lookup(key)) is was or info == was:
                 # The answer cannot have changed, or has not: only the host's health can.
-                if health.blocking and new is not None and health.blocks(new):
-                    return None
-                return new
+                return self._counted(new, was, health)
         ref = self._locator.parse(url)
         if ref is None:
             new, key, info = None, None, None
@@ -162,8 +166,24 @@ class UrlMapper:
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         memo[(url, width)] = (key, info, new)
-        if health.blocking and new is not None and health.blocks(new):
-            return None  # its host is down: keep the local URL, which WordPress serves
+        if key is None:
+            counts.kept_not_an_upload += 1
+            return None
+        return self._counted(new, info, health)
+
+    def _counted(self, new: str | None, info: FileInfo | None, health: DeliveryHealth) -> str | None:
+        """``new`` unless its host is down (the local URL, which WordPress serves, stays)."""
+        counts = self._counts
+        if new is None:
+            if info is None and not self._rewrite_missing:
+                counts.kept_missing += 1
+            else:
+                counts.kept_no_delivery_url += 1
+            return None
+        if health.blocking and health.blocks(new):
+            counts.kept_circuit_open += 1
+            return None
+        counts.rewritten += 1
         return new
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
@@ -194,6 +214,7 @@ _UNSTABLE = "\0unstable"  # not a key any upload can have (keys come from URL pa
 class _Entry:
     body: bytes  # the input, compared whole on every hit: the key alone proves nothing
     output: bytes | None  # None: the body needed no change
+    counts: UrlCounts  # what the rewrite did with the page's URLs, counted again on each hit
     keys: tuple[str, ...]  # the inventory keys the rewrite asked about, and
     answers: tuple[FileInfo | None, ...]  # the answer it used for each
     generation: int  # of the delivery hosts' health when the rewrite began
@@ -239,15 +260,19 @@ class RewriteCache:
         mapper: UrlMapper,
         rewrite: Callable[[bytes, UrlMapper], bytes],
         coding: str = "",
+        counts: UrlCounts | None = None,
     ) -> bytes:
         """``rewrite(body, mapper)``, or its earlier answer when still valid.
 
         ``body`` may be compressed (``coding``, part of the key); ``rewrite`` then
-        decodes and encodes too, so a hit costs neither.
+        decodes and encodes too, so a hit costs neither. ``counts`` gets what the
+        rewrite did with the URLs (a hit: what the first rewrite did) and whether
+        it was a hit.
         """
+        counts = counts if counts is not None else UrlCounts()
         entries = self._entries
         if entries is None or len(body) > self._max_entry:
-            return rewrite(body, mapper)
+            return rewrite(body, mapper.recording(None, counts))
         key = _key(body, kind, charset, coding)
         with self._lock:
             entry = entries.get(key)
@@ -258,13 +283,18 @@ class RewriteCache:
             and entry.body == body
             and mapper.still_valid(entry.keys, entry.answers)
         ):
+            counts.cache_hits += 1
+            counts.add(entry.counts)
             return body if entry.output is None else entry.output
+        counts.cache_misses += 1
         answers: Answers = {}
-        new = rewrite(body, mapper.recording(answers))
+        page = UrlCounts()
+        new = rewrite(body, mapper.recording(answers, page))
+        counts.add(page)
         if _UNSTABLE not in answers and mapper.generation == generation:
             keys = tuple(answers)
             output = None if new is body else new
-            entry = _Entry(body, output, keys, tuple(answers.values()), generation)
+            entry = _Entry(body, output, page, keys, tuple(answers.values()), generation)
             with self._lock:
                 entries[key] = entry
         return new
@@ -331,7 +361,7 @@ def build_pipeline(
         """A body rewriter: ``rewrite_plain`` on the decoded body, behind the page cache,
         which is keyed on the body as sent (so a hit is neither decoded nor encoded)."""
 
-        def rewrite(body: bytes, charset: str | None, coding: str) -> bytes:
+        def rewrite(body: bytes, charset: str | None, coding: str, counts: UrlCounts) -> bytes:
             return outputs.rewrite(
                 kind,
                 body,
@@ -341,6 +371,7 @@ def build_pipeline(
                     b, coding, lambda plain: rewrite_plain(plain, m, charset), limit
                 ),
                 coding,
+                counts,
             )
 
         return rewrite

@@ -92,6 +92,7 @@ class State:
         inventory = build_inventory(config.inventory)
         health = delivery_health(config, metrics)
         runtime = Runtime.build(config, inventory, health)
+        metrics.delivering_with(config.delivery.provider)
         return cls(runtime, Path(config_path) if config_path else None, metrics)
 
     async def start(self) -> None:
@@ -112,7 +113,7 @@ class State:
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
-            self.metrics.reloads["failed"] += 1
+            self.metrics.reloaded(ok=False)
             log.error("reload failed, keeping the running config: %s", exc)
             return False
         old = self.runtime
@@ -133,7 +134,8 @@ class State:
             await old.inventory.close()
         if health is not old.health:
             await old.health.close()
-        self.metrics.reloads["ok"] += 1
+        self.metrics.delivering_with(config.delivery.provider)
+        self.metrics.reloaded(ok=True)
         log.info("config reloaded from %s (enabled: %s)", self.config_path, config.enabled)
         return True
 
@@ -142,7 +144,7 @@ def delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
     """A new (not started) probe of ``config``'s delivery hosts, counting into ``metrics``."""
 
     def count(transition: Transition) -> None:
-        metrics.circuit_transitions[(transition.host, transition.after)] += 1
+        metrics.circuit_changed(transition.host, transition.after)
 
     return DeliveryHealth(config.delivery.health, on_transition=count)
 

@@ -6,10 +6,10 @@ import gzip
 
 import brotli
 
-from rewriteproxy.pipeline import Pipeline, recode
+from rewriteproxy.pipeline import Pipeline, UrlCounts, recode
 
 
-def shout(body: bytes, charset: str | None, coding: str) -> bytes:
+def shout(body: bytes, charset: str | None, coding: str, counts: UrlCounts) -> bytes:
     """A rewriter that upper-cases "cat", through recode as the real ones do."""
     return recode(
         body, coding, lambda plain: plain.replace(b"cat", b"CAT") if b"cat" in plain else plain
