@@ -26,7 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"rewriteproxy {__version__}")
     parser.add_argument(
-        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="overrides the config's log.level (default: info)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         modules[module.NAME] = module
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level or "INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         return int(modules[args.command].run(args))

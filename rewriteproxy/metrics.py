@@ -31,8 +31,15 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess, values
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
@@ -218,7 +225,7 @@ class Metrics:
         self._duration.observe(seconds)
         self._added.observe(added)
 
-    def bypassed(self, reason: str) -> None:
+    def bypass(self, reason: str) -> None:
         child = self._reasons.get(reason)
         if child is None:
             child = self._reasons[reason] = self._bypassed.labels(reason)
@@ -295,11 +302,14 @@ class Metrics:
         found = self.registry.get_sample_value(name, labels)
         return found if found is not None else 0.0
 
-    def requests(self) -> dict[str, float]:
+    def requests_by_outcome(self) -> dict[str, float]:
         return self._by_label("rewriteproxy_requests_total", "outcome")
 
-    def bypasses(self) -> dict[str, float]:
+    def bypasses_by_reason(self) -> dict[str, float]:
         return self._by_label("rewriteproxy_bypassed_total", "reason")
+
+    def disconnects_by_reason(self) -> dict[str, float]:
+        return self._by_label("rewriteproxy_client_disconnects_total", "reason")
 
     def _by_label(self, sample: str, label: str) -> dict[str, float]:
         return {
@@ -319,7 +329,7 @@ def collect(registry: CollectorRegistry | None) -> list[Metric]:
     worker's files (several), plus the listing's age computed now."""
     if registry is None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     families = list(registry.collect())
     for family in families:
         if family.name == "rewriteproxy_inventory_last_listing_timestamp_seconds":
@@ -343,7 +353,7 @@ def render(families: list[Metric]) -> bytes:
         def collect(self) -> Iterator[Metric]:
             return iter(families)
 
-    return generate_latest(_Families())  # type: ignore[arg-type]
+    return generate_latest(_Families())
 
 
 @contextlib.contextmanager
@@ -357,7 +367,7 @@ def multiprocess_dir() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="rewriteproxy-metrics-")  # mode 0700
     os.environ[MULTIPROC_ENV] = path
     if not getattr(values.ValueClass, "_multiprocess", False):
-        values.ValueClass = values.MultiProcessValue()
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     try:
         yield path
     finally:
@@ -368,4 +378,4 @@ def multiprocess_dir() -> Iterator[str]:
 def forget_worker(pid: int) -> None:
     """Drop the gauges of a worker that exited (its counters stay in the sums)."""
     if in_multiprocess_mode():
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -112,14 +112,15 @@ class UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used (``None``:
         no noting) and counting in ``counts`` what it did with each URL."""
         lookup = self._lookup
+        noted: Answers = answers if answers is not None else {}
 
         def recorded(key: str) -> FileInfo | None:
             info = lookup(key)
-            first = answers.setdefault(key, info)
+            first = noted.setdefault(key, info)
             # Identity first: sources hand out the same object for an unchanged answer,
             # and "!=" on a dataclass always runs its Python-level __eq__.
             if first is not info and first != info:  # changed while the page was rewritten
-                answers[_UNSTABLE] = None
+                noted[_UNSTABLE] = None
             return info
 
         clone = UrlMapper.__new__(UrlMapper)
@@ -171,7 +172,9 @@ class UrlMapper:
             return None
         return self._counted(new, info, health)
 
-    def _counted(self, new: str | None, info: FileInfo | None, health: DeliveryHealth) -> str | None:
+    def _counted(
+        self, new: str | None, info: FileInfo | None, health: DeliveryHealth
+    ) -> str | None:
         """``new`` unless its host is down (the local URL, which WordPress serves, stays)."""
         counts = self._counts
         if new is None:

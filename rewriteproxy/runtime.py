@@ -34,6 +34,7 @@ from .inventory import Inventory, build_inventory
 from .logthrottle import LogThrottle
 from .metrics import Metrics
 from .pipeline import Pipeline
+from .requestlog import AccessLog
 from .rewriting import build_pipeline
 from .upstream import Upstream
 
@@ -81,6 +82,7 @@ class State:
     buffers: Buffers = field(default_factory=Buffers)  # request and response bodies held
     sends: SendWatch = field(default_factory=SendWatch)  # the send timeout of every answer
     logs: LogThrottle = field(default_factory=proxy_logs)  # errors every request may repeat
+    access_log: AccessLog = field(default_factory=lambda: AccessLog(json_lines=False))
     upstream: Upstream = field(init=False)
 
     @classmethod
@@ -93,7 +95,9 @@ class State:
         health = delivery_health(config, metrics)
         runtime = Runtime.build(config, inventory, health)
         metrics.delivering_with(config.delivery.provider)
-        return cls(runtime, Path(config_path) if config_path else None, metrics)
+        state = cls(runtime, Path(config_path) if config_path else None, metrics)
+        state.access_log = AccessLog(json_lines=config.log.format == "json")
+        return state
 
     async def start(self) -> None:
         self.upstream = Upstream(self.runtime.config.upstream, self.runtime.config.proxy)

@@ -515,7 +515,7 @@ async def test_readers_of_content_to_save_back_get_the_upstreams_bytes(start_pro
     ]:
         response = await client.get(path, headers=headers)
         assert await response.read() == PAGE, (path, headers)
-    metrics = client.server.app[STATE].metrics.bypassed
+    metrics = client.server.app[STATE].metrics.bypasses_by_reason()
     assert metrics == {
         "edit-context": 1,
         "authorization": 1,
@@ -1064,18 +1064,15 @@ async def test_a_request_trailer_never_becomes_a_header_of_the_next_request(star
     assert received.count(b"HTTP/1.1 200 OK") == 2
 
 
-# -- endpoints --------------------------------------------------------------------------
+# -- what the public port answers ---------------------------------------------------
 
 
-async def test_health_and_metrics_endpoints(start_proxy):
-    client = await start_proxy(origin(page=html_page))
-    health = await client.get("/-/rewriteproxy/health")
-    assert health.status == 200
-    assert (await health.json())["enabled"] is True
-    await (await client.get("/page")).read()
-    metrics = await (await client.get("/-/rewriteproxy/metrics")).text()
-    assert 'rewriteproxy_requests_total{outcome="rewritten"} 1' in metrics
-    assert "rewriteproxy_enabled 1.0" in metrics
+async def test_the_old_health_and_metrics_paths_are_wordpress_paths_like_any_other(start_proxy):
+    client = await start_proxy(origin(any=html_page))
+    for path in ("/-/rewriteproxy/health", "/-/rewriteproxy/metrics"):
+        response = await client.get(path)
+        assert response.status == 200 and REWRITTEN_SRC in await response.read(), path
+    assert client.server.app[STATE].metrics.requests_by_outcome() == {"rewritten": 2}
 
 
 async def test_the_cdn_base_is_what_the_config_says(start_proxy):

@@ -103,8 +103,11 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-def requests(client: TestClient) -> dict[str, int]:
-    return dict(client.server.app[STATE].metrics.requests)
+def requests(client: TestClient) -> dict[str, float]:
+    """Requests by outcome, and clients gone by reason (counted apart: client_gone and
+    send_timeout)."""
+    metrics = client.server.app[STATE].metrics
+    return {**metrics.requests_by_outcome(), **metrics.disconnects_by_reason()}
 
 
 GET_BIG = b"GET /big HTTP/1.1\r\nHost: wp.test\r\n\r\n"
@@ -209,7 +212,7 @@ async def test_a_client_that_reads_nothing_is_cut_off_after_the_send_timeout(
     state = client.server.app[STATE]
     await until(lambda: not open_files_in(tmp_path), "the temporary file closed")
     assert (state.buffers.memory, state.buffers.disk) == (0, 0)
-    assert "client_disconnect" not in requests(client)
+    assert "client_gone" not in requests(client)
 
 
 async def test_a_client_that_goes_away_is_a_client_disconnect_not_an_upstream_error(
@@ -224,7 +227,7 @@ async def test_a_client_that_goes_away_is_a_client_disconnect_not_an_upstream_er
         sock = await connect(client, GET_BIG)
         await read_head(sock)
         sock.close()  # mid-body, as a load generator stops
-    await until(lambda: requests(client).get("client_disconnect") == 3, "three disconnects")
+    await until(lambda: requests(client).get("client_gone") == 3, "three disconnects")
     assert "upstream_error" not in requests(client)
     assert [r for r in caplog.records if r.name.startswith("rewriteproxy")] == []
     state = client.server.app[STATE]

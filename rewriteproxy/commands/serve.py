@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
+from ..requestlog import configure_logging
 from ..server import (
     ClientConnection,
     Limits,
@@ -58,25 +60,77 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("rewriteproxy: --workers must be at least 1", file=sys.stderr)
         return 2
+    configure_logging(config.log, getattr(args, "log_level", None))
+    # Bound here, before any fork: a port in use is one error at start, not a restart loop.
+    listen = config.admin.listen
+    admin = bind(*listen) if listen is not None else None
 
     def work() -> None:
         from ..allocator import keep_freed_memory
 
         _use_uvloop()
         keep_freed_memory()  # per process: each worker runs this itself
-        asyncio.run(serve(config, args.config, host, port, reuse_port=args.workers > 1))
+        in_process = admin if args.workers == 1 else None
+        asyncio.run(serve(config, args.config, host, port, args.workers > 1, in_process))
 
     if args.workers == 1:
         work()
         return 0
+    from ..metrics import forget_worker, multiprocess_dir
     from ..workers import run_workers
 
-    return run_workers(args.workers, work)
+    def serve_admin() -> None:
+        assert admin is not None
+        asyncio.run(_serve_admin(admin))
+
+    with multiprocess_dir():  # before the first metric exists, in any process
+        return run_workers(
+            args.workers,
+            work,
+            helpers=(serve_admin,) if admin is not None else (),
+            on_exit=forget_worker,
+        )
+
+
+async def _serve_admin(sockets: list[socket.socket]) -> None:
+    """The admin listener of several workers: the sum of their metric files."""
+    from ..admin import create_admin_app, summed_families
+
+    runner = await _start_admin(create_admin_app(summed_families), sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _start_admin(app: web.Application, sockets: list[socket.socket]) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock).start()
+    log.info("admin listener on http://%s/ (/metrics, /health, /ready)", _address(sockets[0]))
+    return runner
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def serve(
-    config: Config, config_path: str | None, host: str, port: int, reuse_port: bool = False
+    config: Config,
+    config_path: str | None,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    admin: list[socket.socket] | None = None,
 ) -> None:
+    """Serve the proxy on ``host:port``, and the admin listener on ``admin`` if given."""
+    from ..admin import create_admin_app, families_of
     from ..app import STATE, create_app, install_reload_signal
 
     loop = asyncio.get_running_loop()
@@ -111,6 +165,9 @@ async def serve(
 
     listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limits, throttle)
     listener.start()
+    admin_runner = None
+    if admin is not None:
+        admin_runner = await _start_admin(create_admin_app(families_of(state)), admin)
     install_reload_signal(state)
     _tune_garbage_collector()
     if not NATIVE:
@@ -137,6 +194,8 @@ async def serve(
     finally:
         listener.close()
         await runner.cleanup()  # finishes requests in flight, then closes
+        if admin_runner is not None:
+            await admin_runner.cleanup()
 
 
 def _tune_garbage_collector() -> None:
