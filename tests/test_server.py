@@ -585,7 +585,7 @@ async def test_every_worker_closes_idle_connections(tmp_path):
         for _ in range(40):  # new connections: the kernel spreads them over the workers
             reader, writer = await server.connect()
             writer.write(HEALTH_REQUEST)
-            status, body = await read_response(reader)
+            status, _ = await read_response(reader)
             assert status == 200
             pid = process_holding(writer.get_extra_info("socket"), children_of(server.process.pid))
             assert pid is not None
