@@ -1133,3 +1133,156 @@ async def test_a_chunked_page_longer_than_the_guess_overdraws_and_gives_it_all_b
     body = await response.read()
     assert REWRITTEN_SRC in body and len(body) > 400_000
     assert budget.used == 0
+
+
+# -- what the answer says about the proxy: outcome header, Server-Timing, request id ----
+
+
+def page_with(
+    body: bytes = PAGE, **headers: str
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/html", headers=headers)
+
+    return page
+
+
+async def test_a_rewritten_page_says_so_and_what_the_rewrite_cost(start_proxy):
+    client = await start_proxy(origin(page=page_with()))
+    response = await client.get("/page")
+    assert REWRITTEN_SRC in await response.read()
+    assert response.headers["X-RewriteProxy"] == "rewritten"
+    timing = re.fullmatch(r"rewrite;dur=(\d+\.\d{3})", response.headers["Server-Timing"])
+    assert timing and float(timing.group(1)) < 10_000
+
+
+async def test_the_rewrite_timing_is_added_to_the_upstream_s_own(start_proxy):
+    client = await start_proxy(origin(page=page_with(**{"Server-Timing": "db;dur=53"})))
+    response = await client.get("/page")
+    assert response.headers.getall("Server-Timing") == [
+        response.headers["Server-Timing"]
+    ]  # one field, both metrics
+    assert response.headers["Server-Timing"].startswith("db;dur=53, rewrite;dur=")
+
+
+async def test_a_page_without_upload_urls_is_unchanged(start_proxy):
+    client = await start_proxy(origin(page=page_with(b"<p>no uploads</p>")))
+    response = await client.get("/page")
+    assert await response.read() == b"<p>no uploads</p>"
+    assert response.headers["X-RewriteProxy"] == "unchanged"
+    assert "rewrite;dur=" in response.headers["Server-Timing"]
+
+
+async def test_a_bypassed_page_says_which_rule_and_has_no_rewrite_timing(start_proxy):
+    client = await start_proxy(origin(page=page_with()))
+    response = await client.get("/page", headers={"Cookie": "wordpress_logged_in_x=1"})
+    assert await response.read() == PAGE
+    assert response.headers["X-RewriteProxy"] == "bypassed; reason=logged-in"
+    assert "Server-Timing" not in response.headers
+
+
+async def test_the_bypass_request_header_and_the_outcome_response_header_share_a_name(
+    start_proxy,
+):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-RewriteProxy"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page))
+    response = await client.get("/page", headers={"X-RewriteProxy": "off"})
+    assert await response.read() == PAGE
+    assert response.headers["X-RewriteProxy"] == "bypassed; reason=header"
+    assert seen == ["off"]  # the request header goes on to WordPress as it came
+
+
+async def test_a_page_whose_rewrite_fails_is_the_original_and_says_failed(start_proxy):
+    broken = gzip.compress(PAGE)[:-12]  # a gzip stream cut short
+    client = await start_proxy(origin(page=page_with(broken, **{"Content-Encoding": "gzip"})))
+    response = await client.get("/page", auto_decompress=False)
+    assert await response.read() == broken
+    assert response.headers["X-RewriteProxy"] == "failed"
+    assert "rewrite;dur=" in response.headers["Server-Timing"]
+
+
+async def test_a_page_over_the_rewrite_limit_says_too_large_known_length_or_not(start_proxy):
+    big = PAGE + b"<!--" + b"x" * 4096 + b"-->"
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(big), 1024):
+            await response.write(big[start : start + 1024])
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(
+        origin(page=page_with(big), chunked=chunked), "proxy: {max_rewrite_bytes: 2048}"
+    )
+    for path in ("/page", "/chunked"):  # refused by its length / found too big while read
+        response = await client.get(path)
+        assert await response.read() == big, path
+        assert response.headers["X-RewriteProxy"] == "too-large", path
+    assert client.server.app[STATE].metrics.requests_by_outcome() == {"too_large": 2}
+
+
+async def test_an_answer_no_rewriter_handles_has_no_outcome_header_even_from_upstream(
+    start_proxy,
+):
+    async def image(request: web.Request) -> web.Response:
+        return web.Response(body=BIG, content_type="image/jpeg", headers={"X-RewriteProxy": "x"})
+
+    client = await start_proxy(origin(image=image))
+    response = await client.get("/image")
+    assert await response.read() == BIG
+    assert "X-RewriteProxy" not in response.headers
+    assert "Server-Timing" not in response.headers
+
+
+async def test_the_outcome_header_can_be_renamed_or_turned_off(start_proxy):
+    renamed = await start_proxy(origin(page=page_with()), "proxy: {outcome_header: X-Cdn-Rewrite}")
+    response = await renamed.get("/page")
+    assert response.headers["X-Cdn-Rewrite"] == "rewritten"
+    assert "X-RewriteProxy" not in response.headers
+    off = await start_proxy(origin(page=page_with()), "proxy: {outcome_header: null}")
+    response = await off.get("/page")
+    assert REWRITTEN_SRC in await response.read()
+    assert "X-RewriteProxy" not in response.headers
+    assert "Server-Timing" in response.headers  # the cost is still shown
+
+
+async def test_a_trusted_peer_s_request_id_goes_to_wordpress_and_back(start_proxy):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page))  # loopback is trusted by default
+    response = await client.get("/page", headers={"X-Request-ID": "lb-7f3a.1"})
+    assert response.headers["X-Request-ID"] == "lb-7f3a.1" and seen == ["lb-7f3a.1"]
+    response = await client.get("/page")  # none given: one is made
+    made = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{16}", made) and seen[-1] == made
+
+
+async def test_an_untrusted_peer_s_request_id_is_replaced(start_proxy):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page), "proxy: {trusted_proxies: []}")
+    response = await client.get("/page", headers={"X-Request-ID": "forged"})
+    made = response.headers["X-Request-ID"]
+    assert made != "forged" and seen == [made]
+
+
+async def test_error_answers_carry_the_request_id_too(start_proxy):
+    client = await start_proxy(f"http://127.0.0.1:{free_port()}")  # nothing listens
+    response = await client.get("/page", headers={"X-Request-ID": "abc"})
+    assert response.status == 502 and response.headers["X-Request-ID"] == "abc"
+    assert "X-RewriteProxy" not in response.headers  # no answer the proxy could rewrite
