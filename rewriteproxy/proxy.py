@@ -144,8 +144,16 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
             record.answer_ready()
         _finish(request, state, record, CLIENT_GONE, 0)
         raise
-    _finish(request, state, record, response.status, response.body_length)
+    _finish(request, state, record, response.status, _body_bytes(request, response, record))
     return response
+
+
+def _body_bytes(request: web.Request, response: web.StreamResponse, record: RequestRecord) -> int:
+    """The body bytes sent (``body_length`` would count the head too)."""
+    if not isinstance(response, web.Response):
+        return record.sent
+    body = response.body
+    return len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
 
 
 def _finish(
@@ -633,9 +641,11 @@ async def _feed(
     sends.watch(send)
     try:
         await response.prepare(request)
+        record: RequestRecord = request[RECORD]
         while piece := await spool.get():
             await response.write(piece)
             send.wrote()
+            record.sent += len(piece)
         await response.write_eof()
         return True
     except SpoolBroken:

@@ -60,6 +60,7 @@ class RequestRecord:
         "outcome",
         "reason",
         "rewrite_seconds",
+        "sent",
         "shown",
         "started",
         "upstream_seconds",
@@ -76,6 +77,7 @@ class RequestRecord:
         # What the outcome header says; None: not an answer the proxy could rewrite.
         self.shown: str | None = None
         self.added = 0.0  # the proxy's own time up to the answer (set when it is ready)
+        self.sent = 0  # body bytes of a streamed answer handed to the socket
 
     def answer_ready(self) -> None:
         """The answer is built: what the proxy added so far is fixed now."""
@@ -92,14 +94,15 @@ def request_id(header: str | None, trusted: bool) -> str:
 class AccessLog:
     """Writes one line per answered request on the ``rewriteproxy.access`` logger."""
 
-    def __init__(self, json_lines: bool) -> None:
+    def __init__(self, json_lines: bool = False, enabled: bool = True) -> None:
         self._log = logging.getLogger("rewriteproxy.access")
         self._json = json_lines
+        self._enabled = enabled
 
     def write(
         self, request: web.BaseRequest, status: int, size: int, record: RequestRecord
     ) -> None:
-        if not self._log.isEnabledFor(logging.INFO):
+        if not self._enabled or not self._log.isEnabledFor(logging.INFO):
             return
         duration = time.perf_counter() - record.started
         if self._json:
@@ -171,7 +174,8 @@ class _TextFormatter(logging.Formatter):
 
 def configure_logging(config: LogConfig, level: str | None = None) -> None:
     """Every line to stderr in ``config.format``; ``level`` (the command line's) overrides
-    ``config.level``; ``config.access: false`` silences the access log."""
+    ``config.level``. The access log is written whatever the level (``log.access``
+    turns it off, in :class:`AccessLog`)."""
     handler = logging.StreamHandler(sys.stderr)
     if config.format == "json":
         handler.setFormatter(JsonFormatter())
@@ -182,5 +186,4 @@ def configure_logging(config: LogConfig, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel((level or config.level).upper())
-    access = logging.getLogger("rewriteproxy.access")
-    access.setLevel(logging.INFO if config.access else logging.CRITICAL + 1)
+    logging.getLogger("rewriteproxy.access").setLevel(logging.INFO)

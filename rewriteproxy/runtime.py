@@ -82,7 +82,7 @@ class State:
     buffers: Buffers = field(default_factory=Buffers)  # request and response bodies held
     sends: SendWatch = field(default_factory=SendWatch)  # the send timeout of every answer
     logs: LogThrottle = field(default_factory=proxy_logs)  # errors every request may repeat
-    access_log: AccessLog = field(default_factory=lambda: AccessLog(json_lines=False))
+    access_log: AccessLog = field(default_factory=AccessLog)  # one line per request
     upstream: Upstream = field(init=False)
 
     @classmethod
@@ -96,7 +96,7 @@ class State:
         runtime = Runtime.build(config, inventory, health)
         metrics.delivering_with(config.delivery.provider)
         state = cls(runtime, Path(config_path) if config_path else None, metrics)
-        state.access_log = AccessLog(json_lines=config.log.format == "json")
+        state.access_log = AccessLog(config.log.format == "json", config.log.access)
         return state
 
     async def start(self) -> None:
