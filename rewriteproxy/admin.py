@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import Metric
 
 from .metrics import collect, render
@@ -59,7 +59,7 @@ def create_admin_app(families: Families) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(
             body=render(families()),
-            headers={"Content-Type": CONTENT_TYPE_LATEST, **_NO_STORE},
+            headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4, **_NO_STORE},
         )
 
     async def health(request: web.Request) -> web.Response:
