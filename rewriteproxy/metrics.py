@@ -158,6 +158,11 @@ class Metrics:
             ["host", "to"],
             registry=registry,
         )
+        self._refreshes = Counter(
+            "rewriteproxy_inventory_refreshes",
+            "Inventory listings that were completed and are now served.",
+            registry=registry,
+        )
         self._refresh_failures = Counter(
             "rewriteproxy_inventory_refresh_failures",
             "Inventory listings that failed (the last good one kept serving).",
@@ -213,7 +218,8 @@ class Metrics:
         self._provider = self._urls_rewritten.labels("none")
         self._kept = {reason: self._urls_kept.labels(reason) for reason in _KEPT_REASONS}
         self._circuit_hosts: set[str] = set()
-        self._inventory_failures: tuple[int, int] = (0, 0)  # (id of the inventory, failures)
+        # (id of the inventory, its refreshes, its failures): a reload's new one counts from 0.
+        self._inventory_seen: tuple[int, int, int] = (0, 0, 0)
 
     # -- once per request ----------------------------------------------------
 
@@ -280,13 +286,16 @@ class Metrics:
         self._inventory_objects.set(stats.get("keys") or 0)
         listed = stats.get("last_refresh")
         self._inventory_listed.set(listed if listed else (time.time() if inventory.ready else 0))
+        refreshes = int(stats.get("refreshes") or 0)
         failures = int(stats.get("refresh_failures") or 0)
-        seen_inventory, seen = self._inventory_failures
+        seen_inventory, seen_refreshes, seen_failures = self._inventory_seen
         if seen_inventory != id(inventory):
-            seen = 0  # a reload built a new inventory, which counts from 0
-        if failures > seen:
-            self._refresh_failures.inc(failures - seen)
-        self._inventory_failures = (id(inventory), failures)
+            seen_refreshes = seen_failures = 0
+        if refreshes > seen_refreshes:
+            self._refreshes.inc(refreshes - seen_refreshes)
+        if failures > seen_failures:
+            self._refresh_failures.inc(failures - seen_failures)
+        self._inventory_seen = (id(inventory), refreshes, failures)
         states = runtime.health.states()
         for host in self._circuit_hosts - states.keys():
             with contextlib.suppress(KeyError):
