@@ -51,8 +51,16 @@ passed on (:mod:`.http.syntax`) is a 502, upstream silent past
 ``proxy.read_timeout`` a 504, a request that cannot be written upstream as it
 is a 400; all short plain-text answers. A client that
 goes away cancels the upstream request (the app runs with handler cancellation)
-and counts as ``client_disconnect`` (``send_timeout`` when the proxy cut it
-off), never as an upstream error.
+and counts in ``rewriteproxy_client_disconnects_total`` (``send_timeout`` when
+the proxy cut it off), apart from the request's outcome and never as an
+upstream error.
+
+Each request has a :class:`~.requestlog.RequestRecord` (in the request's
+mapping, under :data:`RECORD`) that the steps above fill in; once the answer
+is sent it is counted and logged once (:func:`_finish`). :func:`stamp` runs
+as each answer's head is prepared and writes ``X-Request-ID``, the outcome
+header and ``Server-Timing`` from it: what the record says at that moment,
+which for a streamed answer is the decision made before its body was read.
 """
 
 from __future__ import annotations
