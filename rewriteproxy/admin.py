@@ -41,7 +41,7 @@ def families_of(state: State) -> Families:
     """One process's metric families, its gauges sampled afresh at each call."""
 
     def families() -> list[Metric]:
-        state.metrics.sample(state.runtime)
+        state.sample()
         return collect(state.metrics.registry)
 
     return families

@@ -72,7 +72,7 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
 
 async def _sample_forever(state: State) -> None:
     while True:
-        state.metrics.sample(state.runtime)
+        state.sample()
         await asyncio.sleep(SAMPLE_SECONDS)
 
 

@@ -1,11 +1,14 @@
 """The proxy's metrics, kept by ``prometheus_client`` and summed over every worker.
 
 One :class:`Metrics` per worker process holds every metric family (in a
-registry of its own, so tests can build several). Counters and histograms
-are updated once per request, from what the request's
-:class:`~rewriteproxy.requestlog.RequestRecord` and the rewrite's
-:class:`~rewriteproxy.pipeline.UrlCounts` say, never once per URL; the label
-children of the hot families are looked up once and kept in dicts.
+registry of its own, so tests can build several). A request is counted once,
+from what its :class:`~rewriteproxy.requestlog.RequestRecord` and its
+rewrite's :class:`~rewriteproxy.pipeline.UrlCounts` say, never once per URL,
+and into plain integers: :meth:`Metrics.flush` hands them to
+prometheus_client once a second and before every scrape (a prometheus_client
+update costs microseconds, a dozen per request would be a tenth of a cached
+page's time; bench/README.md). The label children of the hot families are
+looked up once and kept in dicts.
 
 Gauges (inventory, delivery circuits, enabled) describe running parts that a
 reload may replace: :meth:`Metrics.sample` copies them from the runtime,
@@ -23,11 +26,13 @@ ready one, the listing's time by the oldest.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
 import tempfile
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -42,9 +47,11 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from .pipeline import UrlCounts
+
 if TYPE_CHECKING:
-    from .pipeline import UrlCounts
-    from .runtime import Runtime
+    from .delivery.health import DeliveryHealth
+    from .inventory import Inventory
 
 __all__ = [
     "CIRCUIT_STATE_VALUES",
@@ -213,10 +220,17 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+        # Once per request, plain additions; flush() hands them to prometheus_client.
+        self._pending: collections.Counter[Counter] = collections.Counter()
+        self._duration_pending = _PendingHistogram(self._duration, _REQUEST_BUCKETS)
+        self._added_pending = _PendingHistogram(self._added, _ADDED_BUCKETS)
+        self._rewrite_pending = _PendingHistogram(self._rewrite, _ADDED_BUCKETS)
         self._outcomes: dict[str, Counter] = {}
         self._reasons: dict[str, Counter] = {}
         self._provider = self._urls_rewritten.labels("none")
         self._kept = {reason: self._urls_kept.labels(reason) for reason in _KEPT_REASONS}
+        self._url_totals = UrlCounts()
+        self._rewritten_bytes_pending = 0
         self._circuit_hosts: set[str] = set()
         # (id of the inventory, its refreshes, its failures): a reload's new one counts from 0.
         self._inventory_seen: tuple[int, int, int] = (0, 0, 0)
@@ -227,33 +241,49 @@ class Metrics:
         child = self._outcomes.get(outcome)
         if child is None:
             child = self._outcomes[outcome] = self._requests.labels(outcome)
-        child.inc()
-        self._duration.observe(seconds)
-        self._added.observe(added)
+        self._pending[child] += 1
+        self._duration_pending.observe(seconds)
+        self._added_pending.observe(added)
 
     def bypass(self, reason: str) -> None:
         child = self._reasons.get(reason)
         if child is None:
             child = self._reasons[reason] = self._bypassed.labels(reason)
-        child.inc()
+        self._pending[child] += 1
 
     def rewrite(self, seconds: float, counts: UrlCounts | None, rewritten_bytes: int) -> None:
-        self._rewrite.observe(seconds)
-        if rewritten_bytes:
-            self._rewritten_bytes.inc(rewritten_bytes)
-        if counts is None:
-            return
-        for value, child in (
-            (counts.rewritten, self._provider),
-            (counts.kept_missing, self._kept["missing"]),
-            (counts.kept_circuit_open, self._kept["circuit_open"]),
-            (counts.kept_no_delivery_url, self._kept["no_delivery_url"]),
-            (counts.kept_not_an_upload, self._kept["not_an_upload"]),
-            (counts.cache_hits, self._cache_hits),
-            (counts.cache_misses, self._cache_misses),
+        self._rewrite_pending.observe(seconds)
+        self._rewritten_bytes_pending += rewritten_bytes
+        if counts is not None:
+            totals = self._url_totals
+            totals.add(counts)
+            totals.cache_hits += counts.cache_hits
+            totals.cache_misses += counts.cache_misses
+
+    def flush(self) -> None:
+        """Add what the requests since the last flush counted to the metric families."""
+        pending = self._pending
+        for metric, amount in pending.items():
+            if amount:
+                metric.inc(amount)
+        pending.clear()
+        totals, self._url_totals = self._url_totals, UrlCounts()
+        kept = self._kept
+        for metric, amount in (
+            (self._provider, totals.rewritten),
+            (kept["missing"], totals.kept_missing),
+            (kept["circuit_open"], totals.kept_circuit_open),
+            (kept["no_delivery_url"], totals.kept_no_delivery_url),
+            (kept["not_an_upload"], totals.kept_not_an_upload),
+            (self._cache_hits, totals.cache_hits),
+            (self._cache_misses, totals.cache_misses),
+            (self._rewritten_bytes, self._rewritten_bytes_pending),
         ):
-            if value:
-                child.inc(value)
+            if amount:
+                metric.inc(amount)
+        self._rewritten_bytes_pending = 0
+        for histogram in (self._duration_pending, self._added_pending, self._rewrite_pending):
+            histogram.flush()
 
     def client_gone(self, timed_out: bool) -> None:
         self._disconnects.labels("send_timeout" if timed_out else "client_gone").inc()
@@ -265,6 +295,7 @@ class Metrics:
 
     def delivering_with(self, provider: str) -> None:
         """The provider that rewritten URLs are counted for from now on."""
+        self.flush()  # what was counted so far was the last provider's
         self._provider = self._urls_rewritten.labels(provider)
 
     def reloaded(self, ok: bool) -> None:
@@ -274,13 +305,15 @@ class Metrics:
         self._transitions.labels(host, state).inc()
 
     def serving(self, up: bool) -> None:
+        self.flush()
         self._workers.set(1 if up else 0)
 
-    def sample(self, runtime: Runtime) -> None:
-        """Copy the running parts' state into the gauges (and new refresh failures)."""
-        inventory = runtime.inventory
+    def sample(self, enabled: bool, inventory: Inventory, health: DeliveryHealth) -> None:
+        """Flush the requests' counts, and copy the running parts' state into the gauges
+        (and new refreshes and refresh failures)."""
+        self.flush()
         stats = inventory.snapshot_stats()
-        self._enabled.set(1 if runtime.config.enabled else 0)
+        self._enabled.set(1 if enabled else 0)
         self._inventory_ready.set(1 if inventory.ready else 0)
         self._inventory_stale.set(1 if inventory.stale else 0)
         self._inventory_objects.set(stats.get("keys") or 0)
@@ -296,7 +329,7 @@ class Metrics:
         if failures > seen_failures:
             self._refresh_failures.inc(failures - seen_failures)
         self._inventory_seen = (id(inventory), refreshes, failures)
-        states = runtime.health.states()
+        states = health.states()
         for host in self._circuit_hosts - states.keys():
             with contextlib.suppress(KeyError):
                 self._circuit.remove(host)
@@ -308,6 +341,7 @@ class Metrics:
 
     def value(self, name: str, **labels: str) -> float:
         """One sample's value in this worker (0 when it was never set)."""
+        self.flush()
         found = self.registry.get_sample_value(name, labels)
         return found if found is not None else 0.0
 
@@ -321,12 +355,45 @@ class Metrics:
         return self._by_label("rewriteproxy_client_disconnects_total", "reason")
 
     def _by_label(self, sample: str, label: str) -> dict[str, float]:
+        self.flush()
         return {
             s.labels[label]: s.value
             for family in self.registry.collect()
             for s in family.samples
             if s.name == sample and s.value
         }
+
+
+class _PendingHistogram:
+    """Observations of one histogram since the last flush, kept as plain bucket counts.
+
+    Handed over through the histogram's buckets and sum (``_buckets``, ``_sum``: the
+    values its own ``observe`` increments; tests/test_admin.py reads the counts back).
+    """
+
+    __slots__ = ("_bounds", "_counts", "_histogram", "_sum")
+
+    def __init__(self, histogram: Histogram, bounds: tuple[float, ...]) -> None:
+        self._histogram = histogram
+        self._bounds = bounds
+        self._counts = [0] * (len(bounds) + 1)  # the last: +Inf
+        self._sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self._counts[bisect_left(self._bounds, value)] += 1  # the first bound >= value
+        self._sum += value
+
+    def flush(self) -> None:
+        counts = self._counts
+        if not any(counts):
+            return
+        buckets = self._histogram._buckets
+        for i, count in enumerate(counts):
+            if count:
+                buckets[i].inc(count)
+                counts[i] = 0
+        self._histogram._sum.inc(self._sum)
+        self._sum = 0.0
 
 
 def in_multiprocess_mode() -> bool:

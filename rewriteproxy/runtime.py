@@ -110,6 +110,11 @@ class State:
         await self.runtime.inventory.close()
         self.rewriter.shutdown(wait=False)
 
+    def sample(self) -> None:
+        """Copy the running parts' state into the metrics (see :meth:`Metrics.sample`)."""
+        runtime = self.runtime
+        self.metrics.sample(runtime.config.enabled, runtime.inventory, runtime.health)
+
     async def reload(self) -> bool:
         """Load the config file again; on any error keep serving the current one."""
         if self.config_path is None:
