@@ -7,7 +7,7 @@ rewrite's :class:`~rewriteproxy.pipeline.UrlCounts` say, never once per URL,
 and into plain integers: :meth:`Metrics.flush` hands them to
 prometheus_client once a second and before every scrape (a prometheus_client
 update costs microseconds, a dozen per request would be a tenth of a cached
-page's time; bench/README.md). The label children of the hot families are
+page's time; docs/performance.md). The label children of the hot families are
 looked up once and kept in dicts.
 
 Gauges (inventory, delivery circuits, enabled) describe running parts that a

@@ -47,7 +47,7 @@ def rewriting_thread() -> ThreadPoolExecutor:
     """The one thread big pages are rewritten in (per worker process).
 
     One, not a pool: rewriting holds the GIL, so more threads add no speed,
-    only more pages' worth of transient memory at once (bench/README.md).
+    only more pages' worth of transient memory at once (docs/performance.md).
     """
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rewriteproxy-rewrite")
 
