@@ -95,6 +95,7 @@ __all__ = ["RECORD", "handle", "stamp"]
 log = logging.getLogger("rewriteproxy.proxy")
 
 RECORD = "rewriteproxy.record"  # the request's RequestRecord, in the request's mapping
+_CLIENT_GONE = "client_gone"  # the outcome of a request its client ended before one was reached
 # A pass-through body of known length up to this size is read whole and sent in one piece.
 _WHOLE_BELOW = 256 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
@@ -150,6 +151,7 @@ async def handle(request: web.Request, state: State) -> web.StreamResponse:
         _count_gone(state, send)
         if not record.added:
             record.answer_ready()
+        record.outcome = record.outcome or _CLIENT_GONE
         _finish(request, state, record, CLIENT_GONE, 0)
         raise
     _finish(request, state, record, response.status, _body_bytes(request, response, record))

@@ -254,6 +254,25 @@ async def test_a_stalled_upload_gets_408_and_never_reaches_the_upstream(
     assert requests(client)["body_timeout"] == 1
 
 
+async def test_an_upload_its_client_abandons_is_a_disconnect_not_a_proxy_failure(
+    start_proxy: StartProxy,
+    origin: Origin,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = await start_proxy(origin.app)
+    caplog.set_level(logging.WARNING, logger="rewriteproxy")
+    for _ in range(2):
+        sock = await connect(client, post(1_000_000, b"abc"))
+        await asyncio.sleep(0.1)  # the proxy is reading the body
+        sock.close()
+    metrics = client.server.app[STATE].metrics
+    await until(lambda: metrics.disconnects_by_reason() == {"client_gone": 2}, "two gone")
+    # The request's outcome too: ended by its client before the proxy reached one.
+    assert metrics.requests_by_outcome() == {"client_gone": 2}
+    assert origin.seen == []
+    assert [r for r in caplog.records if r.name.startswith("rewriteproxy")] == []
+
+
 async def test_stalled_uploads_hold_no_upstream_connection(
     start_proxy: StartProxy, origin: Origin, sockets: list[socket.socket]
 ) -> None:
