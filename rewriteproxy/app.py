@@ -32,7 +32,7 @@ from .config import Config
 from .proxy import handle, stamp
 from .runtime import State
 
-__all__ = ["STATE", "create_app", "install_reload_signal"]
+__all__ = ["STATE", "create_app"]
 
 log = logging.getLogger("rewriteproxy")
 
@@ -83,12 +83,3 @@ async def _last_on_connection_after_a_chunked_body(
     if "Transfer-Encoding" in request.headers:
         response.force_close()  # called before the head is written, after aiohttp set Connection
         response.headers["Connection"] = "close"
-
-
-def install_reload_signal(state: State) -> None:
-    """Reload on SIGHUP (where the platform has it)."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    if hasattr(signal, "SIGHUP"):
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(state.reload()))

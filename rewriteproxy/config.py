@@ -60,6 +60,8 @@ class ServerConfig:
     max_connections: int = 0  # per worker; 0 = derived from the file-descriptor limit
     # Per worker, per client address (IPv6: per /64), trusted_proxies exempt; 0 = no cap.
     max_connections_per_ip: int = 1024
+    # After SIGTERM: how long requests in flight may take to finish before they are cut off.
+    shutdown_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,7 @@ def _parse_server(section: Section) -> ServerConfig:
         max_connections_per_ip=section.integer(
             "max_connections_per_ip", d.max_connections_per_ip, minimum=0
         ),
+        shutdown_timeout=section.number("shutdown_timeout", d.shutdown_timeout, minimum=0),
     )
     section.done()
     return server

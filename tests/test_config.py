@@ -60,6 +60,7 @@ def test_defaults_for_everything_optional():
     assert config.server.keepalive_timeout == 75.0
     assert config.server.max_connections == 0  # derived from the file-descriptor limit
     assert config.server.max_connections_per_ip == 1024
+    assert config.server.shutdown_timeout == 30.0
 
 
 def test_server_keys():
@@ -72,6 +73,7 @@ def test_server_keys():
     assert parse_config(MINIMAL + "server: {max_connections: null}\n").server.max_connections == 0
     per_ip = parse_config(MINIMAL + "server: {max_connections_per_ip: 0}\n").server
     assert per_ip.max_connections_per_ip == 0  # no cap
+    assert parse_config(MINIMAL + "server: {shutdown_timeout: 5}\n").server.shutdown_timeout == 5.0
 
 
 def test_body_limits_and_buffers_have_defaults():

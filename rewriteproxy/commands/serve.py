@@ -1,4 +1,12 @@
-"""``rewriteproxy serve``: run the proxy."""
+"""``rewriteproxy serve``: run the proxy.
+
+Signals: SIGHUP reloads the config; SIGTERM (or SIGINT) stops accepting, lets
+the requests in flight finish for at most ``server.shutdown_timeout`` seconds,
+cuts off what is still running then, and logs one line saying which. Under
+systemd's ``Type=notify`` the service reports ``READY=1`` once it listens,
+``RELOADING=1`` while a reload runs and ``STOPPING=1`` (see
+:mod:`rewriteproxy.notify`).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +20,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.web_server import Server
 
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
+from ..notify import READY, RELOADING, STOPPING, notify
 from ..requestlog import configure_logging
 from ..server import (
     ClientConnection,
@@ -29,12 +39,15 @@ from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..runtime import State
     from ..slots import Slot
 
 NAME = "serve"
 HELP = "run the proxy in front of WordPress (SIGHUP reloads the config)"
 
 log = logging.getLogger("rewriteproxy")
+
+_DRAIN_POLL = 0.05  # seconds between two looks at the connections still open at shutdown
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +144,7 @@ async def serve(
 ) -> None:
     """Serve the proxy on ``host:port``, and the admin listener on ``admin`` if given."""
     from ..admin import create_admin_app, families_of
-    from ..app import STATE, create_app, install_reload_signal
+    from ..app import STATE, create_app
 
     loop = asyncio.get_running_loop()
     throttle = LogThrottle(logging.getLogger("rewriteproxy.server"))
@@ -168,7 +181,7 @@ async def serve(
     admin_runner = None
     if admin is not None:
         admin_runner = await _start_admin(create_admin_app(families_of(state)), admin)
-    install_reload_signal(state)
+    _reload_on_sighup(state)
     _tune_garbage_collector()
     if not NATIVE:
         log.warning(
@@ -186,16 +199,71 @@ async def serve(
         limits().total,
         descriptors,
     )
+    stopped_by: list[str] = []
     stop = asyncio.Event()
+
+    def stopping(sig: signal.Signals) -> None:
+        stopped_by.append(sig.name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping, sig)
+    notify(READY)
     try:
         await stop.wait()
     finally:
+        notify(STOPPING)
         listener.close()
-        await runner.cleanup()  # finishes requests in flight, then closes
+        await _finish_in_flight(
+            server,
+            listener,
+            state.runtime.config.server.shutdown_timeout,
+            stopped_by[0] if stopped_by else "cancellation",
+        )
+        await runner.cleanup()  # the app's own cleanup: upstream pool, inventory, probes
         if admin_runner is not None:
             await admin_runner.cleanup()
+
+
+async def _finish_in_flight(server: Server, listener: Listener, timeout: float, why: str) -> None:
+    """Close idle connections, give requests in flight ``timeout`` seconds, cut off the rest."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    connections = listener.open_connections
+    server.pre_shutdown()  # idle connections close now, busy ones once their answer is sent
+    while listener.open_connections and loop.time() - started < timeout:
+        await asyncio.sleep(_DRAIN_POLL)
+    left = listener.open_connections
+    await server.shutdown(_DRAIN_POLL)  # cancels what still runs and closes its connection
+    log.info(
+        "stopping on %s: %d client connections closed in %.1fs; %s",
+        why,
+        connections,
+        loop.time() - started,
+        f"{left} still busy after {timeout:g}s (server.shutdown_timeout) were cut off"
+        if left
+        else "every request in flight finished",
+    )
+
+
+def _reload_on_sighup(state: State) -> None:
+    """Reload the config on SIGHUP, telling systemd while it runs."""
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[bool]] = set()
+
+    async def reload() -> bool:
+        notify(RELOADING)
+        try:
+            return await state.reload()
+        finally:
+            notify(READY)
+
+    def start() -> None:
+        task = loop.create_task(reload())
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, start)
 
 
 def _tune_garbage_collector() -> None:
