@@ -438,7 +438,9 @@ async def _refetch_and_rewrite(
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
+    asked = time.perf_counter()
     async with state.upstream.request("GET", target, headers) as upstream:
+        request[RECORD].upstream_seconds += time.perf_counter() - asked
         return await _rewrite(request, state, upstream, revalidating, send, mark)
 
 
