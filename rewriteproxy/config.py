@@ -199,7 +199,7 @@ def _parse_root(root: Section, source: str) -> Config:
         proxy=_parse_proxy(root.section("proxy")),
         bypass=_parse_bypass(root.section("bypass")),
         delivery=delivery,
-        inventory=parse_inventory(root.section("inventory")),
+        inventory=parse_inventory(root.section("inventory"), delivery),
         html=parse_html_options(root.section("html"), site.uploads_path),
         features=parse_features(root.section("features"), delivery.provider),
         admin=_parse_admin(root.section("admin")),

@@ -54,6 +54,7 @@ __all__ = [
     "scan",
     "supported",
     "sync",
+    "upload_all",
 ]
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024  # boto3's default multipart threshold and chunk size
@@ -285,7 +286,25 @@ def sync(
     cache_control: str = DEFAULT_CACHE_CONTROL,
     on_done: Callable[[LocalFile, str | None], None] | None = None,
 ) -> SyncResult:
-    """Upload ``files`` with ``jobs`` threads; ``on_done(file, error)`` after each one.
+    """Upload ``files`` with ``jobs`` threads; ``on_done(file, error)`` after each one
+    (see :func:`upload_all`)."""
+    return upload_all(
+        files,
+        lambda local: _upload(client, config, local, part_size, cache_control),
+        jobs=jobs,
+        on_done=on_done,
+    )
+
+
+def upload_all(
+    files: Iterable[LocalFile],
+    upload: Callable[[LocalFile], None],
+    *,
+    jobs: int = 4,
+    on_done: Callable[[LocalFile, str | None], None] | None = None,
+) -> SyncResult:
+    """``upload(file)`` for each of ``files`` in ``jobs`` threads; ``on_done(file, error)``
+    after each one (``error`` is ``None``, or what ``upload`` raised).
 
     ``on_done`` runs in the calling thread; if it raises (or the user presses
     Ctrl-C), no new upload starts, those in flight finish, and the exception
@@ -301,8 +320,7 @@ def sync(
                 local = next(pending, None)
                 if local is None:
                     return
-                future = pool.submit(_upload, client, config, local, part_size, cache_control)
-                running[future] = local
+                running[pool.submit(upload, local)] = local
 
         try:
             submit_more()

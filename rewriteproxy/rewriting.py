@@ -72,6 +72,10 @@ class UrlMapper:
     circuit is asked on every answer, after it, so an open circuit takes
     effect for the next URL and a closed one brings the remembered URLs back.
     Each delivery URL built afresh is reported to ``health`` as a probe target.
+
+    The inventory is asked about the file a URL is delivered from
+    (:meth:`DeliveryProvider.source_key`): for a size Cloudinary derives from
+    its master, the master, whose existence and version the URL depends on.
     """
 
     __slots__ = (
@@ -83,6 +87,7 @@ class UrlMapper:
         "_memo",
         "_provider",
         "_rewrite_missing",
+        "_source_key",
     )
 
     def __init__(
@@ -98,6 +103,7 @@ class UrlMapper:
         self._lookup: Callable[[str], FileInfo | None] = inventory.lookup
         self._fixed = inventory.fixed
         self._provider = provider
+        self._source_key = provider.source_key
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
@@ -129,6 +135,7 @@ class UrlMapper:
         clone._locator, clone._fixed = self._locator, self._fixed
         clone._lookup = recorded if noting else lookup
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
+        clone._source_key = self._source_key
         clone._memo, clone._health, clone._counts = self._memo, self._health, counts
         return clone
 
@@ -157,7 +164,8 @@ class UrlMapper:
         if ref is None:
             new, key, info = None, None, None
         else:
-            key, info = ref.key, self._lookup(ref.key)
+            key = self._source_key(ref.key)
+            info = self._lookup(key)
             if info is None and not self._rewrite_missing:
                 new = None  # not known to exist on the delivery side: keep the local URL
             else:
@@ -194,7 +202,7 @@ class UrlMapper:
         ref = self._locator.parse(url)
         if ref is None:
             return None
-        info = self._lookup(ref.key)
+        info = self._lookup(self._source_key(ref.key))
         if info is None and not self._rewrite_missing:
             return None  # not known to exist on the delivery side: keep the local URL
         health = self._health

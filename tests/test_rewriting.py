@@ -206,6 +206,40 @@ def test_a_url_remembered_from_another_page_follows_the_inventory() -> None:
     assert mapper("http://elsewhere.test/wp-content/uploads/2024/05/a.jpg") is None
 
 
+CLOUDINARY = parse_config(
+    """
+upstream: http://127.0.0.1:9
+site: {hosts: [wp.test]}
+delivery:
+  provider: cloudinary
+  cloudinary: {cloud_name: demo}
+"""
+)
+
+
+def test_a_derived_size_carries_its_masters_version_and_needs_its_master() -> None:
+    # Cloudinary serves photo-300x200.jpg as a transformation of photo.jpg: the sub-size
+    # file's own facts say nothing about the URL, the master's say everything.
+    inventory = ChangingInventory(
+        {
+            "2024/05/photo.jpg": FileInfo(size=9, mtime=1700000000),
+            "2024/05/photo-300x200.jpg": FileInfo(size=1, mtime=1800000000),
+        }
+    )
+    mapper = build_url_mapper(CLOUDINARY, inventory)
+    master = mapper("http://wp.test/wp-content/uploads/2024/05/photo.jpg")
+    size = mapper("http://wp.test/wp-content/uploads/2024/05/photo-300x200.jpg")
+    assert master is not None and "/v1700000000/2024/05/photo.jpg" in master
+    assert size is not None and "/c_lfill,g_center,h_200,w_300/" in size
+    assert "/v1700000000/2024/05/photo.jpg" in size
+    located = mapper.locate("/wp-content/uploads/2024/05/photo-300x200.jpg")
+    assert located is not None and located[1] == FileInfo(size=9, mtime=1700000000)
+    # Without its master on the delivery side, a size stays local like any missing file.
+    del inventory.known["2024/05/photo.jpg"]
+    assert mapper("http://wp.test/wp-content/uploads/2024/05/photo-150x150.jpg") is None
+    assert mapper.locate("/wp-content/uploads/2024/05/photo-150x150.jpg") is None
+
+
 def test_a_compressed_body_that_would_decode_past_max_rewrite_bytes_fails_open() -> None:
     """The size limit holds for what a body decodes to, not only for the bytes as sent."""
     small = parse_config(

@@ -9,13 +9,17 @@ One line per part, in this order, each ``ok``, ``FAILED`` or ``skipped``:
   the REST API's ``Link: <…/wp-json/>; rel="https://api.w.org/"`` header (every
   front-end page since WordPress 4.4), else ``X-Redirect-By: WordPress`` on a
   redirect, else ``/wp-content/`` or ``/wp-includes/`` in the page.
-- **inventory**: the bucket is listed once, as the proxy lists it, and its
-  objects counted; the uploads directory's files are counted. One upload found
-  there (an image where there is one) is the sample for the next lines.
+- **inventory**: the bucket (or the Cloudinary account) is listed once, as the
+  proxy lists it, and its objects counted; the uploads directory's files are
+  counted. One upload found there (an image where there is one) is the sample
+  for the next lines.
 - **delivery**: the delivery URL of that sample, with its version, answers
   below 400 (following redirects). The object exists, so a 404 is a failure.
 - **cloudinary** (provider ``cloudinary`` only): the sample resized, as
   ``srcset`` candidates are, answers too (strict transformations refuse it).
+- **mapping** (Cloudinary upload delivery without ``inventory.cloudinary``, with
+  ``api_key`` and ``api_secret``): the folder's auto-upload mapping, through the
+  Admin API, points at the uploads directory's URL.
 - **circuit**: the running proxy's admin listener (``admin.listen``) reports
   every delivery host's circuit closed in its metrics. No proxy answering
   there is ``skipped``, not a failure: ``check`` may run before ``serve``.
@@ -46,6 +50,12 @@ from ..config import Config, ConfigError, load_config
 from ..delivery import build_delivery
 from ..delivery.base import DeliveryProvider
 from ..delivery.health import CLOSED
+from ..inventory.cloudinary import (
+    CloudinaryInventoryConfig,
+    list_resources,
+    upload_mapping_report,
+    uploads_listed,
+)
 from ..inventory.config import LocalInventoryConfig, S3InventoryConfig
 from ..inventory.local import stat_upload
 from ..inventory.s3 import ListingCancelled, list_bucket, make_client
@@ -140,6 +150,9 @@ async def check(config: Config, timeout: float, listing_timeout: float) -> list[
         results.append(await check_delivery(session, config, provider, sample))
         if config.delivery.provider == "cloudinary":
             results.append(await check_resized(session, config, provider, sample))
+            mapping = await asyncio.to_thread(upload_mapping_report, config, timeout)
+            if mapping is not None:
+                results.append(Result("mapping", OK if mapping.ok else FAILED, mapping.message))
         results.append(await check_circuit(session, config))
     return results
 
@@ -206,7 +219,8 @@ async def check_inventory(
     config: Config, provider: DeliveryProvider, listing_timeout: float
 ) -> tuple[Result, Sample | None]:
     s3, local = config.inventory.s3, config.inventory.local
-    if s3 is None and local is None:
+    cloudinary = config.inventory.cloudinary
+    if s3 is None and local is None and cloudinary is None:
         return Result(
             "inventory", SKIPPED, "none configured: every upload counts as existing"
         ), None
@@ -221,6 +235,14 @@ async def check_inventory(
             return Result("inventory", FAILED, f"{where} cannot be listed: {describe(exc)}"), None
         parts.append(f"{where} lists {count} objects")
         facts["bucket"] = {"url": where, "objects": count}
+    if cloudinary is not None:
+        where = f"Cloudinary {cloudinary.account.cloud_name}/{cloudinary.account.folder}"
+        try:
+            count, sample = await _list_cloudinary(cloudinary, provider, config, listing_timeout)
+        except Exception as exc:  # whatever the Admin API or the network said, in one line
+            return Result("inventory", FAILED, f"{where} cannot be listed: {describe(exc)}"), None
+        parts.append(f"{where} lists {count} assets")
+        facts["cloudinary"] = {"account": where, "assets": count}
     if local is not None:
         try:
             count, found = await asyncio.to_thread(_walk_uploads, local, provider, config)
@@ -230,7 +252,7 @@ async def check_inventory(
             ), None
         parts.append(f"{local.path} holds {count} files")
         facts["local"] = {"path": local.path, "files": count}
-        sample = sample if s3 is not None else found
+        sample = sample if s3 is not None or cloudinary is not None else found
     if sample is not None:
         facts["sample"] = sample.key
     return Result("inventory", OK, "; ".join(parts), facts), sample
@@ -252,6 +274,24 @@ async def _list_bucket(
         stop.set()  # the thread stops at the next page
         raise TimeoutError(f"not done within {seconds:g}s (--listing-timeout)") from None
     except ListingCancelled:  # pragma: no cover - only after the timeout above
+        raise TimeoutError(f"not done within {seconds:g}s (--listing-timeout)") from None
+
+
+async def _list_cloudinary(
+    source: CloudinaryInventoryConfig, provider: DeliveryProvider, config: Config, seconds: float
+) -> tuple[int, Sample | None]:
+    stop = threading.Event()
+
+    def listing() -> tuple[int, Sample | None]:
+        listed = list_resources(source, cancelled=stop.is_set).listing
+        known = dict(itertools.islice(uploads_listed(listed, source.account), _SAMPLE_FROM))
+        key = pick_sample(known, provider, config)
+        return len(listed), None if key is None else Sample(key, known[key])
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(listing), seconds)
+    except TimeoutError:
+        stop.set()  # the thread stops at the next page
         raise TimeoutError(f"not done within {seconds:g}s (--listing-timeout)") from None
 
 
@@ -426,7 +466,12 @@ def iso_time(epoch: float | None) -> str | None:
 
 
 def _inventory_kind(config: Config) -> str:
-    names = [n for n, c in (("s3", config.inventory.s3), ("local", config.inventory.local)) if c]
+    sources = (
+        ("s3", config.inventory.s3),
+        ("cloudinary", config.inventory.cloudinary),
+        ("local", config.inventory.local),
+    )
+    names = [n for n, c in sources if c]
     return " + ".join(names) or "none"
 
 

@@ -82,6 +82,13 @@ class DeliveryProvider(abc.ABC):
     def owns(self, url: str) -> bool:
         """True if ``url`` is already on the delivery side (rewriting it again would be wrong)."""
 
+    def source_key(self, key: str) -> str:
+        """The upload key of the file that ``key`` is delivered from, so the inventory is
+        asked about that file (whether it exists, and its version): ``key`` itself,
+        unless the provider serves it as a transformation of another file (Cloudinary
+        delivers a WordPress size from its master)."""
+        return key
+
 
 class NullDelivery(DeliveryProvider):
     """Keeps every local URL: the default provider, and the test double."""

@@ -10,13 +10,18 @@ Mapping a local upload (path below the uploads base, percent-decoded) to
 Cloudinary:
 
 - **Resource type** by extension: ``image_formats`` are images,
-  ``video_formats`` videos; anything else (PDF, ZIP…) stays local
-  (``other_files: local``, ``None``) or is a ``raw`` upload whose public ID
-  keeps its extension (``other_files: raw``, upload delivery only: fetch
-  cannot serve raw files).
+  ``video_formats`` videos, ``audio_formats`` audio, which Cloudinary keeps
+  and serves as the ``video`` resource type (with ``audio_transformation``,
+  none by default: ``f_auto`` would pick a video format); anything else (PDF,
+  ZIP…) stays local (``other_files: local``, ``None``) or is a ``raw`` upload
+  whose public ID keeps its extension (``other_files: raw``, upload delivery
+  only: fetch cannot serve raw files).
 - **Delivery type** ``upload``: public ID = ``folder`` + path without
-  extension, format = extension. ``fetch``: Cloudinary fetches
-  ``origin_base_url`` + path itself; nothing needs uploading.
+  extension, format = extension (:meth:`CloudinaryDelivery.stored_asset`, which
+  ``sync`` and the Cloudinary inventory use too). ``fetch``: Cloudinary
+  fetches ``origin_base_url`` + path itself; nothing needs uploading.
+  A converter's sibling ``photo.jpg.webp`` is a file of its own (public ID
+  ``photo.jpg``, format ``webp``), never ``photo.jpg`` itself.
 - **WordPress sizes** (``derive_originals``): ``photo-300x200.jpg`` is served
   from the master ``photo.jpg`` with ``c_lfill,g_center,h_200,w_300``:
   exactly 300x200 like WordPress's file whether WordPress cropped or scaled
@@ -34,7 +39,10 @@ Cloudinary:
   transformation and no size at all (rasterising would break it); GIFs get
   ``fl_animated`` so ``f_auto`` picks an animated format.
 - **Version**: ``v<mtime>`` when the inventory knows the file's modification
-  time, else ``fallback_version`` (default: none). Cloudinary serves the
+  time (the Cloudinary inventory reports the asset's own version there), else
+  ``fallback_version`` (default: none). A WordPress size is delivered from its
+  master, so it carries the master's version (:meth:`source_key` tells the
+  caller which file to ask the inventory about). Cloudinary serves the
   current file for any version number; the number only changes the URL, so
   CDN caches cannot serve a replaced file. With fetch delivery the version is
   a query parameter on the origin URL instead (a new origin URL makes
@@ -56,6 +64,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from rewriteproxy.delivery.base import (
@@ -75,8 +84,10 @@ from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
 from rewriteproxy.settings import Section
 
 __all__ = [
+    "DEFAULT_AUDIO_FORMATS",
     "DEFAULT_IMAGE_FORMATS",
     "DEFAULT_VIDEO_FORMATS",
+    "Asset",
     "CloudinaryConfig",
     "CloudinaryDelivery",
     "parse_cloudinary",
@@ -102,9 +113,12 @@ DEFAULT_IMAGE_FORMATS = (
     "svg",
 )
 DEFAULT_VIDEO_FORMATS = ("mp4", "m4v", "webm", "mov", "ogv", "avi", "mkv", "3gp")
+# Cloudinary stores audio as the video resource type.
+DEFAULT_AUDIO_FORMATS = ("mp3", "m4a", "ogg", "oga", "wav", "flac", "aac")
 
 # Kinds of file, decided once per extension: they select transformation rules.
-_IMAGE, _GIF, _SVG, _VIDEO = "image", "gif", "svg", "video"
+_IMAGE, _GIF, _SVG, _VIDEO, _AUDIO = "image", "gif", "svg", "video", "audio"
+_RESOURCE_TYPES = {_IMAGE: "image", _GIF: "image", _SVG: "image", _VIDEO: "video", _AUDIO: "video"}
 
 _name = matching(r"[A-Za-z0-9_-]+", "letters, digits, _ and -")
 _gravity = matching(r"[a-z_]+(:[a-z_0-9]+)*", "such as center, north or auto")
@@ -125,8 +139,10 @@ class CloudinaryConfig:
     transformation: str = DEFAULT_TRANSFORMATION
     video_transformation: str = DEFAULT_TRANSFORMATION
     gif_transformation: str = "f_auto,fl_animated,q_auto"
+    audio_transformation: str = ""
     image_formats: tuple[str, ...] = DEFAULT_IMAGE_FORMATS
     video_formats: tuple[str, ...] = DEFAULT_VIDEO_FORMATS
+    audio_formats: tuple[str, ...] = DEFAULT_AUDIO_FORMATS
     other_files: str = "local"
     derive_originals: bool = True
     crop_gravity: str = "center"
@@ -140,6 +156,13 @@ class CloudinaryConfig:
     long_url_signature: bool = False
     seo_suffix: bool = False
     fallback_version: int | None = None
+    # The account's API credentials, for the inventory, sync and check (never for URLs).
+    api_key: str | None = field(default=None, repr=False)
+    api_base_url: str | None = None  # the SDK's upload_prefix; None: https://api.cloudinary.com
+
+    @property
+    def has_api_credentials(self) -> bool:
+        return self.api_key is not None and self.api_secret is not None
 
 
 def _transformation(value: str) -> str:
@@ -167,6 +190,10 @@ def _fallback_version(value: str) -> int | None:
     return int(value)
 
 
+def _api_base(value: str) -> str:
+    return base_url(value).rstrip("/")  # the SDK appends "/v1_1/<cloud>/..."
+
+
 def _formats(section: Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f.lower().lstrip(".") for f in section.texts(key, default))
 
@@ -188,8 +215,12 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     gif = section.parsed(
         "gif_transformation", gif_default, _transformation, "a Cloudinary transformation"
     )
+    audio = section.parsed(
+        "audio_transformation", "", _transformation, "a Cloudinary transformation"
+    )
     image_formats = _formats(section, "image_formats", DEFAULT_IMAGE_FORMATS)
     video_formats = _formats(section, "video_formats", DEFAULT_VIDEO_FORMATS)
+    audio_formats = _formats(section, "audio_formats", DEFAULT_AUDIO_FORMATS)
     other_files = section.choice("other_files", "local", ("local", "raw"))
     derive = section.flag("derive_originals", True)
     gravity = section.parsed("crop_gravity", "center", _gravity, "a Cloudinary gravity")
@@ -202,6 +233,8 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
     api_secret = section.secret("api_secret")
     long_signature = section.flag("long_url_signature", False)
     seo_suffix = section.flag("seo_suffix", False)
+    api_key = section.secret("api_key")
+    api_base = section.parsed("api_base_url", None, _api_base, "an http(s) URL")
     fallback_text = section.text("fallback_version", "none")  # YAML gives 1 or "none"
     try:
         fallback = _fallback_version(fallback_text)
@@ -229,6 +262,8 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
         )
     if set(image_formats) & set(video_formats):
         raise section.error("video_formats", "an extension cannot be both image and video")
+    if set(audio_formats) & (set(image_formats) | set(video_formats)):
+        raise section.error("audio_formats", "an extension cannot be audio and also image or video")
     return CloudinaryConfig(
         cloud_name=cloud_name,
         delivery_type=delivery_type,
@@ -237,8 +272,10 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
         transformation=transformation,
         video_transformation=video,
         gif_transformation=gif,
+        audio_transformation=audio,
         image_formats=image_formats,
         video_formats=video_formats,
+        audio_formats=audio_formats,
         other_files=other_files,
         derive_originals=derive,
         crop_gravity=gravity,
@@ -252,7 +289,16 @@ def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
         long_url_signature=long_signature,
         seo_suffix=seo_suffix,
         fallback_version=fallback,
+        api_key=api_key,
+        api_base_url=api_base,
     )
+
+
+def _extension(key: str) -> str:
+    """As :attr:`UploadRef.extension`, for a key."""
+    name = key.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot + 1 :].lower() if dot > 0 else ""
 
 
 def smart_escape(text: str) -> str:
@@ -277,6 +323,20 @@ def url_prefix(config: CloudinaryConfig) -> str:
     return prefix + "/" + cloud if shared else prefix
 
 
+class Asset(NamedTuple):
+    """Where one file is kept in Cloudinary, with upload delivery: where ``sync`` puts it
+    and what the inventory looks for.
+
+    ``public_id`` includes the folder and is un-escaped as the URL's public ID
+    is; ``format`` is the extension (lower case), ``""`` for raw files, whose
+    public ID keeps it.
+    """
+
+    resource_type: str  # image | video | raw
+    public_id: str
+    format: str
+
+
 class CloudinaryDelivery(CachedProvider):
     name = "cloudinary"
     transforms = True
@@ -293,8 +353,10 @@ class CloudinaryDelivery(CachedProvider):
         self._param = versioning.param
         self._fetch_versions = versioning.style != "none"
         self._derive = config.derive_originals
+        self._raw = config.other_files == "raw" and not self._fetch
         self._kinds: dict[str, str] = {ext: _IMAGE for ext in config.image_formats}
         self._kinds.update({ext: _VIDEO for ext in config.video_formats})
+        self._kinds.update({ext: _AUDIO for ext in config.audio_formats})
         if "gif" in self._kinds and self._kinds["gif"] == _IMAGE:
             self._kinds["gif"] = _GIF
         if "svg" in self._kinds and self._kinds["svg"] == _IMAGE:
@@ -304,10 +366,38 @@ class CloudinaryDelivery(CachedProvider):
             _GIF: config.gif_transformation,
             _SVG: "",
             _VIDEO: config.video_transformation,
+            _AUDIO: config.audio_transformation,
         }
+
+    @property
+    def config(self) -> CloudinaryConfig:
+        return self._config
 
     def owns(self, url: str) -> bool:
         return without_scheme(url).startswith(self._owned)
+
+    def source_key(self, key: str) -> str:
+        """The master of a WordPress size (delivered from it), else ``key`` itself."""
+        if not self._derive:
+            return key
+        if self._kinds.get(_extension(key)) not in (_IMAGE, _GIF):
+            return key
+        variant = wordpress_variant(key)
+        return key if variant is None else variant.original_path
+
+    def stored_asset(self, key: str) -> Asset | None:
+        """Where the file ``key`` itself is kept in Cloudinary (no WordPress size is derived
+        here: ask :meth:`source_key` first); ``None`` for a file that stays local, and
+        for every file with fetch delivery (nothing is uploaded)."""
+        if self._fetch:
+            return None
+        extension = _extension(key)
+        kind = self._kinds.get(extension)
+        if kind is None:
+            if self._raw and extension:
+                return Asset("raw", self._public_id(key), "")
+            return None
+        return Asset(_RESOURCE_TYPES[kind], self._public_id(key[: -len(extension) - 1]), extension)
 
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
         return self._build(ref, info, width, None)
@@ -326,6 +416,11 @@ class CloudinaryDelivery(CachedProvider):
         key = (ref.path, ref.query, ref.fragment, info, width, transformation)
         return self.remembered(key, lambda: self._build(ref, info, width, transformation))
 
+    def _public_id(self, path: str) -> str:
+        # The SDK un-escapes public IDs before escaping them into the URL; doing the same
+        # keeps the URLs equal (a public ID is never stored percent-encoded).
+        return unquote(_DUPLICATE_SLASHES.sub(r"\1/", self._folder + path))
+
     def _build(
         self,
         ref: UploadRef,
@@ -335,8 +430,8 @@ class CloudinaryDelivery(CachedProvider):
     ) -> str | None:
         kind = self._kinds.get(ref.extension)
         if kind is None:
-            if self._config.other_files == "raw" and not self._fetch and ref.extension:
-                return self._url("raw", "upload", "", self._folder + ref.key, None, info, ref)
+            if self._raw and ref.extension:
+                return self._url("raw", "upload", "", self._public_id(ref.key), None, info, ref)
             return None  # kept local
         key, steps = self._size_steps(kind, ref.key, width)
         configured = self._transformations[kind]
@@ -344,7 +439,7 @@ class CloudinaryDelivery(CachedProvider):
             configured = transformation_override
         if configured:
             steps.append(configured)
-        resource_type = "video" if kind == _VIDEO else "image"
+        resource_type = _RESOURCE_TYPES[kind]
         transformation = "/".join(steps)
         if self._fetch:
             token = version_token(info) if self._fetch_versions else None
@@ -352,7 +447,7 @@ class CloudinaryDelivery(CachedProvider):
             origin += with_query("", self._param, token)
             return self._url(resource_type, "fetch", transformation, origin, None, None, ref)
         dot = key.rfind(".")
-        public_id, format_ = self._folder + key[:dot], key[dot + 1 :].lower()
+        public_id, format_ = self._public_id(key[:dot]), key[dot + 1 :].lower()
         return self._url(resource_type, "upload", transformation, public_id, format_, info, ref)
 
     def _size_steps(self, kind: str, key: str, width: int | None) -> tuple[str, list[str]]:
@@ -371,7 +466,7 @@ class CloudinaryDelivery(CachedProvider):
                     f"c_lfill,g_{self._config.crop_gravity},h_{variant.height},w_{variant.width}"
                 )
                 own_width = variant.width
-        if width is None or width < 1 or kind == _SVG:
+        if width is None or width < 1 or kind in (_SVG, _AUDIO):
             return key, steps
         if own_width is None or width < own_width:  # never wider than the variant itself
             steps.append(f"c_limit,w_{width}")
@@ -389,14 +484,11 @@ class CloudinaryDelivery(CachedProvider):
     ) -> str:
         """Assemble the URL as the SDK does: prefix/type/signature/transformation/version/source."""
         config = self._config
-        source = _DUPLICATE_SLASHES.sub(r"\1/", source)
         if delivery_type == "fetch":
-            source = to_sign = smart_escape(source)
+            source = to_sign = smart_escape(_DUPLICATE_SLASHES.sub(r"\1/", source))
             version = None
-        else:
-            # The SDK un-escapes public IDs before escaping them; doing the same
-            # keeps the URLs equal (a public ID is never stored percent-encoded).
-            source = to_sign = smart_escape(unquote(source))
+        else:  # a public ID, from _public_id
+            source = to_sign = smart_escape(source)
             if config.seo_suffix and resource_type == "image":
                 stem = source.rsplit("/", 1)[-1]
                 source += "/" + stem.replace(".", "-")

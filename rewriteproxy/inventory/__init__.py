@@ -2,10 +2,11 @@
 
 See :mod:`.base` for the contract the rewriter calls (``lookup(key)``),
 :mod:`.config` for the ``inventory:`` section, and :mod:`.registry` for how
-the sources (``s3``, ``local``) are put together.
+the sources (``s3``, ``cloudinary``, ``local``) are put together.
 """
 
 from .base import Inventory, NullInventory
+from .cloudinary import CloudinaryInventory, CloudinaryInventoryConfig
 from .combined import CombinedInventory
 from .config import (
     InventoryConfig,
@@ -19,6 +20,8 @@ from .s3 import S3Inventory
 
 __all__ = [
     "SOURCES",
+    "CloudinaryInventory",
+    "CloudinaryInventoryConfig",
     "CombinedInventory",
     "Inventory",
     "InventoryConfig",

@@ -5,9 +5,10 @@
     inventory:
       s3:    {bucket: media, prefix: wp-content/uploads/, ...}   # optional
       local: {path: /var/www/html/wp-content/uploads}             # optional
+      cloudinary: {refresh_seconds: 3600}    # optional, instead of s3 (see .cloudinary)
       on_missing: local                                           # local | rewrite
 
-With neither source configured the proxy has no inventory: every upload counts
+With no source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
 Every key, its default and its meaning is listed in docs/inventory.md; the
 defaults live here and nowhere else.
@@ -16,8 +17,10 @@ defaults live here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..settings import Section
+from .cloudinary import CloudinaryInventoryConfig, parse_cloudinary_inventory
 
 __all__ = [
     "ON_MISSING",
@@ -78,6 +81,7 @@ class InventoryConfig:
     s3: S3InventoryConfig | None = None
     local: LocalInventoryConfig | None = None
     on_missing: str = "local"  # one of ON_MISSING
+    cloudinary: CloudinaryInventoryConfig | None = None
 
     @property
     def rewrite_missing(self) -> bool:
@@ -137,11 +141,21 @@ def parse_local(section: Section) -> LocalInventoryConfig:
     return config
 
 
-def parse_inventory(section: Section) -> InventoryConfig:
+def parse_inventory(section: Section, delivery: Any = None) -> InventoryConfig:
+    """Read ``inventory``; ``delivery`` (the parsed ``delivery`` section) names the
+    Cloudinary account that ``inventory.cloudinary`` lists."""
     s3 = parse_s3(section.section("s3")) if section.has("s3") else None
     local = parse_local(section.section("local")) if section.has("local") else None
+    cloudinary = None
+    if section.has("cloudinary"):
+        if s3 is not None:
+            raise section.error("cloudinary", "cannot be combined with inventory.s3")
+        cloudinary = parse_cloudinary_inventory(section, delivery)
     config = InventoryConfig(
-        s3=s3, local=local, on_missing=section.choice("on_missing", "local", ON_MISSING)
+        s3=s3,
+        local=local,
+        on_missing=section.choice("on_missing", "local", ON_MISSING),
+        cloudinary=cloudinary,
     )
     section.done()
     return config

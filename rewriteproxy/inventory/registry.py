@@ -2,7 +2,8 @@
 
 Sources are registered by name (the key under ``inventory:``); nothing is
 loaded from dotted paths. With no source the result is :class:`NullInventory`;
-with ``s3`` and ``local`` together, :class:`~.combined.CombinedInventory`.
+with ``s3`` (or ``cloudinary``) and ``local`` together,
+:class:`~.combined.CombinedInventory`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from .base import Inventory, NullInventory
+from .cloudinary import CloudinaryInventory
 from .combined import CombinedInventory
 from .config import InventoryConfig
 from .local import LocalInventory
@@ -23,6 +25,7 @@ __all__ = ["SOURCES", "build_inventory"]
 SOURCES: dict[str, Callable[[Any, Executor | None], Inventory]] = {
     "s3": lambda config, executor: S3Inventory(config, executor),
     "local": lambda config, _executor: LocalInventory(config),
+    "cloudinary": lambda config, executor: CloudinaryInventory(config, executor),
 }
 
 
@@ -30,11 +33,16 @@ def build_inventory(config: InventoryConfig, executor: Executor | None = None) -
     """The inventory for ``config`` (not started: the caller awaits ``start()``)."""
     built = {
         name: SOURCES[name](source, executor)
-        for name, source in (("s3", config.s3), ("local", config.local))
+        for name, source in (
+            ("s3", config.s3),
+            ("cloudinary", config.cloudinary),
+            ("local", config.local),
+        )
         if source is not None
     }
-    if "s3" in built and "local" in built:
-        return CombinedInventory(built["s3"], built["local"])
+    remote = built.get("s3") or built.get("cloudinary")
+    if remote is not None and "local" in built:
+        return CombinedInventory(remote, built["local"])
     if built:
         return next(iter(built.values()))
     return NullInventory()

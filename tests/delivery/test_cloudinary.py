@@ -9,7 +9,7 @@ transformation, version and options that the rules say the URL stands for.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import cloudinary
 import cloudinary.utils
@@ -136,6 +136,65 @@ def test_videos_are_video_resources_with_their_own_transformation() -> None:
         cld(video_transformation="").url_for(ref("clip-640x360.webm"))
         == f"{RES}/video/upload/wp/clip-640x360.webm"
     )
+
+
+def test_audio_is_a_video_resource_delivered_as_it_is() -> None:
+    for name in ("song.mp3", "voice.m4a", "take.ogg", "raw.wav", "hi.flac", "x.aac"):
+        stem, format_ = name.split(".")
+        assert cld().url_for(ref("2024/05/" + name), MTIME, 300) == (
+            f"{RES}/video/upload/v1700000000/wp/2024/05/{stem}.{format_}"
+        )
+    assert (
+        cld(audio_transformation="q_auto").url_for(ref("song.mp3"))
+        == f"{RES}/video/upload/q_auto/wp/song.mp3"
+    )
+    assert cld(audio_formats=[]).url_for(ref("song.mp3")) is None
+
+
+def test_a_converters_sibling_is_its_own_file_not_the_original() -> None:
+    # WebP Express and EWWW write photo.jpg.webp beside photo.jpg: other bytes, other asset.
+    delivery = cld()
+    assert delivery.url_for(ref("2024/05/photo.jpg.webp"), MTIME) == (
+        f"{RES}/image/upload/f_auto,q_auto/v1700000000/wp/2024/05/photo.jpg.webp"
+    )
+    assert delivery.url_for(ref("2024/05/photo-300x200.jpg.webp")) == (
+        f"{RES}/image/upload/f_auto,q_auto/wp/2024/05/photo-300x200.jpg.webp"
+    )
+    assert delivery.source_key("2024/05/photo-300x200.jpg.webp") == "2024/05/photo-300x200.jpg.webp"
+    assert delivery.stored_asset("2024/05/photo.jpg.webp") == (
+        "image",
+        "wp/2024/05/photo.jpg",
+        "webp",
+    )
+    assert delivery.stored_asset("2024/05/photo.jpg") == ("image", "wp/2024/05/photo", "jpg")
+
+
+def test_a_size_is_delivered_from_its_master_so_the_inventory_is_asked_about_the_master() -> None:
+    delivery = cld()
+    assert delivery.source_key("2024/05/photo-300x200.jpg") == "2024/05/photo.jpg"
+    assert delivery.source_key("2024/05/photo-scaled.jpg") == "2024/05/photo.jpg"
+    assert delivery.source_key("2024/05/photo.jpg") == "2024/05/photo.jpg"
+    # Only images are sized by WordPress, and SVGs are never derived.
+    assert delivery.source_key("clip-640x360.webm") == "clip-640x360.webm"
+    assert delivery.source_key("logo-300x200.svg") == "logo-300x200.svg"
+    assert delivery.source_key("report-1x2.pdf") == "report-1x2.pdf"
+    assert cld(derive_originals=False).source_key("photo-300x200.jpg") == "photo-300x200.jpg"
+    # Derived once, as the URL is: the master of a-10x10-20x20.jpg is the file a-10x10.jpg.
+    assert delivery.source_key("a-10x10-20x20.jpg") == "a-10x10.jpg"
+    assert delivery.stored_asset("a-10x10.jpg") == ("image", "wp/a-10x10", "jpg")
+
+
+def test_stored_assets_by_kind() -> None:
+    assert cld().stored_asset("2024/05/song.mp3") == ("video", "wp/2024/05/song", "mp3")
+    assert cld().stored_asset("docs/report.pdf") is None
+    assert cld().stored_asset("README") is None
+    assert cld(other_files="raw").stored_asset("docs/report.pdf") == (
+        "raw",
+        "wp/docs/report.pdf",
+        "",
+    )
+    assert cld(folder="").stored_asset("a/b.JPG") == ("image", "a/b", "jpg")
+    assert cld(delivery_type="fetch").stored_asset("a.jpg") is None
 
 
 def test_other_files_stay_local_or_are_raw_uploads() -> None:
@@ -271,8 +330,19 @@ FILES: dict[str, tuple[str, str, str, list[dict[str, Any]], int | None, dict[str
     "2024/05/clip-640x360.webm": ("video", "2024/05/clip-640x360", "webm", [], None, AUTO),
     "2024/05/logo.svg": ("image", "2024/05/logo", "svg", [], None, None),
     "2024/05/anim-150x150.gif": ("image", "2024/05/anim", "gif", [FILL(150, 150)], 150, ANIMATED),
+    "2024/05/song.mp3": ("video", "2024/05/song", "mp3", [], None, None),
+    "2024/05/photo.jpg.webp": ("image", "2024/05/photo.jpg", "webp", [], None, AUTO),
+    "2024/05/photo-300x200.jpg.webp": (
+        "image",
+        "2024/05/photo-300x200.jpg",
+        "webp",
+        [],
+        None,
+        AUTO,
+    ),
 }
 
+FILES_BELOW = [p for p in FILES if p.endswith((".jpg", ".mp4", ".mp3", ".webp", ".svg"))]
 SECRET = "s3cr3t-Ab9"
 # option set -> (our config keys, the SDK's keyword arguments)
 OPTIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -355,7 +425,7 @@ def test_upload_urls_equal_the_sdk(path: str, option: str) -> None:
         for info in INFOS:
             options = dict(theirs)
             if ours.get("seo_suffix") and resource_type == "image":
-                options["url_suffix"] = smart_escape(public_id.rsplit("/", 1)[-1])
+                options["url_suffix"] = smart_escape(public_id.rsplit("/", 1)[-1].replace(".", "-"))
             url = delivery.url_for(ref(path), info, width)
             assert url == sdk(
                 "wp/" + public_id,
@@ -411,6 +481,17 @@ def test_raw_urls_equal_the_sdk(path: str, option: str) -> None:
 def test_the_fallback_version_equals_the_sdk() -> None:
     assert cld(fallback_version=1).url_for(ref("2024/05/photo-300x200.jpg")) == sdk(
         "wp/2024/05/photo", [FILL(300, 200), AUTO], format="jpg", version=1
+    )
+
+
+@pytest.mark.parametrize("path", [*FILES_BELOW, "a/b.JPG", "2024/05/x%41%20y.png"])
+def test_a_stored_asset_is_what_the_url_of_its_file_names(path: str) -> None:
+    # Whatever sync uploads under this public ID is what the builder's URL delivers.
+    delivery = cld(derive_originals=False, transformation="")
+    asset = delivery.stored_asset(unquote(path))
+    assert asset is not None
+    assert delivery.url_for(ref(path)) == sdk(
+        asset.public_id, [], resource_type=asset.resource_type, format=asset.format or None
     )
 
 
@@ -500,7 +581,9 @@ def test_fetch_needs_an_origin() -> None:
         ({"cloud_name": "d", "video_formats": ["jpg"]}, r"video_formats"),
         ({"cloud_name": "d", "crop_gravity": "Center!"}, r"crop_gravity"),
         ({"cloud_name": "d", "big_image_threshold": 0}, r"big_image_threshold"),
-        ({"cloud_name": "d", "api_key": "x"}, r"api_key: unknown key"),
+        ({"cloud_name": "d", "apikey": "x"}, r"apikey: unknown key"),
+        ({"cloud_name": "d", "api_base_url": "ftp://api.test"}, r"api_base_url"),
+        ({"cloud_name": "d", "audio_formats": ["mp4"]}, r"audio_formats"),
     ],
 )
 def test_config_errors_name_the_key(settings: dict[str, Any], message: str) -> None:

@@ -104,7 +104,7 @@ def test_rewriting_a_rewritten_page_changes_nothing(page: str) -> None:
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_config_loads(path: Path) -> None:
-    environ = {"CLOUDINARY_API_SECRET": "s3cr3t"}
+    environ = {"CLOUDINARY_API_KEY": "k3y", "CLOUDINARY_API_SECRET": "s3cr3t"}
     assert isinstance(load_config(path, environ=environ).features, FeaturesConfig)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from rewriteproxy.config import load_config
 from rewriteproxy.inventory.config import (
     InventoryConfig,
     LocalInventoryConfig,
@@ -104,4 +105,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
 def test_the_example_configs_inventory_sections_parse(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
-    parse_inventory(Section(data.get("inventory"), "inventory", environ={}))
+    # inventory.cloudinary lists the account that the delivery section names.
+    environ = {"CLOUDINARY_API_KEY": "key", "CLOUDINARY_API_SECRET": "secret"}
+    delivery = load_config(path, environ=environ).delivery
+    parse_inventory(Section(data.get("inventory"), "inventory", environ=environ), delivery)
