@@ -3,9 +3,10 @@
 A URL counts as a local upload when its host is one of ``site.hosts`` (absolute
 ``http``/``https`` or protocol-relative ``//host/...``), or it is root-relative,
 and its path lies under ``site.uploads_path`` exactly (``/wp-content/uploads/``
-matches, ``/wp-content/uploads-old/`` does not). Relative URLs (``photo.jpg``,
-``../uploads/x.jpg``) are never matched: the proxy cannot know the base they
-resolve against without guessing.
+matches, ``/wp-content/uploads-old/`` does not). Path-relative URLs (``photo.jpg``,
+``../uploads/x.jpg``) are never matched here: the locator has no base to resolve
+them against; the page's mapper (:class:`rewriteproxy.rewriting.PageMapper`)
+resolves them against the page's URL first.
 
 :class:`UploadLocator` turns such a URL into an :class:`UploadRef`, the one
 value the delivery providers and the inventory speak about. Anything else is
@@ -166,6 +167,24 @@ def _valid_port(port: str) -> bool:
     return not port or (port.isascii() and port.isdigit() and int(port) <= 65535)
 
 
+def _key_of(rest: str) -> str | None:
+    """The inventory key of the path ``rest`` below the uploads base (percent-decoded),
+    or ``None`` when no delivery side can name that file: its percent-decoding is not
+    UTF-8, or it holds a character UTF-8 cannot carry (a lone surrogate from JSON)."""
+    key = rest
+    if "%" in rest:
+        try:
+            key = unquote(rest, errors="strict")
+        except UnicodeDecodeError:
+            return None
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return key
+
+
 def _climbs(key: str) -> bool:
     """Whether a decoded path below the uploads base has a ``.`` or ``..`` segment or a
     backslash: a browser, a bucket or a disk could read it as outside that base."""
@@ -187,7 +206,8 @@ class UploadLocator:
     percent-decoded form (the inventory key) has a ``.`` or ``..`` segment, in any
     spelling (``%2e``, ``.%2E``, ``..%2f``). WordPress writes none of these, and
     a path that holds one could leave the base once normalised, so such a URL is
-    left alone whether or not it would.
+    left alone whether or not it would. Nor is a URL whose key no delivery side
+    could name: percent-decoding that is not UTF-8 (``%FF``), or a lone surrogate.
     """
 
     __slots__ = ("_hosts", "_prefixes", "_uploads_path", "_uploads_path_lower")
@@ -227,7 +247,7 @@ class UploadLocator:
                 rest, _, fragment = rest.partition("#")
             if "?" in rest:
                 rest, _, query = rest.partition("?")
-            if not rest or rest[-1] == "/" or _climbs(unquote(rest) if "%" in rest else rest):
+            if not rest or rest[-1] == "/" or (key := _key_of(rest)) is None or _climbs(key):
                 return None
             return UploadRef(url, rest, query, fragment)
         return self.parse_by_rule(url)
@@ -254,7 +274,7 @@ class UploadLocator:
         if not path.startswith(base) and path[: len(base)].lower() != base_lower:
             return None
         rest = path[len(base) :]
-        if not rest or rest[-1] == "/" or _climbs(unquote(rest) if "%" in rest else rest):
+        if not rest or rest[-1] == "/" or (key := _key_of(rest)) is None or _climbs(key):
             return None
         return UploadRef(url, rest, reading.query or "", reading.fragment or "")
 

@@ -143,6 +143,12 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self._url_errors = Counter(
+            "rewriteproxy_url_mapping_errors",
+            "URLs kept local because mapping them raised; the rest of their page was "
+            "still rewritten.",
+            registry=registry,
+        )
         self._cache_hits = Counter(
             "rewriteproxy_rewrite_cache_hits",
             "Bodies served from the rewrite cache.",
@@ -251,9 +257,13 @@ class Metrics:
             child = self._reasons[reason] = self._bypassed.labels(reason)
         self._pending[child] += 1
 
-    def rewrite(self, seconds: float, counts: UrlCounts | None, rewritten_bytes: int) -> None:
+    def rewrite(
+        self, seconds: float, counts: UrlCounts | None, rewritten_bytes: int, url_errors: int = 0
+    ) -> None:
         self._rewrite_pending.observe(seconds)
         self._rewritten_bytes_pending += rewritten_bytes
+        if url_errors:
+            self._pending[self._url_errors] += url_errors
         if counts is not None:
             totals = self._url_totals
             totals.add(counts)

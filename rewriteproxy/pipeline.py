@@ -11,6 +11,13 @@ corrupt gzip stream, an engine bug, a bad charset), the result is ``"failed"``
 with the error named, and the caller serves the upstream's original bytes and
 logs it (the proxy through its throttled log: :meth:`Pipeline.apply` may run
 in a worker thread, and a broken origin fails every page).
+
+Failing open also works per URL: a rewriter is handed a :class:`Page`, which
+says which URL the body answers (relative URLs in it resolve against that) and
+collects the URLs that could not be mapped (an error in a delivery URL
+builder keeps that one URL local, the rest of the page is still rewritten).
+The count and the first error come back in the :class:`Result`, for the
+caller to count and log once per body.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from .http import codings
 
 __all__ = [
     "BodyRewriter",
+    "Page",
     "Pipeline",
     "Result",
     "UrlCounts",
@@ -70,18 +78,38 @@ class UrlCounts:
         self.kept_not_an_upload += other.kept_not_an_upload
 
 
+@dataclass(slots=True)
+class Page:
+    """What one body's rewrite knows of its request, and what it learns on the way.
+
+    ``url``: the request target the body answers (``/blog/post/?p=1``, or an
+    absolute URL), the base of its relative URLs; ``""`` when unknown (relative
+    URLs then stay as they are). ``url_errors`` counts the URLs whose mapping
+    raised (each kept local); ``first_url_error`` names the first of them;
+    ``counts``, what the rewrite did with the URLs it was handed.
+    """
+
+    url: str = ""
+    url_errors: int = 0
+    first_url_error: str | None = None
+    counts: UrlCounts = field(default_factory=UrlCounts)
+
+    def url_failed(self, url: str, error: BaseException) -> None:
+        """Note that mapping ``url`` raised ``error`` (the URL is kept as it was)."""
+        self.url_errors += 1
+        if self.first_url_error is None:
+            self.first_url_error = f"{url[:200]!r}: {type(error).__name__}: {error}"
+
+
 class BodyRewriter(Protocol):
-    """Rewrites one body as sent, in content coding ``coding`` (``""``: none), counting
-    what it did with its URLs in ``counts``.
+    """Rewrites one body as sent, in content coding ``coding`` (``""``: none), for ``page``.
 
     Returns the new body in the same coding, or the input object itself when
     nothing changed; :func:`recode` does the decoding and encoding around the
     rewrite of the plain document.
     """
 
-    def __call__(
-        self, body: bytes, charset: str | None, coding: str, counts: UrlCounts
-    ) -> bytes: ...
+    def __call__(self, body: bytes, charset: str | None, coding: str, page: Page) -> bytes: ...
 
 
 def recode(
@@ -110,6 +138,8 @@ class Result:
     body: bytes | None = None  # the new encoded body when status == "rewritten"
     seconds: float = 0.0
     error: str | None = None
+    url_errors: int = 0  # URLs kept local because mapping them raised (Page.url_errors)
+    url_error: str | None = None  # the first of them, named
     counts: UrlCounts | None = None  # None: no rewriter ran
 
 
@@ -136,21 +166,34 @@ class Pipeline:
     def handles(self, content_type: str | None) -> bool:
         return media_type(content_type) in self.rewriters
 
-    def apply(self, body: bytes, content_type: str | None, content_encoding: str = "") -> Result:
+    def apply(
+        self,
+        body: bytes,
+        content_type: str | None,
+        content_encoding: str = "",
+        url: str = "",
+    ) -> Result:
+        """``body`` rewritten; ``url`` is the request target it answers (see :class:`Page`)."""
         rewriter = self.rewriters.get(media_type(content_type))
         if rewriter is None:
             return Result("unchanged")
-        counts = UrlCounts()
+        page = Page(url)
         started = time.perf_counter()
         try:
-            new = rewriter(body, charset_of(content_type), content_encoding, counts)
-            if new is body:
-                return Result("unchanged", seconds=time.perf_counter() - started, counts=counts)
+            new = rewriter(body, charset_of(content_type), content_encoding, page)
+            status: Status = "unchanged" if new is body else "rewritten"
         except Exception as exc:  # fail open: the client gets the upstream's bytes
             return Result(
                 "failed",
                 seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}",
-                counts=counts,
+                counts=page.counts,
             )
-        return Result("rewritten", new, seconds=time.perf_counter() - started, counts=counts)
+        return Result(
+            status,
+            None if new is body else new,
+            seconds=time.perf_counter() - started,
+            url_errors=page.url_errors,
+            url_error=page.first_url_error,
+            counts=page.counts,
+        )

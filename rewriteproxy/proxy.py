@@ -516,22 +516,32 @@ async def _buffer_and_rewrite(
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")
+    page_url = request.raw_path  # what the page's relative URLs resolve against
     if len(body) * (_EXPANSION_GUESS if encoding else 1) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
-            state.rewriter, runtime.pipeline.apply, body, content_type, encoding
+            state.rewriter, runtime.pipeline.apply, body, content_type, encoding, page_url
         )
     else:
-        result = runtime.pipeline.apply(body, content_type, encoding)
+        result = runtime.pipeline.apply(body, content_type, encoding, page_url)
     record.outcome = record.shown = result.status
     record.rewrite_seconds = result.seconds
     rewritten = len(body) if result.body is not None else 0
-    state.metrics.rewrite(result.seconds, result.counts, rewritten)
+    state.metrics.rewrite(result.seconds, result.counts, rewritten, result.url_errors)
     if result.error is not None:
         state.logs.log(
             "rewrite-failed",
             logging.WARNING,
             "rewrite failed, serving the original: %s",
             result.error,
+        )
+    if result.url_errors:
+        state.logs.log(
+            "url-mapping-failed",
+            logging.WARNING,
+            "%d URL(s) of %s kept local, mapping them failed; first: %s",
+            result.url_errors,
+            page_url[:200],
+            result.url_error,
         )
 
     if result.body is None:  # unchanged or failed: the upstream's own bytes and headers

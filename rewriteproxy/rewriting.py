@@ -12,13 +12,21 @@ long as every inventory answer the first rewrite used is still the same and no
 delivery host's circuit has changed state since. It is
 keyed on the body as the upstream sent it, compressed or not, so a compressed
 page served again is not decompressed and compressed again either.
+
+Each body is mapped through a :class:`PageMapper`: the shared mapper as that one
+page sees it, with its path-relative URLs resolved against the page's URL (or
+its ``<base href>``; a style sheet's against its own URL) and every failure to
+map one URL kept to that URL.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+from urllib.parse import urljoin
 
 from cachetools import LRUCache
 
@@ -26,18 +34,21 @@ from .config import Config
 from .delivery import DeliveryProvider, build_delivery
 from .delivery.health import DeliveryHealth
 from .features import FeaturesConfig, build_handlers
+from .formats import apply_edits
+from .formats.css import rewrite_css
 from .formats.identifiers import Identifiers, Span
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
-from .pipeline import BodyRewriter, Pipeline, UrlCounts, recode
+from .pipeline import BodyRewriter, Page, Pipeline, UrlCounts, recode
 
 __all__ = [
     "HTML_TYPES",
     "JSON_TYPES",
     "TEXT_TYPES",
     "XML_TYPES",
+    "PageMapper",
     "RewriteCache",
     "UrlMapper",
     "build_pipeline",
@@ -108,6 +119,10 @@ class UrlMapper:
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
         self._counts = UrlCounts()  # read by nobody: see ``recording``
+
+    @property
+    def uploads_path(self) -> str:
+        return self._locator.uploads_path
 
     @property
     def generation(self) -> int:
@@ -197,6 +212,10 @@ class UrlMapper:
         counts.rewritten += 1
         return new
 
+    def guarded(self, build: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
+        """``build`` itself: outside a page an error is the caller's (see :class:`PageMapper`)."""
+        return build
+
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
         """The upload ``url`` names and what the inventory knows of it, if it is delivered."""
         ref = self._locator.parse(url)
@@ -216,6 +235,114 @@ class UrlMapper:
 _Memo = tuple[str | None, FileInfo | None, str | None]
 _MEMO_SIZE = 50_000  # URLs remembered across pages (about 10 MB at most)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))  # what a browser strips from a URL's ends
+
+
+def _path_relative(url: str) -> str | None:
+    """``url`` as a browser reads it if it is path-relative (``a.jpg``, ``../x/a.jpg``),
+    else ``None`` (absolute, protocol- or root-relative, query or fragment only, empty)."""
+    if url.startswith(("https:", "http:", "/")):  # nearly every URL a page holds
+        return None
+    url = url.strip(_C0_OR_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.replace("\t", "").replace("\n", "").replace("\r", "")
+    if not url or url[0] in "/\\?#" or _SCHEME.match(url) is not None:
+        return None
+    return url
+
+
+_ANY_ORIGIN = "http://h"
+
+
+def join_url(base: str, url: str) -> str:
+    """``url`` resolved against ``base`` as a browser does (RFC 3986), also when ``base``
+    is root-relative (the request target): urljoin alone keeps an excess ``..`` there."""
+    if base.startswith("/") and not base.startswith("//"):
+        return urljoin(_ANY_ORIGIN + base, url).removeprefix(_ANY_ORIGIN)
+    return urljoin(base, url)
+
+
+def _directory(url: str) -> str:
+    """The part of ``url`` its path-relative URLs keep: up to the last ``/`` of its path."""
+    path = url.partition("#")[0].partition("?")[0]
+    return path[: path.rfind("/") + 1]
+
+
+class PageMapper:
+    """The :class:`UrlMapper` as one body uses it; built per body, never shared.
+
+    A path-relative URL is resolved against ``base`` (the page's URL, its
+    ``<base href>``, or a style sheet's own URL) and mapped like an absolute
+    one; with no ``base`` it is kept. Any exception while mapping one URL (a
+    delivery URL builder that raises on a strange name) keeps that URL as it is
+    and is noted in the :class:`Page`, so the rest of the body is still rewritten.
+    """
+
+    __slots__ = ("_base", "_hint", "_mapper", "_page", "_resolves_all")
+
+    def __init__(self, mapper: UrlMapper, page: Page, base: str = "") -> None:
+        self._mapper = mapper
+        self._page = page
+        self._base = base
+        uploads = mapper.uploads_path.lower()
+        # A relative URL can reach the uploads only through the last segment of their
+        # path, unless the base is inside them already (a style sheet in the uploads).
+        self._resolves_all = uploads in base.lower()
+        self._hint = uploads.strip("/").rpartition("/")[2]
+
+    def absolute(self, url: str) -> str | None:
+        """``url`` resolved against the base when it is path-relative and may name an
+        upload; ``None`` otherwise."""
+        if not self._base:
+            return None
+        relative = _path_relative(url)
+        if relative is None or not (self._resolves_all or self._hint in relative.lower()):
+            return None
+        return join_url(self._base, relative)
+
+    def __call__(self, url: str, width: int | None = None) -> str | None:
+        try:
+            absolute = self.absolute(url) if self._base else None
+            return self._mapper(url if absolute is None else absolute, width)
+        except Exception as exc:  # fail open for this URL only
+            self._page.url_failed(url, exc)
+            return None
+
+    def relative_only(self, url: str) -> str | None:
+        """:meth:`__call__` for path-relative URLs; every other URL is kept."""
+        try:
+            absolute = self.absolute(url)
+            return None if absolute is None else self._mapper(absolute)
+        except Exception as exc:
+            self._page.url_failed(url, exc)
+            return None
+
+    def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None:
+        """:meth:`UrlMapper.locate`, relative URLs resolved, failures kept local."""
+        try:
+            absolute = self.absolute(url) if self._base else None
+            return self._mapper.locate(url if absolute is None else absolute)
+        except Exception as exc:
+            self._page.url_failed(url, exc)
+            return None
+
+    def guarded(self, build: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
+        """``build`` (a delivery URL builder a feature calls itself), failing open per URL:
+        an exception becomes ``None`` and is noted like a failed mapping."""
+        page = self._page
+
+        def safe(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+            try:
+                return build(*args, **kwargs)
+            except Exception as exc:
+                page.url_failed(str(getattr(args[0], "url", "")) if args else "", exc)
+                return None
+
+        return safe
+
 
 Answers = dict[str, FileInfo | None]
 _UNSTABLE = "\0unstable"  # not a key any upload can have (keys come from URL paths)
@@ -225,10 +352,12 @@ _UNSTABLE = "\0unstable"  # not a key any upload can have (keys come from URL pa
 class _Entry:
     body: bytes  # the input, compared whole on every hit: the key alone proves nothing
     output: bytes | None  # None: the body needed no change
-    counts: UrlCounts  # what the rewrite did with the page's URLs, counted again on each hit
     keys: tuple[str, ...]  # the inventory keys the rewrite asked about, and
     answers: tuple[FileInfo | None, ...]  # the answer it used for each
     generation: int  # of the delivery hosts' health when the rewrite began
+    url_errors: int  # the URLs the rewrite kept local because mapping them raised,
+    url_error: str | None  # and the first of them: a hit reports them again
+    counts: UrlCounts  # what the rewrite did with the URLs, counted again on each hit
 
 
 class RewriteCache:
@@ -271,20 +400,21 @@ class RewriteCache:
         mapper: UrlMapper,
         rewrite: Callable[[bytes, UrlMapper], bytes],
         coding: str = "",
-        counts: UrlCounts | None = None,
+        page: Page | None = None,
     ) -> bytes:
         """``rewrite(body, mapper)``, or its earlier answer when still valid.
 
         ``body`` may be compressed (``coding``, part of the key); ``rewrite`` then
-        decodes and encodes too, so a hit costs neither. ``counts`` gets what the
-        rewrite did with the URLs (a hit: what the first rewrite did) and whether
-        it was a hit.
+        decodes and encodes too, so a hit costs neither. ``page``: the body's
+        request (the directory of its URL is part of the key, since relative URLs
+        resolve against it), where a hit notes the URL failures and URL counts of
+        the first rewrite, and whether it was a hit.
         """
-        counts = counts if counts is not None else UrlCounts()
+        page = page if page is not None else Page()
         entries = self._entries
         if entries is None or len(body) > self._max_entry:
-            return rewrite(body, mapper.recording(None, counts))
-        key = _key(body, kind, charset, coding)
+            return rewrite(body, mapper.recording(None, page.counts))
+        key = (*_key(body, kind, charset, coding), _directory(page.url))
         with self._lock:
             entry = entries.get(key)
         generation = mapper.generation
@@ -294,18 +424,31 @@ class RewriteCache:
             and entry.body == body
             and mapper.still_valid(entry.keys, entry.answers)
         ):
-            counts.cache_hits += 1
-            counts.add(entry.counts)
+            if entry.url_errors:
+                page.url_errors += entry.url_errors
+                page.first_url_error = page.first_url_error or entry.url_error
+            page.counts.cache_hits += 1
+            page.counts.add(entry.counts)
             return body if entry.output is None else entry.output
-        counts.cache_misses += 1
+        page.counts.cache_misses += 1
         answers: Answers = {}
-        page = UrlCounts()
-        new = rewrite(body, mapper.recording(answers, page))
-        counts.add(page)
+        errors_before = page.url_errors
+        fresh = UrlCounts()
+        new = rewrite(body, mapper.recording(answers, fresh))
+        page.counts.add(fresh)
         if _UNSTABLE not in answers and mapper.generation == generation:
             keys = tuple(answers)
             output = None if new is body else new
-            entry = _Entry(body, output, page, keys, tuple(answers.values()), generation)
+            entry = _Entry(
+                body,
+                output,
+                keys,
+                tuple(answers.values()),
+                generation,
+                page.url_errors - errors_before,
+                page.first_url_error,
+                fresh,
+            )
             with self._lock:
                 entries[key] = entry
         return new
@@ -346,10 +489,12 @@ def build_pipeline(
     inventory: Inventory,
     cache: RewriteCache | None = None,
     health: DeliveryHealth | None = None,
+    provider: DeliveryProvider | None = None,
 ) -> Pipeline:
     """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`;
-    ``health`` (the running probe's, in the server) decides which hosts pages may link to."""
-    provider = build_delivery(config.delivery)
+    ``health`` (the running probe's, in the server) decides which hosts pages may link to;
+    ``provider`` defaults to the one ``config.delivery`` names."""
+    provider = provider if provider is not None else build_delivery(config.delivery)
     map_url = build_url_mapper(config, inventory, provider, health)
     outputs = RewriteCache() if cache is None else cache
     html = HtmlRewriter(config.html)
@@ -358,31 +503,34 @@ def build_pipeline(
     every_page = features.every_page
     limit = config.proxy.max_rewrite_bytes  # for decoded bodies too, not only as sent
 
-    def rewrite_page(body: bytes, mapper: UrlMapper, charset: str | None) -> bytes:
+    def rewrite_page(body: bytes, mapper: UrlMapper, charset: str | None, page: Page) -> bytes:
         # Without a feature that acts on every page, a page with no upload URL keeps
         # the engine's fast path (returned without scanning). Tested here, after the
         # cache, not before it: a cache hit costs less than this search of the page.
         if not every_page and not html.has_uploads(body):
             return body
-        return html.rewrite(body, mapper, charset, make_handlers(mapper, body))
+        href = html.base_href(body, charset)
+        base = page.url if href is None else join_url(page.url, href)
+        on_page = PageMapper(mapper, page, base)
+        return html.rewrite(body, on_page, charset, make_handlers(on_page, body))
 
     def cached(
-        kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None], bytes]
+        kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None, Page], bytes]
     ) -> BodyRewriter:
         """A body rewriter: ``rewrite_plain`` on the decoded body, behind the page cache,
         which is keyed on the body as sent (so a hit is neither decoded nor encoded)."""
 
-        def rewrite(body: bytes, charset: str | None, coding: str, counts: UrlCounts) -> bytes:
+        def rewrite(body: bytes, charset: str | None, coding: str, page: Page) -> bytes:
             return outputs.rewrite(
                 kind,
                 body,
                 charset,
                 map_url,
                 lambda b, m: recode(
-                    b, coding, lambda plain: rewrite_plain(plain, m, charset), limit
+                    b, coding, lambda plain: rewrite_plain(plain, m, charset, page), limit
                 ),
                 coding,
-                counts,
+                page,
             )
 
         return rewrite
@@ -390,13 +538,21 @@ def build_pipeline(
     sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
     identifiers = Identifiers(config.bypass.identifiers)
 
-    def text_rewriter(kind: bytes, keep: Callable[[str], list[Span]]) -> BodyRewriter:
-        return cached(kind, lambda plain, m, charset: _sweep_text(sweep, keep, plain, m, charset))
+    def text_rewriter(
+        kind: bytes, keep: Callable[[str], list[Span]], style_sheet: bool = False
+    ) -> BodyRewriter:
+        def rewrite_text(plain: bytes, m: UrlMapper, charset: str | None, page: Page) -> bytes:
+            # A style sheet's relative url() resolves against its own URL; other texts'
+            # relative strings are not known to be URLs at all, so they stay.
+            on_page = PageMapper(m, page, page.url if style_sheet else "")
+            return _sweep_text(sweep, keep, plain, on_page, charset, style_sheet)
+
+        return cached(kind, rewrite_text)
 
     rewriters: dict[str, BodyRewriter] = dict.fromkeys(HTML_TYPES, cached(b"h", rewrite_page))
     rewriters.update(dict.fromkeys(JSON_TYPES, text_rewriter(b"j", identifiers.json_spans)))
     rewriters.update(dict.fromkeys(XML_TYPES, text_rewriter(b"x", identifiers.xml_spans)))
-    rewriters["text/css"] = text_rewriter(b"c", lambda text: [])
+    rewriters["text/css"] = text_rewriter(b"c", lambda text: [], style_sheet=True)
     return Pipeline(rewriters)
 
 
@@ -404,12 +560,16 @@ def _sweep_text(
     sweep: UrlSweep,
     identifier_spans: Callable[[str], list[Span]],
     body: bytes,
-    map_url: Callable[[str], str | None],
+    map_url: PageMapper,
     charset: str | None,
+    style_sheet: bool = False,
 ) -> bytes:
     # surrogateescape: bytes that are not valid in the charset survive untouched.
     encoding = charset or "utf-8"
-    text = body.decode(encoding, "surrogateescape")
+    decoded = text = body.decode(encoding, "surrogateescape")
+    if style_sheet and ("url(" in text or "URL(" in text.upper()):
+        # The relative url() the sweep cannot see; the absolute ones are left to it.
+        text = apply_edits(text, rewrite_css(text, map_url.relative_only))
     keep = identifier_spans(text)
     if not keep:
         new = sweep.rewrite(text, map_url)
@@ -423,4 +583,4 @@ def _sweep_text(
         new = "".join(parts)
         if new == text:
             new = text
-    return body if new is text else new.encode(encoding, "surrogateescape")
+    return body if new is decoded else new.encode(encoding, "surrogateescape")

@@ -62,6 +62,10 @@ class Section:
     def has(self, key: str) -> bool:
         return key in self._data
 
+    def names(self) -> tuple[str, ...]:
+        """The keys as written (for sections whose keys are names the user chose)."""
+        return tuple(str(k) for k in self._data)
+
     # -- raw access --------------------------------------------------------
 
     def _raw(self, key: str) -> Any:

@@ -6,10 +6,10 @@ import gzip
 
 import brotli
 
-from rewriteproxy.pipeline import Pipeline, UrlCounts, recode
+from rewriteproxy.pipeline import Page, Pipeline, recode
 
 
-def shout(body: bytes, charset: str | None, coding: str, counts: UrlCounts) -> bytes:
+def shout(body: bytes, charset: str | None, coding: str, page: Page) -> bytes:
     """A rewriter that upper-cases "cat", through recode as the real ones do."""
     return recode(
         body, coding, lambda plain: plain.replace(b"cat", b"CAT") if b"cat" in plain else plain

@@ -1286,3 +1286,32 @@ async def test_error_answers_carry_the_request_id_too(start_proxy):
     response = await client.get("/page", headers={"X-Request-ID": "abc"})
     assert response.status == 502 and response.headers["X-Request-ID"] == "abc"
     assert "X-RewriteProxy" not in response.headers  # no answer the proxy could rewrite
+
+
+async def test_a_url_whose_mapping_fails_stays_local_is_counted_and_logged_per_page(
+    start_proxy, caplog, monkeypatch
+):
+    # The one stand-in here: a delivery builder that raises for one file name (no real
+    # builder does once the locator refuses names it cannot carry); the rest is real.
+    from rewriteproxy import rewriting
+    from tests.test_page_mapping import FailsOnName
+
+    monkeypatch.setattr(rewriting, "build_delivery", lambda config: FailsOnName("poison"))
+    page = PAGE.replace(
+        b"</body>", b'<img src="http://wp.test/wp-content/uploads/2024/05/poison.jpg"></body>'
+    )
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    client = await start_proxy(origin(page=handler))
+    state = client.server.app[STATE]
+    with caplog.at_level(logging.INFO, "rewriteproxy.proxy"):
+        for _ in range(2):
+            body = await (await client.get("/page")).read()
+            assert b"https://cdn.example.net/u/2024/05/photo-300x200.jpg" in body
+            assert b'src="http://wp.test/wp-content/uploads/2024/05/poison.jpg"' in body
+    # One URL on each of two pages (the second cached).
+    assert state.metrics.value("rewriteproxy_url_mapping_errors_total") == 2
+    lines, records = logged(caplog, "kept local, mapping them failed")
+    assert lines >= 1 and records + state.logs.held_back("url-mapping-failed") == 2

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--url",
         metavar="PAGE_URL",
         help="the page's URL; requests the bypass rules exclude (such as "
-        "/wp-admin/ or ?context=edit) come out unchanged, as through the proxy",
+        "/wp-admin/ or ?context=edit) come out unchanged, as through the proxy, and "
+        "relative URLs in the page resolve against it",
     )
     parser.add_argument(
         "--header",
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if reason is not None:
         print(f"rewriteproxy: not rewritten: the bypass rule {reason!r} applies", file=sys.stderr)
     else:
-        output = asyncio.run(_rewrite(config, document, args.content_type))
+        output = asyncio.run(_rewrite(config, document, args.content_type, args.url or ""))
         if output == document:
             print(
                 f"rewriteproxy: nothing rewritten: {why_unchanged(config, document)}",
@@ -141,7 +142,7 @@ def _bypass_reason(
     return Bypass(config.bypass).reason(args.method, url.raw_path or "/", query, headers)
 
 
-async def _rewrite(config: object, document: bytes, content_type: str) -> bytes:
+async def _rewrite(config: object, document: bytes, content_type: str, url: str = "") -> bytes:
     from ..config import Config
     from ..inventory import build_inventory
     from ..rewriting import build_pipeline
@@ -151,11 +152,17 @@ async def _rewrite(config: object, document: bytes, content_type: str) -> bytes:
     await inventory.start()
     try:
         await _wait_ready(inventory, seconds=30.0)
-        result = build_pipeline(config, inventory).apply(document, content_type)
+        result = build_pipeline(config, inventory).apply(document, content_type, "", url)
     finally:
         await inventory.close()
     if result.status == "failed":
         print(f"rewriteproxy: rewrite failed, output is the input: {result.error}", file=sys.stderr)
+    if result.url_errors:
+        print(
+            f"rewriteproxy: {result.url_errors} URL(s) kept local, mapping them failed; "
+            f"first: {result.url_error}",
+            file=sys.stderr,
+        )
     return result.body if result.body is not None else document
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from rewriteproxy.delivery import DeliveryProvider
 from rewriteproxy.features.lazy import LazyConfig, LazyLoading, marks_high_priority, parse_lazy
@@ -107,11 +107,18 @@ def parse_features(section: Section, provider: str = "none") -> FeaturesConfig:
     return config
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
 class FeatureMapper(Protocol):
-    """What the features need of :class:`rewriteproxy.rewriting.UrlMapper`: which upload a
-    URL names and whether it is delivered (widths and effects then go to the provider)."""
+    """What the features need of :class:`rewriteproxy.rewriting.PageMapper`: which upload a
+    URL names and whether it is delivered (widths and effects then go to the provider),
+    and the provider's builders made to fail open per URL like the mapping itself."""
 
     def locate(self, url: str) -> tuple[UploadRef, FileInfo | None] | None: ...
+
+    def guarded(self, build: Callable[_P, _R | None]) -> Callable[_P, _R | None]: ...
 
 
 def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> HandlerFactory:
@@ -128,7 +135,7 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
         known: KnownLists = {}
         makers.append(
             lambda mapper, document: ResponsiveImages(
-                responsive, breakpoints, mapper.locate, provider.url_for, known
+                responsive, breakpoints, mapper.locate, mapper.guarded(provider.url_for), known
             )
         )
     if config.lazy.enabled:
@@ -143,7 +150,9 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
     if config.placeholders.enabled and effect_url is not None:
         placeholders = config.placeholders
         makers.append(
-            lambda mapper, document: Placeholders(placeholders, mapper.locate, effect_url)
+            lambda mapper, document: Placeholders(
+                placeholders, mapper.locate, mapper.guarded(effect_url)
+            )
         )
     origin = delivery_origin(provider) if config.preconnect.enabled else None
     if origin is not None:

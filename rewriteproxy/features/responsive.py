@@ -202,7 +202,8 @@ class ResponsiveImages(ElementHandler):
         if found is None:
             return None  # not an upload, or not delivered: leave the list alone
         ref, info = found
-        known = self._known.get((url, own))
+        # Keyed on the URL as resolved: a relative one names another file on another page.
+        known = self._known.get((ref.url, own))
         # Made before from the same inventory answer: the same list (a list is one
         # provider call per breakpoint, most of what this feature costs a fresh page).
         if known is not None and (known[0] is info or known[0] == info):
@@ -210,7 +211,7 @@ class ResponsiveImages(ElementHandler):
         srcset = self._build(ref, info, own)
         if len(self._known) >= _KNOWN_SIZE:
             self._known.clear()
-        self._known[(url, own)] = (info, srcset)
+        self._known[(ref.url, own)] = (info, srcset)
         return srcset
 
     def _build(self, ref: UploadRef, info: FileInfo | None, own: int) -> str | None:

@@ -18,6 +18,12 @@ changed. A URL inside a longer string (HTML in a JSON value, prose) is not
 touched. ``<`` in a replacement is always written ``\\u003C`` so the text can
 sit inside ``<script>`` safely.
 
+In JSON proper (``values_only``: JSON attributes, ld+json and JSON scripts)
+only values change: a string followed by ``:`` is an object key and stays,
+even when it is a URL (a map keyed by URL must keep finding its entries). In
+script code a ``:`` after a string may end a ternary's branch, so there every
+whole-URL string is a candidate.
+
 Limit: a regular expression literal holding a quote (``/"/``) can misalign the
 reading of the rest of that script; the whole-URL rule keeps that from changing
 anything but whole-URL strings.
@@ -43,6 +49,7 @@ _TOKEN = re.compile(
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s")
+_KEY_END = re.compile(r"[\t\n\r ]*:")  # what follows an object key in JSON
 _HEX_ESCAPED = re.compile(r"\\u00(?:26|3[cCeE]|27)")
 _NON_ASCII_ESCAPED = re.compile(r"\\u(?!00[0-7])[0-9a-fA-F]{4}")
 # A whole string that is a srcset list: "URL 300w, URL 600w" (WooCommerce variation data).
@@ -75,12 +82,17 @@ def _encode(value: str, raw: str) -> str:
     return text.replace("<", "\\u003C")
 
 
-def rewrite_json_strings(text: str, map_url: MapUrl) -> list[Edit]:
-    """Edits that replace each whole-string URL ``map_url`` maps; ``[]`` when none changes."""
+def rewrite_json_strings(text: str, map_url: MapUrl, values_only: bool = False) -> list[Edit]:
+    """Edits that replace each whole-string URL ``map_url`` maps; ``[]`` when none changes.
+
+    ``values_only``: ``text`` is JSON, whose object keys are never changed.
+    """
     edits: list[Edit] = []
     for m in _TOKEN.finditer(text):
         raw = m.group(1)
         if not raw or ("/" not in raw):
+            continue
+        if values_only and _KEY_END.match(text, m.end()):
             continue
         value = _decode(raw)
         if value is None or not value:

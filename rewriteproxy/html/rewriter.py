@@ -30,10 +30,11 @@ work and are the reference the C code is tested against; everything else
 (CSS, JSON, ``<meta>``, values with character references, handlers' tags)
 always runs here.
 
-Where URLs are looked for: the (tag, attribute) table ``TARGETS``, the
-attributes valid on any tag ``ANY_TAG`` (``style``, the lazy-loading ``data-*``
-attributes, WooCommerce's JSON ``data-product_variations``, plus the configured
-extras), ``<meta content>`` when the meta names an image/video/audio
+Where URLs are looked for: the attributes declared in :mod:`.targets` (per
+tag, such as ``img src``, or on any tag, such as ``style``, the lazy loaders'
+``data-*``, WordPress's ``data-wp-context`` and Elementor's ``data-settings``
+JSON) with the ones the config declares (``html.attributes``), ``<meta
+content>`` when the meta names an image/video/audio
 (``og:image``, ``twitter:image``, ...), ``<style>`` blocks, and JSON strings in
 ``<script type="application/ld+json">`` and, unless turned off, in inline
 scripts. Only the first of duplicated attributes is read, as browsers do.
@@ -67,7 +68,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from enum import Enum
 from functools import lru_cache
 from operator import itemgetter
 from types import ModuleType
@@ -82,6 +82,7 @@ from rewriteproxy.html.charset import ascii_compatible, detect_encoding
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
 from rewriteproxy.html.scanner import Attribute, RawText, Scanner, StartTag
+from rewriteproxy.html.targets import ANY_TAG, TARGETS, Kind
 
 if TYPE_CHECKING:
     from rewriteproxy.html._tokenizer import Event
@@ -109,63 +110,6 @@ NATIVE = _native is not None and SCANNER_NATIVE
 """Whether the C fast path for plain URL and srcset values is available (used by default;
 it works on the C tokenizer's events, so needs that built too)."""
 
-
-class Kind(Enum):
-    """What an attribute's value holds."""
-
-    URL = "url"  # one URL (surrounding whitespace kept)
-    SRCSET = "srcset"
-    CSS = "css"  # declarations, as in style="..."
-    JSON = "json"
-    URL_OR_CSS = "url-or-css"  # lazy-loading backgrounds: CSS if it holds "url(", else a URL
-    META_URL = "meta-url"  # <meta content>, only for the names in MEDIA_META_NAMES
-
-
-TARGETS: dict[tuple[str, str], Kind] = {
-    ("img", "src"): Kind.URL,
-    ("img", "srcset"): Kind.SRCSET,
-    ("source", "src"): Kind.URL,
-    ("source", "srcset"): Kind.SRCSET,
-    ("video", "src"): Kind.URL,
-    ("video", "poster"): Kind.URL,
-    ("audio", "src"): Kind.URL,
-    ("track", "src"): Kind.URL,
-    ("a", "href"): Kind.URL,
-    ("area", "href"): Kind.URL,
-    ("link", "href"): Kind.URL,
-    ("link", "imagesrcset"): Kind.SRCSET,
-    ("meta", "content"): Kind.META_URL,
-    ("image", "href"): Kind.URL,
-    ("image", "xlink:href"): Kind.URL,  # SVG <image>
-    ("input", "src"): Kind.URL,
-    ("object", "data"): Kind.URL,
-    ("embed", "src"): Kind.URL,
-    ("body", "background"): Kind.URL,
-    ("table", "background"): Kind.URL,
-    ("td", "background"): Kind.URL,
-    ("th", "background"): Kind.URL,
-}
-"""(tag, attribute) → kind, for attributes that mean a URL only on that tag."""
-
-ANY_TAG: dict[str, Kind] = {
-    "style": Kind.CSS,
-    "data-src": Kind.URL,
-    "data-lazy-src": Kind.URL,
-    "data-large_image": Kind.URL,
-    "data-full-url": Kind.URL,
-    "data-orig-file": Kind.URL,
-    "data-medium-file": Kind.URL,
-    "data-large-file": Kind.URL,
-    "data-poster": Kind.URL,
-    "data-thumb": Kind.URL,
-    "data-srcset": Kind.SRCSET,
-    "data-lazy-srcset": Kind.SRCSET,
-    "data-thumb-srcset": Kind.SRCSET,
-    "data-bg": Kind.URL_OR_CSS,
-    "data-background": Kind.URL_OR_CSS,
-    "data-product_variations": Kind.JSON,
-}
-"""attribute → kind, for attributes that hold URLs on whatever tag they appear."""
 
 MEDIA_META_NAMES = frozenset(
     {
@@ -346,6 +290,11 @@ def _byte_edits(
     return out
 
 
+def _json_values(text: str, map_url: MapUrl) -> list[Edit]:
+    """URLs in the string values of JSON (keys stay, see :mod:`rewriteproxy.formats.jsonurls`)."""
+    return rewrite_json_strings(text, map_url, values_only=True)
+
+
 def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> MapUrl:
     """``map_url`` called at most once per distinct URL of a document (pages repeat URLs);
     ``seen`` holds its answers."""
@@ -449,9 +398,9 @@ class _Document:
         else:
             kind = self.attribute_text(raw.tag, "type")
             kind = (kind or "").strip(_WS).lower()
-            if kind in JSON_SCRIPT_TYPES or (
-                kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts
-            ):
+            if kind in JSON_SCRIPT_TYPES:
+                finder = _json_values
+            elif kind in CODE_SCRIPT_TYPES and self.rw.options.rewrite_inline_scripts:
                 finder = rewrite_json_strings
             else:
                 return
@@ -499,7 +448,7 @@ class _Document:
             return rewrite_srcset(value, self.map_url)
         if kind is Kind.CSS:
             return rewrite_css(value, self.map_url)
-        return rewrite_json_strings(value, self.map_url)
+        return _json_values(value, self.map_url)
 
     def start_tag(self, tag: StartTag) -> None:
         if self.handlers:
@@ -748,14 +697,24 @@ class HtmlRewriter:
         marker = max(segments, key=len).encode() if segments else b""
         self._marker = marker
         self._marker_lower = marker.lower()
-        any_tag = dict(ANY_TAG)
+        any_tag: dict[str, Kind | None] = dict(ANY_TAG)
         any_tag.update(dict.fromkeys(options.extra_url_attributes, Kind.URL))
         any_tag.update(dict.fromkeys(options.extra_srcset_attributes, Kind.SRCSET))
-        # tag → {attribute → kind}, keyed by bytes: one dict lookup per attribute on the hot path.
-        self._any_tag = {name.encode(): kind for name, kind in any_tag.items()}
-        self._tables: dict[str, dict[bytes, Kind]] = {}
+        per_tag: dict[str, dict[str, Kind | None]] = {}
         for (tag, attribute), kind in TARGETS.items():
-            self._tables.setdefault(tag, dict(self._any_tag))[attribute.encode()] = kind
+            per_tag.setdefault(tag, {})[attribute] = kind
+        for declared_tag, attribute, declared in options.attributes:
+            if declared_tag is None:
+                any_tag[attribute] = declared  # None: turned off
+            else:
+                per_tag.setdefault(declared_tag, {})[attribute] = declared
+        # tag → {attribute → kind}, keyed by bytes: one dict lookup per attribute on the hot path.
+        self._any_tag = {n.encode(): k for n, k in any_tag.items() if k is not None}
+        self._tables: dict[str, dict[bytes, Kind]] = {}
+        for tag, table in per_tag.items():
+            merged: dict[bytes, Kind | None] = dict(self._any_tag)
+            merged.update({n.encode(): k for n, k in table.items()})
+            self._tables[tag] = {n: k for n, k in merged.items() if k is not None}
         # The same tables as _values.c reads them: 1 for a URL, 2 for a srcset, no others.
         codes = {Kind.URL: 1, Kind.SRCSET: 2}
         self._plain_any_tag = {n: codes[k] for n, k in self._any_tag.items() if k in codes}
@@ -763,7 +722,9 @@ class HtmlRewriter:
             tag.encode(): {n: codes[k] for n, k in table.items() if k in codes}
             for tag, table in self._tables.items()
         }
-        self._value_names = frozenset(n.decode() for n in self._any_tag) | {a for _, a in TARGETS}
+        self._value_names = frozenset(
+            n.decode() for table in (self._any_tag, *self._tables.values()) for n in table
+        )
         self._scanner = _scanner(frozenset(), marker, self._value_names)
 
     def has_uploads(self, doc: bytes) -> bool:
@@ -774,6 +735,32 @@ class HtmlRewriter:
         # The locator compares the path case-insensitively, so must this test;
         # lowering costs a copy, paid only by pages without the usual spelling.
         return self._marker.upper() in doc.upper() and needle.search(doc.lower()) is not None
+
+    def base_href(self, doc: bytes, encoding: str | None = None) -> str | None:
+        """The decoded ``href`` of the document's first ``<base href>``, or ``None``: what
+        its path-relative URLs resolve against instead of the document's own URL."""
+        native = self._native
+        if native is not None:
+            if native.find_ci(doc, b"<base", 0, len(doc)) < 0:
+                return None
+        elif _find_ci(doc, b"<base", 0, len(doc)) < 0:
+            return None
+        try:
+            enc = detect_encoding(doc, encoding)
+            if not ascii_compatible(enc):
+                return None
+            for event in _scanner(frozenset({"base"}), b"", frozenset()).scan(doc):
+                if isinstance(event, StartTag) and event.name == "base":
+                    href = event.attribute("href")
+                    if href is None:
+                        continue  # the first base *with an href* counts
+                    if href.quote is None:
+                        return ""
+                    raw = doc[href.value_start : href.value_end].decode(enc)
+                    return decode_attribute(raw)[0].strip(_WS)
+        except (UnicodeDecodeError, LookupError):
+            return None
+        return None
 
     def rewrite(
         self,

@@ -166,3 +166,30 @@ async def test_logged_in_users_and_wp_admin_pass_through_untouched(site, proxy):
             assert LOCAL.search(body), f"{path} has no upload URL that could have been rewritten"
         assert not DELIVERED.search(body), path
         assert _without_per_request_values(body) == _without_per_request_values(direct.body), path
+
+
+# Post content with its upload URLs written path-relative to the page, as hand-written HTML
+# or a relative-URL plugin leaves them (WordPress itself writes absolute ones). Priority 20:
+# after wp_filter_content_tags, so srcset lists are relative too.
+RELATIVE_UPLOADS = r"""<?php
+add_filter('the_content', function ($content) {
+    $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
+    $dir = substr($path, 0, strrpos($path, '/') + 1);
+    $up = str_repeat('../', substr_count($dir, '/') - 1);
+    return str_replace(home_url('/wp-content/uploads/'), $up . 'wp-content/uploads/', $content);
+}, 20);
+"""
+RELATIVE = re.compile(rb"""(?<=["'\s,(])(?:\.\./)*wp-content/uploads/[^\s"'<>(),\\&]+""")
+
+
+async def test_path_relative_upload_urls_in_real_content_are_resolved_and_rewritten(site, proxy):
+    with site.mu_plugin("relative-uploads", RELATIVE_UPLOADS):
+        for path in ("/everything/", "/about/"):
+            direct = site.get(path)
+            assert direct.status == 200, path
+            relative = RELATIVE.findall(direct.body)
+            assert relative and all(r.startswith(b"../wp-content/") for r in relative), path
+            through = await proxy.get(path, headers=site.headers)
+            body = await through.read()
+            assert RELATIVE.search(body) is None and LOCAL.search(body) is None, path
+            assert mask(body, DELIVERED) == mask(mask(direct.body, LOCAL), RELATIVE), path

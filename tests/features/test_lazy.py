@@ -218,3 +218,14 @@ def test_with_every_feature_off_only_urls_change() -> None:
 def test_bad_lazy_settings_are_errors(yaml: str) -> None:
     with pytest.raises(ConfigError, match=r"features\.lazy"):
         config("  " + yaml)
+
+
+def test_the_pages_own_eager_and_high_images_take_their_place_in_the_eager_budget() -> None:
+    # An explicitly eager image among the first eager_images is one of them: no extra slot.
+    out = lazy(img(1, loading="eager") + img(2) + img(3), "eager_images: 2")
+    assert [i.get("loading") for i in out] == ["eager", None, "lazy"]
+    assert [i.get("fetchpriority") for i in out] == ["high", None, None]
+    # The page's own high-priority image within the budget: the only high one on the page.
+    out = lazy(img(1) + img(2, fetchpriority="high") + img(3) + img(4), "eager_images: 2")
+    assert [i.get("loading") for i in out] == [None, None, "lazy", "lazy"]
+    assert [i.get("fetchpriority") for i in out] == [None, "high", None, None]

@@ -52,6 +52,18 @@ def test_srcset_strings_are_rewritten_as_a_whole() -> None:
     }
 
 
+def test_in_json_a_url_that_is_an_object_key_stays_and_its_value_changes() -> None:
+    u = "https://example.com/wp-content/uploads/a.jpg"
+    text = f'{{"{u}" : {{"full": "{u}"}}, "list": ["{u}"]}}'
+    values = apply_edits(text, rewrite_json_strings(text, cdn, values_only=True))
+    assert values == text.replace(f'"full": "{u}"', f'"full": "{cdn(u)}"').replace(
+        f'["{u}"]', f'["{cdn(u)}"]'
+    )
+    # In script code a ":" after a string may end a ternary's branch: every string counts.
+    code = f'x = big ? "{u}" : "{u}";'
+    assert run(code) == code.replace(u, str(cdn(u)))
+
+
 def test_hex_escapes_are_reproduced() -> None:
     text = '["https:\\/\\/example.com\\/wp-content\\/uploads\\/a.jpg?x=1\\u0026y=2"]'
     out = run(text)
