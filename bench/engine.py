@@ -36,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,6 +45,7 @@ import lxml.html  # noqa: E402
 
 from bench.make_corpus import CORPUS, FAMILIES, SIZES, build  # noqa: E402
 from bench.make_corpus import main as make_corpus  # noqa: E402
+from rewriteproxy.commands.serve import tune_garbage_collector  # noqa: E402
 from rewriteproxy.config import parse_config  # noqa: E402
 from rewriteproxy.delivery import build_delivery  # noqa: E402
 from rewriteproxy.features import build_handlers  # noqa: E402
@@ -52,12 +54,20 @@ from rewriteproxy.formats.css import rewrite_css  # noqa: E402
 from rewriteproxy.formats.jsonurls import rewrite_json_strings  # noqa: E402
 from rewriteproxy.formats.srcset import rewrite_srcset  # noqa: E402
 from rewriteproxy.html import HtmlOptions, HtmlRewriter  # noqa: E402
-from rewriteproxy.html.rewriter import ANY_TAG, TARGETS, Kind, _memoised  # noqa: E402
+from rewriteproxy.html.rewriter import (  # noqa: E402
+    ANY_TAG,
+    MEDIA_META_NAMES,
+    TARGETS,
+    Kind,
+    Memo,
+    _memoised,
+)
 from rewriteproxy.html.scanner import NATIVE  # noqa: E402
 from rewriteproxy.inventory import NullInventory  # noqa: E402
 from rewriteproxy.media import UploadLocator  # noqa: E402
 from rewriteproxy.rewriting import build_url_mapper  # noqa: E402
 
+REAL_PAGES = ROOT / "tests" / "fixtures" / "wordpress"  # WordPress 6.1, two themes
 LOCATOR = UploadLocator(("example.com", "www.example.com"), "/wp-content/uploads/")
 
 
@@ -136,6 +146,142 @@ def compare(
     return statistics.median(engine), statistics.median(dom), statistics.median(bare)
 
 
+# The subset of URL positions python-lolhtml is given: the (tag, attribute) pairs of the
+# engine's table it can reach through a selector and a Python element handler.
+LOLHTML_TAGS: dict[str, tuple[tuple[str, Kind], ...]] = {
+    "img": (("src", Kind.URL), ("srcset", Kind.SRCSET)),
+    "source": (("src", Kind.URL), ("srcset", Kind.SRCSET)),
+    "a": (("href", Kind.URL),),
+    "link": (("href", Kind.URL), ("imagesrcset", Kind.SRCSET)),
+    "meta": (("content", Kind.META_URL),),
+}
+
+
+def lolhtml_rewrite(
+    doc: bytes,
+    mapper: Callable[[str], str | None] = map_url,
+    memo: Memo | None = None,
+) -> bytes:
+    """The same URL rewrite of img/source/a/link/meta through python-lolhtml (Rust): one
+    selector per tag, a Python handler mapping each value, the same memo of the mapper's
+    answers the engine gets. lol-html hands attribute values over as written (no character
+    references decoded), which is what this corpus needs."""
+    import lolhtml
+
+    seen = _memoised(mapper, None if memo is None else memo.answers)
+    out: list[bytes] = []
+    rewriter = lolhtml.HTMLRewriter(out.append)
+    for tag, attributes in LOLHTML_TAGS.items():
+        rewriter.on(tag, _LolHandler(attributes, seen))
+    rewriter.write(doc)
+    rewriter.end()
+    return b"".join(out)
+
+
+class _LolHandler:
+    def __init__(
+        self, attributes: tuple[tuple[str, Kind], ...], mapper: Callable[[str], str | None]
+    ) -> None:
+        self.attributes = attributes
+        self.mapper = mapper
+
+    def element(self, element: Any) -> None:
+        for name, kind in self.attributes:
+            value = element.get_attribute(name)
+            if not value:
+                continue
+            if kind is Kind.META_URL:
+                names = (element.get_attribute(n) for n in ("property", "name", "itemprop"))
+                if not any(n and n.strip().lower() in MEDIA_META_NAMES for n in names):
+                    continue
+            if kind is Kind.SRCSET:
+                edits = rewrite_srcset(value, self.mapper)
+                if edits:
+                    element.set_attribute(name, apply_edits(value, edits))
+            else:
+                new = self.mapper(value.strip())
+                if new is not None:
+                    element.set_attribute(name, new)
+
+
+def peer_pages() -> list[Path]:
+    """The engine corpus and the real WordPress captures (two themes) of the test fixtures."""
+    corpus = sorted(CORPUS.glob("*.html"), key=lambda p: (p.name.split("-")[0], p.stat().st_size))
+    return corpus + sorted(REAL_PAGES.glob("*.html"))
+
+
+def peers_table(pages: list[Path], repeat: int) -> None:
+    """The engine (every URL position), python-lolhtml (its subset) and lxml.html parse +
+    serialise (no edits), same production mapper, runs interleaved: medians and ratios."""
+    try:
+        import lolhtml  # noqa: F401
+    except ImportError:
+        print("peers: python-lolhtml is not installed (pip install -e '.[bench]'); skipped\n")
+        return
+    config = parse_config(PEERS_CONFIG)
+    mapper = build_url_mapper(config, NullInventory())
+    rewriter = HtmlRewriter(config.html)
+    print(
+        "peers: CDN delivery through the production UrlMapper and its memo of answers "
+        "across pages (warm: the URLs seen before, as on pages that differ only by a "
+        "nonce); engine = every URL position, "
+        "lolhtml = img/source/a/link/meta URL attributes through a Python handler, "
+        "lxml = lxml.html parse + serialise, no edits"
+    )
+    print(
+        f"{'page':<36}{'bytes':>10}{'engine':>8}{'lolhtml':>8}{'lxml':>7}"
+        f"{'vs lolhtml':>11}{'vs lxml':>9}   (MB/s, medians; ratios = peer time / engine time)"
+    )
+    ratios_lol, ratios_lxml = [], []
+    for page in pages:
+        doc = page.read_bytes()
+
+        # As the pipeline calls it (rewriting.build_pipeline), the page cache aside.
+        def engine_page(d: bytes = doc) -> bytes:
+            return rewriter.rewrite(d, mapper, memo=mapper.pure_answers())
+
+        def lolhtml_page(d: bytes = doc) -> bytes:
+            return lolhtml_rewrite(d, mapper, mapper.pure_answers())
+
+        for _ in range(2):
+            engine_page()
+            lolhtml_page()
+        n = max(5, repeat if len(doc) < 1_000_000 else repeat // 3)
+        engine, lol, bare = [], [], []
+        for _ in range(n):
+            engine.append(timed(engine_page))
+            lol.append(timed(lolhtml_page))
+            bare.append(timed(lambda d=doc: lxml_round_trip(d)))
+        t_e, t_l, t_x = (statistics.median(t) for t in (engine, lol, bare))
+        # Ratios: medians of the per-round ratios, which cancel most of a shared machine's
+        # bursts (the three runs of a round see the same load).
+        r_l = statistics.median(l_ / e for l_, e in zip(lol, engine, strict=True))
+        r_x = statistics.median(x / e for x, e in zip(bare, engine, strict=True))
+        ratios_lol.append(r_l)
+        ratios_lxml.append(r_x)
+        mb = len(doc) / 1e6
+        print(
+            f"{page.name:<36}{len(doc):>10,}{mb / t_e:>8.0f}{mb / t_l:>8.0f}{mb / t_x:>7.0f}"
+            f"{r_l:>10.2f}x{r_x:>8.2f}x"
+        )
+    print(
+        f"{'lowest':<36}{'':>10}{'':>8}{'':>8}{'':>7}"
+        f"{min(ratios_lol):>10.2f}x{min(ratios_lxml):>8.2f}x"
+    )
+    print(
+        f"{'median page':<36}{'':>10}{'':>8}{'':>8}{'':>7}"
+        f"{statistics.median(ratios_lol):>10.2f}x{statistics.median(ratios_lxml):>8.2f}x"
+    )
+    print()
+
+
+PEERS_CONFIG = """
+upstream: http://127.0.0.1:9
+site: {hosts: [example.com, www.example.com, wp.test]}
+delivery: {provider: cdn, cdn: {base_url: "https://cdn.example.net/wp-content/uploads/"}}
+"""
+
+
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(timed(fn) for _ in range(repeat))
 
@@ -198,16 +344,25 @@ def main() -> int:
     parser.add_argument(
         "--only-features", action="store_true", help="print only the features-off/on table"
     )
+    parser.add_argument(
+        "--only-peers",
+        action="store_true",
+        help="print only the engine / python-lolhtml / lxml table",
+    )
     args = parser.parse_args()
+    tune_garbage_collector()  # as `serve` does; every side of every table runs with it
     rewriter = HtmlRewriter(HtmlOptions(uploads_path="/wp-content/uploads/"))
     if not all((CORPUS / f"{f}-{size}.html").exists() for f in FAMILIES for size in SIZES):
         make_corpus()  # the 2 MB pages are built, not committed
     pages = sorted(CORPUS.glob("*.html"), key=lambda p: (p.name.split("-")[0], p.stat().st_size))
+    print(f"scanner tokenizer: {'C (rewriteproxy.html._tokenizer)' if NATIVE else 'regex'}\n")
+    peers_table(peer_pages(), args.repeat)
+    if args.only_peers:
+        return 0
     if args.features or args.only_features:
         features_table(pages, args.repeat)
     if args.only_features:
         return 0
-    print(f"scanner tokenizer: {'C (rewriteproxy.html._tokenizer)' if NATIVE else 'regex'}")
     for title, mapper in (
         ("cold: map_url = UploadLocator.parse + CDN prefix, memoised per page", map_url),
         ("warm: the same map_url behind a cache that knows every URL", warm_map_url),

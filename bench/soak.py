@@ -308,7 +308,7 @@ def new_proxy_keys() -> list[str]:
     """``proxy.*`` keys of this tree that the harness was not written against."""
     from rewriteproxy.config import ProxyConfig
 
-    names = (f.name for f in dataclasses.fields(ProxyConfig))
+    names = iter(ProxyConfig.model_fields)
     return [f"proxy.{name}" for name in names if name not in KNOWN_PROXY_KEYS]
 
 

@@ -22,9 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rewriteproxy.delivery import SiteContext, build_delivery, parse_delivery
+from rewriteproxy.delivery import DeliveryConfig, SiteContext, build_delivery
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.settings import Section
 
 SITE = SiteContext(("wp.test",), "/wp-content/uploads/", "https://wp.test")
 SETUPS: dict[str, dict[str, Any]] = {
@@ -78,8 +77,13 @@ def rate(run: Callable[[], int], rounds: int) -> float:
 def bench_provider(
     settings: dict[str, Any], items: list[tuple[UploadRef, FileInfo | None]], rounds: int
 ) -> tuple[float, float]:
-    cold = build_delivery(parse_delivery(Section({**settings, "cache_size": 0}), SITE))
-    warm = build_delivery(parse_delivery(Section({**settings, "cache_size": len(items)}), SITE))
+    site = {"site": SITE}
+    cold = build_delivery(
+        DeliveryConfig.model_validate({**settings, "cache_size": 0}, context=site)
+    )
+    warm = build_delivery(
+        DeliveryConfig.model_validate({**settings, "cache_size": len(items)}, context=site)
+    )
 
     def cold_pass() -> int:
         for ref, info in items:

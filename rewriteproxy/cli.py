@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .commands._failures import describe
@@ -15,11 +16,18 @@ from .settings import ConfigError
 __all__ = ["main"]
 
 # Listed here, in help order; each module has NAME, HELP, add_arguments() and run().
-COMMANDS = ("serve", "demo", "rewrite", "url", "check", "sync", "analyze")
+COMMANDS = ("serve", "demo", "rewrite", "url", "check", "config", "schema", "sync", "analyze")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line naming the command and where to look (not the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rewriteproxy",
         description="Serve a WordPress site's uploads from a CDN or Cloudinary, "
         "without touching its database.",
@@ -31,16 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="overrides the config's log.level (default: info)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = {}
+    modules, parsers = {}, {}
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        modules[module.NAME] = module
-    args = parser.parse_args(argv)
+        modules[module.NAME], parsers[module.NAME] = module, command
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command's own parser, which knows its options
+        parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=args.log_level or "INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.log_level != "DEBUG":  # "Found credentials in environment variables" and the like
+        logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         return int(modules[args.command].run(args))
     except KeyboardInterrupt:

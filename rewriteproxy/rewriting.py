@@ -39,6 +39,7 @@ from .formats.css import rewrite_css
 from .formats.identifiers import Identifiers, Span
 from .formats.urltext import UrlSweep
 from .html import HtmlRewriter
+from .html.rewriter import Memo
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
 from .pipeline import BodyRewriter, Page, Pipeline, UrlCounts, recode
@@ -90,6 +91,7 @@ class UrlMapper:
     """
 
     __slots__ = (
+        "_answers",
         "_counts",
         "_fixed",
         "_health",
@@ -118,6 +120,7 @@ class UrlMapper:
         self._rewrite_missing = rewrite_missing
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
+        self._answers: tuple[int, dict[str, Memo]] = (self._health.generation, {})
         self._counts = UrlCounts()  # read by nobody: see ``recording``
 
     @property
@@ -128,6 +131,38 @@ class UrlMapper:
     def generation(self) -> int:
         """Changes whenever a delivery host is blocked or unblocked (see ``RewriteCache``)."""
         return self._health.generation
+
+    def pure_answers(self, base: str = "") -> Memo | None:
+        """``url → answer`` for the URLs pages with this ``base`` (the URL their relative
+        URLs resolve against, see :class:`PageMapper`) had so far, to be used and filled
+        in as the engine's memo across those pages; ``None`` when answers may change
+        from page to page.
+
+        They cannot while the inventory's answers never change (no inventory configured)
+        and no delivery host is blocked: then an answer depends on the URL and the base
+        alone, and the engine need not call the mapper, a Python call per distinct URL
+        per page, for a URL an earlier page had (the same page again, with a new nonce).
+        A change of the hosts' health starts new memos; so does reaching
+        ``_SHARED_BASES`` bases or ``_MEMO_SIZE`` URLs in all.
+        """
+        if not self._fixed or self._health.blocking:
+            return None
+        generation, memos = self._answers
+        memo = memos.get(base)
+        if memo is not None and generation == self._health.generation:
+            return memo
+        if (
+            generation != self._health.generation
+            or len(memos) >= _SHARED_BASES
+            or sum(map(len, memos.values())) >= _MEMO_SIZE
+        ):
+            memos = {}
+            self._answers = (self._health.generation, memos)
+        return memos.setdefault(base, Memo())
+
+    def forget_answers(self, base: str = "") -> None:
+        """Drop the memo of pages with ``base`` (one of its answers was a failure)."""
+        self._answers[1].pop(base, None)
 
     def recording(self, answers: Answers | None, counts: UrlCounts) -> UrlMapper:
         """The same mapper, noting in ``answers`` every inventory answer it used (``None``:
@@ -151,7 +186,8 @@ class UrlMapper:
         clone._lookup = recorded if noting else lookup
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
         clone._source_key = self._source_key
-        clone._memo, clone._health, clone._counts = self._memo, self._health, counts
+        clone._memo, clone._health, clone._answers = self._memo, self._health, self._answers
+        clone._counts = counts
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
@@ -234,6 +270,7 @@ class UrlMapper:
 
 _Memo = tuple[str | None, FileInfo | None, str | None]
 _MEMO_SIZE = 50_000  # URLs remembered across pages (about 10 MB at most)
+_SHARED_BASES = 64  # page bases with a memo of answers (UrlMapper.pure_answers)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -512,7 +549,12 @@ def build_pipeline(
         href = html.base_href(body, charset)
         base = page.url if href is None else join_url(page.url, href)
         on_page = PageMapper(mapper, page, base)
-        return html.rewrite(body, on_page, charset, make_handlers(on_page, body))
+        handlers = make_handlers(on_page, body)
+        memo = mapper.pure_answers(base)
+        new = html.rewrite(body, on_page, charset, handlers, memo, checked=not every_page)
+        if memo is not None and page.url_errors:
+            mapper.forget_answers(base)  # so that later pages note those failures too
+        return new
 
     def cached(
         kind: bytes, rewrite_plain: Callable[[bytes, UrlMapper, str | None, Page], bytes]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budget import ByteBudget
@@ -128,7 +128,9 @@ class State:
         old = self.runtime
         if config.listen != old.config.listen or config.upstream != old.config.upstream:
             log.warning("listen and upstream changes take effect on restart only")
-            config = replace(config, listen=old.config.listen, upstream=old.config.upstream)
+            config = config.model_copy(
+                update={"listen": old.config.listen, "upstream": old.config.upstream}
+            )
         inventory = old.inventory
         if config.inventory != old.config.inventory:
             inventory = build_inventory(config.inventory)

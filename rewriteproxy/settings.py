@@ -1,226 +1,137 @@
-"""Reading one YAML mapping into typed values, with errors that name the key.
+"""The vocabulary every config section is written in: a frozen pydantic model and its checks.
 
 Every part of rewriteproxy that has settings (the proxy, each delivery
-provider, each inventory source, each feature) parses its own section with a
-:class:`Section` into a frozen dataclass once, when the config loads. The hot
-path then reads plain attributes and never touches a dict or a string key.
+provider, each inventory source, each feature) declares its section as a
+subclass of :class:`Settings` beside the code that uses it: one field per key,
+its default written once, its help text as the field's docstring (the key
+reference in the docs and ``rewriteproxy schema`` are generated from it), and
+the rules between its keys as validators on the same class. The YAML file is
+validated once, when it loads (:mod:`rewriteproxy.configfile`); the hot path
+then reads plain attributes and never touches a dict or a string key.
 
-A :class:`Section` remembers its dotted key path and, when YAML gave it, the
-line of each key, so every error reads like
-``delivery.cdn.base_url (line 12): 'ftp://x' is not allowed: expected an http(s) URL``.
-Unknown keys are errors too (a typo must not silently fall back to a default).
-
-Values of the form ``${NAME}`` or ``${NAME:-default}`` are read from the
-environment, so secrets never need to be written in the file.
+Checks that refuse a value raise :func:`not_allowed` (the message then reads
+``'ftp://x' is not allowed: expected an http(s) URL``); rules between keys
+raise :func:`rule`, optionally naming the key they are about (``at``), since a
+model validator is otherwise located at its whole section. Secrets are
+declared as :data:`Secret` (marked :data:`SECRET`) so that no error echoes them.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-__all__ = ["ConfigError", "Section"]
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-T = TypeVar("T")
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+__all__ = [
+    "INTERNAL",
+    "SECRET",
+    "ConfigError",
+    "Names",
+    "Secret",
+    "Settings",
+    "checked",
+    "is_internal",
+    "not_allowed",
+    "rule",
+]
 
 
 class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the key and the line."""
+    """A config file that cannot be used; the message names each key, its line and the fix."""
 
 
-class Section:
-    """One mapping of the config file, read key by key."""
+class Settings(BaseModel):
+    """One section of the config file: frozen, strict about unknown keys, documented."""
 
-    def __init__(
-        self,
-        data: Mapping[str, Any] | None,
-        path: str = "",
-        lines: Mapping[str, int] | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        self._data: Mapping[str, Any] = data or {}
-        self._path = path
-        self._lines = lines or {}
-        self._environ = os.environ if environ is None else environ
-        self._read: set[str] = set()
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        coerce_numbers_to_str=True,  # `param: 1` and `prefix: 2024` are the strings they look like
+        use_attribute_docstrings=True,  # a field's docstring is its help text
+    )
 
-    # -- locating errors -------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        # `key: ~` (or a key with nothing after it) means the default, as if it were absent;
+        # an unknown key stays, to be reported.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k not in cls.model_fields}
+        return data
 
-    def key_path(self, key: str) -> str:
-        return f"{self._path}.{key}" if self._path else key
 
-    def error(self, key: str, message: str) -> ConfigError:
-        full = self.key_path(key)
-        line = self._lines.get(full)
-        where = f"{full} (line {line})" if line else full
-        return ConfigError(f"{where}: {message}")
+def not_allowed(
+    expected: str, value: object = None, at: str | tuple[str, ...] = ""
+) -> PydanticCustomError:
+    """The value is refused; ``expected`` says what is allowed (``value``: the item at fault
+    when it is one item of a list or mapping; ``at``: as for :func:`rule`)."""
+    context: dict[str, Any] = {"expected": expected, "at": _keys(at)}
+    if value is not None:
+        context["value"] = value
+    return PydanticCustomError("not_allowed", "expected {expected}", context)
 
-    def has(self, key: str) -> bool:
-        return key in self._data
 
-    def names(self) -> tuple[str, ...]:
-        """The keys as written (for sections whose keys are names the user chose)."""
-        return tuple(str(k) for k in self._data)
+def rule(message: str, at: str | tuple[str, ...] = "") -> PydanticCustomError:
+    """A rule between keys is broken; ``at`` is the key below the section it is about: dotted
+    (``versioning.style``), or a tuple of keys when a key may hold a dot itself."""
+    return PydanticCustomError("rule", "{message}", {"message": message, "at": _keys(at)})
 
-    # -- raw access --------------------------------------------------------
 
-    def _raw(self, key: str) -> Any:
-        self._read.add(key)
-        value = self._data.get(key)
-        if isinstance(value, str):
-            value = self._expand_env(key, value)
-        return value
+def _keys(at: str | tuple[str, ...]) -> list[str]:
+    return list(at) if isinstance(at, tuple) else [k for k in at.split(".") if k]
 
-    def _expand_env(self, key: str, value: str) -> str:
-        def lookup(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in self._environ:
-                return self._environ[name]
-            if default is not None:
-                return default
-            raise self.error(key, f"environment variable {name} is not set")
 
-        return _ENV_REF.sub(lookup, value)
+def checked(parse: Callable[[str], str], expected: str) -> AfterValidator:
+    """A string check: ``parse`` returns the value (perhaps normalised) or raises ValueError."""
 
-    def _typed(self, key: str, default: T, kind: type | tuple[type, ...], what: str) -> T:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) and kind is not bool:
-            raise self.error(key, f"{value!r} is not allowed: expected {what}")
-        if not isinstance(value, kind):
-            raise self.error(key, f"{value!r} is not allowed: expected {what}")
-        return value  # type: ignore[return-value]
-
-    # -- typed readers -----------------------------------------------------
-
-    def text(self, key: str, default: str) -> str:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{value}"
-        if not isinstance(value, str):
-            raise self.error(key, f"{value!r} is not allowed: expected a string")
-        return value
-
-    def optional_str(self, key: str) -> str | None:
-        value = self.text(key, "")
-        return value or None
-
-    def secret(self, key: str) -> str | None:
-        """Like :meth:`optional_str`; kept separate so secrets are never echoed in errors."""
-        value = self._raw(key)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise self.error(key, "expected a string (the value is not shown: it is a secret)")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
-            return value.lower() in ("true", "yes", "on")
-        if not isinstance(value, bool):
-            raise self.error(key, f"{value!r} is not allowed: expected true or false")
-        return value
-
-    def integer(
-        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"{value!r} is not allowed: expected a whole number")
-        self._check_range(key, value, minimum, maximum)
-        return value
-
-    def number(
-        self,
-        key: str,
-        default: float,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise self.error(key, f"{value!r} is not allowed: expected a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"{value!r} is not allowed: expected a number")
-        self._check_range(key, value, minimum, maximum)
-        return float(value)
-
-    def _check_range(
-        self, key: str, value: float, minimum: float | None, maximum: float | None
-    ) -> None:
-        if minimum is not None and value < minimum:
-            raise self.error(key, f"{value!r} is not allowed: expected at least {minimum}")
-        if maximum is not None and value > maximum:
-            raise self.error(key, f"{value!r} is not allowed: expected at most {maximum}")
-
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.text(key, default)
-        if value not in allowed:
-            raise self.error(key, f"{value!r} is not allowed: expected one of {', '.join(allowed)}")
-        return value
-
-    def texts(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-            raise self.error(key, f"{value!r} is not allowed: expected a list of strings")
-        return tuple(self._expand_env(key, f"{v}") for v in value)
-
-    def integers(self, key: str, default: tuple[int, ...] = ()) -> tuple[int, ...]:
-        value = self._raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
-        ):
-            raise self.error(key, f"{value!r} is not allowed: expected a list of positive numbers")
-        return tuple(value)
-
-    def parsed(self, key: str, default: T, parse: Callable[[str], T], what: str) -> T:
-        """A string parsed by ``parse``; a ``ValueError`` from it becomes a named error."""
-        value = self._raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.error(key, f"{value!r} is not allowed: expected {what}")
+    def check(value: str) -> str:
+        if value is None:  # an optional key left unset
+            return value
         try:
             return parse(value)
         except ValueError as exc:
-            raise self.error(key, f"{value!r} is not allowed: expected {what} ({exc})") from exc
+            detail = f" ({exc})" if str(exc) else ""
+            raise not_allowed(expected + detail) from exc
 
-    def section(self, key: str) -> Section:
-        value = self._raw(key)
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise self.error(key, f"{value!r} is not allowed: expected a mapping of keys")
-        return Section(value, self.key_path(key), self._lines, self._environ)
+    return AfterValidator(check)
 
-    def done(self) -> None:
-        """Reject keys that nothing read: a typo must never fall back to a default silently."""
-        unknown = sorted(set(self._data) - self._read)
-        if unknown:
-            raise self.error(unknown[0], "unknown key")
+
+def _one_or_many(value: object) -> object:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list | tuple):
+        raise not_allowed("a list of strings")
+    return value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+"""A list of strings; a single string is a list of one (``hosts: wp.test``)."""
+
+
+class _SecretMarker:
+    def __repr__(self) -> str:
+        return "SECRET"
+
+
+SECRET = _SecretMarker()
+"""Marks a field whose value no message may show."""
+
+
+INTERNAL: dict[str, Any] = {"internal": True}
+"""``json_schema_extra`` of a field the file may not set (it is filled in from another section)."""
+
+
+def is_internal(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, Mapping) and bool(extra.get("internal"))
+
+
+def _empty_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+Secret = Annotated[str | None, SECRET, BeforeValidator(_empty_is_none), Field(repr=False)]
+"""A credential: never shown in errors or reprs; empty is unset."""

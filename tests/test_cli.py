@@ -7,11 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+
+from rewriteproxy.cli import COMMANDS
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
 from .support.net import children_of, free_port, process_holding, wait_until_healthy
@@ -55,11 +58,11 @@ def write_config(
     return path
 
 
-def test_every_command_has_help():
-    for command in ("serve", "demo", "rewrite", "url", "check", "sync", "analyze"):
-        result = rewriteproxy(command, "--help")
-        assert result.returncode == 0, (command, result.stderr)
-        assert b"usage: rewriteproxy " + command.encode() in result.stdout
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = rewriteproxy(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert b"usage: rewriteproxy " + command.encode() in result.stdout
 
 
 def test_rewrite_reads_stdin_and_writes_the_rewritten_document(tmp_path):
@@ -109,46 +112,82 @@ def test_rewrite_refuses_a_header_it_cannot_read(tmp_path):
     assert b"expected 'Name: value'" in result.stderr
 
 
-# What each command needs besides --config, to get as far as reading it.
-COMMAND_ARGS = {
-    "serve": [],
-    "rewrite": [],
-    "url": ["http://wp.test/wp-content/uploads/a.jpg"],
-    "check": ["--timeout", "2"],
-    "sync": ["{uploads}"],
-    "analyze": ["{uploads}"],
+@dataclass(frozen=True)
+class Trial:
+    """How the failure tests run a command: its arguments besides ``--config``, whether it
+    reads a config, and what it says when the bucket it uses is unreachable."""
+
+    args: tuple[str, ...] = ()
+    config: bool = True
+    bucket: bytes | None = None
+
+
+TRIALS = {
+    "serve": Trial(),
+    "demo": Trial(config=False),
+    "rewrite": Trial(),
+    "url": Trial(("http://wp.test/wp-content/uploads/a.jpg",)),
+    "check": Trial(("--timeout", "2"), bucket=b"cannot be listed: cannot reach the S3 endpoint"),
+    "config": Trial(("--example",), config=False),
+    "schema": Trial(config=False),
+    "sync": Trial(("{uploads}",), bucket=b"cannot reach the S3 endpoint"),
+    "analyze": Trial(("{uploads}",), bucket=b"cannot reach the S3 endpoint"),
 }
 
 
+def trial(command: str) -> Trial:
+    assert command in TRIALS, f"say in TRIALS how the failure tests run {command}"
+    return TRIALS[command]
+
+
 def command_line(command: str, config: Path, uploads: Path) -> list[str]:
-    extra = [a.format(uploads=uploads) for a in COMMAND_ARGS[command]]
-    return [command, "--config", str(config), *extra]
+    extra = [a.format(uploads=uploads) for a in trial(command).args]
+    return [command, "--config", str(config), *extra] if trial(command).config else [command]
 
 
-def test_every_command_takes_a_config_or_has_no_config():
-    from rewriteproxy.cli import COMMANDS
-
-    assert set(COMMANDS) == {*COMMAND_ARGS, "demo"}
+def stderr_lines(result: subprocess.CompletedProcess[bytes]) -> list[bytes]:
+    return result.stderr.strip().splitlines()
 
 
-@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
+def said(command: str, result: subprocess.CompletedProcess[bytes]) -> list[bytes]:
+    """Where a command explains itself: ``check`` reports on stdout, the others on stderr."""
+    assert b"Traceback" not in result.stderr
+    return (result.stdout if command == "check" else result.stderr).strip().splitlines()
+
+
+def failure_line(result: subprocess.CompletedProcess[bytes]) -> bytes:
+    """The one line that says what failed; before it only sync's progress note may stand."""
+    *before, last = stderr_lines(result)
+    assert all(line.startswith(b"comparing ") for line in before), result.stderr
+    return last
+
+
+def test_every_command_says_how_the_failure_tests_run_it():
+    assert set(TRIALS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_argument_is_one_line_and_exit_2_for_every_command(command):
+    result = rewriteproxy(command, "--no-such-option")
+    assert result.returncode == 2
+    [line] = stderr_lines(result)
+    assert line.startswith(f"rewriteproxy {command}: ".encode())
+    assert line.endswith(f"(see rewriteproxy {command} --help)".encode())
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if trial(c).config])
 def test_a_bad_config_is_one_line_and_exit_2_for_every_command(tmp_path, command):
     bad = tmp_path / "bad.yaml"
     bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
     (tmp_path / "up").mkdir()
     result = rewriteproxy(*command_line(command, bad, tmp_path / "up"))
     assert result.returncode == 2
-    assert b"site.uplods_path (line 4): unknown key" in said(command, result)
-    assert b"Traceback" not in result.stderr
+    [line] = said(command, result)
+    assert b"site.uplods_path (line 4): unknown key; did you mean uploads_path?" in line
     missing = rewriteproxy(*command_line(command, tmp_path / "absent.yaml", tmp_path / "up"))
     assert missing.returncode == 2
-    assert b"cannot read the config file" in said(command, missing)
-    assert b"Traceback" not in missing.stderr
-
-
-def said(command: str, result: subprocess.CompletedProcess[bytes]) -> bytes:
-    """Where a command explains itself: ``check`` reports on stdout, the others on stderr."""
-    return result.stdout if command == "check" else result.stderr
+    [line] = said(command, missing)
+    assert b"cannot read the config file" in line
 
 
 UNREACHABLE_BUCKET = """
@@ -160,17 +199,8 @@ inventory:
 """
 
 
-@pytest.mark.parametrize(
-    ("command", "credentials", "message"),
-    [
-        ("sync", True, b"cannot reach the S3 endpoint"),
-        ("analyze", True, b"cannot reach the S3 endpoint"),
-        ("sync", False, b"no S3 credentials found"),
-        ("analyze", False, b"no S3 credentials found"),
-        ("check", True, b"cannot be listed: cannot reach the S3 endpoint"),
-    ],
-)
-def test_an_unreachable_bucket_is_one_line_and_exit_1(tmp_path, command, credentials, message):
+def run_against_a_closed_port(tmp_path: Path, command: str, credentials: bool):
+    """``command`` with a bucket (and upstream) on a loopback port nothing listens on."""
     config = tmp_path / "s3.yaml"
     config.write_text(UNREACHABLE_BUCKET.format(port=free_port()))
     uploads = tmp_path / "up"
@@ -180,16 +210,44 @@ def test_an_unreachable_bucket_is_one_line_and_exit_1(tmp_path, command, credent
     env["HOME"] = str(tmp_path)  # no ~/.aws either
     if credentials:
         env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "rewriteproxy", *command_line(command, config, uploads)],
         capture_output=True,
         timeout=120,
         check=False,
         env=env,
     )
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if trial(c).bucket])
+def test_an_unreachable_bucket_is_exit_1_without_a_traceback(tmp_path, command):
+    result = run_against_a_closed_port(tmp_path, command, credentials=True)
     assert result.returncode == 1, result.stderr
-    assert message in result.stdout + result.stderr
     assert b"Traceback" not in result.stderr
+    message = trial(command).bucket
+    assert message is not None
+    if command == "check":
+        # check reports each part it probes on a line of its own, the bucket's on one.
+        report = said(command, result)
+        assert [line.split()[0] for line in report] == [
+            b"config",
+            b"upstream",
+            b"inventory",
+            b"delivery",
+            b"circuit",
+        ]
+        assert message in report[2] and b"FAILED" in report[2]
+    else:
+        line = failure_line(result)
+        assert line.startswith(f"rewriteproxy {command}: ".encode() + message)
+
+
+@pytest.mark.parametrize("command", ["sync", "analyze"])
+def test_missing_credentials_are_one_line_and_exit_1(tmp_path, command):
+    result = run_against_a_closed_port(tmp_path, command, credentials=False)
+    assert result.returncode == 1, result.stderr
+    line = failure_line(result)
+    assert line.startswith(f"rewriteproxy {command}: no S3 credentials found".encode())
 
 
 def test_the_traceback_is_there_at_debug_level(tmp_path):
@@ -199,15 +257,6 @@ def test_the_traceback_is_there_at_debug_level(tmp_path):
     result = rewriteproxy("--log-level", "DEBUG", *command_line("analyze", config, tmp_path / "up"))
     assert result.returncode == 1
     assert b"Traceback" in result.stderr
-
-
-def test_a_bad_config_exits_2_with_the_key_named(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
-    for command in ("rewrite", "check", "serve"):
-        result = rewriteproxy(command, "--config", str(bad))
-        assert result.returncode == 2
-        assert b"site.uplods_path (line 4): unknown key" in said(command, result)
 
 
 async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, aiohttp_server):

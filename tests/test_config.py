@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_network
 
 import pytest
@@ -135,7 +136,10 @@ def test_uploads_path_is_normalised():
             "or a network such as 10.0.0.0/8 or fd00::/8 (10.0.0.1/8 has host bits set)",
         ),
         (MINIMAL + "proxy: {trusted_proxies: [nginx]}\n", "'nginx' is not allowed"),
-        (MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n", "expected a list of strings"),
+        (
+            MINIMAL + "proxy: {trusted_proxies: {a: 1}}\n",
+            "proxy.trusted_proxies (line 5): a mapping is not allowed: expected a list of IP addresses",
+        ),
         (
             MINIMAL + "server: {header_timeout: 0}\n",
             "server.header_timeout (line 5): 0 is not allowed: expected at least 0.05",
@@ -231,3 +235,140 @@ def test_trusted_proxies_are_networks_parsed_once():
         parse_config(MINIMAL + "proxy: {trusted_proxies: []}\n").proxy.trusted_proxies.networks
         == ()
     )
+
+
+CDN_TYPO = """upstream: http://127.0.0.1:8080
+site: {hosts: [wp.test]}
+delivery:
+  provider: cdn
+  cdn:
+    base_ur: https://cdn.example.net/wp-content/uploads/
+"""
+
+
+def test_a_typo_in_a_required_key_names_the_key_written_its_line_and_the_key_meant():
+    with pytest.raises(ConfigError) as error:
+        parse_config(CDN_TYPO)
+    lines = str(error.value).splitlines()
+    assert lines[0] == "2 problems:"
+    # The key written comes first, so the "required" that follows reads as its consequence.
+    assert lines[1] == "  delivery.cdn.base_ur (line 6): unknown key; did you mean base_url?"
+    assert lines[2].startswith("  delivery.cdn.base_url: is required: the URL that replaces")
+    assert lines[2].endswith("(in delivery.cdn, line 5)")
+
+
+def test_an_unknown_key_without_a_near_one_lists_the_keys_allowed():
+    with pytest.raises(ConfigError) as error:
+        parse_config(MINIMAL + "listen: {zzz: 1}\n")
+    assert str(error.value) == "listen.zzz (line 5): unknown key (allowed here: host, port)"
+
+
+def test_every_mistake_of_the_file_is_reported_at_once_in_the_order_of_the_file():
+    text = """upstream: ftp://wp.test
+site: {hosts: [wp.test]}
+listen: {port: 70000}
+proxy:
+  upstream_connections: 0
+  connect_timout: 5
+bypass: {nonce: sometimes}
+"""
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, source="site.yaml")
+    assert str(error.value).splitlines() == [
+        "site.yaml: 5 problems:",
+        "  proxy.connect_timout (line 6): unknown key; did you mean connect_timeout?",
+        "  upstream (line 1): 'ftp://wp.test' is not allowed: expected an http(s) URL such as "
+        "http://127.0.0.1:8080 (not an http(s) URL with a host)",
+        "  listen.port (line 3): 70000 is not allowed: expected at most 65535",
+        "  proxy.upstream_connections (line 5): 0 is not allowed: expected at least 1",
+        "  bypass.nonce (line 7): 'sometimes' is not allowed: expected true or false",
+    ]
+
+
+def test_the_sections_of_providers_not_selected_are_validated_too():
+    text = CDN_TYPO.replace("base_ur:", "base_url:") + "  s3: {bucket: Not_A_Bucket}\n"
+    with pytest.raises(ConfigError, match=r"delivery\.s3\.bucket \(line 7\): 'Not_A_Bucket'"):
+        parse_config(text)
+
+
+def test_an_unset_variable_in_a_provider_not_selected_is_no_error_unless_its_value_is_refused():
+    cdn = CDN_TYPO.replace("base_ur:", "base_url:")
+    secret = cdn + '  cloudinary: {cloud_name: demo, api_secret: "${CLOUDINARY_API_SECRET}"}\n'
+    assert parse_config(secret, environ={}).delivery.provider == "cdn"
+    name = cdn + '  cloudinary: {cloud_name: "${CLOUD}"}\n'
+    assert parse_config(name, environ={"CLOUD": "demo"}).delivery.cloudinary is not None
+    with pytest.raises(ConfigError) as error:
+        parse_config(name.replace("${CLOUD}", "${CLOUD}!"), environ={})
+    assert str(error.value) == (
+        "delivery.cloudinary.cloud_name (line 7): environment variable CLOUD is not set "
+        "(or write ${CLOUD:-default})"
+    )
+    selected = secret.replace("provider: cdn", "provider: cloudinary")
+    with pytest.raises(ConfigError, match="environment variable CLOUDINARY_API_SECRET is not set"):
+        parse_config(selected, environ={})
+
+
+def test_secrets_and_values_from_the_environment_are_never_echoed():
+    text = (
+        MINIMAL
+        + "delivery:\n  provider: cloudinary\n"
+        + "  cloudinary: {cloud_name: demo, api_secret: [TOPSECRET]}\n"
+        + "inventory:\n  s3: {bucket: m, access_key_id: AKIA, secret_access_key: {a: SHHH}}\n"
+        + 'listen: {port: "${PORT}"}\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, environ={"PORT": "hunter2"})
+    message = str(error.value)
+    for secret in ("TOPSECRET", "SHHH", "hunter2"):
+        assert secret not in message
+    assert (
+        "delivery.cloudinary.api_secret (line 7): the secret (not shown) is not allowed" in message
+    )
+    assert (
+        "inventory.s3.secret_access_key (line 9): the secret (not shown) is not allowed" in message
+    )
+    assert (
+        "listen.port (line 10): the value from the environment (not shown) is not allowed: "
+        "expected a whole number"
+    ) in message
+
+
+def test_environment_references_expand_in_every_string_and_list_item():
+    config = parse_config(
+        "upstream: http://${ORIGIN_HOST}:${ORIGIN_PORT:-8080}\n"
+        "listen: {port: '${PORT}'}\n"
+        "site: {hosts: ['${HOST}', 'www.${HOST}']}\n"
+        "delivery: {provider: cdn, cdn: {base_url: '${CDN:-https://cdn.test/}'}}\n",
+        environ={"ORIGIN_HOST": "10.0.0.5", "PORT": "9000", "HOST": "wp.test"},
+    )
+    assert config.upstream == "http://10.0.0.5:8080"
+    assert config.listen.port == 9000
+    assert config.site.hosts == ("wp.test", "www.wp.test")
+    assert config.delivery.settings is not None
+    assert config.delivery.settings.base_url == "https://cdn.test/"
+
+
+def test_null_means_the_default_and_html_takes_the_sites_uploads_path():
+    config = parse_config(
+        MINIMAL.replace("[wp.test]", "[wp.test]\n  uploads_path: /media")
+        + "html:\nlisten: {port: ~}\n"
+    )
+    assert config.listen.port == 8000
+    assert config.html.uploads_path == "/media/"
+
+
+def test_a_typo_in_every_section_gets_its_did_you_mean():
+    # Each model answers for its own keys, whatever the metadata its fields carry.
+    from rewriteproxy.reference import markdown
+
+    sections = re.findall(r"^## `([\w.]+)`", markdown(), re.MULTILINE)
+    assert "proxy" in sections and "delivery.cloudinary" in sections
+    for section in sections:
+        text = MINIMAL + "".join(
+            f"{part}:\n" + "  " * (i + 1) for i, part in enumerate(section.split("."))
+        )
+        text = text.rstrip() + " {zzzzzz: 1}\n"
+        with pytest.raises(
+            ConfigError, match=rf"{re.escape(section)}\.zzzzzz \(line \d+\): unknown key"
+        ):
+            parse_config(text, environ={})

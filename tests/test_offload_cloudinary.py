@@ -34,7 +34,7 @@ def stand_in() -> Iterator[CloudinaryStandIn]:
 
 def target(stand_in: CloudinaryStandIn, **account: Any) -> CloudinaryInventoryConfig:
     return CloudinaryInventoryConfig(
-        CloudinaryConfig(
+        account=CloudinaryConfig(
             cloud_name=stand_in.cloud_name,
             folder="wp",
             api_key=stand_in.api_key,

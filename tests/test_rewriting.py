@@ -8,6 +8,7 @@ from typing import Any
 
 from rewriteproxy.config import parse_config
 from rewriteproxy.delivery.health import DeliveryHealth, HealthConfig, Probe
+from rewriteproxy.html import HtmlRewriter
 from rewriteproxy.inventory import Inventory, NullInventory
 from rewriteproxy.media import FileInfo
 from rewriteproxy.rewriting import (
@@ -386,3 +387,48 @@ def test_json_quoted_in_a_feed_and_a_css_comment_do_not_stop_the_sweep():
     for body, kind in ((feed, "application/rss+xml"), (css, "text/css")):
         result = pipeline.apply(body, kind)
         assert result.body is not None and b"cdn.example.net" in result.body, kind
+
+
+def test_without_an_inventory_pages_share_one_memo_of_answers_until_the_circuit_changes() -> None:
+    health = circuit()
+    mapper = build_url_mapper(CONFIG, NullInventory(), health=health)
+    pipeline_html = HtmlRewriter(CONFIG.html)
+    answers = mapper.pure_answers()
+    assert answers is not None and answers.answers == {}
+    out = pipeline_html.rewrite(PAGE, mapper, memo=answers)
+    assert answers.answers == {UPLOAD: mapper(UPLOAD)} and out != PAGE
+    assert mapper.pure_answers() is answers  # the next page starts from it
+
+    def refuses(url: str) -> str | None:
+        raise AssertionError(f"{url} was asked again")
+
+    # A page whose URL the memo knows: no call of map_url at all.
+    assert pipeline_html.rewrite(PAGE.replace(b"<p>", b"<div>"), refuses, memo=answers) == (
+        out.replace(b"<p>", b"<div>")
+    )
+    host_down(health)
+    assert mapper.pure_answers() is None  # answers depend on the circuit now
+    host_up(health)
+    fresh = mapper.pure_answers()
+    assert fresh is not None and fresh.answers == {} and fresh is not answers
+
+
+def test_answers_that_follow_an_inventory_are_never_shared_across_pages() -> None:
+    mapper = mapper_for(ChangingInventory({"2024/05/a.jpg": FileInfo(size=1, etag="e1")}))
+    assert mapper.pure_answers() is None
+
+
+def test_the_memo_across_pages_is_kept_per_base_so_relative_urls_resolve_per_page() -> None:
+    pipeline = build_pipeline(CONFIG, NullInventory(), RewriteCache(0))  # every page rewritten
+    page = b'<p><img src="wp-content/uploads/2024/05/a.jpg"></p>'
+    at_root = pipeline.apply(page, "text/html", url="/?p=1")
+    deeper = pipeline.apply(page, "text/html", url="/blog/post/")
+    again = pipeline.apply(page, "text/html", url="/?p=1")
+    assert (
+        at_root.body == again.body == b'<p><img src="https://cdn.example.net/u/2024/05/a.jpg"></p>'
+    )
+    assert deeper.status == "unchanged"  # /blog/post/wp-content/uploads/... is no upload
+    mapper = build_url_mapper(CONFIG, NullInventory())
+    assert (
+        mapper.pure_answers("/a/") is mapper.pure_answers("/a/") is not mapper.pure_answers("/b/")
+    )

@@ -83,9 +83,10 @@ async def serving(
     descriptors: int | None = None,
     workers: int = 1,
     port: int = 0,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Served]:
     """``rewriteproxy serve`` with ``server: {<server>}`` and ``proxy: {<proxy>}`` in front of
-    ``upstream``; ``descriptors`` caps RLIMIT_NOFILE.
+    ``upstream``; ``descriptors`` caps RLIMIT_NOFILE; ``env`` adds to the environment.
 
     Several workers need a fixed ``port``: each would bind a port 0 of its own. Without
     ``upstream``, a small origin here answers every request with a 200.
@@ -93,7 +94,9 @@ async def serving(
     async with contextlib.AsyncExitStack() as stack:
         if upstream is None:
             upstream = await stack.enter_async_context(_small_origin())
-        async with _serving(tmp_path, server, proxy, upstream, descriptors, workers, port) as s:
+        async with _serving(
+            tmp_path, server, proxy, upstream, descriptors, workers, port, env
+        ) as s:
             yield s
 
 
@@ -123,6 +126,7 @@ async def _serving(
     descriptors: int | None,
     workers: int,
     port: int,
+    env: dict[str, str] | None,
 ) -> AsyncIterator[Served]:
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG.format(server=server, proxy=proxy, upstream=upstream))
@@ -148,6 +152,7 @@ async def _serving(
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=limit,
         limit=1 << 20,
+        env=None if env is None else {**os.environ, **env},
     )
     log: list[str] = []
 
@@ -597,3 +602,75 @@ async def test_every_worker_closes_idle_connections(tmp_path):
                 break
             await asyncio.sleep(0.05)  # the second worker may still be starting
         assert len(pids) == 2
+
+
+# -- the event loop ----------------------------------------------------------------
+
+PAGE = b'<p><img src="http://wp.test/wp-content/uploads/2024/05/a.jpg"></p>'
+
+
+@contextlib.asynccontextmanager
+async def page_origin() -> AsyncIterator[str]:
+    """An origin that answers every request with :data:`PAGE` as HTML."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE)
+                )
+        writer.close()
+
+    origin = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{origin.sockets[0].getsockname()[1]}"
+    finally:
+        origin.close()
+
+
+def _uvloop_installed() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_serve_proxies_and_rewrites_on_either_event_loop(tmp_path, loop):
+    if loop == "uvloop" and not _uvloop_installed():
+        pytest.skip("uvloop is not installed on this platform")
+    async with (
+        page_origin() as origin,
+        serving(tmp_path, "", upstream=origin, env={"REWRITEPROXY_LOOP": loop}) as server,
+    ):
+        started = await server.wait_for_log(r"rewriteproxy on http://")
+        assert f"event loop {loop}" in started
+        reader, writer = await server.connect()
+        for _ in range(2):  # the second request reuses both connections
+            writer.write(b"GET /post/ HTTP/1.1\r\nHost: wp.test\r\n\r\n")
+            status, body = await asyncio.wait_for(read_response(reader), 10)
+            assert (status, body) == (
+                200,
+                b'<p><img src="https://cdn.example.net/wp-content/uploads/2024/05/a.jpg"></p>',
+            )
+        writer.close()
+
+
+async def test_an_unknown_loop_is_refused_by_name(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(server="", proxy="", upstream="http://127.0.0.1:9"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "rewriteproxy",
+        "serve",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "REWRITEPROXY_LOOP": "trio"},
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"REWRITEPROXY_LOOP='trio': expected one of auto, uvloop, asyncio" in err

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..config import Config
+from ..delivery.cloudinary import CloudinaryConfig
 from ..inventory.cloudinary import CloudinaryInventoryConfig, SdkMissing, require_sdk
 from ..inventory.config import S3InventoryConfig
 from ..offload import DEFAULT_PART_SIZE
@@ -77,6 +78,8 @@ def _cloudinary_target(config: Config) -> CloudinaryInventoryConfig | None:
         found: CloudinaryInventoryConfig = config.inventory.cloudinary
         return found
     account = config.delivery.settings
+    if not isinstance(account, CloudinaryConfig):  # the caller asks only for provider cloudinary
+        return None
     if account.delivery_type != "upload":
         print(
             "rewriteproxy: delivery.cloudinary.delivery_type is fetch: Cloudinary fetches "

@@ -162,7 +162,7 @@ async def check(config: Config, timeout: float, listing_timeout: float) -> list[
 
 async def check_upstream(session: aiohttp.ClientSession, config: Config) -> Result:
     url = config.upstream + "/"
-    headers = {"X-Forwarded-Proto": config.site.scheme}
+    headers: dict[str, str] = {"X-Forwarded-Proto": config.site.scheme}
     if config.proxy.preserve_host:
         headers["Host"] = config.site.canonical_host
     try:
@@ -416,9 +416,10 @@ async def check_circuit(session: aiohttp.ClientSession, config: Config) -> Resul
 
 def admin_metrics_url(config: Config) -> str | None:
     """Where the proxy this config describes serves its metrics (None: nowhere)."""
-    if config.admin.listen is None:
+    address = config.admin.address
+    if address is None:
         return None
-    host, port = config.admin.listen
+    host, port = address
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}/metrics"

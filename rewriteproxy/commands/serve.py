@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.web_server import Server
 
+from ..eventloop import LoopUnavailable, choose_loop
+from ..html import native
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..notify import READY, RELOADING, STOPPING, notify
@@ -75,16 +77,32 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(config.log, getattr(args, "log_level", None))
     # Bound here, before any fork: a port in use is one error at start, not a restart loop.
-    listen = config.admin.listen
+    listen = config.admin.address
     admin = bind(*listen) if listen is not None else None
+
+    try:
+        loop = choose_loop()
+    except LoopUnavailable as error:
+        print(f"rewriteproxy: {error}", file=sys.stderr)
+        return 2
 
     def work() -> None:
         from ..allocator import keep_freed_memory
 
-        _use_uvloop()
         keep_freed_memory()  # per process: each worker runs this itself
         in_process = admin if args.workers == 1 else None
-        asyncio.run(serve(config, args.config, host, port, args.workers > 1, in_process))
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(
+                serve(
+                    config,
+                    args.config,
+                    host,
+                    port,
+                    reuse_port=args.workers > 1,
+                    loop_name=loop.name,
+                    admin=in_process,
+                )
+            )
 
     if args.workers == 1:
         work()
@@ -140,6 +158,7 @@ async def serve(
     host: str,
     port: int,
     reuse_port: bool = False,
+    loop_name: str = "asyncio",
     admin: list[socket.socket] | None = None,
 ) -> None:
     """Serve the proxy on ``host:port``, and the admin listener on ``admin`` if given."""
@@ -182,8 +201,12 @@ async def serve(
     if admin is not None:
         admin_runner = await _start_admin(create_admin_app(families_of(state)), admin)
     _reload_on_sighup(state)
-    _tune_garbage_collector()
-    if not NATIVE:
+    tune_garbage_collector()
+    if not NATIVE and native.disabled():
+        log.info(
+            "the HTML engine's C extensions are off (%s): pure Python", native.DISABLE_VARIABLE
+        )
+    elif not NATIVE:
         log.warning(
             "the HTML engine's C extensions are not built (no C compiler at install time?): "
             "pages are rewritten the same, only more slowly; reinstall with "
@@ -191,13 +214,14 @@ async def serve(
         )
     log.info(
         "rewriteproxy on http://%s:%s → %s (rewriting %s; at most %d client connections, "
-        "file-descriptor limit %d)",
+        "file-descriptor limit %d; event loop %s)",
         host,
         listener.port,
         config.upstream,
         "on" if config.enabled else "off",
         limits().total,
         descriptors,
+        loop_name,
     )
     stopped_by: list[str] = []
     stop = asyncio.Event()
@@ -266,7 +290,7 @@ def _reload_on_sighup(state: State) -> None:
     loop.add_signal_handler(signal.SIGHUP, start)
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """What exists once serving starts lives as long as the process: frozen, the cyclic
     collector stops walking it. And a first-generation threshold of 20,000 (700 by
     default) lets a request's objects die by reference counting before any walk.
@@ -276,11 +300,3 @@ def _tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    uvloop.install()

@@ -1,15 +1,16 @@
 """Delivery: where a local upload is served from (a CDN, a bucket, Cloudinary, or nowhere else).
 
 The contract is :class:`DeliveryProvider` (:mod:`.base`); each provider is one
-module; :mod:`.registry` names them and reads the ``delivery`` config section.
+module; :mod:`.registry` names them and declares the ``delivery`` config section.
 """
 
 from rewriteproxy.delivery.base import DeliveryProvider, NullDelivery, SiteContext
 from rewriteproxy.delivery.registry import (
     PROVIDERS,
     DeliveryConfig,
+    ProviderName,
     build_delivery,
-    parse_delivery,
+    delivery_host,
 )
 from rewriteproxy.delivery.versioning import VersioningConfig
 
@@ -18,8 +19,9 @@ __all__ = [
     "DeliveryConfig",
     "DeliveryProvider",
     "NullDelivery",
+    "ProviderName",
     "SiteContext",
     "VersioningConfig",
     "build_delivery",
-    "parse_delivery",
+    "delivery_host",
 ]

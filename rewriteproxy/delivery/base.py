@@ -187,7 +187,8 @@ def without_scheme(url: str) -> str:
 
 
 def matching(pattern: str, expected: str) -> Callable[[str], str]:
-    """A value check for :meth:`Section.parsed`: the whole value must match ``pattern``."""
+    """A value check for :func:`~rewriteproxy.settings.checked`: the whole value must match
+    ``pattern``."""
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:

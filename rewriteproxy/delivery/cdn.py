@@ -15,40 +15,44 @@ as they are: a plain CDN cannot resize, so ``width`` is ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote
 
-from rewriteproxy.delivery.base import CachedProvider, SiteContext, base_url, without_scheme
+from pydantic import model_validator
+
+from rewriteproxy.delivery.base import CachedProvider, base_url, without_scheme
 from rewriteproxy.delivery.versioning import VersioningConfig, version_token, with_query
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings, checked
 
-__all__ = ["CdnConfig", "CdnDelivery", "escape_path", "parse_cdn"]
+__all__ = ["CdnConfig", "CdnDelivery", "escape_path"]
 
 # Everything that may stand in a URL path as it is, including "%" so that
 # escapes already present are not escaped twice.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
-@dataclass(frozen=True, slots=True)
-class CdnConfig:
-    """``delivery.cdn``."""
+def _cdn_base(value: str) -> str:
+    return base_url(value, protocol_relative=True)
 
-    base_url: str
+
+class CdnConfig(Settings):
+    """``delivery.cdn``: the same files, served from another base URL."""
+
+    base_url: Annotated[str, checked(_cdn_base, "a base URL")]
+    """The URL that replaces the uploads base: a host swap
+    (https://cdn.example.net/wp-content/uploads/), another path root
+    (https://media.example.net/site1/) or protocol-relative (//cdn.example.net/...)."""
     force_https: bool = False
+    """Rewrite an http:// or // base_url to https://."""
 
-
-def parse_cdn(section: Section, site: SiteContext) -> CdnConfig:
-    if not section.has("base_url"):
-        raise section.error("base_url", "is required for provider cdn")
-    url = section.parsed(
-        "base_url", "", lambda v: base_url(v, protocol_relative=True), "a base URL"
-    )
-    force_https = section.flag("force_https", False)
-    section.done()
-    if force_https:
-        url = "https:" + url[url.index("//") :]
-    return CdnConfig(url, force_https)
+    @model_validator(mode="after")
+    def _forced_https(self) -> CdnConfig:
+        if self.force_https and not self.base_url.startswith("https:"):
+            # Still inside its own validation: no one has seen the instance yet.
+            https = "https:" + self.base_url[self.base_url.index("//") :]
+            object.__setattr__(self, "base_url", https)
+        return self
 
 
 def escape_path(path: str) -> str:

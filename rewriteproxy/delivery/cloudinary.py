@@ -63,17 +63,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, unquote
 
-from rewriteproxy.delivery.base import (
-    CachedProvider,
-    SiteContext,
-    base_url,
-    matching,
-    without_scheme,
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
 )
+
+from rewriteproxy.delivery.base import CachedProvider, base_url, matching, without_scheme
 from rewriteproxy.delivery.versioning import (
     VersioningConfig,
     unix_version,
@@ -81,7 +84,7 @@ from rewriteproxy.delivery.versioning import (
     with_query,
 )
 from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Names, Secret, Settings, checked, not_allowed, rule
 
 __all__ = [
     "DEFAULT_AUDIO_FORMATS",
@@ -90,7 +93,6 @@ __all__ = [
     "Asset",
     "CloudinaryConfig",
     "CloudinaryDelivery",
-    "parse_cloudinary",
     "smart_escape",
 ]
 
@@ -128,43 +130,6 @@ _UNSAFE = re.compile(rb"[^a-zA-Z0-9_.\-/:]")
 _DUPLICATE_SLASHES = re.compile(r"([^:])/+")
 
 
-@dataclass(frozen=True, slots=True)
-class CloudinaryConfig:
-    """``delivery.cloudinary``; see docs/delivery.md for each key."""
-
-    cloud_name: str
-    delivery_type: str = "upload"
-    folder: str = ""
-    origin_base_url: str | None = None
-    transformation: str = DEFAULT_TRANSFORMATION
-    video_transformation: str = DEFAULT_TRANSFORMATION
-    gif_transformation: str = "f_auto,fl_animated,q_auto"
-    audio_transformation: str = ""
-    image_formats: tuple[str, ...] = DEFAULT_IMAGE_FORMATS
-    video_formats: tuple[str, ...] = DEFAULT_VIDEO_FORMATS
-    audio_formats: tuple[str, ...] = DEFAULT_AUDIO_FORMATS
-    other_files: str = "local"
-    derive_originals: bool = True
-    crop_gravity: str = "center"
-    big_image_threshold: int = 2560
-    secure: bool = True
-    secure_distribution: str | None = None
-    cname: str | None = None
-    private_cdn: bool = False
-    sign_urls: bool = False
-    api_secret: str | None = field(default=None, repr=False)
-    long_url_signature: bool = False
-    seo_suffix: bool = False
-    fallback_version: int | None = None
-    # The account's API credentials, for the inventory, sync and check (never for URLs).
-    api_key: str | None = field(default=None, repr=False)
-    api_base_url: str | None = None  # the SDK's upload_prefix; None: https://api.cloudinary.com
-
-    @property
-    def has_api_credentials(self) -> bool:
-        return self.api_key is not None and self.api_secret is not None
-
-
 def _transformation(value: str) -> str:
     if _TRANSFORMATION_BAD.search(value):
         raise ValueError("no spaces, ?, # or \\")
@@ -182,116 +147,150 @@ def _with_animated(transformation: str) -> str:
     return "/".join([*chain, ",".join(params)])
 
 
-def _fallback_version(value: str) -> int | None:
-    if value.lower() == "none":
+def _fallback_version(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError("none or a positive number")
-    return int(value)
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise not_allowed("none or a positive number")
+    return int(text)
 
 
 def _api_base(value: str) -> str:
     return base_url(value).rstrip("/")  # the SDK appends "/v1_1/<cloud>/..."
 
 
-def _formats(section: Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(f.lower().lstrip(".") for f in section.texts(key, default))
+def _formats(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f.lower().lstrip(".") for f in value)
 
 
-def parse_cloudinary(section: Section, site: SiteContext) -> CloudinaryConfig:
-    if not section.has("cloud_name"):
-        raise section.error("cloud_name", "is required for provider cloudinary")
-    cloud_name = section.parsed("cloud_name", "", _name, "a cloud name")
-    delivery_type = section.choice("delivery_type", "upload", ("upload", "fetch"))
-    folder = section.text("folder", "").strip("/")
-    origin = section.parsed("origin_base_url", site.uploads_base_url, base_url, "an http(s) URL")
-    transformation = section.parsed(
-        "transformation", DEFAULT_TRANSFORMATION, _transformation, "a Cloudinary transformation"
-    )
-    video = section.parsed(
-        "video_transformation", transformation, _transformation, "a Cloudinary transformation"
-    )
-    gif_default = _with_animated(transformation)
-    gif = section.parsed(
-        "gif_transformation", gif_default, _transformation, "a Cloudinary transformation"
-    )
-    audio = section.parsed(
-        "audio_transformation", "", _transformation, "a Cloudinary transformation"
-    )
-    image_formats = _formats(section, "image_formats", DEFAULT_IMAGE_FORMATS)
-    video_formats = _formats(section, "video_formats", DEFAULT_VIDEO_FORMATS)
-    audio_formats = _formats(section, "audio_formats", DEFAULT_AUDIO_FORMATS)
-    other_files = section.choice("other_files", "local", ("local", "raw"))
-    derive = section.flag("derive_originals", True)
-    gravity = section.parsed("crop_gravity", "center", _gravity, "a Cloudinary gravity")
-    threshold = section.integer("big_image_threshold", 2560, minimum=1)
-    secure = section.flag("secure", True)
-    secure_distribution = section.parsed("secure_distribution", None, _hostname, "a host name")
-    cname = section.parsed("cname", None, _hostname, "a host name")
-    private_cdn = section.flag("private_cdn", False)
-    sign_urls = section.flag("sign_urls", False)
-    api_secret = section.secret("api_secret")
-    long_signature = section.flag("long_url_signature", False)
-    seo_suffix = section.flag("seo_suffix", False)
-    api_key = section.secret("api_key")
-    api_base = section.parsed("api_base_url", None, _api_base, "an http(s) URL")
-    fallback_text = section.text("fallback_version", "none")  # YAML gives 1 or "none"
-    try:
-        fallback = _fallback_version(fallback_text)
-    except ValueError as exc:
-        raise section.error(
-            "fallback_version", f"{fallback_text!r} is not allowed: expected {exc}"
-        ) from exc
-    section.done()
+Transformation = Annotated[str, checked(_transformation, "a Cloudinary transformation")]
+Formats = Annotated[Names, AfterValidator(_formats)]
+HostName = Annotated[str | None, checked(_hostname, "a host name")]
 
-    if delivery_type == "fetch" and origin is None:
-        raise section.error(
-            "origin_base_url",
-            "is required for delivery_type fetch (or set site.scheme and site.hosts)",
-        )
-    if delivery_type == "fetch" and other_files == "raw":
-        raise section.error(
-            "other_files",
-            "raw is not possible with delivery_type fetch "
-            "(Cloudinary fetches images and videos only)",
-        )
-    if sign_urls and api_secret is None:
-        raise section.error(
-            "api_secret",
-            "is required when sign_urls is true (write api_secret: ${CLOUDINARY_API_SECRET})",
-        )
-    if set(image_formats) & set(video_formats):
-        raise section.error("video_formats", "an extension cannot be both image and video")
-    if set(audio_formats) & (set(image_formats) | set(video_formats)):
-        raise section.error("audio_formats", "an extension cannot be audio and also image or video")
-    return CloudinaryConfig(
-        cloud_name=cloud_name,
-        delivery_type=delivery_type,
-        folder=folder,
-        origin_base_url=origin,
-        transformation=transformation,
-        video_transformation=video,
-        gif_transformation=gif,
-        audio_transformation=audio,
-        image_formats=image_formats,
-        video_formats=video_formats,
-        audio_formats=audio_formats,
-        other_files=other_files,
-        derive_originals=derive,
-        crop_gravity=gravity,
-        big_image_threshold=threshold,
-        secure=secure,
-        secure_distribution=secure_distribution,
-        cname=cname,
-        private_cdn=private_cdn,
-        sign_urls=sign_urls,
-        api_secret=api_secret,
-        long_url_signature=long_signature,
-        seo_suffix=seo_suffix,
-        fallback_version=fallback,
-        api_key=api_key,
-        api_base_url=api_base,
-    )
+
+class CloudinaryConfig(Settings):
+    """``delivery.cloudinary``: Cloudinary's Transformation URL API (see Delivery providers)."""
+
+    cloud_name: Annotated[str, checked(_name, "a cloud name")]
+    """Your Cloudinary cloud name."""
+    delivery_type: Literal["upload", "fetch"] = "upload"
+    """upload: the files are in Cloudinary under folder + path without extension; fetch:
+    Cloudinary fetches each file from origin_base_url, so nothing needs uploading."""
+    folder: str = ""
+    """Public ID prefix (wp → wp/2024/05/photo)."""
+
+    @field_validator("folder")
+    @classmethod
+    def _no_outer_slashes(cls, folder: str) -> str:
+        return folder.strip("/")
+
+    origin_base_url: Annotated[str | None, checked(base_url, "an http(s) URL")] = None
+    """Fetch only: the uploads directory's public URL; unset: site.scheme + :// + the first of
+    site.hosts + site.uploads_path."""
+    transformation: Transformation = DEFAULT_TRANSFORMATION
+    """Applied to images after the size step; "" means none; chains with / are allowed."""
+    video_transformation: Transformation = DEFAULT_TRANSFORMATION
+    """For videos; unset: the same as transformation."""
+    gif_transformation: Transformation = "f_auto,fl_animated,q_auto"
+    """For GIFs; unset: transformation + fl_animated, so that f_auto picks an animated
+    format and animated GIFs stay animated."""
+    audio_transformation: Transformation = ""
+    """For audio; none by default: f_auto would turn a song into a video format."""
+    image_formats: Formats = DEFAULT_IMAGE_FORMATS
+    """Extensions served as images."""
+    video_formats: Formats = DEFAULT_VIDEO_FORMATS
+    """Extensions served as videos."""
+    audio_formats: Formats = DEFAULT_AUDIO_FORMATS
+    """Extensions served as audio, which Cloudinary keeps as the video resource type
+    (video/upload/…/song.mp3)."""
+    other_files: Literal["local", "raw"] = "local"
+    """Other files (PDF, ZIP…): local keeps the local URL; raw serves a raw upload, whose
+    public ID keeps its extension (upload delivery only)."""
+    derive_originals: bool = True
+    """Serve WordPress sub-sizes (photo-300x200.jpg) as transformations of the original
+    (see Delivery providers); turn it off if Cloudinary holds every size file."""
+    crop_gravity: Annotated[str, checked(_gravity, "a Cloudinary gravity")] = "center"
+    """Gravity of the sub-size fill: center matches WordPress's crop; auto lets Cloudinary
+    choose the subject, which is not what WordPress cut."""
+    big_image_threshold: int = Field(2560, ge=1)
+    """WordPress's big_image_size_threshold, for -scaled files."""
+    secure: bool = True
+    """https URLs."""
+    secure_distribution: HostName = None
+    """Your CNAME over HTTPS, such as media.example.net."""
+    cname: HostName = None
+    """Your CNAME over plain HTTP (only when secure is false)."""
+    private_cdn: bool = False
+    """A private CDN distribution (<cloud>-res.cloudinary.com, no cloud name in the path)."""
+    sign_urls: bool = False
+    """Signed URLs (s--XXXXXXXX--); needs api_secret."""
+    api_secret: Secret = None
+    """Write ${CLOUDINARY_API_SECRET} so the secret comes from the environment; it is never
+    logged, shown in a repr or echoed in an error."""
+    long_url_signature: bool = False
+    """32-character SHA-256 signatures instead of 8-character SHA-1."""
+    seo_suffix: bool = False
+    """…/images/<transformation>/<public_id>/<name>.<ext>, for images with upload delivery."""
+    api_key: Secret = None
+    """The account's API key, for the Cloudinary inventory, sync and check (never for URLs);
+    write ${CLOUDINARY_API_KEY}."""
+    api_base_url: Annotated[str | None, checked(_api_base, "an http(s) URL")] = None
+    """Where the Admin and Upload APIs are (the SDK's upload_prefix), for a regional API host
+    or a test stand-in; unset: the SDK's (https://api.cloudinary.com)."""
+    fallback_version: Annotated[
+        int | None,
+        PlainValidator(_fallback_version),
+        WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "none"}]}),
+    ] = None
+    """The version segment used when the inventory knows no version: none (no segment) or a
+    number such as 1."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_other_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        try:
+            transformation = _transformation(str(data.get("transformation", "")))
+        except ValueError:
+            transformation = DEFAULT_TRANSFORMATION  # its own error is reported
+        if "transformation" in data:
+            data.setdefault("video_transformation", transformation)
+            data.setdefault("gif_transformation", _with_animated(transformation))
+        site = (info.context or {}).get("site")
+        if site is not None and site.uploads_base_url is not None:
+            data.setdefault("origin_base_url", site.uploads_base_url)
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CloudinaryConfig:
+        if self.delivery_type == "fetch" and self.origin_base_url is None:
+            raise rule(
+                "is required for delivery_type fetch (or set site.scheme and site.hosts)",
+                at="origin_base_url",
+            )
+        if self.delivery_type == "fetch" and self.other_files == "raw":
+            raise rule(
+                "raw is not possible with delivery_type fetch "
+                "(Cloudinary fetches images and videos only)",
+                at="other_files",
+            )
+        if self.sign_urls and self.api_secret is None:
+            raise rule(
+                "is required when sign_urls is true (write api_secret: ${CLOUDINARY_API_SECRET})",
+                at="api_secret",
+            )
+        if set(self.image_formats) & set(self.video_formats):
+            raise rule("an extension cannot be both image and video", at="video_formats")
+        if set(self.audio_formats) & (set(self.image_formats) | set(self.video_formats)):
+            raise rule("an extension cannot be audio and also image or video", at="audio_formats")
+        return self
+
+    @property
+    def has_api_credentials(self) -> bool:
+        return self.api_key is not None and self.api_secret is not None
 
 
 def _extension(key: str) -> str:

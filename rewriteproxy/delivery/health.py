@@ -66,11 +66,12 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
+from pydantic import Field
 
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings, checked
 
 from .targets import Targets, Verdict
 
@@ -87,7 +88,6 @@ __all__ = [
     "Transition",
     "host_of",
     "judge",
-    "parse_health",
 ]
 
 log = logging.getLogger("rewriteproxy.delivery.health")
@@ -95,32 +95,6 @@ log = logging.getLogger("rewriteproxy.delivery.health")
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
 RECENT_URLS = 8  # delivery URLs remembered per host, as probe targets
 MAX_HOSTS = 16  # hosts followed at most; providers deliver from one
-
-
-@dataclass(frozen=True, slots=True)
-class HealthConfig:
-    """``delivery.health``."""
-
-    enabled: bool = True
-    interval: float = 5.0  # seconds between two probes of a host
-    timeout: float = 2.0  # seconds one probe may take, connecting included
-    failures: int = 2  # failed probes in a row that open the circuit
-    successes: int = 2  # good probes in a row that close it again
-    probe_url: str | None = None  # a known object on the delivery host
-
-
-def parse_health(section: Section) -> HealthConfig:
-    d = HealthConfig()
-    config = HealthConfig(
-        enabled=section.flag("enabled", d.enabled),
-        interval=section.number("interval", d.interval, minimum=0.01),
-        timeout=section.number("timeout", d.timeout, minimum=0.01),
-        failures=section.integer("failures", d.failures, minimum=1),
-        successes=section.integer("successes", d.successes, minimum=1),
-        probe_url=section.parsed("probe_url", None, _probe_url, "an absolute http(s) URL"),
-    )
-    section.done()
-    return config
 
 
 _HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]+)")
@@ -136,6 +110,23 @@ def _probe_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or host_of(value) is None:
         raise ValueError("it must start with http:// or https:// and name a host")
     return value
+
+
+class HealthConfig(Settings):
+    """``delivery.health``: a probe per delivery host; local URLs while it is down."""
+
+    enabled: bool = True
+    """Probe the delivery hosts (each worker probes)."""
+    interval: float = Field(5.0, ge=0.01)
+    """Seconds between two probes of a host."""
+    timeout: float = Field(2.0, ge=0.01)
+    """Seconds one probe may take, connecting included."""
+    failures: int = Field(2, ge=1)
+    """Failed probes in a row (error, timeout, 5xx) that switch pages to local URLs."""
+    successes: int = Field(2, ge=1)
+    """Good probes in a row that switch rewriting back on."""
+    probe_url: Annotated[str | None, checked(_probe_url, "an absolute http(s) URL")] = None
+    """A known object on the delivery host (recommended); unset: the recent URLs in turn."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,23 +26,20 @@ is ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated, Literal
 from urllib.parse import quote, urlsplit
 
-from rewriteproxy.delivery.base import (
-    CachedProvider,
-    SiteContext,
-    base_url,
-    matching,
-    without_scheme,
-)
+from pydantic import field_validator
+
+from rewriteproxy.delivery.base import CachedProvider, base_url, matching, without_scheme
 from rewriteproxy.delivery.versioning import VersioningConfig, version_token, with_query
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings, checked
 
-__all__ = ["ADDRESSING", "S3Config", "S3Delivery", "parse_s3"]
+__all__ = ["ADDRESSING", "S3Config", "S3Delivery"]
 
-ADDRESSING = ("auto", "virtual", "path")
+Addressing = Literal["auto", "virtual", "path"]
+ADDRESSING: tuple[str, ...] = Addressing.__args__  # type: ignore[attr-defined]
 
 _bucket = matching(
     r"[a-z0-9](?!.*\.\.)[a-z0-9.-]{1,61}[a-z0-9]",
@@ -51,15 +48,29 @@ _bucket = matching(
 _region = matching(r"[a-z0-9-]+", "a region name such as eu-west-1")
 
 
-@dataclass(frozen=True, slots=True)
-class S3Config:
-    """``delivery.s3``."""
+class S3Config(Settings):
+    """``delivery.s3``: direct URLs of the objects in a bucket."""
 
-    bucket: str
-    region: str = "us-east-1"
+    bucket: Annotated[str, checked(_bucket, "a bucket name")]
+    """The bucket that holds the uploads."""
+    region: Annotated[str, checked(_region, "a region name")] = "us-east-1"
+    """The bucket's AWS region (used in AWS host names)."""
     prefix: str = ""
-    endpoint_url: str | None = None
-    addressing: str = "auto"
+    """Key prefix: object key = prefix + the path below the uploads base, percent-decoded."""
+    endpoint_url: Annotated[str | None, checked(base_url, "an http(s) URL")] = None
+    """An S3-compatible store, such as http://127.0.0.1:8333 (SeaweedFS, MinIO, R2…);
+    unset: AWS."""
+    addressing: Addressing = "auto"
+    """virtual (https://<bucket>.s3.<region>.amazonaws.com/<key>), path
+    (https://s3.<region>.amazonaws.com/<bucket>/<key>, or <endpoint_url>/<bucket>/<key>) or
+    auto: virtual-hosted on AWS, path style for bucket names with dots (AWS's certificate does
+    not cover them) and for an endpoint_url."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _one_trailing_slash(cls, prefix: str) -> str:
+        prefix = prefix.strip("/")
+        return prefix + "/" if prefix else ""
 
     @property
     def object_base_url(self) -> str:
@@ -75,18 +86,6 @@ class S3Config:
             return f"{self.endpoint_url}{self.bucket}/"
         parts = urlsplit(self.endpoint_url)
         return f"{parts.scheme}://{self.bucket}.{parts.netloc}{parts.path}"
-
-
-def parse_s3(section: Section, site: SiteContext) -> S3Config:
-    if not section.has("bucket"):
-        raise section.error("bucket", "is required for provider s3")
-    bucket = section.parsed("bucket", "", _bucket, "a bucket name")
-    region = section.parsed("region", "us-east-1", _region, "a region name")
-    prefix = section.text("prefix", "").strip("/")
-    endpoint = section.parsed("endpoint_url", None, base_url, "an http(s) URL")
-    addressing = section.choice("addressing", "auto", ADDRESSING)
-    section.done()
-    return S3Config(bucket, region, prefix + "/" if prefix else "", endpoint, addressing)
 
 
 class S3Delivery(CachedProvider):

@@ -15,38 +15,42 @@ bytes then keeps the URL (and the CDN's cached copy).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import field_validator
 
 from rewriteproxy.media import FileInfo
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings, not_allowed
 
 __all__ = [
     "VERSIONING_STYLES",
     "VersioningConfig",
-    "parse_versioning",
     "unix_version",
     "version_token",
     "with_query",
 ]
 
-VERSIONING_STYLES = ("query", "path", "none")
+VersioningStyle = Literal["query", "path", "none"]
+VERSIONING_STYLES: tuple[str, ...] = VersioningStyle.__args__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
-class VersioningConfig:
+class VersioningConfig(Settings):
     """``delivery.versioning``: how cdn and s3 URLs carry a file's version."""
 
-    style: str = "query"
+    style: VersioningStyle = "query"
+    """How cdn and s3 URLs carry a known version: query → ?v=<hash>; path →
+    <base_url>v-<hash>/2024/05/a.jpg (cdn only, and the CDN must strip that segment with an
+    edge rule); none → never (this also turns off the origin query of Cloudinary fetch)."""
     param: str = "v"
+    """The query parameter's name (and the path segment's prefix); with Cloudinary fetch, also
+    the parameter added to the origin URL."""
 
-
-def parse_versioning(section: Section) -> VersioningConfig:
-    style = section.choice("style", "query", VERSIONING_STYLES)
-    param = section.text("param", "v")
-    if not param or not all(c.isalnum() or c in "-_." for c in param):
-        raise section.error("param", f"{param!r} is not allowed: expected letters, digits, - _ .")
-    section.done()
-    return VersioningConfig(style, param)
+    @field_validator("param")
+    @classmethod
+    def _url_safe(cls, param: str) -> str:
+        if not param or not all(c.isalnum() or c in "-_." for c in param):
+            raise not_allowed("letters, digits, - _ .")
+        return param
 
 
 def version_token(info: FileInfo | None) -> str | None:

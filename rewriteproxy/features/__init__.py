@@ -1,15 +1,7 @@
 """Page-speed features applied on top of URL rewriting: one small module each.
 
-.. code-block:: yaml
-
-    features:
-      responsive: {enabled: true, min_width: 200, max_width: 2560, step: 200, widths: [],
-                   sizes: auto}
-      lazy: {enabled: false, eager_images: 1, fetchpriority: true, decoding: true,
-             iframes: true, skip_classes: [skip-lazy, no-lazy, cld-bypass-lazy], pages: all}
-      placeholders: {style: none, width: 32, formats: [jpg, jpeg, jpe]}  # or blur, pixelate,
-                                                                          # predominant
-      preconnect: {enabled: false}
+Each feature's config section is a model beside it (``features.lazy`` is
+:class:`~.lazy.LazyConfig`); :class:`FeaturesConfig` assembles them.
 
 Defaults: the proxy's promise is that only upload URLs change unless the config
 asks for more, so lazy loading, placeholders and preconnect are opt-in;
@@ -31,32 +23,28 @@ the user asked for something impossible), preconnect when URLs stay local.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import ParamSpec, Protocol, TypeVar
 
 from rewriteproxy.delivery import DeliveryProvider
-from rewriteproxy.features.lazy import LazyConfig, LazyLoading, marks_high_priority, parse_lazy
+from rewriteproxy.features.lazy import LazyConfig, LazyLoading, marks_high_priority
 from rewriteproxy.features.placeholders import (
     EffectUrl,
     PlaceholderConfig,
     Placeholders,
-    parse_placeholders,
 )
 from rewriteproxy.features.preconnect import (
     Preconnect,
     PreconnectConfig,
     delivery_origin,
-    parse_preconnect,
 )
 from rewriteproxy.features.responsive import (
     KnownLists,
     ResponsiveConfig,
     ResponsiveImages,
-    parse_responsive,
 )
 from rewriteproxy.html import ElementHandler
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings
 
 __all__ = [
     "FeatureMapper",
@@ -67,44 +55,28 @@ __all__ = [
     "PreconnectConfig",
     "ResponsiveConfig",
     "build_handlers",
-    "parse_features",
 ]
 
 HandlerFactory = Callable[["FeatureMapper", bytes], list[ElementHandler]]
 """Fresh handlers for one document, given its mapper and the document itself."""
 
 
-@dataclass(frozen=True, slots=True)
-class FeaturesConfig:
-    """The ``features`` section, parsed once."""
+class FeaturesConfig(Settings):
+    """``features``: page-speed features on top of URL rewriting."""
 
-    responsive: ResponsiveConfig = field(default_factory=ResponsiveConfig)
-    lazy: LazyConfig = field(default_factory=LazyConfig)
-    placeholders: PlaceholderConfig = field(default_factory=PlaceholderConfig)
-    preconnect: PreconnectConfig = field(default_factory=PreconnectConfig)
+    responsive: ResponsiveConfig = ResponsiveConfig()
+    """srcset widths from a provider that can resize."""
+    lazy: LazyConfig = LazyConfig()
+    """Native lazy loading."""
+    placeholders: PlaceholderConfig = PlaceholderConfig()
+    """Low-quality placeholders (cloudinary)."""
+    preconnect: PreconnectConfig = PreconnectConfig()
+    """A preconnect hint to the delivery host."""
 
     @property
     def every_page(self) -> bool:
         """True if some feature acts on pages without any upload URL (lazy loading)."""
         return self.lazy.enabled and self.lazy.pages == "all"
-
-
-def parse_features(section: Section, provider: str = "none") -> FeaturesConfig:
-    """Read ``features``; ``provider`` is the configured delivery provider's name."""
-    config = FeaturesConfig(
-        responsive=parse_responsive(section.section("responsive")),
-        lazy=parse_lazy(section.section("lazy")),
-        placeholders=parse_placeholders(section.section("placeholders")),
-        preconnect=parse_preconnect(section.section("preconnect")),
-    )
-    if config.placeholders.enabled and provider != "cloudinary":
-        raise section.section("placeholders").error(
-            "style",
-            f"{config.placeholders.style} needs delivery provider cloudinary "
-            f"(the provider is {provider}); use none",
-        )
-    section.done()
-    return config
 
 
 _P = ParamSpec("_P")
@@ -145,7 +117,7 @@ def build_handlers(config: FeaturesConfig, provider: DeliveryProvider) -> Handle
                 lazy, lazy.fetchpriority and marks_high_priority(document)
             )
         )
-    # Only Cloudinary derives images (parse_features refuses placeholders for the others).
+    # Only Cloudinary derives images (the config refuses placeholders for the others).
     effect_url: EffectUrl | None = getattr(provider, "effect_url", None)
     if config.placeholders.enabled and effect_url is not None:
         placeholders = config.placeholders

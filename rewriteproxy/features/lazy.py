@@ -34,47 +34,43 @@ carousel slide or an off-canvas menu image counts like any other.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
 
 from rewriteproxy.features.responsive import pixels
 from rewriteproxy.html import Element, ElementHandler
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Names, Settings
 
-__all__ = ["SMALL_PIXELS", "LazyConfig", "LazyLoading", "marks_high_priority", "parse_lazy"]
+__all__ = ["SMALL_PIXELS", "LazyConfig", "LazyLoading", "marks_high_priority"]
 
 SMALL_PIXELS = 50_000  # below this area an image is not worth a high fetch priority
 DEFAULT_SKIP_CLASSES = ("skip-lazy", "no-lazy", "cld-bypass-lazy")
 _LAZY_LOADER_ATTRIBUTES = ("data-src", "data-lazy-src", "data-srcset", "data-lazy-srcset")
 
 
-@dataclass(frozen=True, slots=True)
-class LazyConfig:
-    """``features.lazy``."""
+def _stripped(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n.strip() for n in names if n.strip())
 
-    enabled: bool = False  # opt-in: by default only upload URLs change
-    eager_images: int = 1
+
+class LazyConfig(Settings):
+    """``features.lazy``: native lazy loading of images and iframes."""
+
+    enabled: bool = False
+    """Opt-in: by default only upload URLs change."""
+    eager_images: int = Field(1, ge=0)
+    """The first N images are never lazy-loaded (the likely largest contentful paint)."""
     fetchpriority: bool = True
+    """The first eager image that is not small gets fetchpriority="high" (unless the page
+    marks one itself)."""
     decoding: bool = True
+    """decoding="async" on images without decoding."""
     iframes: bool = True
-    skip_classes: tuple[str, ...] = DEFAULT_SKIP_CLASSES
-    pages: str = "all"  # all: every HTML page; with_uploads: only pages with an upload URL
-
-
-def parse_lazy(section: Section) -> LazyConfig:
-    d = LazyConfig()
-    config = LazyConfig(
-        enabled=section.flag("enabled", d.enabled),
-        eager_images=section.integer("eager_images", d.eager_images, minimum=0),
-        fetchpriority=section.flag("fetchpriority", d.fetchpriority),
-        decoding=section.flag("decoding", d.decoding),
-        iframes=section.flag("iframes", d.iframes),
-        skip_classes=tuple(
-            c.strip() for c in section.texts("skip_classes", d.skip_classes) if c.strip()
-        ),
-        pages=section.choice("pages", d.pages, ("all", "with_uploads")),
-    )
-    section.done()
-    return config
+    """loading="lazy" on iframes without loading."""
+    skip_classes: Annotated[Names, AfterValidator(_stripped)] = DEFAULT_SKIP_CLASSES
+    """Images and iframes with one of these classes are not touched."""
+    pages: Literal["all", "with_uploads"] = "all"
+    """all: every HTML page; with_uploads: only pages with an upload URL."""
 
 
 def handled_elsewhere(element: Element) -> bool:

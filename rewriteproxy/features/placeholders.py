@@ -37,15 +37,16 @@ compete with it. Images with a background already in their style are left alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
 
 from rewriteproxy.html import Element, ElementHandler
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Names, Settings
 
-__all__ = ["EFFECTS", "PREDOMINANT", "PlaceholderConfig", "Placeholders", "parse_placeholders"]
+__all__ = ["EFFECTS", "PREDOMINANT", "PlaceholderConfig", "Placeholders"]
 
-STYLES = ("none", "blur", "pixelate", "predominant")
 PREDOMINANT = "b_auto:predominant,c_pad,ar_4.0,w_iw/c_crop,g_north_east,h_1,w_1/f_auto,q_1"
 EFFECTS = {
     "blur": "e_blur:2000,q_1,f_auto",
@@ -59,28 +60,23 @@ EffectUrl = Callable[[UploadRef, "FileInfo | None", "int | None", str], "str | N
 """``(upload, info, width, transformation) → URL | None`` (``CloudinaryDelivery.effect_url``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceholderConfig:
-    """``features.placeholders``."""
+def _extensions(formats: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f.lower().lstrip(".") for f in formats)
 
-    style: str = "none"
-    width: int = 32  # pixels of the blurred or pixelated placeholder
-    formats: tuple[str, ...] = ("jpg", "jpeg", "jpe")  # extensions without transparency
+
+class PlaceholderConfig(Settings):
+    """``features.placeholders``: a tiny Cloudinary-derived image shown until the real one loads."""
+
+    style: Literal["none", "blur", "pixelate", "predominant"] = "none"
+    """none, blur, pixelate or predominant (needs provider cloudinary)."""
+    width: int = Field(32, ge=1, le=400)
+    """Pixel width of the blur and pixelate images."""
+    formats: Annotated[Names, AfterValidator(_extensions)] = ("jpg", "jpeg", "jpe")
+    """File extensions that get one: images without transparency."""
 
     @property
     def enabled(self) -> bool:
         return self.style != "none"
-
-
-def parse_placeholders(section: Section) -> PlaceholderConfig:
-    d = PlaceholderConfig()
-    config = PlaceholderConfig(
-        style=section.choice("style", d.style, STYLES),
-        width=section.integer("width", d.width, minimum=1, maximum=400),
-        formats=tuple(f.lower().lstrip(".") for f in section.texts("formats", d.formats)),
-    )
-    section.done()
-    return config
 
 
 class Placeholders(ElementHandler):

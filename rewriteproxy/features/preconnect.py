@@ -16,28 +16,21 @@ every delivery URL (true of the cdn, s3 and cloudinary providers).
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from rewriteproxy.delivery import DeliveryProvider
 from rewriteproxy.html import Element, ElementHandler
 from rewriteproxy.media import UploadRef
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings
 
-__all__ = ["Preconnect", "PreconnectConfig", "delivery_origin", "parse_preconnect"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreconnectConfig:
-    """``features.preconnect``."""
-
-    enabled: bool = False  # opt-in: by default only upload URLs change
+__all__ = ["Preconnect", "PreconnectConfig", "delivery_origin"]
 
 
-def parse_preconnect(section: Section) -> PreconnectConfig:
-    config = PreconnectConfig(enabled=section.flag("enabled", PreconnectConfig().enabled))
-    section.done()
-    return config
+class PreconnectConfig(Settings):
+    """``features.preconnect``: a <link rel=preconnect> to the delivery host."""
+
+    enabled: bool = False
+    """Opt-in: by default only upload URLs change."""
 
 
 def delivery_origin(provider: DeliveryProvider) -> str | None:

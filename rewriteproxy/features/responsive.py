@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
 
 from rewriteproxy.formats.srcset import srcset_url_spans
 from rewriteproxy.html import Element, ElementHandler
 from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
-from rewriteproxy.settings import Section
+from rewriteproxy.settings import Settings, not_allowed, rule
 
 __all__ = [
     "KnownLists",
@@ -51,7 +53,6 @@ __all__ = [
     "ResponsiveConfig",
     "ResponsiveImages",
     "UrlFor",
-    "parse_responsive",
 ]
 
 Locate = Callable[[str], "tuple[UploadRef, FileInfo | None] | None"]
@@ -66,41 +67,45 @@ _WIDTH = re.compile(r"\s*([0-9]+)w\s*\Z")
 _DIGITS = re.compile(r"\s*([0-9]+)(?:px)?\s*\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class ResponsiveConfig:
-    """``features.responsive``."""
+def _positive(widths: tuple[int, ...]) -> tuple[int, ...]:
+    for width in widths:
+        if width <= 0:
+            raise not_allowed("a list of positive numbers", width)
+    return widths
+
+
+class ResponsiveConfig(Settings):
+    """``features.responsive``: srcset widths from a provider that can resize."""
 
     enabled: bool = True
-    min_width: int = 200
-    max_width: int = 2560
-    step: int = 200
-    widths: tuple[int, ...] = ()  # explicit breakpoints; replaces min/max/step when given
-    sizes: str = "auto"  # auto: add WordPress's default sizes when absent; keep: never add
+    """Acts only when the delivery provider can resize (cloudinary)."""
+    min_width: int = Field(200, ge=1)
+    """The first breakpoint."""
+    max_width: int = Field(2560, ge=1)
+    """No candidate is wider than this (nor wider than the image)."""
+    step: int = Field(200, ge=50)
+    """Breakpoints are min_width, min_width + step, … up to max_width."""
+    widths: Annotated[tuple[int, ...], AfterValidator(_positive)] = ()
+    """An explicit breakpoint list, such as [320, 640, 1280]; replaces min_width, max_width
+    and step."""
+    sizes: Literal["auto", "keep"] = "auto"
+    """auto: add WordPress's default sizes to an image that has a width and no sizes; keep:
+    never add one."""
+
+    @model_validator(mode="after")
+    def _widths_in_order(self) -> ResponsiveConfig:
+        if self.max_width < self.min_width:
+            raise rule(
+                f"{self.max_width} is not allowed: expected at least min_width ({self.min_width})",
+                at="max_width",
+            )
+        return self
 
     @property
     def breakpoints(self) -> tuple[int, ...]:
         if self.widths:
             return tuple(sorted(set(self.widths)))
         return tuple(range(self.min_width, self.max_width + 1, self.step))
-
-
-def parse_responsive(section: Section) -> ResponsiveConfig:
-    d = ResponsiveConfig()
-    config = ResponsiveConfig(
-        enabled=section.flag("enabled", d.enabled),
-        min_width=section.integer("min_width", d.min_width, minimum=1),
-        max_width=section.integer("max_width", d.max_width, minimum=1),
-        step=section.integer("step", d.step, minimum=50),
-        widths=section.integers("widths", d.widths),
-        sizes=section.choice("sizes", d.sizes, ("auto", "keep")),
-    )
-    if config.max_width < config.min_width:
-        raise section.error(
-            "max_width",
-            f"{config.max_width} is not allowed: expected at least min_width ({config.min_width})",
-        )
-    section.done()
-    return config
 
 
 def width_candidates(value: str) -> list[tuple[str, int]] | None:

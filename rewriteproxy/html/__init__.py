@@ -5,7 +5,7 @@ tokenizer and its limits, :mod:`.targets` for the attributes URLs are looked
 for in, :mod:`.options` for the ``html:`` config section.
 """
 
-from rewriteproxy.html.options import HtmlOptions, parse_html_options
+from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.rewriter import Element, ElementHandler, HtmlRewriter
 
-__all__ = ["Element", "ElementHandler", "HtmlOptions", "HtmlRewriter", "parse_html_options"]
+__all__ = ["Element", "ElementHandler", "HtmlOptions", "HtmlRewriter"]

@@ -11,7 +11,7 @@
  * page and sees only the tags that need its general path.
  *
  * plain_tags(doc, events, tag_kinds, any_tag, known, mapped, map_url, encoding,
- *            edits) -> list
+ *            edits[, marker]) -> list
  *
  *   doc        the document (bytes)
  *   events     the list _tokenizer.scan returned for it (_tokenizer.c describes it)
@@ -28,6 +28,11 @@
  *   encoding   the document's encoding, for replacements that are not ASCII
  *   edits      a list; (start, end, replacement) is appended for every URL
  *              occurrence whose replacement is not None
+ *   marker     optional, lowercase bytes: a raw text that does not hold it (ASCII
+ *              case ignored) is dropped, and so is the tag just before it when
+ *              that tag has no hits and ends where the raw text starts. Only for
+ *              callers whose tags reported by name are script and style alone:
+ *              _Document.raw_text, the reference, reads nothing in such a text
  *
  * Returns the events left for the general path, in order: raw texts and tags
  * reported with their attributes (by name, and script and style) as they were;
@@ -75,6 +80,8 @@ typedef struct {
     PyObject *map_url;
     const char *encoding;  /* the document's, for replacements that are not ASCII */
     PyObject *edits;
+    const unsigned char *marker;  /* raw texts without it are dropped; none if empty */
+    Py_ssize_t marker_size;
 } Page;
 
 static PyObject *AMP, *AMP_REF, *DQUOTE, *DQUOTE_REF, *SQUOTE, *SQUOTE_REF;
@@ -338,6 +345,34 @@ kinds_of(const char *data, Py_ssize_t start, Py_ssize_t name_end, PyObject *tag_
     return kinds;  /* borrowed, or NULL with an exception set */
 }
 
+static Py_ssize_t search_ci(const unsigned char *d, Py_ssize_t start, Py_ssize_t end,
+                            const unsigned char *m, Py_ssize_t n);
+static int check_needle(PyObject *needle, const char *message);
+
+/* A raw text without the marker, and the script or style tag reported just before it
+ * when nothing else needs that tag (no hits): neither can change the page. */
+static int
+drop_raw_text(Page *page, const char *data, Py_ssize_t size, PyObject *event, PyObject *kept)
+{
+    Py_ssize_t start, end;
+    if (read_span(event, 0, size, "raw text", &start, &end) < 0)
+        return -1;
+    if (search_ci((const unsigned char *)data, start, end, page->marker, page->marker_size) >= 0)
+        return PyList_Append(kept, event);
+    Py_ssize_t last = PyList_GET_SIZE(kept) - 1;
+    if (last >= 0) {
+        PyObject *tag = PyList_GET_ITEM(kept, last);
+        Py_ssize_t tag_end;
+        if (PyTuple_GET_SIZE(tag) == 5 && PyList_Check(PyTuple_GET_ITEM(tag, 3)) &&
+            PyList_GET_SIZE(PyTuple_GET_ITEM(tag, 3)) == 0 &&
+            (tag_end = PyLong_AsSsize_t(PyTuple_GET_ITEM(tag, 2))) == start)
+            return PyList_SetSlice(kept, last, last + 1, NULL);
+        if (PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
 /* One event of the tokenizer: a tag's plain hits queued, what is left appended to kept. */
 static int
 plain_event(Page *page, const char *data, Py_ssize_t size, PyObject *event, PyObject *tag_kinds,
@@ -347,6 +382,8 @@ plain_event(Page *page, const char *data, Py_ssize_t size, PyObject *event, PyOb
         PyErr_SetString(PyExc_TypeError, "an event is a tuple of 5 or 3");
         return -1;
     }
+    if (PyTuple_GET_SIZE(event) == 3 && page->marker_size > 0)
+        return drop_raw_text(page, data, size, event, kept);
     /* Raw texts pass, and so do tags reported with their attributes: by name (their
      * readers want every hit) and script and style (their raw text refers to them). */
     if (PyTuple_GET_SIZE(event) != 5 || PyTuple_GET_ITEM(event, 4) != Py_None)
@@ -380,13 +417,22 @@ plain_event(Page *page, const char *data, Py_ssize_t size, PyObject *event, PyOb
 static PyObject *
 plain_tags(PyObject *module, PyObject *args)
 {
-    PyObject *doc, *events, *tag_kinds, *any_tag, *known;
+    PyObject *doc, *events, *tag_kinds, *any_tag, *known, *marker = NULL;
     Page page;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OsO!:plain_tags", &PyBytes_Type, &doc,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OsO!|O!:plain_tags", &PyBytes_Type, &doc,
                           &PyList_Type, &events, &PyDict_Type, &tag_kinds, &PyDict_Type,
                           &any_tag, &PyTuple_Type, &known, &PyDict_Type, &page.mapped,
-                          &page.map_url, &page.encoding, &PyList_Type, &page.edits))
+                          &page.map_url, &page.encoding, &PyList_Type, &page.edits,
+                          &PyBytes_Type, &marker))
         return NULL;
+    page.marker = NULL;
+    page.marker_size = 0;
+    if (marker != NULL) {
+        if (check_needle(marker, "plain_tags needs a marker without A-Z") < 0)
+            return NULL;
+        page.marker = (const unsigned char *)PyBytes_AS_STRING(marker);
+        page.marker_size = PyBytes_GET_SIZE(marker);
+    }
     page.known = known;
     if (PyTuple_GET_SIZE(known) != 4) {
         PyErr_SetString(PyExc_ValueError, "known must hold four dicts");
@@ -481,34 +527,18 @@ ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* find_ci(doc, needle, start, end): see the top of this file. Candidates are
- * found with memchr for the needle's first byte in either case (the next of each
- * is kept, so every byte is scanned at most once per case), then compared. */
-static PyObject *
-find_ci(PyObject *module, PyObject *args)
+/* Where needle (n bytes, no A-Z) first is in d[start:end], ASCII case ignored; -1 if
+ * nowhere. Candidates are found with memchr for the needle's first byte in either
+ * case (the next of each is kept, so every byte is scanned at most once per case),
+ * then compared. */
+static Py_ssize_t
+search_ci(const unsigned char *d, Py_ssize_t start, Py_ssize_t end, const unsigned char *m,
+          Py_ssize_t n)
 {
-    PyObject *doc, *needle;
-    Py_ssize_t start, end;
-    if (!PyArg_ParseTuple(args, "O!O!nn:find_ci", &PyBytes_Type, &doc, &PyBytes_Type, &needle,
-                          &start, &end))
-        return NULL;
-    Py_ssize_t size = PyBytes_GET_SIZE(doc), n = PyBytes_GET_SIZE(needle);
-    if (start < 0 || end < start || end > size) {
-        PyErr_SetString(PyExc_ValueError, "find_ci needs 0 <= start <= end <= len(doc)");
-        return NULL;
-    }
-    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(doc);
-    const unsigned char *m = (const unsigned char *)PyBytes_AS_STRING(needle);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        if (m[k] != ascii_lower(m[k])) {
-            PyErr_SetString(PyExc_ValueError, "find_ci needs a needle without A-Z");
-            return NULL;
-        }
-    }
     if (n == 0)
-        return PyLong_FromSsize_t(start);
+        return start;
     if (end - start < n)
-        return PyLong_FromSsize_t(-1);
+        return -1;
     unsigned char lo = m[0], up = (lo >= 'a' && lo <= 'z') ? (unsigned char)(lo - 32) : lo;
     const unsigned char *stop = d + end - n + 1;  /* one past the last possible start */
     const unsigned char *next_lo = d + start, *next_up = up != lo ? d + start : NULL;
@@ -531,10 +561,44 @@ find_ci(PyObject *module, PyObject *args)
         while (k < n && ascii_lower(hit[k]) == m[k])
             k++;
         if (k == n)
-            return PyLong_FromSsize_t(hit - d);
+            return hit - d;
         p = hit + 1;
     }
-    return PyLong_FromSsize_t(-1);
+    return -1;
+}
+
+static int
+check_needle(PyObject *needle, const char *message)
+{
+    const unsigned char *m = (const unsigned char *)PyBytes_AS_STRING(needle);
+    for (Py_ssize_t k = 0; k < PyBytes_GET_SIZE(needle); k++) {
+        if (m[k] != ascii_lower(m[k])) {
+            PyErr_SetString(PyExc_ValueError, message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* find_ci(doc, needle, start, end): see the top of this file. */
+static PyObject *
+find_ci(PyObject *module, PyObject *args)
+{
+    PyObject *doc, *needle;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "O!O!nn:find_ci", &PyBytes_Type, &doc, &PyBytes_Type, &needle,
+                          &start, &end))
+        return NULL;
+    Py_ssize_t size = PyBytes_GET_SIZE(doc);
+    if (start < 0 || end < start || end > size) {
+        PyErr_SetString(PyExc_ValueError, "find_ci needs 0 <= start <= end <= len(doc)");
+        return NULL;
+    }
+    if (check_needle(needle, "find_ci needs a needle without A-Z") < 0)
+        return NULL;
+    return PyLong_FromSsize_t(search_ci((const unsigned char *)PyBytes_AS_STRING(doc), start,
+                                        end, (const unsigned char *)PyBytes_AS_STRING(needle),
+                                        PyBytes_GET_SIZE(needle)));
 }
 
 static PyMethodDef methods[] = {

@@ -19,7 +19,8 @@ document. All edits are applied in one ordered splice at the end. Bytes outside
 the edited URL spans are never touched; with no edit the document object itself
 is returned (``out is doc``), and a document without the uploads path in any
 spelling (``/``, ``\\/``, ``%2F``, ``&#x2F;``, ``&#47;``, ``&sol;``) is returned
-before any scanning.
+before any scanning; so is a script or style block read only when it holds the
+path in one of those spellings.
 
 The common case runs in C when the optional ``_values`` extension is built
 (:data:`NATIVE`): quoted URL and srcset values with nothing to decode, in tags
@@ -79,6 +80,7 @@ from rewriteproxy.formats.jsonurls import rewrite_json_strings
 from rewriteproxy.formats.srcset import rewrite_srcset, safe_in_srcset, srcset_url_spans
 from rewriteproxy.html.charrefs import decode_attribute, escape_attribute, needs_quotes
 from rewriteproxy.html.charset import ascii_compatible, detect_encoding
+from rewriteproxy.html.native import load
 from rewriteproxy.html.options import HtmlOptions
 from rewriteproxy.html.scanner import NATIVE as SCANNER_NATIVE
 from rewriteproxy.html.scanner import Attribute, RawText, Scanner, StartTag
@@ -96,15 +98,13 @@ __all__ = [
     "ElementHandler",
     "HtmlRewriter",
     "Kind",
+    "Memo",
 ]
 
 log = logging.getLogger(__name__)
 
-_native: ModuleType | None
-try:
-    from rewriteproxy.html import _values as _native
-except ImportError:  # not built: _Document.plain_value does the same work
-    _native = None
+# Not built or disabled (see .native): _Document.plain_value does the same work.
+_native: ModuleType | None = load("_values")
 
 NATIVE = _native is not None and SCANNER_NATIVE
 """Whether the C fast path for plain URL and srcset values is available (used by default;
@@ -311,6 +311,35 @@ def _memoised(map_url: MapUrl, seen: dict[str, str | None] | None = None) -> Map
     return cached
 
 
+Replacements = tuple[dict[str, bytes | None], ...]
+
+
+class Memo:
+    """``map_url``'s answers, and what each becomes in a value, kept across documents.
+
+    For a caller whose ``map_url`` answers depend on the URL alone for as long as it
+    hands the same memo over (:meth:`rewriteproxy.rewriting.UrlMapper.pure_answers`):
+    then a URL an earlier page had costs no call of ``map_url`` and no escaping. The
+    caller bounds its size by starting a new one.
+    """
+
+    __slots__ = ("_replacements", "answers")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, str | None] = {}
+        self._replacements: dict[str, Replacements] = {}  # by encoding
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def replacements(self, encoding: str) -> Replacements:
+        """The four tables of :attr:`_Document.replacements` for documents in ``encoding``."""
+        known = self._replacements.get(encoding)
+        if known is None:
+            known = self._replacements.setdefault(encoding, ({}, {}, {}, {}))
+        return known
+
+
 class _Document:
     """The state of one :meth:`HtmlRewriter.rewrite` call."""
 
@@ -322,12 +351,14 @@ class _Document:
         map_url: MapUrl,
         encoding: str,
         handlers: Sequence[ElementHandler],
+        memo: Memo | None = None,
     ) -> None:
         self.rw = rewriter
         self.scanner = scanner
         self.doc = doc
         self.raw_map_url = map_url
-        self.mapped: dict[str, str | None] = {}  # map_url's answers, shared with _values.c
+        # map_url's answers, shared with _values.c (and with other documents, if given)
+        self.mapped: dict[str, str | None] = {} if memo is None else memo.answers
         self.map_url = _memoised(map_url, self.mapped)
         self.encoding = encoding
         self.handlers = handlers
@@ -335,7 +366,9 @@ class _Document:
         # {url → its replacement, escaped and encoded; None: kept} for URLs in a value
         # delimited by ", in a srcset so delimited, in a value delimited by ', in such a
         # srcset: indexed (quote == "'") * 2 + in_srcset, the order _values.c expects
-        self.replacements: tuple[dict[str, bytes | None], ...] = ({}, {}, {}, {})
+        self.replacements: Replacements = (
+            ({}, {}, {}, {}) if memo is None else memo.replacements(encoding)
+        )
         self.rewritten = False  # any upload URL rewritten (handlers' own edits do not count)
         # context element → (end of its start tag, start of its end tag): the last one seen
         self.open_until: dict[str, tuple[int, int]] = {}
@@ -358,6 +391,9 @@ class _Document:
             self.raw_map_url,
             self.encoding,
             self.edits,
+            # Script and style blocks without the marker, most of a block theme's, never
+            # become Python objects; with handlers their tags may be wanted.
+            b"" if self.handlers else rw._marker_lower,
         )
         if len(self.edits) > before:
             self.rewritten = True
@@ -389,8 +425,24 @@ class _Document:
 
     # -- raw text ------------------------------------------------------------
 
+    def holds_uploads(self, start: int, end: int) -> bool:
+        """Whether ``doc[start:end]`` holds the uploads path in a spelling
+        :meth:`HtmlRewriter.has_uploads` knows: the same test for a script or style block
+        as for a whole document. Block themes inline style sheets naming
+        ``/wp-content/themes/`` (the marker alone), whose CSS reading found nothing."""
+        if not self.has_marker(start, end):
+            return False
+        needle = self.rw._needle
+        if needle is None:
+            return True
+        doc = self.doc
+        return (
+            needle.search(doc, start, end) is not None
+            or needle.search(doc[start:end].lower()) is not None
+        )
+
     def raw_text(self, raw: RawText) -> None:
-        if raw.start == raw.end or not self.has_marker(raw.start, raw.end):
+        if raw.start == raw.end or not self.holds_uploads(raw.start, raw.end):
             return
         finder: Callable[[str, MapUrl], list[Edit]]
         if raw.tag.name == "style":
@@ -768,12 +820,17 @@ class HtmlRewriter:
         map_url: MapUrl,
         encoding: str | None = None,
         handlers: Sequence[ElementHandler] = (),
+        memo: Memo | None = None,
+        checked: bool = False,
     ) -> bytes:
         """``doc`` with its upload URLs mapped; ``doc`` itself when nothing changes.
 
-        ``encoding`` is the charset from the HTTP header, if any.
+        ``encoding`` is the charset from the HTTP header, if any. ``memo``: answers of
+        ``map_url`` to use and fill in, for a caller that knows them valid across
+        documents (see :class:`Memo`; each document otherwise starts its own).
+        ``checked``: the caller has already seen :meth:`has_uploads` say yes.
         """
-        if not handlers and not self.has_uploads(doc):
+        if not handlers and not checked and not self.has_uploads(doc):
             return doc
         try:
             enc = detect_encoding(doc, encoding)
@@ -783,7 +840,7 @@ class HtmlRewriter:
             if handlers:
                 names = frozenset().union(CONTEXT_TAGS, *(h.tags for h in handlers))
                 scanner = _scanner(names, self._marker, self._value_names)
-            state = _Document(self, scanner, doc, map_url, enc, handlers)
+            state = _Document(self, scanner, doc, map_url, enc, handlers, memo)
             fast = state.plain_tags if self._native is not None and scanner.native else None
             for event in scanner.scan(doc, fast):
                 if isinstance(event, RawText):

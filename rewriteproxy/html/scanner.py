@@ -51,6 +51,8 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from rewriteproxy.html.native import load
+
 if TYPE_CHECKING:
     from rewriteproxy.html._tokenizer import Event
 
@@ -58,11 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NATIVE", "Attribute", "RawText", "Scanner", "StartTag"]
 
-_native: ModuleType | None
-try:
-    from rewriteproxy.html import _tokenizer as _native
-except ImportError:  # not built: the regular expressions below do the same work
-    _native = None
+# Not built or disabled (see .native): the regular expressions below do the same work.
+_native: ModuleType | None = load("_tokenizer")
 
 NATIVE = _native is not None
 """Whether the C tokenizer is available (scanners with a marker use it by default)."""

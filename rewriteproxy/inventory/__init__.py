@@ -12,7 +12,6 @@ from .config import (
     InventoryConfig,
     LocalInventoryConfig,
     S3InventoryConfig,
-    parse_inventory,
 )
 from .local import LocalInventory
 from .registry import SOURCES, build_inventory
@@ -31,5 +30,4 @@ __all__ = [
     "S3Inventory",
     "S3InventoryConfig",
     "build_inventory",
-    "parse_inventory",
 ]

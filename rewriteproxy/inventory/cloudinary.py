@@ -44,12 +44,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from ..delivery.cloudinary import Asset, CloudinaryConfig, CloudinaryDelivery
+from ..delivery.registry import DeliveryConfig
 from ..delivery.versioning import VersioningConfig
 from ..media import FileInfo
-from ..settings import Section
+from ..settings import INTERNAL, Settings, rule
 from .base import Inventory
 from .listing import Listing, ListingBuilder
 
@@ -63,12 +67,12 @@ __all__ = [
     "check_upload_mapping",
     "list_resources",
     "listing_page",
-    "parse_cloudinary_inventory",
     "require_sdk",
     "resource_types",
     "sdk_options",
     "upload_mapping_report",
     "uploads_listed",
+    "with_account",
 ]
 
 log = logging.getLogger("rewriteproxy.inventory.cloudinary")
@@ -95,50 +99,60 @@ def require_sdk() -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class CloudinaryInventoryConfig:
-    """``inventory.cloudinary``; ``account`` is ``delivery.cloudinary`` (cloud, folder, keys)."""
+class _Refused:
+    """Why ``account`` cannot be filled in; validating it raises that."""
 
-    account: CloudinaryConfig
-    refresh_seconds: float = 3600.0
-    startup_wait_seconds: float = 0.0
-    page_size: int = MAX_RESULTS  # max_results per Admin API call
-    timeout: float = 30.0  # seconds per Admin API call
+    reason: str
 
 
-def parse_cloudinary_inventory(inventory: Section, delivery: Any) -> CloudinaryInventoryConfig:
-    """Read ``inventory.cloudinary``; ``delivery`` is the parsed ``delivery`` section."""
-    section = inventory.section("cloudinary")
-    account = getattr(delivery, "settings", None)
-    if getattr(delivery, "provider", None) != "cloudinary" or not isinstance(
-        account, CloudinaryConfig
-    ):
-        raise inventory.error(
-            "cloudinary", "needs delivery.provider cloudinary (it lists that account)"
-        )
-    if account.delivery_type != "upload":
-        raise inventory.error(
-            "cloudinary",
-            "needs delivery.cloudinary.delivery_type upload (fetched files are not listed)",
-        )
-    if not account.has_api_credentials:
-        raise inventory.error(
-            "cloudinary",
-            "needs delivery.cloudinary.api_key and api_secret "
-            "(write them as ${CLOUDINARY_API_KEY} and ${CLOUDINARY_API_SECRET})",
-        )
-    try:
-        require_sdk()
-    except SdkMissing as exc:
-        raise inventory.error("cloudinary", str(exc)) from exc
-    config = CloudinaryInventoryConfig(
-        account=account,
-        refresh_seconds=section.number("refresh_seconds", 3600.0, minimum=1),
-        startup_wait_seconds=section.number("startup_wait_seconds", 0.0, minimum=0, maximum=300),
-        page_size=section.integer("page_size", MAX_RESULTS, minimum=1, maximum=MAX_RESULTS),
-        timeout=section.number("timeout", 30.0, minimum=0.1),
+def _usable_account(value: object) -> object:
+    if isinstance(value, _Refused):
+        raise rule(value.reason)
+    return value
+
+
+class CloudinaryInventoryConfig(Settings):
+    """``inventory.cloudinary``: the assets of the delivery.cloudinary account, listed."""
+
+    account: SkipJsonSchema[Annotated[CloudinaryConfig, BeforeValidator(_usable_account)]] = Field(
+        json_schema_extra=INTERNAL
     )
-    section.done()
-    return config
+    """delivery.cloudinary (cloud, folder, keys): taken from there, not a key of this section."""
+    refresh_seconds: float = Field(3600.0, ge=1)
+    """Full listing this often, in the background (mind the Admin API's hourly rate limit)."""
+    startup_wait_seconds: float = Field(0.0, ge=0, le=300)
+    """How long start-up waits for the first listing (0: serve at once, local URLs until
+    then)."""
+    page_size: int = Field(MAX_RESULTS, ge=1, le=MAX_RESULTS)
+    """Assets per Admin API call (max_results)."""
+    timeout: float = Field(30.0, ge=0.1)
+    """Seconds per Admin API call."""
+
+
+def with_account(section: Mapping[str, Any], delivery: DeliveryConfig | None) -> dict[str, Any]:
+    """The file's ``inventory.cloudinary`` with ``account`` filled in from the validated
+    ``delivery`` section (``None`` when that section is invalid), or why it cannot be."""
+    if "account" in section:
+        return {**section, "account": _Refused("is delivery.cloudinary's: write it there")}
+    account = delivery.settings if delivery is not None else None
+    reason = None
+    if delivery is None:
+        reason = "needs a valid delivery section (see its errors)"
+    elif delivery.provider != "cloudinary" or not isinstance(account, CloudinaryConfig):
+        reason = "needs delivery.provider cloudinary (it lists that account)"
+    elif account.delivery_type != "upload":
+        reason = "needs delivery.cloudinary.delivery_type upload (fetched files are not listed)"
+    elif not account.has_api_credentials:
+        reason = (
+            "needs delivery.cloudinary.api_key and api_secret "
+            "(write them as ${CLOUDINARY_API_KEY} and ${CLOUDINARY_API_SECRET})"
+        )
+    else:
+        try:
+            require_sdk()
+        except SdkMissing as exc:
+            reason = str(exc)
+    return {**section, "account": account if reason is None else _Refused(reason)}
 
 
 def sdk_options(account: CloudinaryConfig, timeout: float) -> dict[str, Any]:

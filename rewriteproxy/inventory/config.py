@@ -1,161 +1,132 @@
-"""The ``inventory:`` section of the config, parsed once into frozen dataclasses.
+"""The ``inventory:`` section of the config, as frozen models.
 
 ::
 
     inventory:
       s3:    {bucket: media, prefix: wp-content/uploads/, ...}   # optional
       local: {path: /var/www/html/wp-content/uploads}             # optional
-      cloudinary: {refresh_seconds: 3600}    # optional, instead of s3 (see .cloudinary)
+      cloudinary: {refresh_seconds: 3600}                         # optional, instead of s3
       on_missing: local                                           # local | rewrite
 
 With no source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
-Every key, its default and its meaning is listed in docs/inventory.md; the
-defaults live here and nowhere else.
+Every key, its default and its meaning is declared here and nowhere else (the
+reference in the docs is generated from these models).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
 
-from ..settings import Section
-from .cloudinary import CloudinaryInventoryConfig, parse_cloudinary_inventory
+from pydantic import Field, field_validator, model_validator
+
+from ..settings import Secret, Settings, checked, rule
+from .cloudinary import CloudinaryInventoryConfig
 
 __all__ = [
     "ON_MISSING",
     "InventoryConfig",
     "LocalInventoryConfig",
     "S3InventoryConfig",
-    "parse_inventory",
-    "parse_local",
-    "parse_s3",
 ]
 
-ON_MISSING = ("local", "rewrite")
+OnMissing = Literal["local", "rewrite"]
+ON_MISSING: tuple[str, ...] = OnMissing.__args__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
-class S3InventoryConfig:
-    """Where the offloaded uploads live and how often to list them."""
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("")
+    return value
 
-    bucket: str
-    prefix: str = ""  # normalised: no leading slash, one trailing slash unless empty
+
+class S3InventoryConfig(Settings):
+    """``inventory.s3``: where the offloaded uploads live and how often to list them."""
+
+    bucket: str = Field(min_length=1)
+    """The bucket that holds the uploads."""
+    prefix: str = ""
+    """Key prefix, such as wp-content/uploads/; a leading / is dropped and a trailing / added."""
     region: str | None = None
-    endpoint_url: str | None = None  # any S3-compatible store; None = AWS
-    access_key_id: str | None = None  # None = the usual AWS credential chain
-    secret_access_key: str | None = None
-    refresh_seconds: float = 300.0
+    """The bucket's region; unset: the AWS configuration's."""
+    endpoint_url: Annotated[str | None, checked(_http_url, "an http(s) URL")] = None
+    """The http(s) URL of an S3-compatible server (MinIO, SeaweedFS, R2…); unset: AWS."""
+    access_key_id: Secret = None
+    """Set both keys or neither (then: the usual AWS credential chain); write
+    ${AWS_ACCESS_KEY_ID}."""
+    secret_access_key: Secret = None
+    """Goes with access_key_id; write it as ${AWS_SECRET_ACCESS_KEY}."""
+    refresh_seconds: float = Field(300.0, ge=1)
+    """Seconds between two full listings, made in the background."""
     lookup_on_miss: bool = True
-    positive_ttl: float = 3600.0
-    negative_ttl: float = 60.0
-    cache_size: int = 100_000  # entries in each HEAD result cache
-    startup_wait_seconds: float = 0.0
-    page_size: int = 1000  # MaxKeys per list_objects_v2 call (S3 caps it at 1000)
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    """A key missing from the listing triggers one background HEAD."""
+    positive_ttl: float = Field(3600.0, ge=0)
+    """Seconds a found HEAD answer is kept."""
+    negative_ttl: float = Field(60.0, ge=0)
+    """Seconds a missing or failed HEAD answer is kept."""
+    cache_size: int = Field(100_000, ge=1)
+    """Entries in each of the two HEAD answer caches."""
+    startup_wait_seconds: float = Field(0.0, ge=0, le=300)
+    """How long start-up waits for the first listing (0: serve at once, local URLs until
+    then)."""
+    page_size: int = Field(1000, ge=1, le=1000)
+    """MaxKeys per list_objects_v2 call (S3 caps it at 1000)."""
+    connect_timeout: float = Field(5.0, ge=0.1)
+    """Seconds to connect, per S3 call."""
+    read_timeout: float = Field(30.0, ge=0.1)
+    """Seconds to read an answer, per S3 call."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _normalise_prefix(cls, prefix: str) -> str:
+        """No leading slash, one trailing slash unless empty."""
+        prefix = prefix.lstrip("/")
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    @model_validator(mode="after")
+    def _credentials_go_together(self) -> S3InventoryConfig:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise rule(
+                "access_key_id and secret_access_key go together",
+                at="secret_access_key" if self.secret_access_key is None else "access_key_id",
+            )
+        return self
 
     def bucket_key(self, key: str) -> str:
         """The object key of an upload key (its path below the uploads base)."""
         return self.prefix + key
 
-    def __repr__(self) -> str:  # never print the secret
-        hidden = "***" if self.secret_access_key else None
-        return (
-            f"S3InventoryConfig(bucket={self.bucket!r}, prefix={self.prefix!r}, "
-            f"endpoint_url={self.endpoint_url!r}, secret_access_key={hidden})"
-        )
+
+class LocalInventoryConfig(Settings):
+    """``inventory.local``: the uploads directory on this host."""
+
+    path: str = Field(min_length=1)
+    """The WordPress uploads directory on this host."""
+    ttl_seconds: float = Field(60.0, ge=0)
+    """Seconds a found or not-found answer is cached."""
+    cache_size: int = Field(100_000, ge=1)
+    """Entries in the answer cache."""
 
 
-@dataclass(frozen=True, slots=True)
-class LocalInventoryConfig:
-    """The uploads directory on this host."""
+class InventoryConfig(Settings):
+    """``inventory``: which uploads exist, and their versions."""
 
-    path: str
-    ttl_seconds: float = 60.0
-    cache_size: int = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryConfig:
     s3: S3InventoryConfig | None = None
+    """The bucket the uploads are offloaded to."""
     local: LocalInventoryConfig | None = None
-    on_missing: str = "local"  # one of ON_MISSING
+    """The uploads directory on this host."""
+    on_missing: OnMissing = "local"
+    """local: an upload the inventory does not know keeps its local URL, so nothing 404s;
+    rewrite: rewrite it anyway (for fetch delivery, which needs no upload)."""
     cloudinary: CloudinaryInventoryConfig | None = None
+    """The Cloudinary account of delivery.cloudinary, listed (instead of s3)."""
+
+    @model_validator(mode="after")
+    def _one_remote_source(self) -> InventoryConfig:
+        if self.cloudinary is not None and self.s3 is not None:
+            raise rule("cannot be combined with inventory.s3", at="cloudinary")
+        return self
 
     @property
     def rewrite_missing(self) -> bool:
         return self.on_missing == "rewrite"
-
-
-def _normalise_prefix(prefix: str) -> str:
-    prefix = prefix.lstrip("/")
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
-
-
-def parse_s3(section: Section) -> S3InventoryConfig:
-    bucket = section.text("bucket", "")
-    if not bucket:
-        raise section.error("bucket", "is required: the bucket that holds the uploads")
-    endpoint = section.optional_str("endpoint_url")
-    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise section.error("endpoint_url", f"{endpoint!r} is not allowed: expected an http(s) URL")
-    access = section.secret("access_key_id")
-    secret = section.secret("secret_access_key")
-    if (access is None) != (secret is None):
-        raise section.error(
-            "secret_access_key" if secret is None else "access_key_id",
-            "access_key_id and secret_access_key go together",
-        )
-    config = S3InventoryConfig(
-        bucket=bucket,
-        prefix=_normalise_prefix(section.text("prefix", "")),
-        region=section.optional_str("region"),
-        endpoint_url=endpoint,
-        access_key_id=access,
-        secret_access_key=secret,
-        refresh_seconds=section.number("refresh_seconds", 300.0, minimum=1),
-        lookup_on_miss=section.flag("lookup_on_miss", True),
-        positive_ttl=section.number("positive_ttl", 3600.0, minimum=0),
-        negative_ttl=section.number("negative_ttl", 60.0, minimum=0),
-        cache_size=section.integer("cache_size", 100_000, minimum=1),
-        startup_wait_seconds=section.number("startup_wait_seconds", 0.0, minimum=0, maximum=300),
-        page_size=section.integer("page_size", 1000, minimum=1, maximum=1000),
-        connect_timeout=section.number("connect_timeout", 5.0, minimum=0.1),
-        read_timeout=section.number("read_timeout", 30.0, minimum=0.1),
-    )
-    section.done()
-    return config
-
-
-def parse_local(section: Section) -> LocalInventoryConfig:
-    path = section.text("path", "")
-    if not path:
-        raise section.error("path", "is required: the WordPress uploads directory")
-    config = LocalInventoryConfig(
-        path=path,
-        ttl_seconds=section.number("ttl_seconds", 60.0, minimum=0),
-        cache_size=section.integer("cache_size", 100_000, minimum=1),
-    )
-    section.done()
-    return config
-
-
-def parse_inventory(section: Section, delivery: Any = None) -> InventoryConfig:
-    """Read ``inventory``; ``delivery`` (the parsed ``delivery`` section) names the
-    Cloudinary account that ``inventory.cloudinary`` lists."""
-    s3 = parse_s3(section.section("s3")) if section.has("s3") else None
-    local = parse_local(section.section("local")) if section.has("local") else None
-    cloudinary = None
-    if section.has("cloudinary"):
-        if s3 is not None:
-            raise section.error("cloudinary", "cannot be combined with inventory.s3")
-        cloudinary = parse_cloudinary_inventory(section, delivery)
-    config = InventoryConfig(
-        s3=s3,
-        local=local,
-        on_missing=section.choice("on_missing", "local", ON_MISSING),
-        cloudinary=cloudinary,
-    )
-    section.done()
-    return config

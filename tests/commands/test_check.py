@@ -255,9 +255,10 @@ def test_an_invalid_config_exits_2_and_says_why_on_stdout(tmp_path: Path) -> Non
     bad.write_text("upstream: http://x\nsite:\n  hosts: [wp.test]\n  uplods_path: /x/\n")
     done = rewriteproxy("--config", str(bad))
     assert done.returncode == 2
-    assert lines(done.stdout)["config"] == ["FAILED", "site.uplods_path (line 4): unknown key"]
+    said = f"{bad}: site.uplods_path (line 4): unknown key; did you mean uploads_path?"
+    assert lines(done.stdout)["config"] == ["FAILED", said]
     as_json = rewriteproxy("--config", str(bad), "--json")
     assert as_json.returncode == 2
     assert json.loads(as_json.stdout)["parts"] == [
-        {"part": "config", "status": FAILED, "detail": "site.uplods_path (line 4): unknown key"}
+        {"part": "config", "status": FAILED, "detail": said}
     ]

@@ -7,9 +7,9 @@ from typing import Any
 import yaml
 
 from rewriteproxy.delivery import DeliveryConfig, DeliveryProvider, SiteContext, build_delivery
-from rewriteproxy.delivery import parse_delivery as _parse_delivery
 from rewriteproxy.media import UploadLocator, UploadRef
-from rewriteproxy.settings import Section
+
+from ..support.config import validate_section
 
 SITE = SiteContext(("wp.test",), "/wp-content/uploads/", "https://wp.test")
 LOCATOR = UploadLocator(SITE.hosts, SITE.uploads_path)
@@ -26,17 +26,15 @@ def ref(path: str, query: str = "", fragment: str = "") -> UploadRef:
     return UploadRef(url=url, path=path, query=query, fragment=fragment)
 
 
-def section(data: dict[str, Any] | str, environ: dict[str, str] | None = None) -> Section:
-    """The ``delivery`` section from a dict or from YAML text."""
-    if isinstance(data, str):
-        data = yaml.safe_load(data)["delivery"]
-    return Section(data, "delivery", environ=environ or {})
-
-
 def parse_delivery(
     data: dict[str, Any] | str, environ: dict[str, str] | None = None, site: SiteContext = SITE
 ) -> DeliveryConfig:
-    return _parse_delivery(section(data, environ), site)
+    """The ``delivery`` section from a dict or from YAML text, validated as in a file."""
+    if isinstance(data, str):
+        data = yaml.safe_load(data)["delivery"]
+    return validate_section(
+        DeliveryConfig, data, "delivery", environ, site, DeliveryConfig.unselected(data)
+    )
 
 
 def provider(

@@ -20,7 +20,9 @@ def cdn(
     style: str = "query",
     param: str = "v",
 ) -> CdnDelivery:
-    return CdnDelivery(CdnConfig(base), VersioningConfig(style, param), cache_size=64)
+    return CdnDelivery(
+        CdnConfig(base_url=base), VersioningConfig(style=style, param=param), cache_size=64
+    )
 
 
 def test_a_host_swap() -> None:
@@ -110,7 +112,9 @@ def test_owns_urls_under_the_base_whatever_the_scheme() -> None:
 
 def test_config_defaults() -> None:
     config = parse_delivery(HOST_SWAP)
-    assert config.settings == CdnConfig("https://cdn.example.net/wp-content/uploads/", False)
+    assert config.settings == CdnConfig(
+        base_url="https://cdn.example.net/wp-content/uploads/", force_https=False
+    )
 
 
 @pytest.mark.parametrize(

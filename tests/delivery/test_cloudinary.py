@@ -614,3 +614,11 @@ def test_fetch_versions_follow_versioning_style_none() -> None:
         delivery.url_for(ref("a.jpg"), MTIME)
         == f"{RES}/image/fetch/f_auto,q_auto/https://wp.test/wp-content/uploads/a.jpg"
     )
+
+
+def test_the_folder_is_written_without_outer_slashes() -> None:
+    config = parse_delivery(
+        {"provider": "cloudinary", "cloudinary": {"cloud_name": "demo", "folder": "/wp/"}}
+    )
+    assert isinstance(config.settings, CloudinaryConfig)
+    assert config.settings.folder == "wp"

@@ -27,9 +27,9 @@ from rewriteproxy.delivery.health import (
     Transition,
     host_of,
     judge,
-    parse_health,
 )
-from rewriteproxy.settings import ConfigError, Section
+from rewriteproxy.settings import ConfigError
+from tests.support.config import validate_section
 from tests.support.deliveryhost import DeliveryHost, eventually
 
 FAST = HealthConfig(interval=0.02, timeout=0.5)
@@ -138,13 +138,14 @@ def test_the_host_of_a_delivery_url(url: str, host: str | None) -> None:
 
 
 def test_it_is_on_by_default_with_the_documented_values() -> None:
-    assert parse_health(Section({}, "delivery.health")) == HealthConfig(
+    assert validate_section(HealthConfig, {}, "delivery.health") == HealthConfig(
         enabled=True, interval=5.0, timeout=2.0, failures=2, successes=2, probe_url=None
     )
 
 
 def test_every_key_is_read() -> None:
-    section = Section(
+    data = validate_section(
+        HealthConfig,
         {
             "enabled": False,
             "interval": 1,
@@ -155,8 +156,13 @@ def test_every_key_is_read() -> None:
         },
         "delivery.health",
     )
-    assert parse_health(section) == HealthConfig(
-        False, 1.0, 0.5, 3, 4, "https://cdn.test/health.jpg"
+    assert data == HealthConfig(
+        enabled=False,
+        interval=1.0,
+        timeout=0.5,
+        failures=3,
+        successes=4,
+        probe_url="https://cdn.test/health.jpg",
     )
 
 
@@ -174,7 +180,7 @@ def test_every_key_is_read() -> None:
 )
 def test_bad_values_are_named_errors(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
-        parse_health(Section(data, "delivery.health"))
+        validate_section(HealthConfig, data, "delivery.health")
 
 
 # -- the probe against a real host ------------------------------------------------------

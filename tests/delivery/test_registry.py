@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
-from rewriteproxy.delivery import PROVIDERS, NullDelivery, SiteContext, build_delivery
+from rewriteproxy.delivery import (
+    PROVIDERS,
+    NullDelivery,
+    ProviderName,
+    SiteContext,
+    build_delivery,
+)
 from rewriteproxy.delivery.cdn import CdnConfig
 from rewriteproxy.delivery.cloudinary import CloudinaryDelivery
 from rewriteproxy.delivery.health import HealthConfig
@@ -40,7 +46,10 @@ delivery:
 
 def test_no_delivery_section_keeps_local_urls() -> None:
     config = parse_delivery({})
-    assert config == DeliveryConfig("none", VersioningConfig("query", "v"), 4096, None)
+    assert config == DeliveryConfig(
+        provider="none", versioning=VersioningConfig(style="query", param="v"), cache_size=4096
+    )
+    assert config.settings is None
     assert isinstance(build_delivery(config), NullDelivery)
 
 
@@ -48,7 +57,9 @@ def test_the_documented_shape_works_as_written() -> None:
     # provider: cdn, so the cloudinary section is not read: its unset secret is no error.
     config = parse_delivery(DOCUMENTED, environ={})
     assert config.provider == "cdn"
-    assert config.settings == CdnConfig("https://cdn.example.net/wp-content/uploads/", False)
+    assert config.settings == CdnConfig(
+        base_url="https://cdn.example.net/wp-content/uploads/", force_https=False
+    )
     assert (
         provider(DOCUMENTED).url_for(ref("a.jpg"))
         == "https://cdn.example.net/wp-content/uploads/a.jpg"
@@ -80,7 +91,7 @@ def test_every_registered_provider_builds_and_names_itself() -> None:
         "s3": {"bucket": "bkt"},
         "cloudinary": {"cloud_name": "demo"},
     }
-    assert set(PROVIDERS) == set(settings)
+    assert set(PROVIDERS) == set(settings) == set(get_args(ProviderName))
     for name, own in settings.items():
         built = provider({"provider": name, name: own} if own else {"provider": name})
         assert built.name == name
@@ -149,7 +160,9 @@ def test_a_probe_url_without_a_delivery_host_is_an_error() -> None:
 
 def test_build_refuses_settings_of_another_provider() -> None:
     with pytest.raises(TypeError):
-        build_delivery(DeliveryConfig("s3", VersioningConfig(), 10, CdnConfig("https://c.test/")))
+        build_delivery(
+            DeliveryConfig.model_construct(provider="s3", s3=CdnConfig(base_url="https://c.test/"))
+        )
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)

@@ -79,7 +79,9 @@ def test_owns() -> None:
 
 
 def test_config_defaults() -> None:
-    assert parse_delivery(s3()).settings == S3Config("media-bucket", "us-east-1", "", None, "auto")
+    assert parse_delivery(s3()).settings == S3Config(
+        bucket="media-bucket", region="us-east-1", prefix="", endpoint_url=None, addressing="auto"
+    )
 
 
 @pytest.mark.parametrize(

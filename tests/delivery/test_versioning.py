@@ -6,13 +6,13 @@ import pytest
 
 from rewriteproxy.delivery.versioning import (
     VersioningConfig,
-    parse_versioning,
     unix_version,
     version_token,
     with_query,
 )
 from rewriteproxy.media import FileInfo
-from rewriteproxy.settings import ConfigError, Section
+from rewriteproxy.settings import ConfigError
+from tests.support.config import validate_section
 
 
 def test_no_facts_no_version() -> None:
@@ -56,10 +56,12 @@ def test_with_query(query: str, token: str | None, expected: str) -> None:
 
 
 def test_parse_defaults_and_values() -> None:
-    assert parse_versioning(Section({})) == VersioningConfig("query", "v")
-    assert parse_versioning(Section({"style": "path", "param": "ver"})) == VersioningConfig(
-        "path", "ver"
+    assert validate_section(VersioningConfig, {}, "delivery.versioning") == VersioningConfig(
+        style="query", param="v"
     )
+    assert validate_section(
+        VersioningConfig, {"style": "path", "param": "ver"}, "delivery.versioning"
+    ) == VersioningConfig(style="path", param="ver")
 
 
 @pytest.mark.parametrize(
@@ -73,4 +75,4 @@ def test_parse_defaults_and_values() -> None:
 )
 def test_parse_errors_name_the_key(data: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse_versioning(Section(data, "delivery.versioning"))
+        validate_section(VersioningConfig, data, "delivery.versioning")

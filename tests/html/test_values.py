@@ -296,3 +296,27 @@ def test_python_code_run_by_a_lookup_cannot_free_the_hit_being_read() -> None:
         b"abcdefgh", events, {}, kinds, ({}, {}, {}, {}), {}, lambda url: "x", "utf-8", []
     )
     assert out == [(0, 1, 8, [(b"sss", 0, 3, '""')], None)]
+
+
+def test_with_a_marker_raw_texts_without_it_are_dropped_with_their_bare_tag() -> None:
+    from rewriteproxy.html import _values
+
+    doc = b"<script>var a = 1;</script><style>a{}</style><script>'/UPLOADS/x'</script>"
+    script, text = (0, 7, 8, [], []), (8, 18, True)
+    style, css = (27, 33, 34, [], []), (34, 37, True)
+    marked, marked_text = (45, 52, 53, [], []), (53, 65, True)
+    with_hits = (27, 33, 34, [(b"data-src", 30, 31, '"')], [])
+    events = [script, text, style, css, marked, marked_text]
+
+    def call(events: list[Any], marker: bytes | None) -> list[Any]:
+        extra = () if marker is None else (marker,)
+        return _values.plain_tags(
+            doc, events, {}, {}, ({}, {}, {}, {}), {}, lambda url: None, "utf-8", [], *extra
+        )
+
+    assert call(events, None) == events  # no marker: every raw text and its tag pass
+    assert call(events, b"uploads") == [marked, marked_text]
+    # A tag with hits of its own stays for them; only its raw text goes.
+    assert call([with_hits, css], b"uploads") == [with_hits]
+    with pytest.raises(ValueError, match="A-Z"):
+        call(events, b"Uploads")

@@ -13,13 +13,13 @@ from rewriteproxy.inventory.config import (
     InventoryConfig,
     LocalInventoryConfig,
     S3InventoryConfig,
-    parse_inventory,
 )
-from rewriteproxy.settings import ConfigError, Section
+from rewriteproxy.settings import ConfigError
+from tests.support.config import validate_section
 
 
-def parse(data: dict[str, Any], environ: dict[str, str] | None = None) -> InventoryConfig:
-    return parse_inventory(Section(data, "inventory", environ=environ or {}))
+def parse(data: dict[str, Any] | None, environ: dict[str, str] | None = None) -> InventoryConfig:
+    return validate_section(InventoryConfig, data, "inventory", environ)
 
 
 def test_nothing_configured_means_no_sources_and_local_urls_for_misses() -> None:
@@ -95,8 +95,11 @@ def test_errors_name_the_key(data: dict[str, Any], message: str) -> None:
 
 def test_a_secret_that_is_not_a_string_is_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({"s3": {"bucket": "m", "access_key_id": "a", "secret_access_key": 12345678}})
+        parse({"s3": {"bucket": "m", "access_key_id": "a", "secret_access_key": [12345678]}})
     assert "12345678" not in str(caught.value)
+    assert "inventory.s3.secret_access_key: the secret (not shown) is not allowed" in str(
+        caught.value
+    )
 
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -107,5 +110,6 @@ def test_the_example_configs_inventory_sections_parse(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     # inventory.cloudinary lists the account that the delivery section names.
     environ = {"CLOUDINARY_API_KEY": "key", "CLOUDINARY_API_SECRET": "secret"}
-    delivery = load_config(path, environ=environ).delivery
-    parse_inventory(Section(data.get("inventory"), "inventory", environ=environ), delivery)
+    inventory = load_config(path, environ=environ).inventory
+    if inventory.cloudinary is None:  # then the section stands alone
+        assert inventory == parse(data.get("inventory"), environ)

@@ -19,7 +19,9 @@ from rewriteproxy.inventory import (
 
 S3 = S3InventoryConfig(bucket="media")
 LOCAL = LocalInventoryConfig(path="/srv/uploads")
-CLOUDINARY = CloudinaryInventoryConfig(CloudinaryConfig("demo", api_key="k", api_secret="s"))
+CLOUDINARY = CloudinaryInventoryConfig(
+    account=CloudinaryConfig(cloud_name="demo", api_key="k", api_secret="s")
+)
 
 
 def test_sources_are_registered_by_their_config_key() -> None:

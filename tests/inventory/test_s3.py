@@ -9,7 +9,6 @@ object after a refresh, and HEAD lookups for misses with their TTL caches.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,7 +40,7 @@ def settings(server: S3Server, bucket: str, **overrides: Any) -> S3InventoryConf
         connect_timeout=1,
         read_timeout=5,
     )
-    return dataclasses.replace(base, **overrides)
+    return base.model_copy(update=overrides)
 
 
 def put(server: S3Server, bucket: str, key: str, body: bytes) -> str:
