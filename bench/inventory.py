@@ -11,13 +11,21 @@ Three measurements, each printed as a median over ``--runs``:
   with a boto3 client, against a stand-in ListObjectsV2 endpoint on loopback
   that renders the same synthetic keys as XML in a separate process. Time
   includes HTTP, boto3's XML parsing and ours.
-* ``seaweedfs``: the real path against a real SeaweedFS bucket of
-  ``--seaweedfs N`` objects (creating them is slow, so N stays small).
+* ``seaweedfs``: a real SeaweedFS bucket of ``--seaweedfs N`` objects:
+  listed into each worker's memory (the reference path); listed once into the
+  machine's shared snapshot (what the elected worker does); the manifest
+  ``sync`` publishes, written and then read with one GET; and a worker that
+  maps the snapshot: map time, lookups per second, RSS growth.
+* ``report``: an S3 Inventory report of ``--report N`` rows (gzipped CSV in
+  Amazon's layout, generated and put into SeaweedFS) read into the shared
+  snapshot, then the same worker measurements.
 
-Keys look like WordPress uploads: ``wp-content/uploads/2024/05/photo-123456-1024x768.jpg``.
+Each snapshot measurement runs in a fresh process (``spawn``), so its RSS
+growth and peak are its own. Keys look like WordPress uploads:
+``wp-content/uploads/2024/05/photo-123456-1024x768.jpg``.
 
     python bench/inventory.py                      # pages 100k + 1M, boto3 100k
-    python bench/inventory.py --boto3 100000 1000000 --seaweedfs 2000
+    python bench/inventory.py --pages --boto3 --seaweedfs 1000000 --report 10000000 --runs 3
 """
 
 from __future__ import annotations
@@ -42,7 +50,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rewriteproxy.inventory.config import S3InventoryConfig
 from rewriteproxy.inventory.listing import Listing, ListingBuilder
-from rewriteproxy.inventory.s3 import list_bucket, make_client
+from rewriteproxy.inventory.s3 import (
+    bucket_entries,
+    fetch_manifest,
+    list_bucket,
+    make_client,
+    publish_manifest,
+    s3_identity,
+)
+from rewriteproxy.inventory.s3_report import latest_report, read_report, report_entries
+from rewriteproxy.inventory.shared import SnapshotStore
 
 PREFIX = "wp-content/uploads/"
 PAGE = 1000
@@ -199,39 +216,283 @@ def bench_boto3(count: int, runs: int) -> dict[str, float]:
         process.join(5)
 
 
-# -- seaweedfs: the real path against a real server ----------------------------------------
+# -- seaweedfs and report: the shared snapshot against a real server ---------------------
 
 
-def bench_seaweedfs(count: int, runs: int) -> dict[str, float]:
-    from concurrent.futures import ThreadPoolExecutor
+def rss_parts() -> dict[str, int]:
+    """RssAnon (this process's own memory) and RssFile (mapped files, shared) in bytes."""
+    parts = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile", "VmHWM"):
+                parts[name] = int(value.split()[0]) * 1024
+    return parts
 
+
+def in_fresh_process(function: Any, *args: Any) -> dict[str, float]:
+    """``function(*args)`` in a spawned interpreter: its memory figures are its own."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(function, args)  # type: ignore[no-any-return]
+
+
+def s3_config(server: Any, bucket: str) -> S3InventoryConfig:
+    return S3InventoryConfig(
+        bucket=bucket,
+        prefix=PREFIX,
+        region=server["region"],
+        endpoint_url=server["endpoint_url"],
+        access_key_id=server["access_key_id"],
+        secret_access_key=server["secret_access_key"],
+        read_timeout=300,
+    )
+
+
+def _server_facts(server: Any) -> dict[str, str]:
+    return {
+        "region": server.region,
+        "endpoint_url": server.endpoint_url,
+        "access_key_id": server.access_key_id,
+        "secret_access_key": server.secret_access_key,
+    }
+
+
+def lead_by_listing(server: dict[str, str], bucket: str, directory: str) -> dict[str, float]:
+    """The elected worker's refresh: list the bucket straight into the shared snapshot."""
+    config = s3_config(server, bucket)
+    client = make_client(config)
+    store = SnapshotStore(directory, s3_identity(config))
+    store.prepare()
+    before = rss_parts()
+    started = time.perf_counter()
+    snapshot = store.publish(bucket_entries(client, config), ordered=True)
+    seconds = time.perf_counter() - started
+    after = rss_parts()
+    return {
+        "seconds": seconds,
+        "keys": len(snapshot),
+        "bytes": snapshot.nbytes,
+        "peak_growth": after["VmHWM"] - before["RssAnon"] - before["RssFile"],
+    }
+
+
+def lead_by_report(
+    server: dict[str, str], bucket: str, reports: str, directory: str
+) -> dict[str, float]:
+    """The elected worker's refresh from an S3 Inventory report (sorted in runs)."""
+    config = s3_config(server, bucket)
+    client = make_client(config)
+    store = SnapshotStore(directory, s3_identity(config))
+    store.prepare()
+    before = rss_parts()
+    started = time.perf_counter()
+    key = latest_report(client, reports, REPORTS)
+    assert key is not None
+    report = read_report(client, reports, key)
+    snapshot = store.publish(report_entries(client, reports, report, PREFIX))
+    seconds = time.perf_counter() - started
+    after = rss_parts()
+    return {
+        "seconds": seconds,
+        "keys": len(snapshot),
+        "bytes": snapshot.nbytes,
+        "peak_growth": after["VmHWM"] - before["RssAnon"] - before["RssFile"],
+    }
+
+
+def read_manifest(server: dict[str, str], bucket: str, directory: str) -> dict[str, float]:
+    """A proxy that finds the manifest ``sync`` published: one GET, checked, put in place."""
+    config = s3_config(server, bucket)
+    client = make_client(config)
+    store = SnapshotStore(directory, s3_identity(config))
+    store.prepare()
+    started = time.perf_counter()
+    got = fetch_manifest(client, config, store, None)
+    seconds = time.perf_counter() - started
+    assert got.snapshot is not None
+    again = time.perf_counter()
+    unchanged = fetch_manifest(client, config, store, got.etag)
+    assert unchanged.unchanged
+    return {"seconds": seconds, "unchanged_seconds": time.perf_counter() - again}
+
+
+def follow(directory: str, bucket: str, count: int, lookups: int) -> dict[str, float]:
+    """A worker that maps the snapshot: map time, lookups per second, RSS growth."""
+    import functools
+    import random
+
+    store = SnapshotStore(directory, {"source": "s3", "bucket": bucket, "prefix": PREFIX})
+    chooser = random.Random(1)
+    present = [key_of(chooser.randrange(count))[len(PREFIX) :] for _ in range(lookups)]
+    absent = [key[:-4] + "-x.jpg" for key in present]
+    popular = present[:10_000]
+    views = [popular[chooser.randrange(len(popular))] for _ in range(lookups)]
+    gc.collect()
+    before = rss_parts()  # the key lists above are the benchmark's, not the worker's
+    started = time.perf_counter()
+    snapshot = store.load()
+    map_seconds = time.perf_counter() - started
+    assert snapshot is not None and len(snapshot) == count
+    get = snapshot.get
+    started = time.perf_counter()
+    found = sum(get(key) is not None for key in present)
+    hit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    missing = sum(get(key) is None for key in absent)
+    miss_seconds = time.perf_counter() - started
+    assert found == missing == lookups
+    after = rss_parts()
+    # Pages ask for the same images again: 10,000 popular keys through the bounded memo.
+    cached = functools.lru_cache(maxsize=100_000)(get)
+    for key in popular:
+        cached(key)
+    started = time.perf_counter()
+    for key in views:
+        cached(key)
+    cached_seconds = time.perf_counter() - started
+    return {
+        "map_seconds": map_seconds,
+        "hits_per_s": lookups / hit_seconds,
+        "misses_per_s": lookups / miss_seconds,
+        "cached_per_s": lookups / cached_seconds,
+        "anon_growth": after["RssAnon"] - before["RssAnon"],
+        "file_growth": after["RssFile"] - before["RssFile"],
+    }
+
+
+def fill_bucket(server: Any, bucket: str, count: int) -> float:
+    """Put ``count`` small objects through the filer's HTTP API (no S3 signing: setup only)."""
+    import asyncio
+
+    import aiohttp
+
+    async def fill() -> None:
+        limit = asyncio.Semaphore(64)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+
+            async def put(i: int) -> None:
+                async with (
+                    limit,
+                    session.put(
+                        f"{server.filer_url}/buckets/{bucket}/{key_of(i)}", data=str(i).encode()
+                    ) as response,
+                ):
+                    assert response.status in (200, 201), response.status
+
+            for start in range(0, count, 10_000):
+                await asyncio.gather(*(put(i) for i in range(start, min(count, start + 10_000))))
+
+    started = time.perf_counter()
+    asyncio.run(fill())
+    return time.perf_counter() - started
+
+
+def _median(results: list[dict[str, float]]) -> dict[str, float]:
+    return {name: statistics.median(r[name] for r in results) for name in results[0]}
+
+
+def bench_seaweedfs(count: int, runs: int, list_runs: int) -> None:
     from tests.support.s3server import start_s3_server
 
-    with tempfile.TemporaryDirectory() as tmp, start_s3_server(Path(tmp)) as server:
+    # Small objects kept in the filer's own store: a million PUTs in minutes, not an hour.
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        start_s3_server(Path(tmp), ("-filer.saveToFilerLimit=64",)) as server,
+    ):
         bucket = server.new_bucket("bench")
-        client = server.client(max_pool_connections=16)
-        with ThreadPoolExecutor(8) as pool:
-            list(
-                pool.map(
-                    lambda i: client.put_object(Bucket=bucket, Key=key_of(i), Body=b"x"),
-                    range(count),
-                )
-            )
-        config = S3InventoryConfig(
-            bucket=bucket,
-            prefix=PREFIX,
-            region=server.region,
-            endpoint_url=server.endpoint_url,
-            access_key_id=server.access_key_id,
-            secret_access_key=server.secret_access_key,
+        filled = fill_bucket(server, bucket, count)
+        print(
+            f"seaweedfs {count:>10,} objects put in {filled:.0f} s (setup, not a result)",
+            flush=True,
         )
+        facts = _server_facts(server)
+        config = s3_config(facts, bucket)
+        client = make_client(config)
         times = []
-        for _ in range(runs):
+        for _ in range(list_runs):
             started = time.perf_counter()
             listing = list_bucket(client, config)
             times.append(time.perf_counter() - started)
             assert len(listing) == count
-        return {"seconds": statistics.median(times)}
+            del listing
+        print(
+            f"  memory listing (each worker, reference): {statistics.median(times):7.1f} s",
+            flush=True,
+        )
+        leads = []
+        for run in range(list_runs):
+            leads.append(in_fresh_process(lead_by_listing, facts, bucket, f"{tmp}/state{run}"))
+        lead = _median(leads)
+        print(
+            f"  shared snapshot, listed once per machine: {lead['seconds']:7.1f} s, "
+            f"{lead['bytes'] / count:.1f} B/key on disk, leader peak RSS "
+            f"+{lead['peak_growth'] / 1e6:.0f} MB",
+            flush=True,
+        )
+        started = time.perf_counter()
+        publish_manifest(client, config)
+        published = time.perf_counter() - started
+        reads = [
+            in_fresh_process(read_manifest, facts, bucket, f"{tmp}/m{run}") for run in range(runs)
+        ]
+        read = _median(reads)
+        print(
+            f"  manifest: sync publishes it in {published:.1f} s; a proxy reads it with one GET "
+            f"in {read['seconds']:.2f} s, an unchanged one (304) in "
+            f"{read['unchanged_seconds'] * 1000:.1f} ms",
+            flush=True,
+        )
+        report_follow(f"{tmp}/state0", bucket, count, runs)
+
+
+REPORTS = "inventory/bench/daily/"
+
+
+def generated_rows(count: int) -> Iterator[tuple[str, int, datetime, str]]:
+    for i in range(count):
+        yield key_of(i), 1000 + i, WHEN, etag_of(i)
+
+
+def bench_report(count: int, runs: int) -> None:
+    from tests.support.s3report import write_report
+    from tests.support.s3server import start_s3_server
+
+    with tempfile.TemporaryDirectory() as tmp, start_s3_server(Path(tmp)) as server:
+        bucket, reports = server.new_bucket("bench"), server.new_bucket("reports")
+        started = time.perf_counter()
+        write_report(server.client(), reports, REPORTS, bucket, generated_rows(count), when=WHEN)
+        print(
+            f"report    {count:>10,} rows generated and put in "
+            f"{time.perf_counter() - started:.0f} s (setup, not a result)",
+            flush=True,
+        )
+        facts = _server_facts(server)
+        leads = [
+            in_fresh_process(lead_by_report, facts, bucket, reports, f"{tmp}/state{run}")
+            for run in range(runs)
+        ]
+        lead = _median(leads)
+        print(
+            f"  shared snapshot from the report: {lead['seconds']:7.1f} s, "
+            f"{lead['bytes'] / count:.1f} B/key on disk, leader peak RSS "
+            f"+{lead['peak_growth'] / 1e6:.0f} MB",
+            flush=True,
+        )
+        report_follow(f"{tmp}/state0", bucket, count, runs)
+
+
+def report_follow(directory: str, bucket: str, count: int, runs: int) -> None:
+    follows = [in_fresh_process(follow, directory, bucket, count, 200_000) for _ in range(runs)]
+    f = _median(follows)
+    print(
+        f"  a worker maps it in {f['map_seconds'] * 1000:.0f} ms; lookups/s: "
+        f"{f['hits_per_s']:,.0f} found, {f['misses_per_s']:,.0f} missing, "
+        f"{f['cached_per_s']:,.0f} through the memo; after 400k lookups RSS +"
+        f"{f['anon_growth'] / 1e6:.1f} MB own, +{f['file_growth'] / 1e6:.0f} MB of shared "
+        "file pages",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -239,7 +500,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--boto3", type=int, nargs="*", default=[100_000])
     parser.add_argument("--seaweedfs", type=int, nargs="*", default=[])
+    parser.add_argument("--report", type=int, nargs="*", default=[])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--list-runs",
+        type=int,
+        default=None,
+        help="runs of the SeaweedFS listings, which take minutes at 1M keys (default: --runs)",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, median of {args.runs} runs")
     for count in args.pages:
@@ -258,12 +526,9 @@ def main() -> None:
             flush=True,
         )
     for count in args.seaweedfs:
-        r = bench_seaweedfs(count, args.runs)
-        print(
-            f"seaweedfs {count:>9,} keys: {r['seconds']:6.2f} s "
-            f"({count / r['seconds']:,.0f} keys/s)",
-            flush=True,
-        )
+        bench_seaweedfs(count, args.runs, args.list_runs or args.runs)
+    for count in args.report:
+        bench_report(count, args.runs)
 
 
 if __name__ == "__main__":

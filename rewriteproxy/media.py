@@ -76,10 +76,13 @@ class FileInfo:
     size: int | None = None
     mtime: float | None = None  # seconds since the epoch (S3 LastModified, or the file's mtime)
     etag: str | None = None  # S3 ETag without quotes
+    # The version token of the ETag (delivery.versioning.etag_token) when a source keeps
+    # only that, as the shared snapshot does: it is all a delivery URL needs of the ETag.
+    etag_token: str | None = None
 
     @property
     def known_version(self) -> bool:
-        return self.mtime is not None or self.etag is not None
+        return self.mtime is not None or self.etag is not None or self.etag_token is not None
 
 
 class UrlReading(NamedTuple):

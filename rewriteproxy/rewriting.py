@@ -192,7 +192,7 @@ class UrlMapper:
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
         """True if the inventory gives ``answers[i]`` for ``keys[i]`` again, for every ``i``."""
-        if self._fixed:  # it always does (no inventory configured): 3.5 us for 54 URLs saved
+        if self._fixed:  # it always does when no inventory is configured
             return True
         # One pass in C: a tuple comparison tests identity before ==, and sources
         # reuse their answer objects. A Python loop over the pairs cost twice as much.
@@ -495,8 +495,8 @@ _SAMPLE = 512  # bytes of the body its key hashes, taken at even steps over the 
 
 
 def _key(body: bytes, kind: bytes, charset: str | None, coding: str) -> tuple[object, ...]:
-    # A strided sample touches every part of the page (start, end and all between) for
-    # 0.5 us at any size; hashing three 2 KiB blocks of a fresh 50 KB body cost 2.8 us.
+    # A strided sample touches every part of the page (start, end and all between) at a
+    # cost that does not grow with the page; the full comparison happens on a hit.
     return (len(body), hash(body[:: len(body) // _SAMPLE + 1]), kind, charset, coding)
 
 

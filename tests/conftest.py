@@ -6,7 +6,8 @@ proxy is the real application on another, and tests talk HTTP to it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -41,6 +42,18 @@ delivery:
 
 
 ProxyFactory = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Inventory snapshots of a test run go to its own directory, as systemd's would."""
+    before = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        os.environ.pop("STATE_DIRECTORY", None)
+    else:
+        os.environ["STATE_DIRECTORY"] = before
 
 
 @pytest.fixture

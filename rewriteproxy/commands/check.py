@@ -58,7 +58,8 @@ from ..inventory.cloudinary import (
 )
 from ..inventory.config import LocalInventoryConfig, S3InventoryConfig
 from ..inventory.local import stat_upload
-from ..inventory.s3 import ListingCancelled, list_bucket, make_client
+from ..inventory.refreshing import SourceCancelled
+from ..inventory.s3 import list_bucket, make_client
 from ..media import FileInfo, UploadRef
 from ..metrics import CIRCUIT_STATE_VALUES
 from ._common import add_config_argument
@@ -273,7 +274,7 @@ async def _list_bucket(
     except TimeoutError:
         stop.set()  # the thread stops at the next page
         raise TimeoutError(f"not done within {seconds:g}s (--listing-timeout)") from None
-    except ListingCancelled:  # pragma: no cover - only after the timeout above
+    except SourceCancelled:  # pragma: no cover - only after the timeout above
         raise TimeoutError(f"not done within {seconds:g}s (--listing-timeout)") from None
 
 

@@ -4,9 +4,12 @@ what a bucket has extra.
 The destination is ``inventory.s3`` of the config or, without one, the
 Cloudinary account of ``delivery.cloudinary`` (upload delivery, with its
 ``api_key`` and ``api_secret``). The work is in :mod:`rewriteproxy.offload`
-and :mod:`rewriteproxy.offload_cloudinary`; this module parses arguments,
-draws a progress bar on stderr and prints a summary. Exit status: 0 done, 1
-some uploads failed, 2 unusable config or directory, 130 interrupted (run it
+and :mod:`rewriteproxy.offload_cloudinary`. A bucket is finally listed once
+more and published as its manifest (``<prefix>.rewriteproxy/manifest``, see
+:func:`~rewriteproxy.inventory.s3.publish_manifest`), so proxies learn what
+changed with one GET instead of listing. This module parses arguments, draws
+a progress bar on stderr and prints a summary. Exit status: 0 done, 1 some
+uploads failed, 2 unusable config or directory, 130 interrupted (run it
 again to resume).
 """
 
@@ -21,7 +24,7 @@ from typing import TextIO
 
 from .. import offload_cloudinary
 from ..inventory.cloudinary import CloudinaryInventoryConfig
-from ..inventory.s3 import make_client
+from ..inventory.s3 import make_client, publish_manifest
 from ..offload import (
     DEFAULT_CACHE_CONTROL,
     LocalFile,
@@ -53,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--yes", "-y", action="store_true", help="delete without asking (with --delete)"
+    )
+    parser.add_argument(
+        "--no-manifest",
+        dest="manifest",
+        action="store_false",
+        help="do not publish the bucket's manifest (the snapshot proxies read with one GET)",
     )
     parser.add_argument("--jobs", "-j", type=int, default=4, help="parallel uploads (default 4)")
     parser.add_argument(
@@ -140,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
     if args.delete and the_plan.extra:
         if not args.yes and not _confirm(len(the_plan.extra), s3.bucket):
             print("deletion skipped", file=sys.stderr)
-            return status
-        deleted = delete_extra(client, s3, the_plan.extra)
-        print(f"deleted {deleted} objects from the bucket", file=sys.stderr)
+        else:
+            deleted = delete_extra(client, s3, the_plan.extra)
+            print(f"deleted {deleted} objects from the bucket", file=sys.stderr)
+    if args.manifest:
+        keys = publish_manifest(client, s3)
+        print(f"published the manifest of {keys} objects for the proxies", file=sys.stderr)
     return status
 
 

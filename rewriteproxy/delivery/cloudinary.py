@@ -3,8 +3,8 @@
 URLs have the shape Cloudinary's Python SDK (``cloudinary.utils.cloudinary_url``)
 gives for the same public ID, transformation, version and options; the test
 suite checks that, with the SDK as oracle. Building them here costs a few
-string operations instead of the SDK's ~50 µs, and :class:`CachedProvider`
-caches them.
+string operations instead of the SDK's general-purpose option handling, and
+:class:`CachedProvider` caches them.
 
 Mapping a local upload (path below the uploads base, percent-decoded) to
 Cloudinary:

@@ -25,6 +25,7 @@ from rewriteproxy.settings import Settings, not_allowed
 __all__ = [
     "VERSIONING_STYLES",
     "VersioningConfig",
+    "etag_token",
     "unix_version",
     "version_token",
     "with_query",
@@ -58,13 +59,23 @@ def version_token(info: FileInfo | None) -> str | None:
     if info is None:
         return None
     if info.etag:
-        source = "etag:" + info.etag
-    elif info.mtime is not None:
+        return etag_token(info.etag)
+    if info.etag_token:
+        return info.etag_token
+    if info.mtime is not None:
         # Milliseconds: S3 reports whole seconds, local disks nanoseconds; either
         # way two writes of a file a millisecond apart are not worth telling apart.
         source = f"mtime:{info.mtime:.3f}:{info.size}"
-    else:
-        return None
+        return _token(source)
+    return None
+
+
+def etag_token(etag: str) -> str:
+    """The version token of an ETag: 8 hex digits, all a URL needs to change with the ETag."""
+    return _token("etag:" + etag)
+
+
+def _token(source: str) -> str:
     return hashlib.blake2b(source.encode(), digest_size=4).hexdigest()
 
 

@@ -22,8 +22,8 @@ _PREFIX = "rp-"
 
 
 def etag_for(body: bytes) -> str:
-    # XXH3-128: 0.8 us for a 50 KB page where SHA-256 took 33 us, the largest single cost
-    # of serving a page that changes on every request. A tag only has to change when the
+    # XXH3-128 rather than SHA-256: hashing is on the path of every page that changes per
+    # request (figures in docs/performance.md). A tag only has to change when the
     # page does; it guards no secret. Someone able to craft two versions of a page with
     # one tag could at most keep a client on the version it already has.
     return f'W/"{_PREFIX}{xxhash.xxh3_128_hexdigest(body)}"'

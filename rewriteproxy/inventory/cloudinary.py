@@ -4,8 +4,11 @@
 with the official SDK (``cloudinary.api.resources``, type ``upload``, once per
 resource type: ``image`` and ``video`` (which holds audio), and ``raw`` when
 ``other_files: raw``; ``max_results`` up to 500 a page, followed by
-``next_cursor``) when it starts and every ``refresh_seconds``. Each asset
-becomes one entry of a compact :class:`~.listing.Listing`, built through the
+``next_cursor``) when it starts and every ``refresh_seconds``: in one
+worker per machine, into the shared snapshot the others map (the refresh
+loop and the snapshot are :class:`~.refreshing.RefreshingInventory`'s), or
+without ``inventory.snapshot_dir`` in every worker, into a compact
+:class:`~.listing.Listing`. Each asset becomes one entry, built through the
 same page contract the S3 source uses (:func:`listing_page`), keyed by
 :func:`asset_key`; its size is the asset's ``bytes``, its modification time
 the asset's ``version`` (so a delivery URL carries ``v<version>``, the number
@@ -36,12 +39,9 @@ global configuration, so two configs in one process cannot mix.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -54,8 +54,9 @@ from ..delivery.registry import DeliveryConfig
 from ..delivery.versioning import VersioningConfig
 from ..media import FileInfo
 from ..settings import INTERNAL, Settings, rule
-from .base import Inventory
-from .listing import Listing, ListingBuilder
+from .listing import Listing, ListingBuilder, page_entries
+from .refreshing import Fetched, RefreshingInventory, SourceCancelled
+from .shared import SnapshotStore
 
 __all__ = [
     "FORMAT_ALIASES",
@@ -65,6 +66,7 @@ __all__ = [
     "SdkMissing",
     "asset_key",
     "check_upload_mapping",
+    "cloudinary_identity",
     "list_resources",
     "listing_page",
     "require_sdk",
@@ -202,8 +204,7 @@ def listing_page(resources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"Contents": contents}
 
 
-class ListingCancelled(Exception):
-    """The inventory was closed while a listing was running in its thread."""
+ListingCancelled = SourceCancelled  # what list_resources raises when closed meanwhile
 
 
 @dataclass
@@ -261,109 +262,78 @@ def uploads_listed(listing: Listing, account: CloudinaryConfig) -> Iterator[tupl
                 yield name[len(folder) :], info
 
 
-class CloudinaryInventory(Inventory):
-    """The account's assets in memory, refreshed in the background; see the module docstring."""
+def cloudinary_identity(account: CloudinaryConfig) -> dict[str, str]:
+    """What a snapshot of the account is of: cloud, folder and the resource types listed."""
+    return {
+        "source": "cloudinary",
+        "cloud": account.cloud_name,
+        "folder": account.folder,
+        "types": ",".join(resource_types(account)),
+    }
 
+
+class _RateLimit:
+    """The last ``rate_limit_remaining`` a listing's pages reported."""
+
+    def __init__(self) -> None:
+        self.remaining: int | None = None
+        self.pages = 0
+
+
+def _entries(
+    config: CloudinaryInventoryConfig, cancelled: Callable[[], bool], seen: _RateLimit
+) -> Iterator[tuple[str, FileInfo]]:
+    """Every asset below the folder as ``(asset key, facts)``, page by page (blocking)."""
+    sdk = require_sdk()
+    for resource_type in resource_types(config.account):
+        for page in _pages(sdk, config.account, resource_type, config.page_size, config.timeout):
+            if cancelled():
+                raise SourceCancelled
+            seen.pages += 1
+            seen.remaining = getattr(page, "rate_limit_remaining", seen.remaining)
+            yield from page_entries(listing_page(page.get("resources", ())), "")
+
+
+class CloudinaryInventory(RefreshingInventory):
+    """The account's assets, refreshed in the background; see the module docstring.
+
+    With the machine's snapshot store (``inventory.snapshot_dir``) one worker
+    lists the account and the others map the snapshot, as for S3; without one,
+    each worker keeps the listing in its own memory.
+    """
+
+    source = "cloudinary"
     _KEYS_REMEMBERED = 100_000  # upload key -> asset key, a pure function worth caching
 
-    def __init__(self, config: CloudinaryInventoryConfig, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        config: CloudinaryInventoryConfig,
+        executor: Executor | None = None,
+        store: SnapshotStore | None = None,
+    ) -> None:
+        super().__init__(
+            refresh_seconds=config.refresh_seconds,
+            startup_wait_seconds=config.startup_wait_seconds,
+            executor=executor,
+            store=store,
+        )
         self.config = config
-        self._executor = executor
-        self._own_executor = executor is None
         self._stored = CloudinaryDelivery(config.account, VersioningConfig(), 0).stored_asset
         self._keys: dict[str, str | None] = {}
-        self._listing = Listing({}, {})
-        self._task: asyncio.Task[None] | None = None
-        self._first_attempt = asyncio.Event()
-        self._closed = False
-        self._stats: dict[str, Any] = {
-            "refreshes": 0,
-            "refresh_failures": 0,
-            "last_refresh": None,
-            "last_refresh_seconds": None,
-            "last_refresh_pages": None,
-            "last_error": None,
-            "last_error_at": None,
-            "consecutive_failures": 0,
-            "rate_limit_remaining": None,
-        }
+        self._stats["rate_limit_remaining"] = None
 
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="rewriteproxy-cloudinary"
-            )
-        self._task = asyncio.create_task(self._refresh_forever(), name="cloudinary-inventory")
-        if self.config.startup_wait_seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._first_attempt.wait(), self.config.startup_wait_seconds)
+    def describe(self) -> str:
+        return f"Cloudinary {self.config.account.cloud_name}/{self.config.account.folder}"
 
-    async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            ok = await self.refresh()
-            delay = self.config.refresh_seconds
-            if not ok and not self._ready:
-                delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
-            await asyncio.sleep(delay)
-
-    async def refresh(self) -> bool:
-        """List the account once now; ``False`` (and the old listing kept) if that fails."""
-        loop = asyncio.get_running_loop()
-        started = time.time()
-        try:
-            run = await loop.run_in_executor(
-                self._executor, list_resources, self.config, lambda: self._closed
-            )
-        except ListingCancelled:
-            return False
-        except Exception as exc:  # any failure: keep serving the last good listing
-            self._stats["refresh_failures"] += 1
-            self._stats["consecutive_failures"] += 1
-            self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
-            self._stats["last_error_at"] = time.time()
-            log.warning(
-                "listing Cloudinary %s/%s failed, keeping %d known assets: %s",
-                self.config.account.cloud_name,
-                self.config.account.folder,
-                len(self._listing),
-                exc,
-            )
-            return False
-        finally:
-            self._first_attempt.set()
-        self._listing = run.listing
-        self._ready = True
-        self._stats["refreshes"] += 1
-        self._stats["consecutive_failures"] = 0
-        self._stats["last_refresh"] = time.time()
-        self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
-        self._stats["last_refresh_pages"] = run.listing.pages
-        self._stats["rate_limit_remaining"] = run.rate_limit_remaining
-        log.info(
-            "listed Cloudinary %s/%s: %d assets in %.1fs",
-            self.config.account.cloud_name,
-            self.config.account.folder,
-            len(run.listing),
-            time.time() - started,
-        )
-        return True
-
-    @property
-    def stale(self) -> bool:
-        return bool(self._stats["consecutive_failures"])
+    def fetch(self) -> Fetched:
+        if self.store is None:  # each worker its own listing in memory
+            run = list_resources(self.config, lambda: self.cancelled)
+            self._stats["rate_limit_remaining"] = run.rate_limit_remaining
+            return Fetched(run.listing, "list", run.listing.pages)
+        seen = _RateLimit()
+        snapshot = self.publish(_entries(self.config, lambda: self.cancelled, seen))
+        self._stats["rate_limit_remaining"] = seen.remaining
+        return Fetched(snapshot, "list", seen.pages)
 
     def asset_key(self, key: str) -> str | None:
         """The listing key of the asset that holds upload ``key``; ``None`` if none would."""
@@ -379,17 +349,13 @@ class CloudinaryInventory(Inventory):
 
     def lookup(self, key: str) -> FileInfo | None:
         found = self.asset_key(key)
-        return None if found is None else self._listing.get(found)
+        return None if found is None else self._get(found)
 
     def snapshot_stats(self) -> dict[str, Any]:
         return {
-            "source": "cloudinary",
+            **super().snapshot_stats(),
             "cloud_name": self.config.account.cloud_name,
             "folder": self.config.account.folder,
-            "keys": len(self._listing),
-            "ready": self._ready,
-            "listing": "none" if not self._ready else "stale" if self.stale else "fresh",
-            **self._stats,
         }
 
 

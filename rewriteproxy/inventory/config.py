@@ -7,6 +7,7 @@
       local: {path: /var/www/html/wp-content/uploads}             # optional
       cloudinary: {refresh_seconds: 3600}                         # optional, instead of s3
       on_missing: local                                           # local | rewrite
+      snapshot_dir: /var/lib/rewriteproxy/inventory                # "" = no shared snapshot
 
 With no source configured the proxy has no inventory: every upload counts
 as existing with an unknown version (see :class:`~.base.NullInventory`).
@@ -22,11 +23,13 @@ from pydantic import Field, field_validator, model_validator
 
 from ..settings import Secret, Settings, checked, rule
 from .cloudinary import CloudinaryInventoryConfig
+from .shared import default_snapshot_dir
 
 __all__ = [
     "ON_MISSING",
     "InventoryConfig",
     "LocalInventoryConfig",
+    "ReportConfig",
     "S3InventoryConfig",
 ]
 
@@ -38,6 +41,27 @@ def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError("")
     return value
+
+
+def _normalised_prefix(prefix: str) -> str:
+    """No leading slash, one trailing slash unless empty."""
+    prefix = prefix.lstrip("/")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+class ReportConfig(Settings):
+    """``inventory.s3.report``: the bucket's S3 Inventory report (CSV), read instead of a
+    listing."""
+
+    prefix: str = Field(min_length=1)
+    """Where S3 writes the report: <destination prefix>/<source bucket>/<config id>/."""
+    bucket: str | None = None
+    """The report's destination bucket; unset: the bucket itself."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _normalise_prefix(cls, prefix: str) -> str:
+        return _normalised_prefix(prefix)
 
 
 class S3InventoryConfig(Settings):
@@ -75,13 +99,16 @@ class S3InventoryConfig(Settings):
     """Seconds to connect, per S3 call."""
     read_timeout: float = Field(30.0, ge=0.1)
     """Seconds to read an answer, per S3 call."""
+    manifest: bool = True
+    """Read the manifest sync publishes (<prefix>.rewriteproxy/manifest) before listing."""
+    report: ReportConfig | None = None
+    """An S3 Inventory report of the bucket, read instead of listing it."""
 
     @field_validator("prefix")
     @classmethod
     def _normalise_prefix(cls, prefix: str) -> str:
         """No leading slash, one trailing slash unless empty."""
-        prefix = prefix.lstrip("/")
-        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        return _normalised_prefix(prefix)
 
     @model_validator(mode="after")
     def _credentials_go_together(self) -> S3InventoryConfig:
@@ -120,6 +147,17 @@ class InventoryConfig(Settings):
     rewrite: rewrite it anyway (for fetch delivery, which needs no upload)."""
     cloudinary: CloudinaryInventoryConfig | None = None
     """The Cloudinary account of delivery.cloudinary, listed (instead of s3)."""
+    snapshot_dir: str = "auto"
+    """Where the machine's shared inventory snapshot lives (one worker fetches, every
+    worker maps it); auto: $STATE_DIRECTORY/inventory, else
+    <temp dir>/rewriteproxy-<uid>/inventory; "" = each worker keeps its own listing."""
+
+    @property
+    def snapshot_directory(self) -> str | None:
+        """``snapshot_dir`` resolved on this host; ``None`` when switched off."""
+        if self.snapshot_dir == "auto":
+            return default_snapshot_dir()
+        return self.snapshot_dir or None
 
     @model_validator(mode="after")
     def _one_remote_source(self) -> InventoryConfig:

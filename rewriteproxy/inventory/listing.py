@@ -30,7 +30,10 @@ from typing import Any
 
 from ..media import FileInfo
 
-__all__ = ["Listing", "ListingBuilder", "pack", "parse_etag", "unpack"]
+__all__ = ["RESERVED", "Listing", "ListingBuilder", "pack", "page_entries", "parse_etag", "unpack"]
+
+RESERVED = ".rewriteproxy/"
+"""Keys below the prefix that are the proxy's own (the manifest), never uploads."""
 
 _SIZE_BITS, _MTIME_BITS, _PARTS_BITS = 48, 36, 16
 _MTIME_SHIFT = _SIZE_BITS
@@ -134,6 +137,8 @@ class ListingBuilder:
             if not name.startswith(self._prefix) or name.endswith("/"):
                 continue
             key = name[cut:]
+            if key.startswith(RESERVED):
+                continue
             modified = item.get("LastModified")
             mtime = int(modified.timestamp()) if isinstance(modified, datetime) else 0
             etag_text = item.get("ETag", "")
@@ -144,3 +149,20 @@ class ListingBuilder:
 
     def build(self) -> Listing:
         return Listing(self._entries, self._odd_etags, self.pages)
+
+
+def page_entries(page: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, FileInfo]]:
+    """One ``list_objects_v2`` page as ``(key, facts)``, skipped as :class:`ListingBuilder` does."""
+    cut = len(prefix)
+    for item in page.get("Contents", ()):
+        name: str = item["Key"]
+        if not name.startswith(prefix) or name.endswith("/"):
+            continue
+        key = name[cut:]
+        if key.startswith(RESERVED):
+            continue
+        modified = item.get("LastModified")
+        mtime = float(int(modified.timestamp())) if isinstance(modified, datetime) else 0.0
+        text = item.get("ETag", "").strip('"')
+        etag = (text.lower() if parse_etag(text) is not None else text) or None
+        yield key, FileInfo(size=int(item.get("Size", 0)), mtime=mtime, etag=etag)

@@ -1,16 +1,21 @@
-"""What exists in the bucket: a background listing plus HEAD lookups for misses.
+"""What exists in the bucket: fetched whole in the background, plus HEAD lookups for misses.
 
-:class:`S3Inventory` lists ``bucket``/``prefix`` with boto3 (paginated
-``list_objects_v2``) when it starts and every ``refresh_seconds``, and keeps
-the result in memory as a compact :class:`~.listing.Listing`. A refresh that
-fails keeps serving the last good listing (and retries after at most 30 s
-while no listing has succeeded yet); until the next one succeeds the
-inventory is ``stale`` and its stats say since when (``last_refresh``: the
-listing served), what failed (``last_error``, ``last_error_at``) and how many
-times in a row (``consecutive_failures``). With no listing at all, nothing is
-known, so every upload keeps its local URL (unless ``on_missing: rewrite``).
-Every boto3 call runs in a thread pool, never on the event loop; the listing
-is built in the worker thread and swapped in with one assignment on the loop.
+:class:`S3Inventory` learns what ``bucket``/``prefix`` holds when it starts and
+every ``refresh_seconds`` (the loop, the shared snapshot and the stats are
+:class:`~.refreshing.RefreshingInventory`'s). With the machine's snapshot
+store (``inventory.snapshot_dir``), the worker that leads asks, in this
+order: the manifest ``sync`` published (:func:`publish_manifest`; one
+conditional GET, a 304 when unchanged), the newest S3 Inventory report when
+``report`` is configured (:mod:`.s3_report`), or a listing (paginated
+``list_objects_v2``) streamed straight into the snapshot. Without a store
+every worker lists into a compact in-memory :class:`~.listing.Listing`: the
+reference the snapshot is tested against. A refresh that fails keeps
+serving the last good answers (and retries after at most 30 s while there
+were none yet); until the next one succeeds the inventory is ``stale`` and
+its stats say since when, what failed and how many times in a row. With no
+answers at all, nothing is known, so every upload keeps its local URL
+(unless ``on_missing: rewrite``). Every boto3 call runs in a thread pool,
+never on the event loop.
 
 A key the listing does not hold (uploaded since the last refresh, say) may
 trigger one ``HEAD`` in the background when ``lookup_on_miss`` is on; its
@@ -18,14 +23,13 @@ answer is cached for ``positive_ttl`` (found) or ``negative_ttl`` (missing, or
 the HEAD failed), so a page view never waits on S3 and S3 sees at most one
 HEAD per object per TTL. The page that caused the HEAD gets ``None`` (local
 URL); later page views get the answer. No HEAD is sent before the first
-listing completes (the listing will answer soon, and a cold start must not
-send one HEAD per image on the first pages), nor ever when ``lookup_on_miss``
-is off. Both caches are cleared by each successful refresh, which supersedes
-them.
+answers are in (they will come soon, and a cold start must not send one HEAD
+per image on the first pages), nor ever when ``lookup_on_miss`` is off. Both
+caches are cleared whenever new answers are served, which supersede them.
 
-Limits: the listing thread holds the GIL while boto3 parses XML (about a
-minute of CPU for a million keys), which slows the event loop during a
-refresh; memory briefly doubles while a refresh replaces the listing.
+Limits: the fetching thread holds the GIL while boto3 parses XML (about a
+minute of CPU for a million keys), which slows that worker's event loop
+during a listing; the in-memory path briefly holds two listings.
 """
 
 from __future__ import annotations
@@ -33,29 +37,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
 
 from ..media import FileInfo
-from .base import Inventory
 from .config import S3InventoryConfig
-from .listing import Listing, ListingBuilder, pack, parse_etag, unpack
+from .listing import RESERVED, Listing, ListingBuilder, pack, page_entries, parse_etag, unpack
+from .refreshing import Fetched, RefreshingInventory, SourceCancelled
+from .s3_report import ReportError, latest_report, read_report, report_entries
+from .shared import SnapshotStore
+from .snapshot import Snapshot, write_snapshot
 
-__all__ = ["S3Inventory", "fast_timestamp", "head_object", "list_bucket", "make_client"]
+__all__ = [
+    "MANIFEST_KEY",
+    "S3Inventory",
+    "bucket_entries",
+    "fast_timestamp",
+    "fetch_manifest",
+    "head_object",
+    "list_bucket",
+    "make_client",
+    "publish_manifest",
+    "s3_identity",
+]
 
 log = logging.getLogger("rewriteproxy.inventory.s3")
 
-RETRY_FIRST_LISTING_SECONDS = 30.0
+MANIFEST_KEY = RESERVED + "manifest"  # below the prefix: the snapshot `sync` publishes
 MAX_PENDING_HEADS = 256  # HEADs in flight at once; more misses simply wait for a later view
-
-
-class ListingCancelled(Exception):
-    """The inventory was closed while a listing was running in its thread."""
 
 
 def fast_timestamp(value: str) -> datetime:
@@ -117,14 +133,107 @@ def list_bucket(
     )
     for page in pages:
         if cancelled is not None and cancelled():
-            raise ListingCancelled
+            raise SourceCancelled
         builder.add_page(page)
     return builder.build()
 
 
+class PageCounter:
+    """How many ``list_objects_v2`` calls a streamed listing took."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+
+
+def bucket_entries(
+    client: Any,
+    config: S3InventoryConfig,
+    cancelled: Callable[[], bool] | None = None,
+    counter: PageCounter | None = None,
+) -> Iterator[tuple[str, FileInfo]]:
+    """The whole prefix as ``(key, facts)`` in S3's key order, page by page (blocking)."""
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=config.bucket,
+        Prefix=config.prefix,
+        PaginationConfig={"PageSize": config.page_size},
+    )
+    for page in pages:
+        if cancelled is not None and cancelled():
+            raise SourceCancelled
+        if counter is not None:
+            counter.pages += 1
+        yield from page_entries(page, config.prefix)
+
+
+def s3_identity(config: S3InventoryConfig) -> dict[str, str]:
+    """What a snapshot of this bucket is of; the endpoint is left out (it may differ per host)."""
+    return {"source": "s3", "bucket": config.bucket, "prefix": config.prefix}
+
+
+def publish_manifest(client: Any, config: S3InventoryConfig) -> int:
+    """List the prefix and upload it as the manifest proxies read (blocking); returns keys."""
+    from .shared import fingerprint
+
+    identity = s3_identity(config)
+    header = {"fingerprint": fingerprint(identity), "identity": identity, "made_by": "sync"}
+    with tempfile.TemporaryDirectory(prefix="rewriteproxy-manifest-") as workdir:
+        path = os.path.join(workdir, "manifest")
+        count = write_snapshot(path, bucket_entries(client, config), header, ordered=True)
+        client.upload_file(
+            path,
+            config.bucket,
+            config.bucket_key(MANIFEST_KEY),
+            ExtraArgs={"ContentType": "application/octet-stream", "CacheControl": "no-cache"},
+        )
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What asking for the manifest gave: a new snapshot, ``unchanged`` (304) or ``absent``."""
+
+    snapshot: Snapshot | None = None
+    etag: str | None = None
+    unchanged: bool = False
+
+
+def fetch_manifest(
+    client: Any, config: S3InventoryConfig, store: SnapshotStore, etag: str | None
+) -> Manifest:
+    """One conditional GET of the manifest; a new one is checked whole and put in place."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+    extra = {"IfNoneMatch": etag} if etag else {}
+    try:
+        response = client.get_object(
+            Bucket=config.bucket, Key=config.bucket_key(MANIFEST_KEY), **extra
+        )
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = exc.response.get("Error", {}).get("Code")
+        if status == 304 or code in ("304", "NotModified"):
+            return Manifest(etag=etag, unchanged=True)
+        if status == 404 or code in ("404", "NoSuchKey"):
+            return Manifest()
+        raise
+    fd, name = tempfile.mkstemp(dir=store.directory, prefix=".manifest-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        snapshot = store.adopt(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return Manifest(snapshot=snapshot, etag=response.get("ETag"))
+
+
 def head_object(client: Any, config: S3InventoryConfig, key: str) -> FileInfo | None:
     """One object's facts, or ``None`` if it does not exist (blocking: call it in a thread)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+    from botocore.exceptions import ClientError
 
     try:
         head = client.head_object(Bucket=config.bucket, Key=config.bucket_key(key))
@@ -145,126 +254,105 @@ def _ttl_cache(size: int, ttl: float) -> TTLCache[str, Any]:
     return TTLCache(maxsize=size, ttl=ttl)
 
 
-class S3Inventory(Inventory):
-    """The bucket's listing in memory, refreshed in the background; see the module docstring."""
+class S3Inventory(RefreshingInventory):
+    """The bucket, fetched whole in the background and answered from memory or the snapshot.
+
+    See the module docstring; the refresh loop and the shared snapshot are
+    :class:`~.refreshing.RefreshingInventory`'s.
+    """
+
+    source = "s3"
 
     def __init__(
-        self, config: S3InventoryConfig, executor: Executor | None = None, client: Any = None
+        self,
+        config: S3InventoryConfig,
+        executor: Executor | None = None,
+        client: Any = None,
+        store: SnapshotStore | None = None,
     ) -> None:
+        super().__init__(
+            refresh_seconds=config.refresh_seconds,
+            startup_wait_seconds=config.startup_wait_seconds,
+            cache_size=config.cache_size,
+            executor=executor,
+            store=store,
+        )
         self.config = config
-        self._executor = executor
-        self._own_executor = executor is None
         self._client = client
-        self._listing = Listing({}, {})
+        self._manifest_etag: str | None = None
+        self._ordered = True  # S3 lists in key order; a store that does not is sorted instead
         self._found: TTLCache[str, FileInfo] = _ttl_cache(config.cache_size, config.positive_ttl)
         self._missing: TTLCache[str, bool] = _ttl_cache(config.cache_size, config.negative_ttl)
         self._pending: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._first_attempt = asyncio.Event()
-        self._closed = False
-        self._stats: dict[str, Any] = {
-            "refreshes": 0,
-            "refresh_failures": 0,
-            "last_refresh": None,
-            "last_refresh_seconds": None,
-            "last_refresh_pages": None,
-            "last_error": None,
-            "last_error_at": None,
-            "consecutive_failures": 0,
-            "head_lookups": 0,
-            "head_errors": 0,
-        }
+        self._stats.update(head_lookups=0, head_errors=0, lists=0, manifest_gets=0)
 
-    # -- lifecycle ---------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._task is not None:
-            return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rewriteproxy-s3")
-        self._task = asyncio.create_task(self._refresh_forever(), name="s3-inventory-refresh")
-        if self.config.startup_wait_seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._first_attempt.wait(), self.config.startup_wait_seconds)
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            ok = await self.refresh()
-            delay = self.config.refresh_seconds
-            if not ok and not self._ready:
-                delay = min(delay, RETRY_FIRST_LISTING_SECONDS)
-            await asyncio.sleep(delay)
+    def describe(self) -> str:
+        return f"s3://{self.config.bucket}/{self.config.prefix}"
 
     def _get_client(self) -> Any:
         if self._client is None:  # created in the worker thread: it takes a while
             self._client = make_client(self.config)
         return self._client
 
-    def _list(self) -> Listing:
-        return list_bucket(self._get_client(), self.config, cancelled=lambda: self._closed)
+    # -- fetching (in a worker thread) --------------------------------------------
 
-    async def refresh(self) -> bool:
-        """List the bucket once now; ``False`` (and the old listing kept) if that fails."""
-        loop = asyncio.get_running_loop()
-        started = time.time()
+    def fetch(self) -> Fetched:
+        """The sync manifest if there is one, else the newest report if configured, else a list.
+
+        Without a store this is the in-memory reference: a :class:`Listing`.
+        """
+        client = self._get_client()
+        if self.store is None:
+            self._stats["lists"] += 1
+            listing = list_bucket(client, self.config, cancelled=lambda: self.cancelled)
+            return Fetched(listing, "list", listing.pages)
+        if self.config.manifest:
+            self._stats["manifest_gets"] += 1
+            got = fetch_manifest(client, self.config, self.store, self._manifest_etag)
+            if got.unchanged:
+                return Fetched(None, "manifest")
+            if got.snapshot is not None:
+                self._manifest_etag = got.etag
+                return Fetched(got.snapshot, "manifest")
+        if self.config.report is not None:
+            from_report = self._fetch_report(client)
+            if from_report is not None:
+                return from_report
+        self._stats["lists"] += 1
+        counter = PageCounter()
+        entries = bucket_entries(client, self.config, lambda: self.cancelled, counter)
         try:
-            listing = await loop.run_in_executor(self._executor, self._list)
-        except ListingCancelled:
-            return False
-        except Exception as exc:  # any failure: keep serving the last good listing
-            self._stats["refresh_failures"] += 1
-            self._stats["consecutive_failures"] += 1
-            self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
-            self._stats["last_error_at"] = time.time()
-            log.warning(
-                "listing s3://%s/%s failed, keeping %d known keys: %s",
-                self.config.bucket,
-                self.config.prefix,
-                len(self._listing),
-                exc,
-            )
-            return False
-        finally:
-            self._first_attempt.set()
-        self._listing = listing
+            snapshot = self.publish(entries, ordered=self._ordered)
+        except ValueError:  # the store does not list in key order: sort, next time too
+            self._ordered = False
+            counter = PageCounter()
+            entries = bucket_entries(client, self.config, lambda: self.cancelled, counter)
+            snapshot = self.publish(entries, ordered=False)
+        return Fetched(snapshot, "list", counter.pages)
+
+    def _fetch_report(self, client: Any) -> Fetched | None:
+        """The newest S3 Inventory report as a snapshot; ``None`` if S3 has written none yet."""
+        assert self.config.report is not None
+        where = self.config.report.bucket or self.config.bucket
+        key = latest_report(client, where, self.config.report.prefix)
+        if key is None:
+            return None
+        report = read_report(client, where, key)
+        if report.source_bucket != self.config.bucket:
+            raise ReportError(f"{key} is a report of bucket {report.source_bucket!r}")
+        current = self.current_snapshot
+        if current is not None and current.header.get("report") == [key, report.created]:
+            return Fetched(None, "report")
+        entries = report_entries(client, where, report, self.config.prefix, lambda: self.cancelled)
+        return Fetched(self.publish(entries, meta={"report": [key, report.created]}), "report")
+
+    # -- the hot path --------------------------------------------------------------
+
+    def on_install(self) -> None:
         self._found.clear()
         self._missing.clear()
-        self._ready = True
-        self._stats["refreshes"] += 1
-        self._stats["consecutive_failures"] = 0
-        self._stats["last_refresh"] = time.time()
-        self._stats["last_refresh_seconds"] = round(time.time() - started, 3)
-        self._stats["last_refresh_pages"] = listing.pages
-        log.info(
-            "listed s3://%s/%s: %d keys in %.1fs",
-            self.config.bucket,
-            self.config.prefix,
-            len(listing),
-            time.time() - started,
-        )
-        return True
 
-    @property
-    def stale(self) -> bool:
-        return bool(self._stats["consecutive_failures"])
-
-    # -- the hot path --------------------------------------------------------
-
-    def lookup(self, key: str) -> FileInfo | None:
-        info = self._listing.get(key)
-        if info is not None:
-            return info
+    def on_miss(self, key: str) -> FileInfo | None:
         info = self._found.get(key)
         if info is not None:
             return info
@@ -307,21 +395,10 @@ class S3Inventory(Inventory):
 
     def snapshot_stats(self) -> dict[str, Any]:
         return {
-            "source": "s3",
+            **super().snapshot_stats(),
             "bucket": self.config.bucket,
             "prefix": self.config.prefix,
-            "keys": len(self._listing),
-            "ready": self._ready,
-            "listing": _listing_state(self._ready, self.stale),
-            **self._stats,
             "positive_cached": len(self._found),
             "negative_cached": len(self._missing),
             "heads_in_flight": len(self._pending),
         }
-
-
-def _listing_state(ready: bool, stale: bool) -> str:
-    """``fresh`` (the last listing worked), ``stale`` (an older one is served) or ``none``."""
-    if not ready:
-        return "none"
-    return "stale" if stale else "fresh"

@@ -16,6 +16,8 @@ import pytest
 
 from rewriteproxy.commands import analyze
 from rewriteproxy.commands import sync as sync_command
+from rewriteproxy.inventory.s3 import MANIFEST_KEY
+from rewriteproxy.inventory.snapshot import open_snapshot
 from tests.support.s3server import S3Server, s3_server_fixture
 
 pytest.importorskip("rewriteproxy.config", reason="the config loader is not in this tree yet")
@@ -82,6 +84,36 @@ def test_analyze_then_sync_then_analyze(
     assert invoke(analyze, "--config", str(config), str(uploads)) == 0
     table = capsys.readouterr().out
     assert "synced" in table and "unsupported" in table
+
+
+def test_sync_publishes_the_manifest_proxies_read_and_never_counts_it_as_an_upload(
+    setup: tuple[Path, Path, str],
+    s3_server: S3Server,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    config, uploads, bucket = setup
+    assert invoke(sync_command, "--config", str(config), str(uploads)) == 0
+    assert "published the manifest of 3 objects" in capsys.readouterr().err
+    key = "wp-content/uploads/" + MANIFEST_KEY
+    (tmp_path / "manifest").write_bytes(
+        s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    )
+    manifest = open_snapshot(tmp_path / "manifest")
+    assert sorted(manifest) == ["2024/05/p0.jpg", "2024/05/p1.jpg", "2024/05/p2.jpg"]
+    assert invoke(analyze, "--config", str(config), str(uploads), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["extra"]["files"] == 0
+    assert invoke(sync_command, "--config", str(config), str(uploads), "--delete", "--yes") == 0
+    assert s3_server.client().head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+
+
+def test_no_manifest_leaves_none(
+    setup: tuple[Path, Path, str], s3_server: S3Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, uploads, bucket = setup
+    assert invoke(sync_command, "--config", str(config), str(uploads), "--no-manifest") == 0
+    listed = s3_server.client().list_objects_v2(Bucket=bucket)
+    assert all(".rewriteproxy" not in item["Key"] for item in listed.get("Contents", []))
 
 
 def test_delete_needs_yes_when_nobody_can_be_asked(

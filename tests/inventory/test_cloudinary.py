@@ -288,3 +288,33 @@ def test_the_example_config_loads() -> None:
     )
     assert config.inventory.cloudinary is not None
     assert config.inventory.cloudinary.account.folder == "wp"
+
+
+async def test_with_a_snapshot_dir_one_inventory_lists_the_account_and_answers_alike(
+    stand_in: CloudinaryStandIn, started: Any, tmp_path: Path
+) -> None:
+    from rewriteproxy.inventory.cloudinary import cloudinary_identity
+    from rewriteproxy.inventory.shared import SnapshotStore
+
+    for i in range(5):
+        stand_in.put("image", f"wp/2024/05/photo-{i}", "jpg", b"x" * (i + 1))
+    stand_in.put("video", "wp/2024/05/song", "mp3", b"audio")
+    config = settings(stand_in)
+    memory = await started(config)  # the reference: each worker's own listing
+    shared = []
+    for _ in range(2):
+        store = SnapshotStore(tmp_path, cloudinary_identity(config.account))
+        inventory = CloudinaryInventory(config, store=store)
+        await inventory.start()
+        shared.append(inventory)
+    try:
+        listed = len(stand_in.calls("GET", "/resources/image/upload"))
+        assert listed == 2 * 3  # the reference's listing and the leader's, 3 pages each
+        for key in [f"2024/05/photo-{i}.jpg" for i in range(6)] + ["2024/05/song.mp3"]:
+            answers = {i.lookup(key) for i in shared}
+            reference = memory.lookup(key)
+            assert answers == {reference}  # no ETag here: the snapshot's answer is the same
+        assert [i.snapshot_stats()["served_from"] for i in shared] == ["list", "snapshot"]
+    finally:
+        for inventory in shared:
+            await inventory.close()

