@@ -266,11 +266,29 @@ class _Problems:
             return "the secret (not shown)"
         if any(_overlap(e, loc) for e in self._document.from_env):
             return "the value from the environment (not shown)"
+        if isinstance(value, str) and value in self._secrets():
+            return "a secret's value (not shown)"  # repeated by a YAML alias, or copied
         if isinstance(value, dict):
             return "a mapping"
         if isinstance(value, list | tuple):
             return "a list"
         return repr(value)
+
+    def _secrets(self) -> frozenset[str]:
+        """The values written for secrets, anywhere in the document."""
+        found: set[str] = set()
+
+        def walk(value: object, loc: Loc) -> None:
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, (*loc, str(key)))
+            elif isinstance(value, str) and value:
+                field_info = _field_at(self._model, loc)
+                if field_info is not None and SECRET in field_info.metadata:
+                    found.add(value)
+
+        walk(self._document.data, ())
+        return frozenset(found)
 
     def _hint(self, loc: Loc) -> str:
         parent = _model_at(self._model, loc[:-1])

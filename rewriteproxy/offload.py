@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -171,20 +172,32 @@ def content_type(key: str) -> str:
 
 
 def scan(root: Path) -> Iterator[LocalFile]:
-    """Every regular file below ``root``, in a stable order."""
+    """Every regular file below ``root``, in a stable order.
+
+    A symbolic link counts only when it resolves to a file below ``root`` too: a link
+    out of the uploads (planted by whoever can write there) must not get its target
+    published. Linked directories are not entered (``os.walk``'s default).
+    """
+    real_root = os.path.realpath(root)
     for directory, dirs, files in os.walk(root):
         dirs.sort()
         base = Path(directory)
         for name in sorted(files):
             path = base / name
             try:
+                if path.is_symlink() and not _within(os.path.realpath(path), real_root):
+                    continue
                 st = path.stat()
             except OSError:
                 continue
-            if not path.is_file():
+            if not stat.S_ISREG(st.st_mode):
                 continue
             key = path.relative_to(root).as_posix()
             yield LocalFile(key=key, path=path, size=st.st_size)
+
+
+def _within(path: str, directory: str) -> bool:
+    return os.path.commonpath((path, directory)) == directory
 
 
 # -- same content? -----------------------------------------------------------------

@@ -149,12 +149,13 @@ class UrlMapper:
             return None
         generation, memos = self._answers
         memo = memos.get(base)
-        if memo is not None and generation == self._health.generation:
-            return memo
+        # The size is tested on every call: a known base's memo keeps growing when its
+        # page names new URLs each time (a nonce in a script). tuple(): a copy taken at
+        # once, as pages in worker threads may add a base meanwhile.
         if (
             generation != self._health.generation
-            or len(memos) >= _SHARED_BASES
-            or sum(map(len, memos.values())) >= _MEMO_SIZE
+            or (memo is None and len(memos) >= _SHARED_BASES)
+            or sum(map(len, tuple(memos.values()))) >= _MEMO_SIZE
         ):
             memos = {}
             self._answers = (self._health.generation, memos)
@@ -300,6 +301,15 @@ def join_url(base: str, url: str) -> str:
     if base.startswith("/") and not base.startswith("//"):
         return urljoin(_ANY_ORIGIN + base, url).removeprefix(_ANY_ORIGIN)
     return urljoin(base, url)
+
+
+def _base_of(page_url: str, href: str) -> str:
+    """What a page's relative URLs resolve against: its ``<base href>``, or, as in a
+    browser, the page's own URL when the href is no URL (``http://[::1``)."""
+    try:
+        return join_url(page_url, href)
+    except ValueError:
+        return page_url
 
 
 def _directory(url: str) -> str:
@@ -547,7 +557,7 @@ def build_pipeline(
         if not every_page and not html.has_uploads(body):
             return body
         href = html.base_href(body, charset)
-        base = page.url if href is None else join_url(page.url, href)
+        base = page.url if href is None else _base_of(page.url, href)
         on_page = PageMapper(mapper, page, base)
         handlers = make_handlers(on_page, body)
         memo = mapper.pure_answers(base)

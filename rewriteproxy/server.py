@@ -403,6 +403,11 @@ class ClientConnection(RequestHandler):
         self._reclaimable = False
         self._slot.release()
 
+    @property
+    def waiting_idle(self) -> bool:
+        """Silent or idle: no request in flight, no byte of the next one yet."""
+        return self._reclaimable and self.transport is not None
+
     def reclaim(self) -> None:
         """Closed by the listener to make room: silent or idle, so nothing is cut short."""
         self._stop_head_clock()

@@ -308,6 +308,20 @@ def test_an_unset_variable_in_a_provider_not_selected_is_no_error_unless_its_val
         parse_config(selected, environ={})
 
 
+def test_a_secret_repeated_through_a_yaml_alias_is_not_echoed_where_it_is_refused():
+    text = (
+        MINIMAL
+        + "delivery:\n  provider: cloudinary\n"
+        + "  cloudinary: {cloud_name: demo, api_secret: &s TOPSECRET, api_key: k, sign_urls: *s}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    assert "TOPSECRET" not in str(error.value)
+    assert "delivery.cloudinary.sign_urls (line 7): a secret's value (not shown)" in str(
+        error.value
+    )
+
+
 def test_secrets_and_values_from_the_environment_are_never_echoed():
     text = (
         MINIMAL

@@ -90,6 +90,19 @@ def test_scan_lists_every_file_with_posix_keys(uploads: Path) -> None:
     assert keys[0] == ".htaccess" and "2024/05/doc.pdf" in keys and len(keys) == 15
 
 
+def test_scan_never_follows_a_link_out_of_the_uploads(uploads: Path, tmp_path: Path) -> None:
+    # Whoever may write into the uploads (the web server's user) must not get sync to
+    # publish a file only the syncing user can read.
+    outside = tmp_path / "private"
+    write(outside, "credentials.jpg", b"aws_secret_access_key")
+    (uploads / "2024/05/leak.jpg").symlink_to(outside / "credentials.jpg")
+    (uploads / "2024/linked").symlink_to(outside, target_is_directory=True)
+    (uploads / "2024/05/alias.jpg").symlink_to(uploads / "2024/05/photo-1.jpg")
+    keys = [f.key for f in scan(uploads)]
+    assert "2024/05/alias.jpg" in keys and len(keys) == 16  # a link within them is a file
+    assert not any("leak" in k or "linked" in k for k in keys)
+
+
 # -- against the server ---------------------------------------------------------------
 
 

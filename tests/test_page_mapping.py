@@ -105,6 +105,15 @@ def test_the_first_base_href_is_the_base_of_relative_urls() -> None:
     assert out(foreign, "/") == foreign
 
 
+def test_a_base_href_that_is_no_url_leaves_the_page_url_as_the_base() -> None:
+    # As in a browser, whose fallback is the document's own URL; the page is still rewritten.
+    for href in ("http://[::1", "//[x", "https://[wp.test/"):
+        page = f'<base href="{href}"><img src="../wp-content/uploads/2024/03/a.jpg">'
+        assert out(page, "/blog/") == page.replace(
+            "../wp-content/uploads/2024/03/a.jpg", f"{CDN}2024/03/a.jpg"
+        ), href
+
+
 def test_the_same_body_under_two_directories_is_rewritten_for_each() -> None:
     page = '<img src="../wp-content/uploads/2024/03/a.jpg">'
     pipeline = build_pipeline(CDN_CONFIG, NullInventory())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
+from rewriteproxy import rewriting
 from rewriteproxy.config import parse_config
 from rewriteproxy.delivery.health import DeliveryHealth, HealthConfig, Probe
 from rewriteproxy.html import HtmlRewriter
@@ -432,3 +433,17 @@ def test_the_memo_across_pages_is_kept_per_base_so_relative_urls_resolve_per_pag
     assert (
         mapper.pure_answers("/a/") is mapper.pure_answers("/a/") is not mapper.pure_answers("/b/")
     )
+
+
+def test_the_memo_across_pages_stays_bounded_when_one_page_names_new_urls_every_time(
+    monkeypatch: Any,
+) -> None:
+    # One page URL whose script carries a per-request nonce: each copy adds an answer.
+    monkeypatch.setattr(rewriting, "_MEMO_SIZE", 10)
+    mapper = build_url_mapper(CONFIG, NullInventory())
+    html = HtmlRewriter(CONFIG.html)
+    for nonce in range(30):
+        page = b'<script>var s = {"u": "/wp-content/uploads/2024/05/a.jpg", "n": "/?n=%d"}'
+        html.rewrite(page % nonce + b"</script>", mapper, memo=mapper.pure_answers("/"))
+    memo = mapper.pure_answers("/")
+    assert memo is not None and len(memo) < 10

@@ -254,7 +254,12 @@ async def _finish_in_flight(server: Server, listener: Listener, timeout: float, 
     loop = asyncio.get_running_loop()
     started = loop.time()
     connections = listener.open_connections
-    server.pre_shutdown()  # idle connections close now, busy ones once their answer is sent
+    server.pre_shutdown()  # busy connections close once their answer is sent
+    for connection in server.connections:
+        # Idle or silent (no byte of a request yet): closed now. aiohttp's close() only
+        # cancels their wait for a request and leaves the socket open until cut off.
+        if isinstance(connection, ClientConnection) and connection.waiting_idle:
+            connection.reclaim()
     while listener.open_connections and loop.time() - started < timeout:
         await asyncio.sleep(_DRAIN_POLL)
     left = listener.open_connections

@@ -83,7 +83,7 @@ from rewriteproxy.delivery.versioning import (
     version_token,
     with_query,
 )
-from rewriteproxy.media import FileInfo, UploadRef, wordpress_variant
+from rewriteproxy.media import FileInfo, UploadRef, _climbs, wordpress_variant
 from rewriteproxy.settings import Names, Secret, Settings, checked, not_allowed, rule
 
 __all__ = [
@@ -394,9 +394,11 @@ class CloudinaryDelivery(CachedProvider):
         kind = self._kinds.get(extension)
         if kind is None:
             if self._raw and extension:
-                return Asset("raw", self._public_id(key), "")
+                public_id = self._public_id(key)
+                return None if public_id is None else Asset("raw", public_id, "")
             return None
-        return Asset(_RESOURCE_TYPES[kind], self._public_id(key[: -len(extension) - 1]), extension)
+        public_id = self._public_id(key[: -len(extension) - 1])
+        return None if public_id is None else Asset(_RESOURCE_TYPES[kind], public_id, extension)
 
     def build(self, ref: UploadRef, info: FileInfo | None, width: int | None) -> str | None:
         return self._build(ref, info, width, None)
@@ -415,9 +417,13 @@ class CloudinaryDelivery(CachedProvider):
         key = (ref.path, ref.query, ref.fragment, info, width, transformation)
         return self.remembered(key, lambda: self._build(ref, info, width, transformation))
 
-    def _public_id(self, path: str) -> str:
+    def _public_id(self, path: str) -> str | None:
         # The SDK un-escapes public IDs before escaping them into the URL; doing the same
-        # keeps the URLs equal (a public ID is never stored percent-encoded).
+        # keeps the URLs equal (a public ID is never stored percent-encoded). That second
+        # decoding may make a "." or ".." segment the locator's rule never saw: such a
+        # public ID would name a file outside the folder, so the file stays local.
+        if "%" in path and _climbs(unquote(path)):
+            return None
         return unquote(_DUPLICATE_SLASHES.sub(r"\1/", self._folder + path))
 
     def _build(
@@ -429,9 +435,10 @@ class CloudinaryDelivery(CachedProvider):
     ) -> str | None:
         kind = self._kinds.get(ref.extension)
         if kind is None:
-            if self._raw and ref.extension:
-                return self._url("raw", "upload", "", self._public_id(ref.key), None, info, ref)
-            return None  # kept local
+            public_id = self._public_id(ref.key) if self._raw and ref.extension else None
+            if public_id is None:
+                return None  # kept local
+            return self._url("raw", "upload", "", public_id, None, info, ref)
         key, steps = self._size_steps(kind, ref.key, width)
         configured = self._transformations[kind]
         if transformation_override is not None:
@@ -447,6 +454,8 @@ class CloudinaryDelivery(CachedProvider):
             return self._url(resource_type, "fetch", transformation, origin, None, None, ref)
         dot = key.rfind(".")
         public_id, format_ = self._public_id(key[:dot]), key[dot + 1 :].lower()
+        if public_id is None:
+            return None
         return self._url(resource_type, "upload", transformation, public_id, format_, info, ref)
 
     def _size_steps(self, kind: str, key: str, width: int | None) -> tuple[str, list[str]]:

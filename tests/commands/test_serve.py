@@ -142,3 +142,28 @@ async def test_sigterm_cuts_off_what_outlasts_shutdown_timeout(tmp_path, aiohttp
     assert 1.0 <= took < 4.0  # the timeout, plus the interpreter's exit
     assert outcome != [200]  # cut off: an error answer or a closed connection
     assert b"1 still busy after 1s (server.shutdown_timeout) were cut off" in stderr
+
+
+async def test_sigterm_closes_idle_and_silent_connections_at_once(tmp_path, aiohttp_server):  # type: ignore[no-untyped-def]
+    # nginx keeps idle connections to the proxy open, browsers preconnect sockets they
+    # may never use: neither is a request in flight, neither may hold up a restart.
+    upstream = await slow_origin(aiohttp_server, 0, asyncio.Event())
+    port = free_port()
+    with NotifySocket() as systemd:
+        process = await serve(tmp_path / "c.yaml", upstream, port, 20, systemd)
+        _, silent = await asyncio.open_connection("127.0.0.1", port)
+        reader, idle = await asyncio.open_connection("127.0.0.1", port)
+        idle.write(b"GET /page HTTP/1.1\r\nHost: wp.test\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"finished"), 10)).startswith(
+            b"HTTP/1.1 200"
+        )
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        took = time.monotonic() - started
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the proxy
+        silent.close()
+        idle.close()
+    assert process.returncode == 0, stderr
+    assert took < 5, stderr
+    assert b"every request in flight finished" in stderr

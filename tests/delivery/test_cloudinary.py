@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rewriteproxy.delivery.cloudinary import CloudinaryConfig, smart_escape
 from rewriteproxy.delivery.registry import DeliveryConfig
 from rewriteproxy.delivery.versioning import version_token
-from rewriteproxy.media import FileInfo
+from rewriteproxy.media import FileInfo, UploadRef
 from rewriteproxy.settings import ConfigError
 
 from .factories import SITE, SiteContext, parse_delivery, provider, ref
@@ -195,6 +195,18 @@ def test_stored_assets_by_kind() -> None:
     )
     assert cld(folder="").stored_asset("a/b.JPG") == ("image", "a/b", "jpg")
     assert cld(delivery_type="fetch").stored_asset("a.jpg") is None
+
+
+def test_a_name_whose_public_id_would_climb_out_of_the_folder_stays_local() -> None:
+    # Public IDs are percent-decoded once more than the upload's key (as the SDK does), so
+    # a file named "..%2Fother%2Flogo.png" (URL: ..%252Fother...) must not become the
+    # public ID wp/../other/logo: its URL, signed or not, and its upload would name
+    # another folder of the account (another site's, for an agency).
+    for name in ("..%2Fother%2Flogo.png", "a%2F..%2F..%2Fx.jpg", "a%2F.%2Fb.jpg", "a%5Cb.jpg"):
+        for delivery in (cld(), cld(sign_urls=True, api_secret="s"), cld(other_files="raw")):
+            assert delivery.url_for(UploadRef("/u/" + quote(name), quote(name))) is None, name
+            assert delivery.stored_asset(name) is None, name
+    assert cld().stored_asset("a%2Fb.jpg") == ("image", "wp/a/b", "jpg")  # no climb: as before
 
 
 def test_other_files_stay_local_or_are_raw_uploads() -> None:
