@@ -254,7 +254,13 @@ def _prepare_helper_process() -> None:
 
 
 def proxy_config(
-    upstream: int, port: int, delivery: int, cache_size: int, health: bool, overrides: list[str]
+    upstream: int,
+    port: int,
+    delivery: int,
+    cache_size: int,
+    health: bool,
+    overrides: list[str],
+    admin: int | None = None,
 ) -> str:
     import yaml
 
@@ -270,6 +276,9 @@ def proxy_config(
     }
     if health:
         data["delivery"]["health"] = dict(HEALTH_PROBE)
+    if admin is not None:  # trees with an admin listener: metrics there, no access log
+        data["admin"] = {"listen": f"{HOST}:{admin}"}
+        data["log"] = {"access": False}
     for item in overrides:
         key, _, value = item.partition("=")
         *parents, last = key.split(".")
@@ -707,8 +716,12 @@ async def sample(watch: Watch, epoch: float, samples: list[tuple[float, int, flo
         await asyncio.sleep(0.5)
 
 
-def reloads_ok(port: int) -> int | None:
-    url = f"http://{HOST}:{port}/-/rewriteproxy/metrics"
+def reloads_ok(port: int, admin: int | None) -> int | None:
+    url = (
+        f"http://{HOST}:{admin}/metrics"
+        if admin is not None
+        else f"http://{HOST}:{port}/-/rewriteproxy/metrics"  # trees before the admin listener
+    )
     try:
         with urllib.request.urlopen(url, timeout=5) as response:  # loopback only
             text = response.read().decode()
@@ -746,6 +759,7 @@ class Stack:
     write_config: Callable[[int], None]  # with this delivery.cache_size
     health: bool
     pids: list[int]  # of every process started, to show they are gone at the end
+    admin_port: int | None = None  # the admin listener, in trees that have one
 
     def watch(self) -> Watch:
         return Watch(self.proxy.pid, self.proxy_port, self.upstream_port)
@@ -772,10 +786,18 @@ def start_stack(procs: Processes, workdir: Path, settings: Settings, overrides: 
     )
     probe = proxy_config(upstream_port, proxy_port, delivery_port, CACHE_SIZE, True, [])
     health = accepts(probe, "delivery.health")
+    admin_port: int | None = free_port()
+    with_admin = proxy_config(
+        upstream_port, proxy_port, delivery_port, CACHE_SIZE, health, [], admin_port
+    )
+    if not accepts(with_admin, "admin"):
+        admin_port = None
     config_path = workdir / "proxy.yaml"
 
     def write_config(cache_size: int) -> None:
-        text = proxy_config(upstream_port, proxy_port, delivery_port, cache_size, health, overrides)
+        text = proxy_config(
+            upstream_port, proxy_port, delivery_port, cache_size, health, overrides, admin_port
+        )
         check_config(text)
         config_path.write_text(text)
 
@@ -795,6 +817,7 @@ def start_stack(procs: Processes, workdir: Path, settings: Settings, overrides: 
         write_config,
         health,
         pids,
+        admin_port,
     )
 
 
@@ -1262,11 +1285,11 @@ def soak(settings: Settings, overrides: list[str]) -> dict[str, Any]:
         fds["after_baseline"] = watch.fds()
         rss = {"after_baseline": watch.memory_mb()[0]}
         sockets = {"after_baseline": watch.sockets()}
-        reloads = {"before": reloads_ok(stack.proxy_port)}
+        reloads = {"before": reloads_ok(stack.proxy_port, stack.admin_port)}
         attack = asyncio.run(run_phase(stack, settings, pages, attack=True))
         fds["peak"] = max((f for _, f, _ in attack.samples), default=-1)
         fds["end_of_attack"], rss["end_of_attack"], sockets["end_of_attack"] = attack.end
-        reloads["after"] = reloads_ok(stack.proxy_port)
+        reloads["after"] = reloads_ok(stack.proxy_port, stack.admin_port)
         limit = fds["after_baseline"] + fd_tolerance(fds["after_baseline"])
         progress(f"settle: waiting up to {settings.settle:g} s for the proxy's descriptors")
         fds["after"] = asyncio.run(settle(watch, limit, settings.settle))

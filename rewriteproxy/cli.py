@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"rewriteproxy {__version__}")
     parser.add_argument(
-        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="overrides the config's log.level (default: info)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules, parsers = {}, {}
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # named by the command's own parser, which knows its options
         parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level or "INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.log_level != "DEBUG":  # "Found credentials in environment variables" and the like
         logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -57,10 +57,12 @@ from .inventory.cloudinary import with_account
 from .settings import INTERNAL, ConfigError, Names, Settings, checked, not_allowed, rule
 
 __all__ = [
+    "AdminConfig",
     "BypassConfig",
     "Config",
     "ConfigError",
     "ListenConfig",
+    "LogConfig",
     "ProxyConfig",
     "ServerConfig",
     "SiteBlock",
@@ -74,6 +76,9 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("not an http(s) URL with a host")
+    if "@" in parts.netloc:
+        # Never sent upstream, and would be printed wherever the address is.
+        raise ValueError("credentials in the URL are not used: WordPress must answer without them")
     return value.rstrip("/")
 
 
@@ -81,15 +86,6 @@ def _directory(value: str) -> str:
     if value and not os.path.isdir(value):
         raise ValueError("is not a directory")
     return value
-
-
-def _abs_path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError("does not start with /")
-    return value
-
-
-AbsPath = Annotated[str, checked(_abs_path, "a path starting with /")]
 
 
 class ListenConfig(Settings):
@@ -245,10 +241,11 @@ class ProxyConfig(Settings):
     """Seconds the upstream may stay silent, else 504."""
     max_rewrite_bytes: int = Field(8 * 1024 * 1024, ge=0)
     """Larger bodies stream through unmodified."""
-    health_path: AbsPath = "/-/rewriteproxy/health"
-    """The proxy's own health endpoint."""
-    metrics_path: AbsPath = "/-/rewriteproxy/metrics"
-    """The proxy's Prometheus metrics endpoint."""
+    outcome_header: Annotated[str | None, checked(_header_name, "a header name, or null")] = (
+        "X-RewriteProxy"
+    )
+    """The response header that says what the proxy did with the answer (see Operations);
+    null: not sent."""
     preserve_host: bool = True
     """Send the client's Host upstream, so WordPress builds its own URLs."""
     upstream_connections: int = Field(256, ge=1)
@@ -279,6 +276,90 @@ class ProxyConfig(Settings):
     @classmethod
     def _empty_is_default(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        return _null_is_the_default_but(data, cls, "outcome_header")  # null: no header
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoints_moved(cls, data: Any) -> Any:
+        for moved in ("health_path", "metrics_path"):
+            if isinstance(data, dict) and moved in data:
+                raise rule(
+                    "is no longer a key: health, readiness and metrics are served on the admin "
+                    "listener (admin.listen, default 127.0.0.1:9188) at /health, /ready and "
+                    "/metrics, not on the public port; remove this key",
+                    at=moved,
+                )
+        return data
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("not host:port")
+    return host, int(port)
+
+
+def _address(value: str) -> str:
+    _host_port(value)
+    return value
+
+
+def _null_is_the_default_but(data: Any, model: type[Settings], *off: str) -> Any:
+    """As every section reads ``key: null`` (the default), except the keys ``off``, where
+    null turns the thing off."""
+    if isinstance(data, dict):
+        return {
+            k: v
+            for k, v in data.items()
+            if v is not None or k not in model.model_fields or k in off
+        }
+    return data
+
+
+class AdminConfig(Settings):
+    """The admin listener: /metrics, /health and /ready, apart from the public port."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        return _null_is_the_default_but(data, cls, "listen")  # null: no admin listener
+
+    listen: Annotated[
+        str | None, checked(_address, "host:port such as 127.0.0.1:9188 or [::1]:9188, or null")
+    ] = "127.0.0.1:9188"
+    """host:port of the admin listener ([::1]:9188 for IPv6); null: none. Served once per
+    machine, whatever --workers says."""
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """``listen`` as (host, port); None: no admin listener."""
+        return None if self.listen is None else _host_port(self.listen)
+
+
+class LogConfig(Settings):
+    """What is logged, and how (see Operations, Logs)."""
+
+    format: Literal["text", "json"] = "text"
+    """text: the access log in the common log format, events as plain lines; json: every
+    line one JSON object."""
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """The level of event lines (--log-level overrides it); the access log is not silenced."""
+    access: bool = True
+    """One access-log line per request."""
+
+
+def _header_name(value: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise ValueError("not a header name")
+    return value
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 _IDENTIFIER_NAME = re.compile(r"[A-Za-z_][\w.:-]*")
@@ -367,6 +448,10 @@ class Config(Settings):
     """What the HTML engine rewrites besides its built-in targets."""
     features: FeaturesConfig = FeaturesConfig()
     """Page-speed features (see Page-speed features)."""
+    admin: AdminConfig = AdminConfig()
+    """Health, readiness and metrics, apart from the public port (see Operations)."""
+    log: LogConfig = LogConfig()
+    """Log formats and level (see Operations, Logs)."""
     source: SkipJsonSchema[str] = Field("<config>", json_schema_extra=INTERNAL)
     """The file the config came from, for messages (set by the loader, not a key)."""
 

@@ -70,8 +70,12 @@ def read(text: str, source: str, environ: Mapping[str, str]) -> Document:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
     lines: dict[Loc, int] = {}
+    twice: list[str] = []
     if node is not None:
-        _collect_lines(node, (), lines)
+        _collect_lines(node, (), lines, twice)
+    if twice:
+        # YAML keeps the last of two equal keys; a config would silently lose the first.
+        raise ConfigError(f"{source}: " + "; ".join(twice))
     return document(data, environ, lines)
 
 
@@ -85,16 +89,20 @@ def document(
     return Document(expanded, lines or {}, frozenset(from_env), unset)
 
 
-def _collect_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _collect_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], twice: list[str]) -> None:
+    """The line of every key and list item; ``twice`` gets a message per repeated key."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*loc, str(key_node.value))
-            lines[key] = key_node.start_mark.line + 1
-            _collect_lines(value_node, key, lines)
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                twice.append(f"{path_of(key)} (lines {lines[key]} and {line}): is written twice")
+            lines[key] = line
+            _collect_lines(value_node, key, lines, twice)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*loc, index)] = item.start_mark.line + 1
-            _collect_lines(item, (*loc, index), lines)
+            _collect_lines(item, (*loc, index), lines, twice)
 
 
 def _expand(

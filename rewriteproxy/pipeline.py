@@ -35,10 +35,47 @@ __all__ = [
     "Page",
     "Pipeline",
     "Result",
+    "UrlCounts",
     "charset_of",
     "media_type",
     "recode",
 ]
+
+
+class UrlCounts:
+    """What one rewrite did with the URLs it was handed, counted as plain integers.
+
+    A rewrite adds to one of these per URL and the proxy adds the totals to its
+    metrics once per page (a metric update per URL would cost more than the URL).
+    ``kept_*``: URLs left as they were, and why.
+    """
+
+    __slots__ = (
+        "cache_hits",
+        "cache_misses",
+        "kept_circuit_open",
+        "kept_missing",
+        "kept_no_delivery_url",
+        "kept_not_an_upload",
+        "rewritten",
+    )
+
+    def __init__(self) -> None:
+        self.rewritten = 0  # upload URLs that now point to the delivery side
+        self.kept_missing = 0  # uploads the inventory does not know (on_missing: keep)
+        self.kept_circuit_open = 0  # uploads whose delivery host is down
+        self.kept_no_delivery_url = 0  # uploads the provider has no URL for
+        self.kept_not_an_upload = 0  # URLs the engine asked about that are not uploads
+        self.cache_hits = 0  # pages served from the page cache
+        self.cache_misses = 0  # pages rewritten afresh (and then kept)
+
+    def add(self, other: UrlCounts) -> None:
+        """Adds the URL counts of ``other`` (a page's, served again), not its cache counts."""
+        self.rewritten += other.rewritten
+        self.kept_missing += other.kept_missing
+        self.kept_circuit_open += other.kept_circuit_open
+        self.kept_no_delivery_url += other.kept_no_delivery_url
+        self.kept_not_an_upload += other.kept_not_an_upload
 
 
 @dataclass(slots=True)
@@ -48,12 +85,14 @@ class Page:
     ``url``: the request target the body answers (``/blog/post/?p=1``, or an
     absolute URL), the base of its relative URLs; ``""`` when unknown (relative
     URLs then stay as they are). ``url_errors`` counts the URLs whose mapping
-    raised (each kept local); ``first_url_error`` names the first of them.
+    raised (each kept local); ``first_url_error`` names the first of them;
+    ``counts``, what the rewrite did with the URLs it was handed.
     """
 
     url: str = ""
     url_errors: int = 0
     first_url_error: str | None = None
+    counts: UrlCounts = field(default_factory=UrlCounts)
 
     def url_failed(self, url: str, error: BaseException) -> None:
         """Note that mapping ``url`` raised ``error`` (the URL is kept as it was)."""
@@ -101,6 +140,7 @@ class Result:
     error: str | None = None
     url_errors: int = 0  # URLs kept local because mapping them raised (Page.url_errors)
     url_error: str | None = None  # the first of them, named
+    counts: UrlCounts | None = None  # None: no rewriter ran
 
 
 # Both are asked about every response, and a site sends a handful of distinct
@@ -147,6 +187,7 @@ class Pipeline:
                 "failed",
                 seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}",
+                counts=page.counts,
             )
         return Result(
             status,
@@ -154,4 +195,5 @@ class Pipeline:
             seconds=time.perf_counter() - started,
             url_errors=page.url_errors,
             url_error=page.first_url_error,
+            counts=page.counts,
         )

@@ -35,7 +35,7 @@ a plain GET, so that headers, length and validators match what a GET would
 give (a server may always answer a Range request with the full 200).
 
 Memory: pages are held whole only while being rewritten, and a
-:class:`ByteBudget` (64 MiB per worker by default) bounds how much of that
+:class:`~.budget.ByteBudget` (64 MiB per worker by default) bounds how much of that
 there is at once. A rewritable response waits for its share (three times its
 length: the body, the transient copies of a rewrite, the unsent part of the
 answer) before its body is read, and gives it back once the answer has been
@@ -51,16 +51,24 @@ passed on (:mod:`.http.syntax`) is a 502, upstream silent past
 ``proxy.read_timeout`` a 504, a request that cannot be written upstream as it
 is a 400; all short plain-text answers. A client that
 goes away cancels the upstream request (the app runs with handler cancellation)
-and counts as ``client_disconnect`` (``send_timeout`` when the proxy cut it
-off), never as an upstream error.
+and counts in ``rewriteproxy_client_disconnects_total`` (``send_timeout`` when
+the proxy cut it off), apart from the request's outcome and never as an
+upstream error.
+
+Each request has a :class:`~.requestlog.RequestRecord` (in the request's
+mapping, under :data:`RECORD`) that the steps above fill in; once the answer
+is sent it is counted and logged once (:func:`_finish`). :func:`stamp` runs
+as each answer's head is prepared and writes ``X-Request-ID``, the outcome
+header and ``Server-Timing`` from it: what the record says at that moment,
+which for a streamed answer is the decision made before its body was read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,18 +83,20 @@ from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
 from .http.headers import end_to_end, forwarded_request_headers, request_host
 from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
-from .logthrottle import LogThrottle
+from .requestlog import CLIENT_GONE, REQUEST_ID, RequestRecord, request_id
+from .runtime import Runtime, State
 from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
-    from .app import Runtime, State
     from .config import ProxyConfig
     from .pipeline import Pipeline
 
-__all__ = ["ByteBudget", "handle", "proxy_logs", "rewriting_thread"]
+__all__ = ["RECORD", "handle", "stamp"]
 
 log = logging.getLogger("rewriteproxy.proxy")
 
+RECORD = "rewriteproxy.record"  # the request's RequestRecord, in the request's mapping
+_CLIENT_GONE = "client_gone"  # the outcome of a request its client ended before one was reached
 # A pass-through body of known length up to this size is read whole and sent in one piece.
 _WHOLE_BELOW = 256 * 1024
 _NO_BODY_STATUSES = frozenset((204, 304)) | frozenset(range(100, 200))
@@ -99,85 +109,6 @@ _THREAD_THRESHOLD = 512 * 1024
 # A compressed body is rewritten decoded, so it counts as this many times its size
 # (HTML compresses 4 to 10 times): a page that unpacks to megabytes goes to the thread.
 _EXPANSION_GUESS = 8
-
-
-def rewriting_thread() -> ThreadPoolExecutor:
-    """The one thread big pages are rewritten in (per worker process).
-
-    One, not a pool: rewriting holds the GIL, so more threads add no speed,
-    only more pages' worth of transient memory at once (with the default pool
-    of six, fresh 2 MB pages at 32 clients peaked at 275 MB RSS).
-    """
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rewriteproxy-rewrite")
-
-
-def proxy_logs() -> LogThrottle:
-    """The proxy's log (per worker process): an error repeated by every request is written
-    at most once a second, with a count of the others."""
-    return LogThrottle(log)
-
-
-class ByteBudget:
-    """At most ``capacity`` bytes reserved at once; ``acquire`` waits (first come, first served).
-
-    One per event loop (per worker). A request never waits for more than the
-    whole budget, so a single huge page always gets through, alone.
-    """
-
-    def __init__(self, capacity: int = 64 * 1024 * 1024) -> None:
-        self.capacity = capacity
-        self.used = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-
-    def would_wait(self, size: int) -> bool:
-        return bool(self._waiters) or self.used + min(size, self.capacity) > self.capacity
-
-    def try_acquire(self, size: int) -> int | None:
-        """Reserve ``size`` bytes now if that needs no wait (what to ``release``), else ``None``.
-
-        The usual case, without creating and awaiting a coroutine for it.
-        """
-        size = min(size, self.capacity)
-        if not self._waiters and self.used + size <= self.capacity:
-            self.used += size
-            return size
-        return None
-
-    async def acquire(self, size: int) -> int:
-        """Reserve ``size`` bytes (capped at the capacity); returns what to ``release``."""
-        size = min(size, self.capacity)
-        now = self.try_acquire(size)
-        if now is not None:
-            return now
-        waiter = asyncio.get_running_loop().create_future()
-        entry = (size, waiter)
-        self._waiters.append(entry)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release(size)  # granted just as the request was cancelled
-            elif entry in self._waiters:
-                self._waiters.remove(entry)
-                self._wake()  # the next in line may fit now
-            raise
-        return size
-
-    def overdraw(self, size: int) -> int:
-        """Reserve ``size`` more bytes without waiting (a body that outgrew its guess)."""
-        self.used += size
-        return size
-
-    def release(self, size: int) -> None:
-        self.used -= size
-        self._wake()
-
-    def _wake(self) -> None:
-        while self._waiters and self.used + self._waiters[0][0] <= self.capacity:
-            size, waiter = self._waiters.pop(0)
-            if not waiter.done():  # a cancelled waiter gets nothing
-                self.used += size
-                waiter.set_result(None)
 
 
 # What a body of unknown length reserves before its first byte is read.
@@ -206,13 +137,64 @@ _Reply = _Whole | _Streamed
 
 async def handle(request: web.Request, state: State) -> web.StreamResponse:
     runtime = state.runtime  # one snapshot for the whole request, whatever a reload does meanwhile
-    send = Send(request.transport, runtime.config.proxy.send_timeout)
+    settings = runtime.config.proxy
+    trusted = settings.trusted_proxies.trusts(request.remote)
+    record = RequestRecord(
+        request_id(request.headers.get(REQUEST_ID), trusted), settings.outcome_header
+    )
+    request[RECORD] = record
+    send = Send(request.transport, settings.send_timeout)
     try:
         reply = await _answer(request, state, runtime, send)
-        return await _deliver(request, state, reply, send)
+        record.answer_ready()
+        response = await _deliver(request, state, reply, send)
     except asyncio.CancelledError:  # aiohttp cancels the handler when the client's connection ends
         _count_gone(state, send)
+        if not record.added:
+            record.answer_ready()
+        record.outcome = record.outcome or _CLIENT_GONE
+        _finish(request, state, record, CLIENT_GONE, 0)
         raise
+    _finish(request, state, record, response.status, _body_bytes(request, response, record))
+    return response
+
+
+def _body_bytes(request: web.Request, response: web.StreamResponse, record: RequestRecord) -> int:
+    """The body bytes sent (``body_length`` would count the head too)."""
+    if not isinstance(response, web.Response):
+        return record.sent
+    body = response.body
+    return len(body) if isinstance(body, bytes) and request.method != "HEAD" else 0
+
+
+def _finish(
+    request: web.Request, state: State, record: RequestRecord, status: int, size: int
+) -> None:
+    """Count the request once and write its access-log line."""
+    state.metrics.request(
+        record.outcome or "passthrough", time.perf_counter() - record.started, record.added
+    )
+    state.access_log.write(request, status, size, record)
+
+
+async def stamp(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Before a proxied answer's head is written: its request id, and what the proxy did
+    with it (the outcome header, ``Server-Timing``). Run for every answer of the app."""
+    record = request.get(RECORD)
+    if record is None:
+        return
+    headers = response.headers
+    headers[REQUEST_ID] = record.id
+    name = record.header
+    if name is not None:
+        if record.shown is not None:
+            headers[name] = record.shown
+        elif name in headers:
+            del headers[name]  # only the proxy says what the proxy did
+    if record.rewrite_seconds is not None:
+        timing = f"rewrite;dur={record.rewrite_seconds * 1000:.3f}"
+        earlier = headers.get("Server-Timing")
+        headers["Server-Timing"] = f"{earlier}, {timing}" if earlier else timing
 
 
 async def _answer(request: web.Request, state: State, runtime: Runtime, send: Send) -> _Reply:
@@ -240,8 +222,10 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         if decision.reason is None:
             decision = _UNKNOWN_HOST
     reason = decision.reason
+    record: RequestRecord = request[RECORD]
     if reason is not None:
-        state.metrics.bypassed[reason] += 1
+        record.reason = reason
+        state.metrics.bypass(reason)
     revalidating = our_tags(request.headers.get("If-None-Match")) if reason is None else frozenset()
     bypass = runtime.bypass
 
@@ -257,6 +241,7 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         upstream_host=URL(config.upstream).raw_authority,
         preserve_host=config.proxy.preserve_host,
     )
+    headers[REQUEST_ID] = record.id
     if reason is None:
         headers["Accept-Encoding"] = codings.narrow_accept_encoding(
             request.headers.get("Accept-Encoding")
@@ -291,16 +276,18 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
             body,
         )
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        state.metrics.requests["upstream_timeout"] += 1
+        record.outcome = "upstream_timeout"
+        state.metrics.upstream_error("timeout")
         return _Whole(
             _error(504, "Gateway Timeout: the WordPress origin did not answer in time.\n")
         )
     except UPSTREAM_ERRORS as exc:
-        state.metrics.requests["upstream_error"] += 1
+        record.outcome = "upstream_error"
+        state.metrics.upstream_error("error")
         state.logs.log("upstream", logging.WARNING, "upstream %s: %s", config.upstream, exc)
         return _Whole(_error(502, "Bad Gateway: the WordPress origin could not be reached.\n"))
     except InvalidRequest as exc:  # nothing was sent: what cannot be written came from the client
-        state.metrics.requests["invalid_request"] += 1
+        record.outcome = "invalid_request"
         state.logs.log("not-forwarded", logging.INFO, "request not forwarded: %s", exc)
         return _Whole(_error(400, "Bad Request: the request cannot be forwarded.\n"))
     finally:
@@ -323,15 +310,24 @@ async def _exchange(
     data: bytes | AsyncIterator[bytes] | None = None
     if body is not None:
         data = body.whole() if body.in_memory else body.pieces()
+    record: RequestRecord = request[RECORD]
+    asked = time.perf_counter()
     async with state.upstream.request(request.method, target, headers, data) as upstream:
-        if decision.reason is None and _rewritable(upstream, site):
+        record.upstream_seconds += time.perf_counter() - asked
+        of_type = _of_a_rewritten_type(upstream, site.pipeline)
+        why_not = decision.reason or (_why_not_rewritable(upstream, site) if of_type else "")
+        if why_not is None:
             if request.method != "HEAD" and upstream.status != 206:
                 return await _rewrite(request, state, site, upstream, revalidating, send, mark)
         else:
-            state.metrics.requests["passthrough"] += 1
+            record.outcome = "too_large" if why_not == _TOO_LARGE else "passthrough"
+            if of_type:
+                record.shown = (
+                    "too-large" if why_not == _TOO_LARGE else f"bypassed; reason={why_not}"
+                )
             # A bypassed answer of a type the proxy rewrites tells caches why it was not,
             # whatever its coding or size (those make no difference to a cache).
-            marked = decision.marks_answers and _of_a_rewritten_type(upstream, site.pipeline)
+            marked = decision.marks_answers and of_type
             return await _pass_through(request, state, upstream, send, mark if marked else None)
     # Fetched again as a GET once this answer's connection is given back: holding it
     # while waiting for a second one, enough HEADs at once would take every connection.
@@ -345,8 +341,9 @@ async def _read_body(request: web.Request, state: State, settings: ProxyConfig) 
     taken (so a slow or stalled upload costs no upstream connection), or the refusal."""
     limit = settings.max_body_bytes
     length = request.content_length
+    record: RequestRecord = request[RECORD]
     if length is not None and length > limit:
-        state.metrics.requests["body_too_large"] += 1
+        record.outcome = "body_too_large"
         return _refusal(413, "Content Too Large: the request body is over the proxy's limit.\n")
     spool = state.buffers.spool(_spool_limits(settings), backpressure=False)
     content = request.content
@@ -363,17 +360,18 @@ async def _read_body(request: web.Request, state: State, settings: ProxyConfig) 
                     break
             if spool.size + len(chunk) > limit:  # chunked, or more than announced
                 spool.close()
-                state.metrics.requests["body_too_large"] += 1
+                record.outcome = "body_too_large"
                 return _refusal(
                     413, "Content Too Large: the request body is over the proxy's limit.\n"
                 )
             await spool.put(chunk)
     except TimeoutError:
         spool.close()
-        state.metrics.requests["body_timeout"] += 1
+        record.outcome = "body_timeout"
         return _refusal(408, "Request Timeout: the request body stopped arriving.\n")
     except OSError as exc:
         spool.close()
+        record.outcome = "body_unbuffered"
         state.logs.log("request-body", logging.WARNING, "cannot buffer a request body: %s", exc)
         return _refusal(503, "Service Unavailable: the request body could not be buffered.\n")
     except BaseException:
@@ -413,7 +411,7 @@ async def _deliver(
 
 
 def _count_gone(state: State, send: Send) -> None:
-    state.metrics.requests["send_timeout" if send.timed_out else "client_disconnect"] += 1
+    state.metrics.client_gone(send.timed_out)
 
 
 _DISABLED = Decision("disabled")
@@ -437,20 +435,25 @@ def _of_a_rewritten_type(upstream: UpstreamResponse, pipeline: Pipeline) -> bool
     )
 
 
-def _rewritable(upstream: UpstreamResponse, site: _Site) -> bool:
-    if not _of_a_rewritten_type(upstream, site.pipeline):
-        return False
+_TOO_LARGE = "too-large"
+
+
+def _why_not_rewritable(upstream: UpstreamResponse, site: _Site) -> str | None:
+    """Why an answer of a rewritten type is passed on as it is (the outcome header's
+    reason), or ``None`` when it may be rewritten."""
     if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
-        return False
+        return "no-transform"
     encoding = upstream.headers.get("Content-Encoding", "")
     if any(
         c.strip().lower() not in (*codings.SUPPORTED, "x-gzip", "identity")
         for c in encoding.split(",")
         if c.strip()
     ):
-        return False
+        return "content-coding"
     length = upstream.content_length
-    return length is None or length <= site.runtime.config.proxy.max_rewrite_bytes
+    if length is not None and length > site.runtime.config.proxy.max_rewrite_bytes:
+        return _TOO_LARGE
+    return None
 
 
 async def _refetch_and_rewrite(
@@ -466,7 +469,9 @@ async def _refetch_and_rewrite(
     headers = headers.copy()
     for name in ("Range", "If-Range"):
         headers.popall(name, None)
+    asked = time.perf_counter()
     async with state.upstream.request("GET", target, headers) as upstream:
+        request[RECORD].upstream_seconds += time.perf_counter() - asked
         return await _rewrite(request, state, site, upstream, revalidating, send, mark)
 
 
@@ -518,8 +523,10 @@ async def _buffer_and_rewrite(
 ) -> web.Response | tuple[list[bytes]]:
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
     pipeline = site.pipeline
+    record: RequestRecord = request[RECORD]
     limit = site.runtime.config.proxy.max_rewrite_bytes
     length = upstream.content_length
+    reading = time.perf_counter()
     if length is not None and length <= min(limit, _WHOLE_BELOW):
         # Small, known and allowed: its share is reserved already, so read it whole,
         # as pass-through does (no per-chunk wake-ups and bookkeeping). Bigger bodies
@@ -533,12 +540,14 @@ async def _buffer_and_rewrite(
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # too big to rewrite: what we have, then the rest, untouched
-                state.metrics.requests["too_large"] += 1
+                record.outcome, record.shown = "too_large", _TOO_LARGE
+                record.upstream_seconds += time.perf_counter() - reading
                 return (chunks,)
             if 3 * size > lease[0]:  # a body of unknown length: overdraw, never wait
                 lease[0] += state.budget.overdraw(3 * size - lease[0])
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         del chunks
+    record.upstream_seconds += time.perf_counter() - reading
 
     content_type = upstream.headers.get("Content-Type")
     encoding = upstream.headers.get("Content-Encoding", "")
@@ -549,7 +558,10 @@ async def _buffer_and_rewrite(
         )
     else:
         result = pipeline.apply(body, content_type, encoding, page_url)
-    state.metrics.requests[result.status] += 1
+    record.outcome = record.shown = result.status
+    record.rewrite_seconds = result.seconds
+    rewritten = len(body) if result.body is not None else 0
+    state.metrics.rewrite(result.seconds, result.counts, rewritten, result.url_errors)
     if result.error is not None:
         state.logs.log(
             "rewrite-failed",
@@ -558,7 +570,6 @@ async def _buffer_and_rewrite(
             result.error,
         )
     if result.url_errors:
-        state.metrics.url_errors += result.url_errors
         state.logs.log(
             "url-mapping-failed",
             logging.WARNING,
@@ -567,7 +578,6 @@ async def _buffer_and_rewrite(
             page_url[:200],
             result.url_error,
         )
-    state.metrics.rewrite_seconds += result.seconds
 
     if result.body is None:  # unchanged or failed: the upstream's own bytes and headers
         headers = _response_headers(upstream)
@@ -575,7 +585,6 @@ async def _buffer_and_rewrite(
         mark(headers)
         return _respond(request, upstream, headers, body)
 
-    state.metrics.rewritten_bytes += len(body)
     headers = end_to_end(upstream.headers, _OF_THE_UPSTREAM_BYTES)
     mark(headers)
     etag = etag_for(result.body)
@@ -621,7 +630,9 @@ async def _pass_through(
             # Read whole, then headers and body leave in one write. Streaming cost a write
             # for the headers and a write, a drain and a read wake-up per chunk: 1.16x
             # the requests/s at 50 KB and 1.45x at 200 KB with this on one core.
+            reading = time.perf_counter()
             body = await upstream.read()
+            request[RECORD].upstream_seconds += time.perf_counter() - reading
             return _Whole(
                 web.Response(
                     status=upstream.status, reason=upstream.reason, headers=headers, body=body
@@ -651,6 +662,8 @@ async def _stream(
     # stops counting against the upstream limit, so slow readers cannot starve the rest.
     spool.on_first_wait = upstream.detach
     feeder = asyncio.create_task(_feed(request, response, spool, state.sends, send))
+    record: RequestRecord = request[RECORD]
+    pumping = time.perf_counter()
     try:
         for chunk in head or ():
             await spool.put(chunk)
@@ -667,11 +680,14 @@ async def _stream(
             request.path,
             exc,
         )
+        state.metrics.upstream_error("mid_body")
         spool.fail()
     except BaseException:
         feeder.cancel()
         spool.close()
         raise
+    finally:
+        record.upstream_seconds += time.perf_counter() - pumping
     return _Streamed(response, feeder, spool)
 
 
@@ -682,9 +698,11 @@ async def _feed(
     sends.watch(send)
     try:
         await response.prepare(request)
+        record: RequestRecord = request[RECORD]
         while piece := await spool.get():
             await response.write(piece)
             send.wrote()
+            record.sent += len(piece)
         await response.write_eof()
         return True
     except SpoolBroken:

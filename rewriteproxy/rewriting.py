@@ -42,7 +42,7 @@ from .html import HtmlRewriter
 from .html.rewriter import Memo
 from .inventory import Inventory
 from .media import FileInfo, UploadLocator, UploadRef
-from .pipeline import BodyRewriter, Page, Pipeline, recode
+from .pipeline import BodyRewriter, Page, Pipeline, UrlCounts, recode
 
 __all__ = [
     "HTML_TYPES",
@@ -92,6 +92,7 @@ class UrlMapper:
 
     __slots__ = (
         "_answers",
+        "_counts",
         "_fixed",
         "_health",
         "_locator",
@@ -120,6 +121,7 @@ class UrlMapper:
         self._health = health if health is not None else DeliveryHealth()  # never blocks
         self._memo: dict[tuple[str, int | None], _Memo] = {}
         self._answers: tuple[int, dict[str, Memo]] = (self._health.generation, {})
+        self._counts = UrlCounts()  # read by nobody: see ``recording``
 
     @property
     def uploads_path(self) -> str:
@@ -163,26 +165,30 @@ class UrlMapper:
         """Drop the memo of pages with ``base`` (one of its answers was a failure)."""
         self._answers[1].pop(base, None)
 
-    def recording(self, answers: Answers) -> UrlMapper:
-        """The same mapper, noting in ``answers`` every inventory answer it used."""
-        if self._fixed:  # answers that never change need no noting
-            return self
+    def recording(self, answers: Answers | None, counts: UrlCounts) -> UrlMapper:
+        """The same mapper, noting in ``answers`` every inventory answer it used (``None``:
+        no noting) and counting in ``counts`` what it did with each URL."""
         lookup = self._lookup
+        noted: Answers = answers if answers is not None else {}
 
         def recorded(key: str) -> FileInfo | None:
             info = lookup(key)
-            first = answers.setdefault(key, info)
+            first = noted.setdefault(key, info)
             # Identity first: sources hand out the same object for an unchanged answer,
             # and "!=" on a dataclass always runs its Python-level __eq__.
             if first is not info and first != info:  # changed while the page was rewritten
-                answers[_UNSTABLE] = None
+                noted[_UNSTABLE] = None
             return info
 
         clone = UrlMapper.__new__(UrlMapper)
-        clone._locator, clone._lookup, clone._fixed = self._locator, recorded, self._fixed
+        # Answers that never change need no noting.
+        noting = answers is not None and not self._fixed
+        clone._locator, clone._fixed = self._locator, self._fixed
+        clone._lookup = recorded if noting else lookup
         clone._provider, clone._rewrite_missing = self._provider, self._rewrite_missing
         clone._source_key = self._source_key
         clone._memo, clone._health, clone._answers = self._memo, self._health, self._answers
+        clone._counts = counts
         return clone
 
     def still_valid(self, keys: tuple[str, ...], answers: tuple[FileInfo | None, ...]) -> bool:
@@ -196,16 +202,16 @@ class UrlMapper:
     def __call__(self, url: str, width: int | None = None) -> str | None:
         memo = self._memo
         health = self._health
+        counts = self._counts
         known = memo.get((url, width))
         if known is not None:
             key, was, new = known
             if key is None:
-                return None  # not a local upload
+                counts.kept_not_an_upload += 1
+                return None
             if self._fixed or (info := self._lookup(key)) is was or info == was:
                 # The answer cannot have changed, or has not: only the host's health can.
-                if health.blocking and new is not None and health.blocks(new):
-                    return None
-                return new
+                return self._counted(new, was, health)
         ref = self._locator.parse(url)
         if ref is None:
             new, key, info = None, None, None
@@ -221,8 +227,26 @@ class UrlMapper:
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         memo[(url, width)] = (key, info, new)
-        if health.blocking and new is not None and health.blocks(new):
-            return None  # its host is down: keep the local URL, which WordPress serves
+        if key is None:
+            counts.kept_not_an_upload += 1
+            return None
+        return self._counted(new, info, health)
+
+    def _counted(
+        self, new: str | None, info: FileInfo | None, health: DeliveryHealth
+    ) -> str | None:
+        """``new`` unless its host is down (the local URL, which WordPress serves, stays)."""
+        counts = self._counts
+        if new is None:
+            if info is None and not self._rewrite_missing:
+                counts.kept_missing += 1
+            else:
+                counts.kept_no_delivery_url += 1
+            return None
+        if health.blocking and health.blocks(new):
+            counts.kept_circuit_open += 1
+            return None
+        counts.rewritten += 1
         return new
 
     def guarded(self, build: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
@@ -380,6 +404,7 @@ class _Entry:
     generation: int  # of the delivery hosts' health when the rewrite began
     url_errors: int  # the URLs the rewrite kept local because mapping them raised,
     url_error: str | None  # and the first of them: a hit reports them again
+    counts: UrlCounts  # what the rewrite did with the URLs, counted again on each hit
 
 
 class RewriteCache:
@@ -429,12 +454,13 @@ class RewriteCache:
         ``body`` may be compressed (``coding``, part of the key); ``rewrite`` then
         decodes and encodes too, so a hit costs neither. ``page``: the body's
         request (the directory of its URL is part of the key, since relative URLs
-        resolve against it), where a hit notes the URL failures of the first rewrite.
+        resolve against it), where a hit notes the URL failures and URL counts of
+        the first rewrite, and whether it was a hit.
         """
+        page = page if page is not None else Page()
         entries = self._entries
         if entries is None or len(body) > self._max_entry:
-            return rewrite(body, mapper)
-        page = page if page is not None else Page()
+            return rewrite(body, mapper.recording(None, page.counts))
         key = (*_key(body, kind, charset, coding), _directory(page.url))
         with self._lock:
             entry = entries.get(key)
@@ -448,10 +474,15 @@ class RewriteCache:
             if entry.url_errors:
                 page.url_errors += entry.url_errors
                 page.first_url_error = page.first_url_error or entry.url_error
+            page.counts.cache_hits += 1
+            page.counts.add(entry.counts)
             return body if entry.output is None else entry.output
+        page.counts.cache_misses += 1
         answers: Answers = {}
         errors_before = page.url_errors
-        new = rewrite(body, mapper.recording(answers))
+        fresh = UrlCounts()
+        new = rewrite(body, mapper.recording(answers, fresh))
+        page.counts.add(fresh)
         if _UNSTABLE not in answers and mapper.generation == generation:
             keys = tuple(answers)
             output = None if new is body else new
@@ -463,6 +494,7 @@ class RewriteCache:
                 generation,
                 page.url_errors - errors_before,
                 page.first_url_error,
+                fresh,
             )
             with self._lock:
                 entries[key] = entry

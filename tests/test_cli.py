@@ -17,7 +17,7 @@ from aiohttp import web
 from rewriteproxy.cli import COMMANDS
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC
-from .support.net import free_port, wait_until_healthy
+from .support.net import children_of, free_port, process_holding, wait_until_healthy
 
 CONFIG = """
 upstream: {upstream}
@@ -29,6 +29,7 @@ delivery:
   provider: cdn
   cdn:
     base_url: {cdn}
+admin: {{listen: "127.0.0.1:{admin}"}}
 """
 
 
@@ -43,10 +44,16 @@ def rewriteproxy(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[
 
 
 def write_config(
-    path: Path, upstream: str = "http://127.0.0.1:9", enabled: bool = True, port: int = 0
+    path: Path,
+    upstream: str = "http://127.0.0.1:9",
+    enabled: bool = True,
+    port: int = 0,
+    admin: int = 0,
 ) -> Path:
     path.write_text(
-        CONFIG.format(upstream=upstream, enabled=str(enabled).lower(), port=port, cdn=CDN)
+        CONFIG.format(
+            upstream=upstream, enabled=str(enabled).lower(), port=port, cdn=CDN, admin=admin
+        )
     )
     return path
 
@@ -259,8 +266,9 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     app = web.Application()
     app.router.add_get("/", page)
     origin = await aiohttp_server(app)
-    port = free_port()
-    config = write_config(tmp_path / "c.yaml", str(origin.make_url("")).rstrip("/"), True, port)
+    port, admin = free_port(), free_port()
+    upstream = str(origin.make_url("")).rstrip("/")
+    config = write_config(tmp_path / "c.yaml", upstream, True, port, admin)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -275,7 +283,7 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            await wait_until_healthy(base)
+            await wait_until_healthy(f"http://127.0.0.1:{admin}/health")
 
             async def fetch() -> bytes:
                 async with session.get(base + "/") as response:
@@ -283,7 +291,7 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
 
             assert REWRITTEN_SRC in await fetch()
 
-            write_config(config, str(origin.make_url("")).rstrip("/"), False, port)
+            write_config(config, upstream, False, port, admin)
             process.send_signal(signal.SIGHUP)
             assert await _eventually(fetch, lambda body: body == PAGE)
 
@@ -291,9 +299,9 @@ async def test_sighup_reloads_and_enabled_false_restores_local_urls(tmp_path, ai
             process.send_signal(signal.SIGHUP)
             await asyncio.sleep(0.5)
             assert await fetch() == PAGE
-            async with session.get(base + "/-/rewriteproxy/metrics") as response:
+            async with session.get(f"http://127.0.0.1:{admin}/metrics") as response:
                 metrics = await response.text()
-            assert 'rewriteproxy_config_reloads_total{result="failed"} 1' in metrics
+            assert 'rewriteproxy_config_reloads_total{result="failed"} 1.0' in metrics
             assert process.returncode is None
     finally:
         process.terminate()
@@ -310,8 +318,8 @@ async def _eventually(fetch, accept) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_workers_share_the_port_and_stop_together(tmp_path):
-    port = free_port()
-    config = write_config(tmp_path / "c.yaml", port=port)
+    port, admin = free_port(), free_port()
+    config = write_config(tmp_path / "c.yaml", port=port, admin=admin)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -324,23 +332,27 @@ async def test_workers_share_the_port_and_stop_together(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     pids = set()
     try:
-        await wait_until_healthy(base)
+        await wait_until_healthy(f"http://127.0.0.1:{admin}/health")
         for _ in range(200):  # a new connection each time: the kernel spreads them
-            connector = aiohttp.TCPConnector(force_close=True)
-            async with (
-                aiohttp.ClientSession(connector=connector) as fresh,
-                fresh.get(base + "/-/rewriteproxy/health") as response,
-            ):
-                pids.add((await response.json())["pid"])
-            if len(pids) == 2:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:  # the workers may still be starting
+                await asyncio.sleep(0.05)
+                continue
+            writer.write(b"GET / HTTP/1.1\r\nHost: wp.test\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")  # answered (502: nothing upstream)
+            children = children_of(process.pid)
+            pids.add(process_holding(writer.get_extra_info("socket"), children))
+            writer.close()
+            if len(pids - {None}) == 2:
                 break
             await asyncio.sleep(0.02)  # the second worker may still be starting
     finally:
         process.terminate()
         code = await asyncio.wait_for(process.wait(), 15)
+    pids.discard(None)
     assert len(pids) == 2
     assert process.pid not in pids  # the parent only supervises
     assert code == 0

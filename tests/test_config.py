@@ -380,11 +380,34 @@ def test_a_typo_in_every_section_gets_its_did_you_mean():
     for section in sections:
         if section == "sites":  # a list of sections instead of site (tests/test_sites.py)
             continue
-        text = MINIMAL + "".join(
-            f"{part}:\n" + "  " * (i + 1) for i, part in enumerate(section.split("."))
-        )
-        text = text.rstrip() + " {zzzzzz: 1}\n"
+        if section == "site":  # MINIMAL has it already: one key more in it
+            text = MINIMAL + "  zzzzzz: 1\n"
+        else:
+            text = MINIMAL + "".join(
+                f"{part}:\n" + "  " * (i + 1) for i, part in enumerate(section.split("."))
+            )
+            text = text.rstrip() + " {zzzzzz: 1}\n"
         with pytest.raises(
             ConfigError, match=rf"{re.escape(section)}\.zzzzzz \(line \d+\): unknown key"
         ):
             parse_config(text, environ={})
+
+
+def test_a_key_written_twice_is_an_error_naming_both_lines():
+    # YAML alone keeps the second and drops the first without a word.
+    text = (
+        MINIMAL + "proxy:\n  read_timeout: 5\n  read_timeout: 50\nenabled: true\nenabled: false\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    message = str(error.value)
+    assert re.search(r"proxy\.read_timeout \(lines \d+ and \d+\): is written twice", message)
+    assert re.search(r"enabled \(lines \d+ and \d+\): is written twice", message)
+
+
+def test_credentials_in_the_upstream_url_are_refused_and_not_echoed():
+    text = MINIMAL.replace("http://127.0.0.1:8080", "http://admin:hunter2@127.0.0.1:8080")
+    assert text != MINIMAL
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    assert "credentials in the URL are not used" in str(error.value)

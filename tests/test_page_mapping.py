@@ -15,7 +15,7 @@ from rewriteproxy.delivery import build_delivery
 from rewriteproxy.delivery.base import DeliveryProvider
 from rewriteproxy.inventory import NullInventory
 from rewriteproxy.media import FileInfo, UploadRef
-from rewriteproxy.metrics import Metrics
+from rewriteproxy.metrics import Metrics, collect, render
 from rewriteproxy.pipeline import Result
 from rewriteproxy.rewriting import build_pipeline
 
@@ -219,8 +219,11 @@ def test_the_count_comes_back_on_a_cached_page_too() -> None:
 
 def test_the_metrics_count_urls_kept_local_by_an_error() -> None:
     metrics = Metrics()
-    metrics.url_errors += 3
-    assert "rewriteproxy_url_mapping_errors_total 3\n" in metrics.render()
+    metrics.rewrite(0.001, None, 0, url_errors=3)
+    metrics.flush()
+    assert (
+        "rewriteproxy_url_mapping_errors_total 3.0\n" in render(collect(metrics.registry)).decode()
+    )
 
 
 def test_a_lone_surrogate_in_json_ld_keeps_that_url_local_with_cloudinary() -> None:

@@ -21,8 +21,8 @@ from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
 from rewriteproxy.app import STATE, create_app
+from rewriteproxy.budget import ByteBudget
 from rewriteproxy.http.headers import forwarded_request_headers
-from rewriteproxy.proxy import ByteBudget
 
 from .conftest import CDN, PAGE, REWRITTEN_SRC, make_config
 from .support.net import LAST_CHUNK, free_port, in_chunks
@@ -515,7 +515,7 @@ async def test_readers_of_content_to_save_back_get_the_upstreams_bytes(start_pro
     ]:
         response = await client.get(path, headers=headers)
         assert await response.read() == PAGE, (path, headers)
-    metrics = client.server.app[STATE].metrics.bypassed
+    metrics = client.server.app[STATE].metrics.bypasses_by_reason()
     assert metrics == {
         "edit-context": 1,
         "authorization": 1,
@@ -1064,18 +1064,15 @@ async def test_a_request_trailer_never_becomes_a_header_of_the_next_request(star
     assert received.count(b"HTTP/1.1 200 OK") == 2
 
 
-# -- endpoints --------------------------------------------------------------------------
+# -- what the public port answers ---------------------------------------------------
 
 
-async def test_health_and_metrics_endpoints(start_proxy):
-    client = await start_proxy(origin(page=html_page))
-    health = await client.get("/-/rewriteproxy/health")
-    assert health.status == 200
-    assert (await health.json())["enabled"] is True
-    await (await client.get("/page")).read()
-    metrics = await (await client.get("/-/rewriteproxy/metrics")).text()
-    assert 'rewriteproxy_requests_total{outcome="rewritten"} 1' in metrics
-    assert "rewriteproxy_enabled 1.0" in metrics
+async def test_the_old_health_and_metrics_paths_are_wordpress_paths_like_any_other(start_proxy):
+    client = await start_proxy(origin(any=html_page))
+    for path in ("/-/rewriteproxy/health", "/-/rewriteproxy/metrics"):
+        response = await client.get(path)
+        assert response.status == 200 and REWRITTEN_SRC in await response.read(), path
+    assert client.server.app[STATE].metrics.requests_by_outcome() == {"rewritten": 2}
 
 
 async def test_the_cdn_base_is_what_the_config_says(start_proxy):
@@ -1100,55 +1097,6 @@ async def test_absolute_form_request_targets_are_forwarded_as_paths(start_proxy)
 
 
 # -- memory budget ------------------------------------------------------------
-
-
-async def test_the_budget_makes_requests_beyond_it_wait_in_order():
-    budget = ByteBudget(100)
-    assert await budget.acquire(60) == 60
-    order: list[str] = []
-
-    async def take(name: str, size: int) -> None:
-        await budget.acquire(size)
-        order.append(name)
-
-    first = asyncio.create_task(take("first", 50))
-    second = asyncio.create_task(take("second", 10))  # would fit, but waits its turn
-    await asyncio.sleep(0)
-    assert order == [] and budget.would_wait(1)
-    budget.release(60)
-    await asyncio.gather(first, second)
-    assert order == ["first", "second"] and budget.used == 60
-
-
-async def test_a_reservation_that_fits_is_taken_at_once_and_one_that_does_not_is_refused():
-    budget = ByteBudget(100)
-    assert budget.try_acquire(60) == 60
-    assert budget.try_acquire(50) is None and budget.used == 60
-    waiting = asyncio.create_task(budget.acquire(50))
-    await asyncio.sleep(0)
-    assert budget.try_acquire(10) is None  # would fit, but someone is waiting first
-    budget.release(60)
-    assert await waiting == 50 and budget.used == 50
-
-
-async def test_a_request_bigger_than_the_whole_budget_gets_all_of_it_alone():
-    budget = ByteBudget(100)
-    assert await budget.acquire(10_000) == 100
-    budget.release(100)
-    assert budget.used == 0
-
-
-async def test_a_cancelled_waiter_gives_its_place_to_the_next():
-    budget = ByteBudget(100)
-    await budget.acquire(100)
-    waiting = asyncio.create_task(budget.acquire(80))
-    behind = asyncio.create_task(budget.acquire(20))
-    await asyncio.sleep(0)
-    waiting.cancel()
-    await asyncio.sleep(0)
-    budget.release(100)
-    assert await behind == 20
-    assert budget.used == 20
 
 
 async def test_pages_beyond_the_budget_wait_and_all_come_back_rewritten(start_proxy):
@@ -1187,6 +1135,159 @@ async def test_a_chunked_page_longer_than_the_guess_overdraws_and_gives_it_all_b
     assert budget.used == 0
 
 
+# -- what the answer says about the proxy: outcome header, Server-Timing, request id ----
+
+
+def page_with(
+    body: bytes = PAGE, **headers: str
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/html", headers=headers)
+
+    return page
+
+
+async def test_a_rewritten_page_says_so_and_what_the_rewrite_cost(start_proxy):
+    client = await start_proxy(origin(page=page_with()))
+    response = await client.get("/page")
+    assert REWRITTEN_SRC in await response.read()
+    assert response.headers["X-RewriteProxy"] == "rewritten"
+    timing = re.fullmatch(r"rewrite;dur=(\d+\.\d{3})", response.headers["Server-Timing"])
+    assert timing and float(timing.group(1)) < 10_000
+
+
+async def test_the_rewrite_timing_is_added_to_the_upstream_s_own(start_proxy):
+    client = await start_proxy(origin(page=page_with(**{"Server-Timing": "db;dur=53"})))
+    response = await client.get("/page")
+    assert response.headers.getall("Server-Timing") == [
+        response.headers["Server-Timing"]
+    ]  # one field, both metrics
+    assert response.headers["Server-Timing"].startswith("db;dur=53, rewrite;dur=")
+
+
+async def test_a_page_without_upload_urls_is_unchanged(start_proxy):
+    client = await start_proxy(origin(page=page_with(b"<p>no uploads</p>")))
+    response = await client.get("/page")
+    assert await response.read() == b"<p>no uploads</p>"
+    assert response.headers["X-RewriteProxy"] == "unchanged"
+    assert "rewrite;dur=" in response.headers["Server-Timing"]
+
+
+async def test_a_bypassed_page_says_which_rule_and_has_no_rewrite_timing(start_proxy):
+    client = await start_proxy(origin(page=page_with()))
+    response = await client.get("/page", headers={"Cookie": "wordpress_logged_in_x=1"})
+    assert await response.read() == PAGE
+    assert response.headers["X-RewriteProxy"] == "bypassed; reason=logged-in"
+    assert "Server-Timing" not in response.headers
+
+
+async def test_the_bypass_request_header_and_the_outcome_response_header_share_a_name(
+    start_proxy,
+):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-RewriteProxy"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page))
+    response = await client.get("/page", headers={"X-RewriteProxy": "off"})
+    assert await response.read() == PAGE
+    assert response.headers["X-RewriteProxy"] == "bypassed; reason=header"
+    assert seen == ["off"]  # the request header goes on to WordPress as it came
+
+
+async def test_a_page_whose_rewrite_fails_is_the_original_and_says_failed(start_proxy):
+    broken = gzip.compress(PAGE)[:-12]  # a gzip stream cut short
+    client = await start_proxy(origin(page=page_with(broken, **{"Content-Encoding": "gzip"})))
+    response = await client.get("/page", auto_decompress=False)
+    assert await response.read() == broken
+    assert response.headers["X-RewriteProxy"] == "failed"
+    assert "rewrite;dur=" in response.headers["Server-Timing"]
+
+
+async def test_a_page_over_the_rewrite_limit_says_too_large_known_length_or_not(start_proxy):
+    big = PAGE + b"<!--" + b"x" * 4096 + b"-->"
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(big), 1024):
+            await response.write(big[start : start + 1024])
+        await response.write_eof()
+        return response
+
+    client = await start_proxy(
+        origin(page=page_with(big), chunked=chunked), "proxy: {max_rewrite_bytes: 2048}"
+    )
+    for path in ("/page", "/chunked"):  # refused by its length / found too big while read
+        response = await client.get(path)
+        assert await response.read() == big, path
+        assert response.headers["X-RewriteProxy"] == "too-large", path
+    assert client.server.app[STATE].metrics.requests_by_outcome() == {"too_large": 2}
+
+
+async def test_an_answer_no_rewriter_handles_has_no_outcome_header_even_from_upstream(
+    start_proxy,
+):
+    async def image(request: web.Request) -> web.Response:
+        return web.Response(body=BIG, content_type="image/jpeg", headers={"X-RewriteProxy": "x"})
+
+    client = await start_proxy(origin(image=image))
+    response = await client.get("/image")
+    assert await response.read() == BIG
+    assert "X-RewriteProxy" not in response.headers
+    assert "Server-Timing" not in response.headers
+
+
+async def test_the_outcome_header_can_be_renamed_or_turned_off(start_proxy):
+    renamed = await start_proxy(origin(page=page_with()), "proxy: {outcome_header: X-Cdn-Rewrite}")
+    response = await renamed.get("/page")
+    assert response.headers["X-Cdn-Rewrite"] == "rewritten"
+    assert "X-RewriteProxy" not in response.headers
+    off = await start_proxy(origin(page=page_with()), "proxy: {outcome_header: null}")
+    response = await off.get("/page")
+    assert REWRITTEN_SRC in await response.read()
+    assert "X-RewriteProxy" not in response.headers
+    assert "Server-Timing" in response.headers  # the cost is still shown
+
+
+async def test_a_trusted_peer_s_request_id_goes_to_wordpress_and_back(start_proxy):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page))  # loopback is trusted by default
+    response = await client.get("/page", headers={"X-Request-ID": "lb-7f3a.1"})
+    assert response.headers["X-Request-ID"] == "lb-7f3a.1" and seen == ["lb-7f3a.1"]
+    response = await client.get("/page")  # none given: one is made
+    made = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{16}", made) and seen[-1] == made
+
+
+async def test_an_untrusted_peer_s_request_id_is_replaced(start_proxy):
+    seen = []
+
+    async def page(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return web.Response(body=PAGE, content_type="text/html")
+
+    client = await start_proxy(origin(page=page), "proxy: {trusted_proxies: []}")
+    response = await client.get("/page", headers={"X-Request-ID": "forged"})
+    made = response.headers["X-Request-ID"]
+    assert made != "forged" and seen == [made]
+
+
+async def test_error_answers_carry_the_request_id_too(start_proxy):
+    client = await start_proxy(f"http://127.0.0.1:{free_port()}")  # nothing listens
+    response = await client.get("/page", headers={"X-Request-ID": "abc"})
+    assert response.status == 502 and response.headers["X-Request-ID"] == "abc"
+    assert "X-RewriteProxy" not in response.headers  # no answer the proxy could rewrite
+
+
 async def test_a_url_whose_mapping_fails_stays_local_is_counted_and_logged_per_page(
     start_proxy, caplog, monkeypatch
 ):
@@ -1210,7 +1311,7 @@ async def test_a_url_whose_mapping_fails_stays_local_is_counted_and_logged_per_p
             body = await (await client.get("/page")).read()
             assert b"https://cdn.example.net/u/2024/05/photo-300x200.jpg" in body
             assert b'src="http://wp.test/wp-content/uploads/2024/05/poison.jpg"' in body
-    assert state.metrics.url_errors == 2  # one URL on each of two pages (the second cached)
-    assert "rewriteproxy_url_mapping_errors_total 2" in state.metrics.render()
+    # One URL on each of two pages (the second cached).
+    assert state.metrics.value("rewriteproxy_url_mapping_errors_total") == 2
     lines, records = logged(caplog, "kept local, mapping them failed")
     assert lines >= 1 and records + state.logs.held_back("url-mapping-failed") == 2

@@ -20,12 +20,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from rewriteproxy.server import bind, connection_limit, raise_descriptor_limit
 
-from .support.net import free_port
+from .support.net import children_of, free_port, process_holding
 
-HEALTH_REQUEST = b"GET /-/rewriteproxy/health HTTP/1.1\r\nHost: wp.test\r\n\r\n"
+# Answered by the small origin that ``serving`` starts (a quick 200 with a body).
+HEALTH_REQUEST = b"GET /ok HTTP/1.1\r\nHost: wp.test\r\n\r\n"
 
 CONFIG = """
 upstream: {upstream}
@@ -33,6 +35,7 @@ site: {{hosts: [wp.test]}}
 delivery: {{provider: cdn, cdn: {{base_url: "https://cdn.example.net/wp-content/uploads/"}}}}
 server: {{{server}}}
 proxy: {{{proxy}}}
+admin: {{listen: null}}
 """
 
 
@@ -76,7 +79,7 @@ async def serving(
     server: str,
     *,
     proxy: str = "",
-    upstream: str = "http://127.0.0.1:9",
+    upstream: str | None = None,
     descriptors: int | None = None,
     workers: int = 1,
     port: int = 0,
@@ -85,8 +88,46 @@ async def serving(
     """``rewriteproxy serve`` with ``server: {<server>}`` and ``proxy: {<proxy>}`` in front of
     ``upstream``; ``descriptors`` caps RLIMIT_NOFILE; ``env`` adds to the environment.
 
-    Several workers need a fixed ``port``: each would bind a port 0 of its own.
+    Several workers need a fixed ``port``: each would bind a port 0 of its own. Without
+    ``upstream``, a small origin here answers every request with a 200.
     """
+    async with contextlib.AsyncExitStack() as stack:
+        if upstream is None:
+            upstream = await stack.enter_async_context(_small_origin())
+        async with _serving(
+            tmp_path, server, proxy, upstream, descriptors, workers, port, env
+        ) as s:
+            yield s
+
+
+@contextlib.asynccontextmanager
+async def _small_origin() -> AsyncIterator[str]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", ok)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    tmp_path: Path,
+    server: str,
+    proxy: str,
+    upstream: str,
+    descriptors: int | None,
+    workers: int,
+    port: int,
+    env: dict[str, str] | None,
+) -> AsyncIterator[Served]:
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG.format(server=server, proxy=proxy, upstream=upstream))
     limit: Callable[[], None] | None = None
@@ -371,6 +412,7 @@ async def test_when_every_connection_has_a_request_in_progress_a_new_one_waits(t
         answered_reader, _, origin_writer = busy[1]
         origin_writer.write(ORIGIN_ANSWER)  # one is answered and goes idle: it makes room
         assert (await asyncio.wait_for(read_response(answered_reader), 10)) == (200, b"ok")
+        (await asyncio.wait_for(held.get(), 10)).write(ORIGIN_ANSWER)  # the newcomer's request
         assert (await asyncio.wait_for(answer, 10))[0] == 200
         assert await closed_within(answered_reader, 5.0) == b""
         _close_all(*[(r, w) for r, w, _ in busy], second)
@@ -406,7 +448,9 @@ async def test_an_address_whose_connections_are_all_busy_gets_no_more(tmp_path):
             r"closed a new connection from 127\.0\.0\.1: 2 connections from 127\.0\.0\.1 open"
         )
         other = await _connect_from(server, "127.0.0.2")  # another address is served
-        assert await _answered_within(other) == 200
+        answered = asyncio.ensure_future(_answered_within(other))
+        (await asyncio.wait_for(held.get(), 10)).write(ORIGIN_ANSWER)
+        assert await answered == 200
         reader, _, origin_writer = busy[0]
         origin_writer.write(ORIGIN_ANSWER)  # the busy ones go on as before
         assert (await asyncio.wait_for(read_response(reader), 10)) == (200, b"ok")
@@ -546,9 +590,10 @@ async def test_every_worker_closes_idle_connections(tmp_path):
         for _ in range(40):  # new connections: the kernel spreads them over the workers
             reader, writer = await server.connect()
             writer.write(HEALTH_REQUEST)
-            status, body = await read_response(reader)
+            status, _ = await read_response(reader)
             assert status == 200
-            pid = int(re.search(rb'"pid": *(\d+)', body).group(1))  # type: ignore[union-attr]
+            pid = process_holding(writer.get_extra_info("socket"), children_of(server.process.pid))
+            assert pid is not None
             if pid not in pids:
                 pids.add(pid)
                 assert await closed_within(reader, 5.0) == b"", f"worker {pid} kept it open"

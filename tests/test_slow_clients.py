@@ -103,8 +103,11 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-def requests(client: TestClient) -> dict[str, int]:
-    return dict(client.server.app[STATE].metrics.requests)
+def requests(client: TestClient) -> dict[str, float]:
+    """Requests by outcome, and clients gone by reason (counted apart: client_gone and
+    send_timeout)."""
+    metrics = client.server.app[STATE].metrics
+    return {**metrics.requests_by_outcome(), **metrics.disconnects_by_reason()}
 
 
 GET_BIG = b"GET /big HTTP/1.1\r\nHost: wp.test\r\n\r\n"
@@ -209,7 +212,7 @@ async def test_a_client_that_reads_nothing_is_cut_off_after_the_send_timeout(
     state = client.server.app[STATE]
     await until(lambda: not open_files_in(tmp_path), "the temporary file closed")
     assert (state.buffers.memory, state.buffers.disk) == (0, 0)
-    assert "client_disconnect" not in requests(client)
+    assert "client_gone" not in requests(client)
 
 
 async def test_a_client_that_goes_away_is_a_client_disconnect_not_an_upstream_error(
@@ -224,7 +227,7 @@ async def test_a_client_that_goes_away_is_a_client_disconnect_not_an_upstream_er
         sock = await connect(client, GET_BIG)
         await read_head(sock)
         sock.close()  # mid-body, as a load generator stops
-    await until(lambda: requests(client).get("client_disconnect") == 3, "three disconnects")
+    await until(lambda: requests(client).get("client_gone") == 3, "three disconnects")
     assert "upstream_error" not in requests(client)
     assert [r for r in caplog.records if r.name.startswith("rewriteproxy")] == []
     state = client.server.app[STATE]
@@ -249,6 +252,25 @@ async def test_a_stalled_upload_gets_408_and_never_reaches_the_upstream(
     assert b"Connection: close" in head
     assert origin.seen == []
     assert requests(client)["body_timeout"] == 1
+
+
+async def test_an_upload_its_client_abandons_is_a_disconnect_not_a_proxy_failure(
+    start_proxy: StartProxy,
+    origin: Origin,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = await start_proxy(origin.app)
+    caplog.set_level(logging.WARNING, logger="rewriteproxy")
+    for _ in range(2):
+        sock = await connect(client, post(1_000_000, b"abc"))
+        await asyncio.sleep(0.1)  # the proxy is reading the body
+        sock.close()
+    metrics = client.server.app[STATE].metrics
+    await until(lambda: metrics.disconnects_by_reason() == {"client_gone": 2}, "two gone")
+    # The request's outcome too: ended by its client before the proxy reached one.
+    assert metrics.requests_by_outcome() == {"client_gone": 2}
+    assert origin.seen == []
+    assert [r for r in caplog.records if r.name.startswith("rewriteproxy")] == []
 
 
 async def test_stalled_uploads_hold_no_upstream_connection(

@@ -20,8 +20,8 @@ One line per part, in this order, each ``ok``, ``FAILED`` or ``skipped``:
 - **mapping** (Cloudinary upload delivery without ``inventory.cloudinary``, with
   ``api_key`` and ``api_secret``): the folder's auto-upload mapping, through the
   Admin API, points at the uploads directory's URL.
-- **circuit**: the running proxy's health endpoint, where the config says it
-  listens, reports every delivery host's circuit closed. No proxy answering
+- **circuit**: the running proxy's admin listener (``admin.listen``) reports
+  every delivery host's circuit closed in its metrics. No proxy answering
   there is ``skipped``, not a failure: ``check`` may run before ``serve``.
 
 ``--json`` prints the same as one JSON object (times in ISO 8601). Everything
@@ -44,6 +44,7 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from prometheus_client.parser import text_string_to_metric_families
 
 from ..config import Config, ConfigError, load_config
 from ..delivery import build_delivery
@@ -60,6 +61,7 @@ from ..inventory.local import stat_upload
 from ..inventory.refreshing import SourceCancelled
 from ..inventory.s3 import list_bucket, make_client
 from ..media import FileInfo, UploadRef
+from ..metrics import CIRCUIT_STATE_VALUES
 from ..sites import site_configs
 from ._common import add_config_argument
 from ._failures import describe
@@ -404,10 +406,12 @@ async def _fetch(
 
 
 async def check_circuit(session: aiohttp.ClientSession, config: Config) -> Result:
-    url = server_health_url(config)
+    url = admin_metrics_url(config)
+    if url is None:
+        return Result("circuit", SKIPPED, "admin.listen is null: no admin listener to ask", {})
     try:
         async with session.get(url) as response:
-            health = await response.json(content_type=None)
+            text = await response.text()
     except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         return Result(
             "circuit",
@@ -415,32 +419,38 @@ async def check_circuit(session: aiohttp.ClientSession, config: Config) -> Resul
             f"no rewriteproxy answering at {url} ({_error(exc)})",
             {"url": url},
         )
-    hosts = health.get("delivery", {}).get("hosts", {}) if isinstance(health, dict) else {}
-    states = {name: _circuit_facts(host) for name, host in hosts.items()}
-    facts = {"url": url, "hosts": states}
+    try:
+        states = circuit_states(text)
+    except ValueError as exc:
+        return Result("circuit", FAILED, f"{url} is not Prometheus text ({exc})", {"url": url})
+    facts = {"url": url, "hosts": {name: {"state": state} for name, state in states.items()}}
     if not states:
         return Result("circuit", OK, "no delivery host probed yet by the running proxy", facts)
-    words = ", ".join(
-        f"{name} {state['state']}" + (f" since {state['since']}" if state["since"] else "")
-        for name, state in states.items()
-    )
-    failed = any(state["state"] != CLOSED for state in states.values())
+    words = ", ".join(f"{name} {state}" for name, state in states.items())
+    failed = any(state != CLOSED for state in states.values())
     return Result("circuit", FAILED if failed else OK, words, facts)
 
 
-def server_health_url(config: Config) -> str:
-    """Where the proxy this config describes answers health checks."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
-        config.listen.host, config.listen.host
-    )
+def admin_metrics_url(config: Config) -> str | None:
+    """Where the proxy this config describes serves its metrics (None: nowhere)."""
+    address = config.admin.address
+    if address is None:
+        return None
+    host, port = address
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.listen.port}{config.proxy.health_path}"
+    return f"http://{host}:{port}/metrics"
 
 
-def _circuit_facts(host: Any) -> dict[str, Any]:
-    state = host.get("state", "?") if isinstance(host, dict) else "?"
-    since = host.get("since") if isinstance(host, dict) else None
-    return {"state": state, "since": iso_time(since)}
+def circuit_states(text: str) -> dict[str, str]:
+    """Each delivery host's circuit, from the admin listener's metrics."""
+    names = {value: name for name, value in CIRCUIT_STATE_VALUES.items()}
+    return {
+        sample.labels["host"]: names.get(sample.value, "?")
+        for family in text_string_to_metric_families(text)
+        if family.name == "rewriteproxy_delivery_circuit_state"
+        for sample in family.samples
+    }
 
 
 # -- reports ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from ..html import native
 from ..html.rewriter import NATIVE
 from ..logthrottle import LogThrottle
 from ..notify import READY, RELOADING, STOPPING, notify
+from ..requestlog import configure_logging
 from ..server import (
     ClientConnection,
     Limits,
@@ -38,8 +40,8 @@ from ..server import (
 from ._common import add_config_argument, load_or_explain
 
 if TYPE_CHECKING:
-    from ..app import State
     from ..config import Config
+    from ..runtime import State
     from ..slots import Slot
 
 NAME = "serve"
@@ -73,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("rewriteproxy: --workers must be at least 1", file=sys.stderr)
         return 2
+    configure_logging(config.log, getattr(args, "log_level", None))
+    # Bound here, before any fork: a port in use is one error at start, not a restart loop.
+    listen = config.admin.address
+    admin = bind(*listen) if listen is not None else None
 
     try:
         loop = choose_loop()
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         from ..allocator import keep_freed_memory
 
         keep_freed_memory()  # per process: each worker runs this itself
+        in_process = admin if args.workers == 1 else None
         with asyncio.Runner(loop_factory=loop.factory) as runner:
             runner.run(
                 serve(
@@ -93,15 +100,56 @@ def run(args: argparse.Namespace) -> int:
                     port,
                     reuse_port=args.workers > 1,
                     loop_name=loop.name,
+                    admin=in_process,
                 )
             )
 
     if args.workers == 1:
         work()
         return 0
+    from ..metrics import forget_worker, multiprocess_dir
     from ..workers import run_workers
 
-    return run_workers(args.workers, work)
+    def serve_admin() -> None:
+        assert admin is not None
+        asyncio.run(_serve_admin(admin))
+
+    with multiprocess_dir():  # before the first metric exists, in any process
+        return run_workers(
+            args.workers,
+            work,
+            helpers=(serve_admin,) if admin is not None else (),
+            on_exit=forget_worker,
+        )
+
+
+async def _serve_admin(sockets: list[socket.socket]) -> None:
+    """The admin listener of several workers: the sum of their metric files."""
+    from ..admin import create_admin_app, summed_families
+
+    runner = await _start_admin(create_admin_app(summed_families), sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _start_admin(app: web.Application, sockets: list[socket.socket]) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    for sock in sockets:
+        await web.SockSite(runner, sock).start()
+    log.info("admin listener on http://%s/ (/metrics, /health, /ready)", _address(sockets[0]))
+    return runner
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def serve(
@@ -111,7 +159,10 @@ async def serve(
     port: int,
     reuse_port: bool = False,
     loop_name: str = "asyncio",
+    admin: list[socket.socket] | None = None,
 ) -> None:
+    """Serve the proxy on ``host:port``, and the admin listener on ``admin`` if given."""
+    from ..admin import create_admin_app, families_of
     from ..app import STATE, create_app
 
     loop = asyncio.get_running_loop()
@@ -146,6 +197,9 @@ async def serve(
 
     listener = Listener(bind(host, port, reuse_port=reuse_port), connection, limits, throttle)
     listener.start()
+    admin_runner = None
+    if admin is not None:
+        admin_runner = await _start_admin(create_admin_app(families_of(state)), admin)
     _reload_on_sighup(state)
     tune_garbage_collector()
     if not NATIVE and native.disabled():
@@ -191,6 +245,8 @@ async def serve(
             stopped_by[0] if stopped_by else "cancellation",
         )
         await runner.cleanup()  # the app's own cleanup: upstream pool, inventory, probes
+        if admin_runner is not None:
+            await admin_runner.cleanup()
 
 
 async def _finish_in_flight(server: Server, listener: Listener, timeout: float, why: str) -> None:

@@ -431,7 +431,7 @@ class DeliveryHealth:
         return {name: host.circuit.state for name, host in self._hosts.items()}
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-able facts for the health endpoint."""
+        """JSON-able facts about each host: its state, last error, last broken object."""
         return {
             "enabled": self.config.enabled,
             "rewriting_to": sorted(n for n, s in self.states().items() if s == CLOSED),

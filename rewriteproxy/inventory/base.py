@@ -16,7 +16,7 @@ maps it to its own name space (a bucket prefix, a directory).
 Lifecycle: ``await start()`` returns quickly and begins any background work;
 ``ready`` turns true once the first full answer is available (first listing
 done); ``await close()`` stops background work. ``snapshot_stats()`` returns
-plain JSON-able values for the health endpoint and metrics; ``stale`` is true
+plain JSON-able values for the metrics; ``stale`` is true
 while the source's last background refresh failed (it then answers from the
 last good one, or from nothing if there never was one).
 
@@ -66,7 +66,7 @@ class Inventory(abc.ABC):
 
     @abc.abstractmethod
     def snapshot_stats(self) -> dict[str, Any]:
-        """JSON-able facts for health and metrics (keys, last refresh, last error)."""
+        """JSON-able facts for the metrics (keys, refreshes, last refresh, last error)."""
 
 
 class NullInventory(Inventory):

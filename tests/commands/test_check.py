@@ -19,7 +19,8 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from rewriteproxy.app import create_app
+from rewriteproxy.admin import create_admin_app, families_of
+from rewriteproxy.app import STATE, create_app
 from rewriteproxy.commands.check import FAILED, OK, SKIPPED, check, wordpress_sign
 from rewriteproxy.config import parse_config
 
@@ -85,10 +86,13 @@ inventory:
 """
 
 
-def local_config(upstream: str, uploads: Path, delivery: str, port: int | None = None) -> str:
+def local_config(
+    upstream: str, uploads: Path, delivery: str, port: int | None = None, admin: int | None = None
+) -> str:
     return f"""
 upstream: {upstream}
 listen: {{host: 127.0.0.1, port: {port or free_port()}}}
+admin: {{listen: "127.0.0.1:{admin or free_port()}"}}
 site: {{hosts: [wp.test], scheme: http}}
 delivery:
 {delivery}
@@ -216,14 +220,16 @@ async def test_an_unreachable_upstream_fails_and_everything_is_on_stdout(tmp_pat
 async def test_the_running_proxy_reports_an_open_circuit(tmp_path, aiohttp_server):  # type: ignore[no-untyped-def]
     upstream, _ = await start_wordpress(aiohttp_server)
     async with DeliveryHost() as cdn:
-        port = free_port()
+        port, admin = free_port(), free_port()
         delivery = (
             f"  provider: cdn\n  cdn: {{base_url: '{cdn.base_url}'}}\n"
             f"  health: {{interval: 0.05, probe_url: '{cdn.base_url}2024/05/photo.jpg'}}"
         )
-        config = parse_config(local_config(upstream, uploads(tmp_path), delivery, port))
+        config = parse_config(local_config(upstream, uploads(tmp_path), delivery, port, admin))
         app = create_app(config)
         await aiohttp_server(app, port=port)  # the proxy this config describes, running
+        admin_app = create_admin_app(families_of(app[STATE]))
+        await aiohttp_server(admin_app, port=admin)  # and its admin listener
         results = {r.part: r for r in await check(config, 5, 30)}
         assert results["circuit"].status == OK
         assert results["circuit"].detail == f"{cdn.host} closed"
@@ -236,13 +242,12 @@ async def test_the_running_proxy_reports_an_open_circuit(tmp_path, aiohttp_serve
         await eventually(lambda: _opened(circuit), what="the circuit to open")
         results = {r.part: r for r in await check(config, 5, 30)}
     assert results["circuit"].status == FAILED
-    since = results["circuit"].facts["hosts"][cdn.host]["since"]
-    assert results["circuit"].detail == f"{cdn.host} open since {since}"
-    assert datetime.fromisoformat(since).tzinfo is not None  # ISO 8601, not epoch seconds
+    assert results["circuit"].detail == f"{cdn.host} open"
+    assert results["circuit"].facts["hosts"] == {cdn.host: {"state": "open"}}
 
 
 async def _opened(circuit) -> bool:  # type: ignore[no-untyped-def]
-    return " open since " in await circuit()
+    return str(await circuit()).endswith(" open")
 
 
 def test_an_invalid_config_exits_2_and_says_why_on_stdout(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ upstream: {upstream}
 listen: {{host: 127.0.0.1, port: {port}}}
 server: {{shutdown_timeout: {shutdown_timeout}}}
 site: {{hosts: [wp.test]}}
+admin: {{listen: null}}
 """
 
 

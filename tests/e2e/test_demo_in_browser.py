@@ -52,7 +52,7 @@ async def demo():
         stderr=subprocess.PIPE,
     )
     try:
-        await wait_until_healthy(f"http://127.0.0.1:{port}", "the demo")
+        await wait_until_healthy(f"http://127.0.0.1:{port}/", "the demo")
     except AssertionError:
         process.kill()
         raise

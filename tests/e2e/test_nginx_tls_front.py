@@ -63,6 +63,7 @@ def proxy_config(site: Site, port: int, delivery: str, trusted: str = "127.0.0.1
     for old, new in {
         "http://127.0.0.1:8080": site.base_url,
         "port: 8000": f"port: {port}",
+        "127.0.0.1:9188": f"127.0.0.1:{free_port()}",
         "www.example.com": HOST,
         "https://cdn.example.com/wp-content/uploads/": delivery,
         "/var/www/html/wp-content/uploads": str(site.uploads_dir),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import signal
 import subprocess
@@ -69,6 +68,7 @@ inventory:
     refresh_seconds: {refresh_seconds}
     lookup_on_miss: true
     startup_wait_seconds: 20
+admin: {{listen: "127.0.0.1:{admin}"}}
 {extra}"""
 
 # Lazy loading and fetchpriority are opt-in (docs/features.md).
@@ -87,6 +87,7 @@ def write_config(path: Path, site: Site, server: S3Server, bucket: str, **values
         "access_key": server.access_key_id,
         "secret_key": server.secret_access_key,
         "refresh_seconds": 300,
+        "admin": 0,
         "extra": "",
     }
     settings.update(values)
@@ -131,6 +132,7 @@ class Proxy:
     port: int
     config_path: Path
     write: Callable[..., Path]  # rewrites config_path with other values
+    admin: int = 0  # the admin listener's port
 
     @property
     def address(self) -> str:
@@ -150,18 +152,21 @@ class Proxy:
         finally:
             conn.close()
 
-    def health(self) -> dict[str, Any]:
-        status, body = self.get("/-/rewriteproxy/health")
-        assert status == 200
-        result: dict[str, Any] = json.loads(body)
-        return result
+    def metric(self, sample: str) -> float:
+        """One sample from the admin listener's /metrics (0 when absent)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=30)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
 
     def reloads(self) -> int:
-        _, body = self.get("/-/rewriteproxy/metrics")
-        for line in body.decode().splitlines():
-            if line.startswith('rewriteproxy_config_reloads_total{result="ok"}'):
-                return int(float(line.split()[-1]))
-        return 0
+        return int(self.metric('rewriteproxy_config_reloads_total{result="ok"}'))
 
     def reload(self, **values: Any) -> None:
         """Write the config with these values, send SIGHUP, wait until it is in use."""
@@ -221,6 +226,7 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
 
     def start(bucket: str, **values: Any) -> Proxy:
         port = free_port()
+        values = {**values, "admin": free_port()}  # the same on every write: bound at start
 
         def write(path: Path, **changes: Any) -> Path:
             return write_config(path, found.site, found.server, bucket, **{**values, **changes})
@@ -233,9 +239,12 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
             stderr=subprocess.PIPE,
             cwd=ROOT,
         )
-        proxy = Proxy(process, port, config_path, write)
+        proxy = Proxy(process, port, config_path, write, values["admin"])
         started.append(proxy)
-        wait_until(lambda: proxy.health()["inventory"]["ready"], "the proxy and its first listing")
+        wait_until(
+            lambda: proxy.metric("rewriteproxy_inventory_ready") == 1,
+            "the proxy and its first listing",
+        )
         return proxy
 
     yield start
@@ -321,7 +330,7 @@ async def test_switched_off_by_a_reload_the_pages_show_local_urls_and_render_com
     assert cdn.encode() in proxy.get("/")[1]
 
     proxy.reload(enabled="false")
-    assert proxy.health()["enabled"] is False
+    assert proxy.metric("rewriteproxy_enabled") == 0
     reports = await visit(pages(parts.site), "wordpress-switched-off", proxy.chromium_args)
     for report in reports:
         assert_renders_completely(report)
@@ -353,10 +362,11 @@ async def test_an_object_deleted_from_the_bucket_falls_back_to_its_local_url(
     key = PREFIX + urllib.parse.unquote(path)
 
     parts.server.client().delete_object(Bucket=bucket, Key=key)
-    refreshes = proxy.health()["inventory"]["refreshes"]
+    refreshes = proxy.metric("rewriteproxy_inventory_refreshes_total")
     # The listing that was under way when the object went may still hold it: wait for two.
     wait_until(
-        lambda: proxy.health()["inventory"]["refreshes"] >= refreshes + 2, "two inventory refreshes"
+        lambda: proxy.metric("rewriteproxy_inventory_refreshes_total") >= refreshes + 2,
+        "two inventory refreshes",
     )
     body = proxy.get(urllib.parse.urlsplit(page).path)[1]
     assert (LOCAL + path).encode() in body

@@ -82,6 +82,7 @@ inventory:
     access_key_id: {key}
     secret_access_key: {secret}
     manifest: false
+admin: {{listen: "127.0.0.1:{admin}"}}
 """
 
 
@@ -106,26 +107,28 @@ async def serve(config: Path, workers: int) -> AsyncIterator[asyncio.subprocess.
         await asyncio.wait_for(process.wait(), 20)
 
 
-async def inventories(port: int, workers: int) -> dict[int, dict[str, Any]]:
-    """Each worker's health ``inventory`` section, by pid, once every worker is ready."""
-    seen: dict[int, dict[str, Any]] = {}
+async def ready(admin: int, workers: int) -> dict[str, float]:
+    """The admin listener's metrics (summed over the workers), once ``workers`` serve and
+    every one's inventory is ready."""
     for _ in range(600):
-        connector = aiohttp.TCPConnector(force_close=True)  # new connections get spread
         try:
             async with (
-                aiohttp.ClientSession(connector=connector) as session,
-                session.get(f"http://127.0.0.1:{port}/-/rewriteproxy/health") as response,
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{admin}/metrics") as response,
             ):
-                health = await response.json()
+                text = await response.text()
         except aiohttp.ClientError:
             await asyncio.sleep(0.1)  # not listening yet
             continue
-        if health["inventory"]["ready"]:
-            seen[health["pid"]] = health["inventory"]
-        if len(seen) == workers:
-            return seen
+        samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line[:1] != "#")
+        values = {name: float(value) for name, value in samples.items()}
+        if (
+            values.get("rewriteproxy_workers") == workers
+            and values.get("rewriteproxy_inventory_ready") == 1
+        ):
+            return values
         await asyncio.sleep(0.05)
-    raise AssertionError(f"only {len(seen)} of {workers} workers became ready")
+    raise AssertionError(f"{workers} workers with a ready inventory never showed")
 
 
 async def test_two_workers_list_the_bucket_once_and_a_restart_not_at_all(
@@ -134,13 +137,14 @@ async def test_two_workers_list_the_bucket_once_and_a_restart_not_at_all(
     bucket = s3_server.new_bucket("workers")
     for i in range(5):
         put(s3_server, bucket, f"2024/05/p{i}.jpg", b"jpeg")
-    port = free_port()
+    port, admin = free_port(), free_port()
     s3_port = int(s3_server.endpoint_url.rsplit(":", 1)[1])
     async with CountingRelay(s3_port) as relay:
         config = tmp_path / "c.yaml"
         config.write_text(
             CONFIG.format(
                 port=port,
+                admin=admin,
                 state=tmp_path / "state",
                 bucket=bucket,
                 region=s3_server.region,
@@ -150,12 +154,10 @@ async def test_two_workers_list_the_bucket_once_and_a_restart_not_at_all(
             )
         )
         async with serve(config, workers=2):
-            seen = await inventories(port, 2)
+            metrics = await ready(admin, 2)
             await asyncio.sleep(3)  # a follower's poll that went wrong would list by now
-            assert relay.lists == 1
-            assert sorted(i["snapshot"]["leader"] for i in seen.values()) == [False, True]
-            assert {i["keys"] for i in seen.values()} == {5}
+            assert relay.lists == 1  # one listing for both workers
+            assert metrics["rewriteproxy_inventory_objects"] == 5
         async with serve(config, workers=2):
-            seen = await inventories(port, 2)
-            assert {i["served_from"] for i in seen.values()} == {"snapshot"}
+            await ready(admin, 2)  # both answer from the snapshot
             assert relay.lists == 1  # the snapshot is younger than refresh_seconds
