@@ -55,8 +55,8 @@ _OFF = frozenset(("off", "0", "false", "no"))
 _READ_ONLY_CONTEXTS = frozenset(("view", "embed"))
 _WORDPRESS_AGENTS = ("WordPress/", "WP-URLDetails/")
 _METHOD_OVERRIDE = "X-HTTP-Method-Override"  # the one header WordPress's REST server reads
-# Rules that look at the URL only: a cache keyed on the URL already tells their answers apart.
-_BY_URL = frozenset(("disabled", "method", "path"))
+# Rules of the URL alone (host included): a cache keyed on the URL tells their answers apart.
+_BY_URL = frozenset(("disabled", "method", "path", "unknown-host"))
 
 Headers = CIMultiDictProxy[str] | CIMultiDict[str]
 

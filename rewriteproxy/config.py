@@ -35,6 +35,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
@@ -64,6 +65,7 @@ __all__ = [
     "LogConfig",
     "ProxyConfig",
     "ServerConfig",
+    "SiteBlock",
     "SiteConfig",
     "load_config",
     "parse_config",
@@ -120,6 +122,10 @@ class SiteConfig(Settings):
     """The site's host names, canonical first; the others are aliases (an old domain, staging)."""
     uploads_path: str = "/wp-content/uploads/"
     """The URL path of the uploads directory."""
+    uploads_aliases: Names = ()
+    """More URL paths of the same uploads directory, each some path followed by uploads_path:
+    the sites of a subdirectory multisite network, such as /blog/wp-content/uploads/ (see
+    Configuration, Several sites)."""
     scheme: Literal["https", "http"] = "https"
     """The scheme of the canonical site URL (for absolute origin URLs, such as fetch delivery)."""
 
@@ -143,6 +149,26 @@ class SiteConfig(Settings):
             raise not_allowed("a path starting with /")
         return "/" + path.strip("/") + "/"
 
+    @field_validator("uploads_aliases")
+    @classmethod
+    def _paths_to_the_same_uploads(
+        cls, aliases: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        uploads = info.data.get("uploads_path")
+        cleaned = []
+        for alias in aliases:
+            path = "/" + alias.strip("/") + "/"
+            if not alias.startswith("/") or (
+                uploads is not None and (path == uploads or not path.endswith(uploads))
+            ):
+                raise not_allowed(
+                    f"a path starting with / and ending with uploads_path {uploads}, "
+                    f"such as /blog{uploads}",
+                    alias,
+                )
+            cleaned.append(path)
+        return tuple(cleaned)
+
     @property
     def canonical_host(self) -> str:
         return self.hosts[0]
@@ -151,6 +177,32 @@ class SiteConfig(Settings):
     def context(self) -> SiteContext:
         """What delivery needs to know of the site."""
         return SiteContext(self.hosts, self.uploads_path, f"{self.scheme}://{self.canonical_host}")
+
+
+class SiteBlock(SiteConfig):
+    """One site of ``sites``: a site of a multisite network (or any site) with its own hosts,
+    uploads path and, optionally, its own delivery and inventory."""
+
+    delivery: DeliveryConfig | None = None
+    """This site's delivery; unset: the top-level delivery (a fetch origin is still this
+    site's own)."""
+    inventory: InventoryConfig | None = None
+    """This site's inventory; unset: the top-level inventory (one shared listing)."""
+
+    @field_validator("inventory", mode="before")
+    @classmethod
+    def _inventory_lists_the_delivery_account(cls, inventory: Any, info: ValidationInfo) -> Any:
+        # A site's Cloudinary inventory lists the account of this site's own delivery.
+        if isinstance(inventory, dict) and isinstance(inventory.get("cloudinary"), dict):
+            if "delivery" in info.data and info.data["delivery"] is None:  # none written
+                raise rule(
+                    "lists the account of this site's own delivery: give the site a delivery "
+                    "section too",
+                    at="cloudinary",
+                )
+            section = with_account(inventory["cloudinary"], info.data.get("delivery"))
+            return {**inventory, "cloudinary": section}
+        return inventory
 
 
 def _trusted_proxies(value: object) -> TrustedProxies:
@@ -366,6 +418,11 @@ class BypassConfig(Settings):
 class Config(Settings):
     """A rewriteproxy config file."""
 
+    # One of the two site sections, never both (for editors: the validator says it too).
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["site"]}, {"required": ["sites"]}]}
+    )
+
     upstream: Annotated[str, checked(_http_url, "an http(s) URL such as http://127.0.0.1:8080")]
     """The WordPress origin, such as http://127.0.0.1:8080."""
     listen: ListenConfig = ListenConfig()
@@ -374,8 +431,11 @@ class Config(Settings):
     """Client connections (see Security, Connections)."""
     enabled: bool = True
     """false: a pure pass-through, pages keep their local URLs."""
-    site: SiteConfig
-    """The WordPress site."""
+    site: SiteConfig | None = None
+    """The WordPress site (or sites, for several)."""
+    sites: tuple[SiteBlock, ...] = ()
+    """Several sites (a multisite network, or sites sharing one proxy), each selected by the
+    request's Host; instead of site (see Configuration, Several sites)."""
     proxy: ProxyConfig = ProxyConfig()
     """The upstream side and the limits."""
     bypass: BypassConfig = BypassConfig()
@@ -415,11 +475,31 @@ class Config(Settings):
         return inventory
 
     @model_validator(mode="after")
+    def _one_site_section(self) -> Config:
+        if self.site is not None and self.sites:
+            raise rule("site and sites cannot both be set: put the site in sites", at="sites")
+        if self.site is None and not self.sites:
+            raise rule("is required: site (one site) or sites (several)", at="site")
+        seen: dict[str, int] = {}
+        for index, block in enumerate(self.sites):
+            for host in block.hosts:
+                if host in seen:
+                    raise rule(
+                        f"host {host} is in sites[{seen[host]}] and sites[{index}]: "
+                        "each host selects one site",
+                        at=("sites", index, "hosts"),
+                    )
+                seen[host] = index
+        return self
+
+    @model_validator(mode="after")
     def _placeholders_need_cloudinary(self) -> Config:
-        if self.features.placeholders.enabled and self.delivery.provider != "cloudinary":
+        providers = {self.delivery.provider} if self.site is not None else set()
+        providers |= {(b.delivery or self.delivery).provider for b in self.sites}
+        if self.features.placeholders.enabled and providers != {"cloudinary"}:
             raise rule(
                 f"{self.features.placeholders.style} needs delivery provider cloudinary "
-                f"(the provider is {self.delivery.provider}); use none",
+                f"(the provider is {', '.join(sorted(providers))}); use none",
                 at="features.placeholders.style",
             )
         return self
@@ -447,15 +527,58 @@ def parse_config(
         context={"site": _site(document.data)},
         optional=_unselected_providers(document.data),
     )
-    return config.model_copy(update={"source": source})
+    sites = tuple(_own_sections(config, document.data, i) for i in range(len(config.sites)))
+    return config.model_copy(update={"source": source, "sites": sites})
 
 
 def _site(data: Mapping[str, Any]) -> SiteContext | None:
-    """The site, if its section is valid (if not, its errors are reported with the others)."""
+    """The site, if its section is valid (if not, its errors are reported with the others);
+    with several sites, the first (each site's own sections are settled by _own_sections)."""
+    site = data.get("site")
+    if site is None and isinstance(data.get("sites"), list) and data["sites"]:
+        site = data["sites"][0]
+        if isinstance(site, dict):
+            site = {k: v for k, v in site.items() if k not in ("delivery", "inventory")}
     try:
-        return SiteConfig.model_validate(data.get("site")).context
+        return SiteConfig.model_validate(site).context
     except ValidationError:
         return None
+
+
+def _own_sections(config: Config, data: Mapping[str, Any], index: int) -> SiteBlock:
+    """Site ``index`` with its delivery and inventory, its own or the top-level ones,
+    validated again in its own context: what a section derives from the site (a fetch
+    origin) is this site's, not the first one's."""
+    block = config.sites[index]
+    raw = data["sites"][index]
+    context = {"site": block.context}
+    delivery = block.delivery or config.delivery
+    inventory = block.inventory or config.inventory
+    raw_delivery = raw.get("delivery") if raw.get("delivery") is not None else data.get("delivery")
+    raw_inventory = raw.get("inventory")
+    if raw_inventory is None:
+        raw_inventory = data.get("inventory")
+    try:
+        delivery = _delivery_of(raw_delivery or {}, context)
+        if isinstance(raw_inventory, dict) and isinstance(raw_inventory.get("cloudinary"), dict):
+            section = with_account(raw_inventory["cloudinary"], delivery)
+            raw_inventory = {**raw_inventory, "cloudinary": section}
+        inventory = InventoryConfig.model_validate(raw_inventory or {}, context=context)
+    except ValidationError:
+        pass  # valid in the whole file's context, so only a deferred section (unset ${VAR})
+    return block.model_copy(update={"delivery": delivery, "inventory": inventory})
+
+
+def _delivery_of(raw: Any, context: dict[str, Any]) -> DeliveryConfig:
+    try:
+        return DeliveryConfig.model_validate(raw, context=context)
+    except ValidationError:
+        if not isinstance(raw, dict):
+            raise
+        # An unset ${VAR} in a provider section not selected is allowed (see parse_config).
+        unselected = DeliveryConfig.unselected(raw)
+        selected = {k: v for k, v in raw.items() if k not in unselected}
+        return DeliveryConfig.model_validate(selected, context=context)
 
 
 def _unselected_providers(data: Mapping[str, Any]) -> list[configfile.Loc]:

@@ -211,11 +211,19 @@ class UploadLocator:
     a path that holds one could leave the base once normalised, so such a URL is
     left alone whether or not it would. Nor is a URL whose key no delivery side
     could name: percent-decoding that is not UTF-8 (``%FF``), or a lone surrogate.
+
+    ``aliases``: more URL paths of the same uploads directory (a subdirectory
+    multisite site's ``/blog/wp-content/uploads/``); a URL under one of them names
+    the same file as under ``uploads_path`` (its path below the alias). Each is
+    tried, by the same rule, only when ``uploads_path`` did not match.
     """
 
-    __slots__ = ("_hosts", "_prefixes", "_uploads_path", "_uploads_path_lower")
+    __slots__ = ("_aliases", "_hosts", "_prefixes", "_uploads_path", "_uploads_path_lower")
 
-    def __init__(self, hosts: tuple[str, ...], uploads_path: str) -> None:
+    def __init__(
+        self, hosts: tuple[str, ...], uploads_path: str, aliases: tuple[str, ...] = ()
+    ) -> None:
+        self._aliases = tuple(UploadLocator(hosts, alias) for alias in aliases)
         self._hosts = frozenset(h.lower() for h in hosts)
         path = "/" + uploads_path.strip("/") + "/"
         self._uploads_path = path
@@ -237,6 +245,14 @@ class UploadLocator:
 
     def parse(self, url: str) -> UploadRef | None:
         """The upload ``url`` names, or ``None``: :meth:`parse_by_rule`, with a shortcut."""
+        found = self._parse(url)
+        if found is None and self._aliases:
+            for alias in self._aliases:
+                if (found := alias.parse(url)) is not None:
+                    return found
+        return found
+
+    def _parse(self, url: str) -> UploadRef | None:
         if (
             url.startswith(self._prefixes)
             and url[-1] > " "
@@ -253,13 +269,21 @@ class UploadLocator:
             if not rest or rest[-1] == "/" or (key := _key_of(rest)) is None or _climbs(key):
                 return None
             return UploadRef(url, rest, query, fragment)
-        return self.parse_by_rule(url)
+        return self._parse_by_rule(url)
 
     def parse_by_rule(self, url: str) -> UploadRef | None:
         """The upload ``url`` names by the full rule (the class docstring), or ``None``.
 
         The reference of :meth:`parse`, whose shortcut must give the same answers.
         """
+        found = self._parse_by_rule(url)
+        if found is None and self._aliases:
+            for alias in self._aliases:
+                if (found := alias.parse_by_rule(url)) is not None:
+                    return found
+        return found
+
+    def _parse_by_rule(self, url: str) -> UploadRef | None:
         base, base_lower = self._uploads_path, self._uploads_path_lower
         if (
             base not in url

@@ -33,7 +33,7 @@ import shutil
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -239,7 +239,7 @@ class Metrics:
         self._rewritten_bytes_pending = 0
         self._circuit_hosts: set[str] = set()
         # (id of the inventory, its refreshes, its failures): a reload's new one counts from 0.
-        self._inventory_seen: tuple[int, int, int] = (0, 0, 0)
+        self._inventory_seen: tuple[tuple[int, ...], int, int] = ((), 0, 0)
 
     # -- once per request ----------------------------------------------------
 
@@ -318,27 +318,33 @@ class Metrics:
         self.flush()
         self._workers.set(1 if up else 0)
 
-    def sample(self, enabled: bool, inventory: Inventory, health: DeliveryHealth) -> None:
+    def sample(
+        self, enabled: bool, inventories: Sequence[Inventory], health: DeliveryHealth
+    ) -> None:
         """Flush the requests' counts, and copy the running parts' state into the gauges
-        (and new refreshes and refresh failures)."""
+        (and new refreshes and refresh failures). Several inventories (one per distinct
+        inventory of the sites) add up; ready means all are, stale that one is."""
         self.flush()
-        stats = inventory.snapshot_stats()
+        stats = [inventory.snapshot_stats() for inventory in inventories]
+        ready = all(inventory.ready for inventory in inventories)
         self._enabled.set(1 if enabled else 0)
-        self._inventory_ready.set(1 if inventory.ready else 0)
-        self._inventory_stale.set(1 if inventory.stale else 0)
-        self._inventory_objects.set(stats.get("keys") or 0)
-        listed = stats.get("last_refresh")
-        self._inventory_listed.set(listed if listed else (time.time() if inventory.ready else 0))
-        refreshes = int(stats.get("refreshes") or 0)
-        failures = int(stats.get("refresh_failures") or 0)
+        self._inventory_ready.set(1 if ready else 0)
+        self._inventory_stale.set(1 if any(i.stale for i in inventories) else 0)
+        self._inventory_objects.set(sum(s.get("keys") or 0 for s in stats))
+        listings = [float(s.get("last_refresh") or 0) for s in stats]
+        listed = min(listings) if all(listings) else 0.0  # the oldest listing
+        self._inventory_listed.set(listed if listed else (time.time() if ready else 0))
+        refreshes = sum(int(s.get("refreshes") or 0) for s in stats)
+        failures = sum(int(s.get("refresh_failures") or 0) for s in stats)
         seen_inventory, seen_refreshes, seen_failures = self._inventory_seen
-        if seen_inventory != id(inventory):
+        identity = tuple(id(inventory) for inventory in inventories)
+        if seen_inventory != identity:
             seen_refreshes = seen_failures = 0
         if refreshes > seen_refreshes:
             self._refreshes.inc(refreshes - seen_refreshes)
         if failures > seen_failures:
             self._refresh_failures.inc(failures - seen_failures)
-        self._inventory_seen = (id(inventory), refreshes, failures)
+        self._inventory_seen = (identity, refreshes, failures)
         states = health.states()
         for host in self._circuit_hosts - states.keys():
             with contextlib.suppress(KeyError):

@@ -80,7 +80,7 @@ from yarl import URL
 from .bypass import Decision
 from .http import codings
 from .http.buffering import Spool, SpoolBroken, SpoolClosed, SpoolLimits
-from .http.headers import end_to_end, forwarded_request_headers
+from .http.headers import end_to_end, forwarded_request_headers, request_host
 from .http.sendwatch import Send, SendWatch
 from .http.validators import etag_for, our_tags
 from .requestlog import CLIENT_GONE, REQUEST_ID, RequestRecord, request_id
@@ -89,6 +89,7 @@ from .upstream import UPSTREAM_ERRORS, InvalidRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     from .config import ProxyConfig
+    from .pipeline import Pipeline
 
 __all__ = ["RECORD", "handle", "stamp"]
 
@@ -212,6 +213,14 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         )
     else:
         decision = _DISABLED
+    peer = request.remote
+    trusted = config.proxy.trusted_proxies.trusts(peer)
+    sites = runtime.sites
+    pipeline = sites.select(request_host(request.headers, trusted))
+    if pipeline is None:  # a host of no site: passed through, yet typed like the others
+        pipeline = sites.all[0]
+        if decision.reason is None:
+            decision = _UNKNOWN_HOST
     reason = decision.reason
     record: RequestRecord = request[RECORD]
     if reason is not None:
@@ -224,11 +233,10 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         """What the answer tells caches in front about the decision (Vary, private)."""
         bypass.cache_headers(headers, decision)
 
-    peer = request.remote
     headers = forwarded_request_headers(
         request.headers,
         peer=peer,
-        trusted=config.proxy.trusted_proxies.trusts(peer),
+        trusted=trusted,
         scheme=request.scheme,
         upstream_host=URL(config.upstream).raw_authority,
         preserve_host=config.proxy.preserve_host,
@@ -256,7 +264,16 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
         headers.popall("Expect", None)  # the proxy has the body already; it answered the client
     try:
         return await _exchange(
-            request, state, runtime, send, target, headers, decision, mark, revalidating, body
+            request,
+            state,
+            _Site(runtime, pipeline),
+            send,
+            target,
+            headers,
+            decision,
+            mark,
+            revalidating,
+            body,
         )
     except (TimeoutError, aiohttp.ServerTimeoutError):
         record.outcome = "upstream_timeout"
@@ -281,7 +298,7 @@ async def _answer(request: web.Request, state: State, runtime: Runtime, send: Se
 async def _exchange(
     request: web.Request,
     state: State,
-    runtime: Runtime,
+    site: _Site,
     send: Send,
     target: str,
     headers: CIMultiDict[str],
@@ -297,11 +314,11 @@ async def _exchange(
     asked = time.perf_counter()
     async with state.upstream.request(request.method, target, headers, data) as upstream:
         record.upstream_seconds += time.perf_counter() - asked
-        of_type = _of_a_rewritten_type(upstream, runtime)
-        why_not = decision.reason or (_why_not_rewritable(upstream, runtime) if of_type else "")
+        of_type = _of_a_rewritten_type(upstream, site.pipeline)
+        why_not = decision.reason or (_why_not_rewritable(upstream, site) if of_type else "")
         if why_not is None:
             if request.method != "HEAD" and upstream.status != 206:
-                return await _rewrite(request, state, upstream, revalidating, send, mark)
+                return await _rewrite(request, state, site, upstream, revalidating, send, mark)
         else:
             record.outcome = "too_large" if why_not == _TOO_LARGE else "passthrough"
             if of_type:
@@ -314,7 +331,9 @@ async def _exchange(
             return await _pass_through(request, state, upstream, send, mark if marked else None)
     # Fetched again as a GET once this answer's connection is given back: holding it
     # while waiting for a second one, enough HEADs at once would take every connection.
-    return await _refetch_and_rewrite(request, state, target, headers, revalidating, send, mark)
+    return await _refetch_and_rewrite(
+        request, state, site, target, headers, revalidating, send, mark
+    )
 
 
 async def _read_body(request: web.Request, state: State, settings: ProxyConfig) -> Spool | _Whole:
@@ -399,8 +418,19 @@ _DISABLED = Decision("disabled")
 Mark = Callable[[CIMultiDict[str]], None]
 
 
-def _of_a_rewritten_type(upstream: UpstreamResponse, runtime: Runtime) -> bool:
-    return upstream.status not in _NO_BODY_STATUSES and runtime.pipeline.handles(
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """The runtime a request sees, and the pipeline of the site its host selected."""
+
+    runtime: Runtime
+    pipeline: Pipeline
+
+
+_UNKNOWN_HOST = Decision("unknown-host")
+
+
+def _of_a_rewritten_type(upstream: UpstreamResponse, pipeline: Pipeline) -> bool:
+    return upstream.status not in _NO_BODY_STATUSES and pipeline.handles(
         upstream.headers.get("Content-Type")
     )
 
@@ -408,7 +438,7 @@ def _of_a_rewritten_type(upstream: UpstreamResponse, runtime: Runtime) -> bool:
 _TOO_LARGE = "too-large"
 
 
-def _why_not_rewritable(upstream: UpstreamResponse, runtime: Runtime) -> str | None:
+def _why_not_rewritable(upstream: UpstreamResponse, site: _Site) -> str | None:
     """Why an answer of a rewritten type is passed on as it is (the outcome header's
     reason), or ``None`` when it may be rewritten."""
     if "no-transform" in upstream.headers.get("Cache-Control", "").lower():
@@ -421,7 +451,7 @@ def _why_not_rewritable(upstream: UpstreamResponse, runtime: Runtime) -> str | N
     ):
         return "content-coding"
     length = upstream.content_length
-    if length is not None and length > runtime.config.proxy.max_rewrite_bytes:
+    if length is not None and length > site.runtime.config.proxy.max_rewrite_bytes:
         return _TOO_LARGE
     return None
 
@@ -429,6 +459,7 @@ def _why_not_rewritable(upstream: UpstreamResponse, runtime: Runtime) -> str | N
 async def _refetch_and_rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     target: str,
     headers: CIMultiDict[str],
     revalidating: frozenset[str],
@@ -441,12 +472,13 @@ async def _refetch_and_rewrite(
     asked = time.perf_counter()
     async with state.upstream.request("GET", target, headers) as upstream:
         request[RECORD].upstream_seconds += time.perf_counter() - asked
-        return await _rewrite(request, state, upstream, revalidating, send, mark)
+        return await _rewrite(request, state, site, upstream, revalidating, send, mark)
 
 
 async def _rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
     send: Send,
@@ -465,7 +497,9 @@ async def _rewrite(
             upstream.resume_reading()
     lease = [reserved]  # grows if a body of unknown length outgrows the guess
     try:
-        response = await _buffer_and_rewrite(request, state, upstream, revalidating, lease, mark)
+        response = await _buffer_and_rewrite(
+            request, state, site, upstream, revalidating, lease, mark
+        )
     except BaseException:
         budget.release(lease[0])
         raise
@@ -481,15 +515,16 @@ async def _rewrite(
 async def _buffer_and_rewrite(
     request: web.Request,
     state: State,
+    site: _Site,
     upstream: UpstreamResponse,
     revalidating: frozenset[str],
     lease: list[int],
     mark: Mark,
 ) -> web.Response | tuple[list[bytes]]:
     """The rewritten (or original) answer, or the chunks read so far when the body is too large."""
-    runtime = state.runtime
+    pipeline = site.pipeline
     record: RequestRecord = request[RECORD]
-    limit = runtime.config.proxy.max_rewrite_bytes
+    limit = site.runtime.config.proxy.max_rewrite_bytes
     length = upstream.content_length
     reading = time.perf_counter()
     if length is not None and length <= min(limit, _WHOLE_BELOW):
@@ -519,10 +554,10 @@ async def _buffer_and_rewrite(
     page_url = request.raw_path  # what the page's relative URLs resolve against
     if len(body) * (_EXPANSION_GUESS if encoding else 1) > _THREAD_THRESHOLD:
         result = await asyncio.get_running_loop().run_in_executor(
-            state.rewriter, runtime.pipeline.apply, body, content_type, encoding, page_url
+            state.rewriter, pipeline.apply, body, content_type, encoding, page_url
         )
     else:
-        result = runtime.pipeline.apply(body, content_type, encoding, page_url)
+        result = pipeline.apply(body, content_type, encoding, page_url)
     record.outcome = record.shown = result.status
     record.rewrite_seconds = result.seconds
     rewritten = len(body) if result.body is not None else 0

@@ -101,7 +101,16 @@ def _sections(
         if is_internal(info):
             continue
         for sub in _models(info.annotation):
+            if loc and _shared(name, model):
+                continue  # a site's own delivery or inventory: the top-level section's keys
             yield from _sections(sub, (*loc, name))
+
+
+def _shared(name: str, model: type[BaseModel]) -> bool:
+    """Whether ``model``'s section ``name`` is a top-level section's model, repeated."""
+    top = Config.model_fields.get(name)
+    inner = _models(model.model_fields[name].annotation)
+    return top is not None and bool(inner) and set(inner) <= set(_models(top.annotation))
 
 
 def _about(model: type[BaseModel]) -> str:
@@ -153,9 +162,14 @@ def markdown() -> str:
                     f"| {_cell(info.description)} |"
                 )
             out.append("")
+        shared = [s for s in subsections if loc and _shared(s, model)]
+        subsections = [s for s in subsections if s not in shared]
         if subsections:
             names = ", ".join(f"`{path_of((*loc, s))}`" for s in subsections)
             out += [f"Sections: {names}.", ""]
+        if shared:
+            names = ", ".join(f"`{s}`" for s in shared)
+            out += [f"Sections with the keys of the top-level ones: {names}.", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

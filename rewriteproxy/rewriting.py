@@ -30,7 +30,7 @@ from urllib.parse import urljoin
 
 from cachetools import LRUCache
 
-from .config import Config
+from .config import Config, SiteConfig
 from .delivery import DeliveryProvider, build_delivery
 from .delivery.health import DeliveryHealth
 from .features import FeaturesConfig, build_handlers
@@ -521,14 +521,22 @@ def build_url_mapper(
     provider: DeliveryProvider | None = None,
     health: DeliveryHealth | None = None,
 ) -> UrlMapper:
-    """The mapper for ``config``; without ``health`` no delivery host is ever blocked."""
+    """The mapper for ``config`` (one site's, see :func:`rewriteproxy.sites.site_configs`);
+    without ``health`` no delivery host is ever blocked."""
+    site = _one_site(config)
     return UrlMapper(
-        UploadLocator(config.site.hosts, config.site.uploads_path),
+        UploadLocator(site.hosts, site.uploads_path, site.uploads_aliases),
         inventory,
         provider if provider is not None else build_delivery(config.delivery),
         rewrite_missing=config.inventory.on_missing == "rewrite",
         health=health,
     )
+
+
+def _one_site(config: Config) -> SiteConfig:
+    if config.site is None:
+        raise ValueError("a config of several sites: build each from site_configs(config)")
+    return config.site
 
 
 def build_pipeline(
@@ -538,7 +546,8 @@ def build_pipeline(
     health: DeliveryHealth | None = None,
     provider: DeliveryProvider | None = None,
 ) -> Pipeline:
-    """The pipeline for ``config``; ``cache`` defaults to a new :class:`RewriteCache`;
+    """The pipeline for ``config`` (one site's, see :func:`rewriteproxy.sites.site_configs`:
+    each site has its own, page cache included); ``cache`` defaults to a new :class:`RewriteCache`;
     ``health`` (the running probe's, in the server) decides which hosts pages may link to;
     ``provider`` defaults to the one ``config.delivery`` names."""
     provider = provider if provider is not None else build_delivery(config.delivery)
@@ -587,7 +596,8 @@ def build_pipeline(
 
         return rewrite
 
-    sweep = UrlSweep(config.site.hosts, config.site.uploads_path)
+    site = _one_site(config)
+    sweep = UrlSweep(site.hosts, site.uploads_path, site.uploads_aliases)
     identifiers = Identifiers(config.bypass.identifiers)
 
     def text_rewriter(

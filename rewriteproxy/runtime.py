@@ -30,12 +30,13 @@ from .delivery.health import DeliveryHealth, Transition
 from .delivery.registry import delivery_host
 from .http.buffering import Buffers
 from .http.sendwatch import SendWatch
-from .inventory import Inventory, build_inventory
+from .inventory import Inventory
 from .logthrottle import LogThrottle
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .requestlog import AccessLog
 from .rewriting import build_pipeline
+from .sites import Sites, build_inventories, inventory_key, site_configs
 from .upstream import Upstream
 
 __all__ = ["Runtime", "State", "proxy_logs", "rewriting_thread"]
@@ -61,15 +62,25 @@ def proxy_logs() -> LogThrottle:
 @dataclass(frozen=True)
 class Runtime:
     config: Config
-    inventory: Inventory
+    inventories: dict[str, Inventory]  # one per distinct inventory config of the sites
     health: DeliveryHealth
-    pipeline: Pipeline
+    sites: Sites[Pipeline]  # each site's own pipeline (and page cache), by host
     bypass: Bypass
 
     @classmethod
-    def build(cls, config: Config, inventory: Inventory, health: DeliveryHealth) -> Runtime:
-        pipeline = build_pipeline(config, inventory, health=health)
-        return cls(config, inventory, health, pipeline, Bypass(config.bypass))
+    def build(
+        cls, config: Config, inventories: dict[str, Inventory], health: DeliveryHealth
+    ) -> Runtime:
+        sites = Sites.build(
+            config,
+            lambda view: build_pipeline(view, inventories[inventory_key(view)], health=health),
+        )
+        return cls(config, inventories, health, sites, Bypass(config.bypass))
+
+    @property
+    def inventory(self) -> Inventory:
+        """The first site's inventory (the only one with one site)."""
+        return next(iter(self.inventories.values()))
 
 
 @dataclass
@@ -91,9 +102,8 @@ class State:
     ) -> State:
         """The state for ``config``, its parts built but not started."""
         metrics = metrics if metrics is not None else Metrics()
-        inventory = build_inventory(config.inventory)
         health = delivery_health(config, metrics)
-        runtime = Runtime.build(config, inventory, health)
+        runtime = Runtime.build(config, build_inventories(config), health)
         metrics.delivering_with(config.delivery.provider)
         state = cls(runtime, Path(config_path) if config_path else None, metrics)
         state.access_log = AccessLog(config.log.format == "json", config.log.access)
@@ -101,19 +111,23 @@ class State:
 
     async def start(self) -> None:
         self.upstream = Upstream(self.runtime.config.upstream, self.runtime.config.proxy)
-        await self.runtime.inventory.start()
+        for inventory in self.runtime.inventories.values():
+            await inventory.start()
         await self.runtime.health.start()
 
     async def close(self) -> None:
         await self.upstream.close()
         await self.runtime.health.close()
-        await self.runtime.inventory.close()
+        for inventory in self.runtime.inventories.values():
+            await inventory.close()
         self.rewriter.shutdown(wait=False)
 
     def sample(self) -> None:
         """Copy the running parts' state into the metrics (see :meth:`Metrics.sample`)."""
         runtime = self.runtime
-        self.metrics.sample(runtime.config.enabled, runtime.inventory, runtime.health)
+        self.metrics.sample(
+            runtime.config.enabled, tuple(runtime.inventories.values()), runtime.health
+        )
 
     async def reload(self) -> bool:
         """Load the config file again; on any error keep serving the current one."""
@@ -131,18 +145,19 @@ class State:
             config = config.model_copy(
                 update={"listen": old.config.listen, "upstream": old.config.upstream}
             )
-        inventory = old.inventory
-        if config.inventory != old.config.inventory:
-            inventory = build_inventory(config.inventory)
-            await inventory.start()
+        inventories = build_inventories(config, keep=old.inventories)
+        for key, inventory in inventories.items():
+            if inventory is not old.inventories.get(key):
+                await inventory.start()
         health = old.health
-        if config.delivery != old.config.delivery:
+        if _deliveries(config) != _deliveries(old.config):
             health = delivery_health(config, self.metrics)
             health.take_over(old.health, _delivery_hosts(config))
             await health.start()
-        self.runtime = Runtime.build(config, inventory, health)
-        if inventory is not old.inventory:
-            await old.inventory.close()
+        self.runtime = Runtime.build(config, inventories, health)
+        for key, inventory in old.inventories.items():
+            if inventories.get(key) is not inventory:
+                await inventory.close()
         if health is not old.health:
             await old.health.close()
         self.metrics.delivering_with(config.delivery.provider)
@@ -160,6 +175,10 @@ def delivery_health(config: Config, metrics: Metrics) -> DeliveryHealth:
     return DeliveryHealth(config.delivery.health, on_transition=count)
 
 
+def _deliveries(config: Config) -> list[object]:
+    return [view.delivery for view in site_configs(config)]
+
+
 def _delivery_hosts(config: Config) -> tuple[str, ...]:
-    host = delivery_host(config.delivery)
-    return (host,) if host is not None else ()
+    hosts = (delivery_host(view.delivery) for view in site_configs(config))
+    return tuple(dict.fromkeys(h for h in hosts if h is not None))

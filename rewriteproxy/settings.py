@@ -74,13 +74,14 @@ def not_allowed(
     return PydanticCustomError("not_allowed", "expected {expected}", context)
 
 
-def rule(message: str, at: str | tuple[str, ...] = "") -> PydanticCustomError:
+def rule(message: str, at: str | tuple[str | int, ...] = "") -> PydanticCustomError:
     """A rule between keys is broken; ``at`` is the key below the section it is about: dotted
-    (``versioning.style``), or a tuple of keys when a key may hold a dot itself."""
+    (``versioning.style``), or a tuple of keys (and list indexes) when a key may hold a dot
+    itself."""
     return PydanticCustomError("rule", "{message}", {"message": message, "at": _keys(at)})
 
 
-def _keys(at: str | tuple[str, ...]) -> list[str]:
+def _keys(at: str | tuple[str | int, ...]) -> list[str | int]:
     return list(at) if isinstance(at, tuple) else [k for k in at.split(".") if k]
 
 

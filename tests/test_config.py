@@ -378,6 +378,8 @@ def test_a_typo_in_every_section_gets_its_did_you_mean():
     sections = re.findall(r"^## `([\w.]+)`", markdown(), re.MULTILINE)
     assert "proxy" in sections and "delivery.cloudinary" in sections
     for section in sections:
+        if section == "sites":  # a list of sections instead of site (tests/test_sites.py)
+            continue
         if section == "site":  # MINIMAL has it already: one key more in it
             text = MINIMAL + "  zzzzzz: 1\n"
         else:

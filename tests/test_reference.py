@@ -44,13 +44,14 @@ def test_the_reference_names_every_key_with_its_default():
     assert '| `trusted_proxies` | list of networks | `["127.0.0.1/32", "::1/128"]` |' in page
     assert "## `delivery.cloudinary`" in page
     assert 'uploads_path` | string | `"/wp-content/uploads/"`' in page  # site's, not html's
-    assert "## `html`" in page and page.count("`uploads_path`") == 1
+    assert "## `html`" in page and page.count("`uploads_path`") == 2  # site and sites, not html
 
 
 def test_the_schema_refuses_unknown_keys_in_every_section_and_requires_what_config_requires():
     schema = json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert set(schema["required"]) == {"upstream", "site"}
+    assert set(schema["required"]) == {"upstream"}
+    assert schema["oneOf"] == [{"required": ["site"]}, {"required": ["sites"]}]
     assert schema["additionalProperties"] is False
     definitions = schema["$defs"]
     assert {m.__name__ for m in _models(Config)} - {"Config"} == set(definitions)

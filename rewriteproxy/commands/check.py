@@ -62,6 +62,7 @@ from ..inventory.refreshing import SourceCancelled
 from ..inventory.s3 import list_bucket, make_client
 from ..media import FileInfo, UploadRef
 from ..metrics import CIRCUIT_STATE_VALUES
+from ..sites import site_configs
 from ._common import add_config_argument
 from ._failures import describe
 
@@ -128,7 +129,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def check(config: Config, timeout: float, listing_timeout: float) -> list[Result]:
-    """Every part, in order (see the module docstring)."""
+    """Every part, in order (see the module docstring); with several sites, every part of
+    each site in turn, each result naming its site."""
+    if config.sites:
+        results = []
+        for view in site_configs(config):
+            assert view.site is not None
+            host = view.site.canonical_host
+            for result in await check(view, timeout, listing_timeout):
+                facts = {"site": host, **result.facts}
+                results.append(
+                    Result(result.part, result.status, f"[{host}] {result.detail}", facts)
+                )
+        return results
+    assert config.site is not None
     provider = build_delivery(config.delivery)
     results = [
         Result(
@@ -162,6 +176,7 @@ async def check(config: Config, timeout: float, listing_timeout: float) -> list[
 
 
 async def check_upstream(session: aiohttp.ClientSession, config: Config) -> Result:
+    assert config.site is not None  # one site's config (see check)
     url = config.upstream + "/"
     headers: dict[str, str] = {"X-Forwarded-Proto": config.site.scheme}
     if config.proxy.preserve_host:
@@ -332,6 +347,7 @@ def pick_sample(keys: Iterable[str], provider: DeliveryProvider, config: Config)
 def _ref(key: str, config: Config) -> UploadRef:
     from urllib.parse import quote
 
+    assert config.site is not None  # one site's config (see check)
     path = quote(key)
     return UploadRef(url=config.site.uploads_path + path, path=path)
 

@@ -19,6 +19,7 @@ from yarl import URL
 
 from ..bypass import Bypass
 from ..config import Config
+from ..sites import site_for_url
 from ._common import add_config_argument, load_or_explain
 
 NAME = "rewrite"
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PAGE_URL",
         help="the page's URL; requests the bypass rules exclude (such as "
         "/wp-admin/ or ?context=edit) come out unchanged, as through the proxy, and "
-        "relative URLs in the page resolve against it",
+        "relative URLs in the page resolve against it; with several sites, its host "
+        "selects the site",
     )
     parser.add_argument(
         "--header",
@@ -71,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     document = sys.stdin.buffer.read()
     output = document
     reason = "disabled" if not config.enabled else _bypass_reason(config, args, headers)
+    site = site_for_url(config, args.url or "")  # with several sites, --url's host selects
+    if reason is None and site is None:
+        reason = "unknown-host"
+    config = site or config
     if reason is not None:
         print(f"rewriteproxy: not rewritten: the bypass rule {reason!r} applies", file=sys.stderr)
     else:
@@ -97,12 +103,13 @@ _ANY_HOST_UPLOAD = r"""(?:(?:https?:)?(?:\\?/){{2}}([A-Za-z0-9.:\[\]-]+))?{path}
 
 def why_unchanged(config: Config, document: bytes) -> str:
     """Why a document came out as it went in: what upload-path URLs it holds, and where."""
-    path = re.escape(config.site.uploads_path).replace("/", r"\\?/")
+    site = config.site or config.sites[0]
+    path = re.escape(site.uploads_path).replace("/", r"\\?/")
     pattern = re.compile(_ANY_HOST_UPLOAD.format(path=path).encode(), re.IGNORECASE)
     ours, foreign = 0, Counter[str]()
     for match in pattern.finditer(document):
         host = (match.group(1) or b"").decode("ascii", "replace").lower()
-        if not host or host in config.site.hosts or host.split(":")[0] in config.site.hosts:
+        if not host or host in site.hosts or host.split(":")[0] in site.hosts:
             ours += 1
         else:
             foreign[host] += 1
@@ -110,7 +117,7 @@ def why_unchanged(config: Config, document: bytes) -> str:
     if foreign:
         hosts = ", ".join(f"{h} ({n})" for h, n in foreign.most_common(5))
         parts.append(
-            f"{sum(foreign.values())} URLs under {config.site.uploads_path} are on hosts "
+            f"{sum(foreign.values())} URLs under {site.uploads_path} are on hosts "
             f"not in site.hosts: {hosts}"
         )
     if ours:
@@ -118,7 +125,7 @@ def why_unchanged(config: Config, document: bytes) -> str:
             f"{ours} upload URLs of this site were kept local (not in the inventory, "
             "a type the provider keeps local, or not a file)"
         )
-    return "; ".join(parts) or f"no URL under {config.site.uploads_path} in the document"
+    return "; ".join(parts) or f"no URL under {site.uploads_path} in the document"
 
 
 def _request_headers(header: list[str], cookie: list[str]) -> CIMultiDict[str] | None:

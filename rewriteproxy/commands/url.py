@@ -6,7 +6,8 @@ is only known when given (``--mtime``, ``--etag``); without it the URL carries
 no version, exactly as the proxy does for a file the inventory does not know.
 
 Exit status: 0 with the URL printed (the local URL itself when the provider
-keeps it local), 1 when the URL is not an upload on the configured site.
+keeps it local), 1 when the URL is not an upload on the configured site. With several
+sites, the URL's host selects the site (its delivery and uploads path).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 
 from rewriteproxy.delivery import DeliveryProvider, build_delivery
 from rewriteproxy.media import FileInfo, UploadLocator
+from rewriteproxy.sites import site_for_url
 
 from ._common import load_or_explain
 
@@ -59,10 +61,16 @@ def delivery_url_for(
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_or_explain(args.config)  # the whole config: site + delivery
-    if config is None:
+    whole = load_or_explain(args.config)  # the whole config: site + delivery
+    if whole is None:
         return 2
-    locator = UploadLocator(config.site.hosts, config.site.uploads_path)
+    config = site_for_url(whole, args.url)  # with several sites, the one of the URL's host
+    if config is None or config.site is None:
+        hosts = ", ".join(h for block in whole.sites for h in block.hosts)
+        print(f"not an upload URL of any site (hosts {hosts})", file=sys.stderr)
+        return 1
+    site = config.site
+    locator = UploadLocator(site.hosts, site.uploads_path, site.uploads_aliases)
     provider = build_delivery(config.delivery)
     info = None
     if args.mtime is not None or args.etag:

@@ -55,10 +55,25 @@ class UrlSweep:
 
     __slots__ = ("_needles", "_pattern")
 
-    def __init__(self, hosts: tuple[str, ...], uploads_path: str) -> None:
+    def __init__(
+        self, hosts: tuple[str, ...], uploads_path: str, aliases: tuple[str, ...] = ()
+    ) -> None:
+        """``aliases``: more uploads paths, each some path followed by ``uploads_path``
+        (see :class:`rewriteproxy.media.UploadLocator`)."""
         slash = r"\\?/"
-        segments = [re.escape(s) for s in uploads_path.strip("/").split("/") if s]
-        path = slash + slash.join(segments) + slash
+
+        def spelled(path: str) -> str:
+            return slash.join(re.escape(s) for s in path.strip("/").split("/") if s)
+
+        path = slash + spelled(uploads_path) + slash
+        tail = "/" + uploads_path.strip("/") + "/"
+        leads = sorted(
+            (spelled(a.removesuffix(tail)) for a in aliases if a.endswith(tail)),
+            key=len,
+            reverse=True,
+        )
+        if leads:  # the part of each alias before uploads_path, optional
+            path = f"(?:{slash}(?:{'|'.join(leads)}))?" + path
         host = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
         origin = rf"(?:(?:[hH][tT][tT][pP][sS]?:)?{slash}{slash}(?:{host})(?::\d+)?)"
         rest = rf"{_URL_CHARS}+(?:{slash}{_URL_CHARS}+)*"

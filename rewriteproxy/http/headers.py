@@ -52,6 +52,7 @@ __all__ = [
     "end_to_end",
     "forwarded_request_headers",
     "peer_in",
+    "request_host",
 ]
 
 HOP_BY_HOP = frozenset(
@@ -214,6 +215,17 @@ def forwarded_request_headers(
     if host:
         out.setdefault("X-Forwarded-Host", host)
     return out
+
+
+def request_host(headers: CIMultiDictProxy[str], trusted: bool) -> str:
+    """The host a request is for: from a trusted peer its ``X-Forwarded-Host`` (the first,
+    the one the client named) when it sent one, else the ``Host`` header; ``""`` if none.
+    What the forwarding headers tell WordPress, so the proxy and the site agree."""
+    if trusted:
+        forwarded = headers.get("X-Forwarded-Host")
+        if forwarded:
+            return forwarded.partition(",")[0].strip()
+    return headers.get("Host", "")
 
 
 def _dropped(headers: CIMultiDictProxy[str], trusted: bool) -> frozenset[str]:

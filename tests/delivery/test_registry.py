@@ -168,20 +168,22 @@ def test_build_refuses_settings_of_another_provider() -> None:
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.name)
 def test_example_configs_load_and_deliver(path: Path) -> None:
     document = yaml.safe_load(path.read_text())
-    site = document["site"]
-    canonical = f"{site.get('scheme', 'https')}://{site['hosts'][0]}"
-    context = SiteContext(tuple(site["hosts"]), site["uploads_path"], canonical)
-    config = parse_delivery(
-        document["delivery"], environ={"CLOUDINARY_API_SECRET": "example-secret"}, site=context
-    )
-    assert config.provider == document["delivery"]["provider"] != "none"
-    upload = UploadLocator(context.hosts, context.uploads_path).parse(
-        f"https://{context.hosts[0]}{context.uploads_path}2024/05/photo-300x200.jpg"
-    )
-    assert upload is not None
-    delivery = build_delivery(config)
-    url = delivery.url_for(upload)
-    assert url is not None and url.startswith("https://") and delivery.owns(url)
+    for site in document.get("sites") or [document["site"]]:  # each site of several too
+        canonical = f"{site.get('scheme', 'https')}://{site['hosts'][0]}"
+        uploads_path = site.get("uploads_path", "/wp-content/uploads/")
+        context = SiteContext(tuple(site["hosts"]), uploads_path, canonical)
+        section = site.get("delivery") or document["delivery"]
+        config = parse_delivery(
+            section, environ={"CLOUDINARY_API_SECRET": "example-secret"}, site=context
+        )
+        assert config.provider == section["provider"] != "none"
+        upload = UploadLocator(context.hosts, context.uploads_path).parse(
+            f"https://{context.hosts[0]}{context.uploads_path}2024/05/photo-300x200.jpg"
+        )
+        assert upload is not None
+        delivery = build_delivery(config)
+        url = delivery.url_for(upload)
+        assert url is not None and url.startswith("https://") and delivery.owns(url)
 
 
 def test_the_example_configs_cover_every_provider() -> None:

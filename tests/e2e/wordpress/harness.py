@@ -61,13 +61,14 @@ import tempfile
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "seed.php"
+NETWORK = HERE / "network.php"
 INSTALL_SCRIPT = HERE / "install-packages.sh"
 
 WORDPRESS_ROOT = Path("/usr/share/wordpress")
@@ -581,6 +582,41 @@ http {{
         self.site = Site(**{**self.site.__dict__, "theme": theme})
         return self.site
 
+    def make_network(self, subdomains: Sequence[str]) -> list[dict[str, Any]]:
+        """Make the running site a subdomain multisite network (network.php) with one more
+        site per name, at ``<name>.<host>``, each with one image (uploads/sites/<id>/) and a
+        post showing it; returns network.php's report of each (blog_id, post_url,
+        image_url, upload_dir).
+
+        After "network" the config gets the constants Network Setup asks for, and loses
+        WP_CONTENT_URL, which would put every site's uploads on the main site's host
+        (WordPress derives it from each site's own URL when it is not set).
+        """
+        assert self.site is not None, "start() first"
+        host = self.site.host
+        _run_seed(self.config_name, self.public_url, "network", host, script=NETWORK)
+        lines = [
+            line
+            for line in self.config_file.read_text().splitlines()
+            if not line.startswith("define('WP_CONTENT_URL',")
+        ]
+        lines += [
+            "define('MULTISITE', true);",
+            "define('SUBDOMAIN_INSTALL', true);",
+            f"define('DOMAIN_CURRENT_SITE', {_single_quoted(host)});",
+            "define('PATH_CURRENT_SITE', '/');",
+            "define('SITE_ID_CURRENT_SITE', 1);",
+            "define('BLOG_ID_CURRENT_SITE', 1);",
+        ]
+        self.config_file.write_text("\n".join(lines) + "\n")
+        reports = []
+        for name in subdomains:
+            domain = f"{name}.{host}"
+            _run_seed(self.config_name, self.public_url, "create", domain, name, script=NETWORK)
+            out = _run_seed(self.config_name, f"http://{domain}", "image", name, script=NETWORK)
+            reports.append(json.loads(out.splitlines()[-1]))
+        return reports
+
     # --- stop ------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -604,8 +640,9 @@ http {{
         atexit.unregister(self.stop)
 
 
-def _run_seed(config_name: str, public_url: str, *args: str) -> str:
-    """Run seed.php with arguments under php-cli, as the site of that config; its stdout."""
+def _run_seed(config_name: str, public_url: str, *args: str, script: Path = SEED) -> str:
+    """Run seed.php (or ``script``) with arguments under php-cli, as the site of that config
+    at ``public_url`` (its host picks the site of a network); its stdout."""
     env = dict(
         os.environ,
         WORDPRESS_CONFIG=config_name,
@@ -618,7 +655,7 @@ def _run_seed(config_name: str, public_url: str, *args: str) -> str:
             "display_errors=stderr",
             "-d",
             "memory_limit=512M",
-            str(SEED),
+            str(script),
             *args,
         ],
         env=env,
@@ -627,7 +664,9 @@ def _run_seed(config_name: str, public_url: str, *args: str) -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise HarnessError(f"seed.php {args[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise HarnessError(
+            f"{script.name} {args[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        )
     return done.stdout
 
 
