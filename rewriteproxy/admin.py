@@ -8,12 +8,13 @@ metric files (:mod:`.metrics`).
 
 - ``/metrics``: every metric in Prometheus's text format.
 - ``/health``: liveness. 200 while the process answers.
-- ``/ready``: readiness. 200 once a worker serves with its config loaded, the
-  inventory's first listing is done in every worker and no delivery host's
-  circuit is open or half open; otherwise 503 with the reasons, one line.
-  Pages are still correct while not ready (local URLs): a load balancer
-  that gates on ``/ready`` takes every replica out when a shared CDN is down,
-  one that gates on ``/health`` keeps them serving local URLs.
+- ``/ready``: readiness. 200 once a worker serves with its config loaded and
+  the inventory's first listing is done in every worker; otherwise 503 with the
+  reasons, one line. A delivery circuit that is open or half open is named in
+  the answer but keeps it 200: pages are correct then (local URLs), and a CDN
+  that every replica shares would otherwise take every replica out of the load
+  balancer at once. ``admin.ready_requires_delivery: true`` makes it a 503, for
+  fleets where one replica's own path to the CDN can break.
 
 Both answers are read from the same metric families as ``/metrics``, so what
 the admin listener says and what Prometheus records cannot disagree.
@@ -30,7 +31,7 @@ from prometheus_client.metrics_core import Metric
 from .metrics import collect, render
 from .runtime import State
 
-__all__ = ["create_admin_app", "families_of", "not_ready", "summed_families"]
+__all__ = ["create_admin_app", "families_of", "not_ready", "open_circuits", "summed_families"]
 
 Families = Callable[[], list[Metric]]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -52,8 +53,9 @@ def summed_families() -> list[Metric]:
     return collect(None)
 
 
-def create_admin_app(families: Families) -> web.Application:
-    """The admin routes, answering from ``families()`` (collected afresh at each call)."""
+def create_admin_app(families: Families, requires_delivery: bool = False) -> web.Application:
+    """The admin routes, answering from ``families()`` (collected afresh at each call);
+    ``requires_delivery``: an open delivery circuit makes ``/ready`` a 503."""
     app = web.Application()
 
     async def metrics(request: web.Request) -> web.Response:
@@ -66,11 +68,18 @@ def create_admin_app(families: Families) -> web.Application:
         return web.Response(text="ok\n", headers=_NO_STORE)
 
     async def ready(request: web.Request) -> web.Response:
-        reasons = not_ready(families())
+        found = families()
+        reasons = not_ready(found)
+        circuits = open_circuits(found)
+        if requires_delivery:
+            reasons += circuits
         if reasons:
             return web.Response(
                 status=503, text="not ready: " + "; ".join(reasons) + "\n", headers=_NO_STORE
             )
+        if circuits:
+            text = "ready, with local URLs: " + "; ".join(circuits) + "\n"
+            return web.Response(text=text, headers=_NO_STORE)
         return web.Response(text="ready\n", headers=_NO_STORE)
 
     app.router.add_get("/metrics", metrics)
@@ -79,13 +88,17 @@ def create_admin_app(families: Families) -> web.Application:
     return app
 
 
-def not_ready(families: list[Metric]) -> list[str]:
-    """Why the proxy is not ready, from its metric families (empty: ready)."""
-    samples = {
+def _samples(families: list[Metric]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in families
         for sample in family.samples
     }
+
+
+def not_ready(families: list[Metric]) -> list[str]:
+    """Why the proxy is not ready, from its metric families (empty: ready)."""
+    samples = _samples(families)
 
     def value(name: str) -> float:
         return samples.get((name, ()), 0.0)
@@ -95,7 +108,13 @@ def not_ready(families: list[Metric]) -> list[str]:
         reasons.append("no worker serving yet (config not loaded)")
     elif value("rewriteproxy_inventory_ready") < 1:
         reasons.append("the inventory's first listing is not done")
-    for (name, labels), state in sorted(samples.items()):
+    return reasons
+
+
+def open_circuits(families: list[Metric]) -> list[str]:
+    """Each delivery host whose circuit is open or half open, from the metric families."""
+    reasons = []
+    for (name, labels), state in sorted(_samples(families).items()):
         if name == "rewriteproxy_delivery_circuit_state" and state in _CIRCUIT_NAMES:
             host = dict(labels).get("host", "?")
             reasons.append(f"delivery circuit {_CIRCUIT_NAMES[state]} for {host}")

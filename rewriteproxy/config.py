@@ -334,6 +334,10 @@ class AdminConfig(Settings):
     ] = "127.0.0.1:9188"
     """host:port of the admin listener ([::1]:9188 for IPv6); null: none. Served once per
     machine, whatever --workers says."""
+    ready_requires_delivery: bool = False
+    """true: /ready is 503 while a delivery host's circuit is open. Off by default: pages
+    are correct then (local URLs), and a CDN shared by every replica would take them all
+    out of the load balancer at once."""
 
     @property
     def address(self) -> tuple[str, int] | None:

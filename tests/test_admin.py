@@ -117,7 +117,10 @@ inventory:
     assert await (await proxy.get("/")).read() == PAGE  # served meanwhile, with local URLs
 
 
-async def test_not_ready_while_a_delivery_circuit_is_open(upstream, aiohttp_client):
+@pytest.mark.parametrize("requires_delivery", [False, True])
+async def test_an_open_delivery_circuit_is_named_and_gates_ready_only_if_asked(
+    upstream, aiohttp_client, requires_delivery
+):
     async with DeliveryHost() as cdn:
         config = parse_config(f"""
 upstream: {upstream}
@@ -128,17 +131,20 @@ delivery:
   health: {{interval: 0.05, timeout: 0.3}}
 """)
         proxy = await aiohttp_client(create_app(config))
-        admin = await admin_of(aiohttp_client, proxy.app)
+        admin = await aiohttp_client(
+            create_admin_app(families_of(proxy.app[STATE]), requires_delivery)
+        )
         await (await proxy.get("/")).read()  # its URL becomes the probe's target
         await eventually(lambda: cdn.requests, what="a probe")
         assert await ready_of(admin) == (200, "ready\n")
         cdn.answer(503)
 
         async def says_open() -> bool:
-            return await ready_of(admin) == (
-                503,
-                f"not ready: delivery circuit open for {cdn.host}\n",
-            )
+            if requires_delivery:
+                expected = (503, f"not ready: delivery circuit open for {cdn.host}\n")
+            else:  # pages are correct with local URLs; every replica shares the CDN
+                expected = (200, f"ready, with local URLs: delivery circuit open for {cdn.host}\n")
+            return await ready_of(admin) == expected
 
         await eventually(says_open, what="/ready naming the open circuit")
         cdn.answer(200)

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
     def serve_admin() -> None:
         assert admin is not None
-        asyncio.run(_serve_admin(admin))
+        asyncio.run(_serve_admin(admin, config.admin.ready_requires_delivery))
 
     with multiprocess_dir():  # before the first metric exists, in any process
         return run_workers(
@@ -123,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
         )
 
 
-async def _serve_admin(sockets: list[socket.socket]) -> None:
+async def _serve_admin(sockets: list[socket.socket], requires_delivery: bool) -> None:
     """The admin listener of several workers: the sum of their metric files."""
     from ..admin import create_admin_app, summed_families
 
-    runner = await _start_admin(create_admin_app(summed_families), sockets)
+    runner = await _start_admin(create_admin_app(summed_families, requires_delivery), sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -199,7 +199,9 @@ async def serve(
     listener.start()
     admin_runner = None
     if admin is not None:
-        admin_runner = await _start_admin(create_admin_app(families_of(state)), admin)
+        admin_runner = await _start_admin(
+            create_admin_app(families_of(state), config.admin.ready_requires_delivery), admin
+        )
     _reload_on_sighup(state)
     tune_garbage_collector()
     if not NATIVE and native.disabled():
