@@ -99,8 +99,10 @@ class S3InventoryConfig(Settings):
     """Seconds to connect, per S3 call."""
     read_timeout: float = Field(30.0, ge=0.1)
     """Seconds to read an answer, per S3 call."""
-    manifest: bool = True
-    """Read the manifest sync publishes (<prefix>.rewriteproxy/manifest) before listing."""
+    manifest: bool = False
+    """Read the manifest sync publishes (<prefix>.rewriteproxy/manifest) instead of listing.
+    Only where sync is the bucket's one writer: an object deleted by anything else would
+    stay linked (a broken image) until the next sync."""
     report: ReportConfig | None = None
     """An S3 Inventory report of the bucket, read instead of listing it."""
 

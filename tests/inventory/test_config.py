@@ -44,11 +44,11 @@ def test_snapshot_dir_can_be_set_or_switched_off() -> None:
     assert parse({"snapshot_dir": ""}).snapshot_directory is None
 
 
-def test_the_manifest_is_read_unless_switched_off() -> None:
-    assert parse({"s3": {"bucket": "media"}}).s3.manifest is True  # type: ignore[union-attr]
+def test_the_manifest_is_read_only_when_switched_on() -> None:
+    assert parse({"s3": {"bucket": "media"}}).s3.manifest is False  # type: ignore[union-attr]
     report = parse({"s3": {"bucket": "m", "report": {"prefix": "/inv/m/daily"}}}).s3.report  # type: ignore[union-attr]
     assert report is not None and (report.prefix, report.bucket) == ("inv/m/daily/", None)
-    assert parse({"s3": {"bucket": "m", "manifest": False}}).s3.manifest is False  # type: ignore[union-attr]
+    assert parse({"s3": {"bucket": "m", "manifest": True}}).s3.manifest is True  # type: ignore[union-attr]
 
 
 def test_s3_defaults() -> None:

@@ -148,7 +148,7 @@ async def test_the_manifest_sync_publishes_replaces_the_listing_with_one_get(
     s3_server: S3Server, bucket: str, started: Start
 ) -> None:
     md5s = fill(s3_server, bucket, 12)
-    config = settings(s3_server, bucket)
+    config = settings(s3_server, bucket, manifest=True)
     assert publish_manifest(s3_server.client(), config) == 12
     inventory = await started(config)
     stats = inventory.snapshot_stats()
@@ -173,9 +173,20 @@ async def test_without_a_manifest_the_bucket_is_listed(
     s3_server: S3Server, bucket: str, started: Start
 ) -> None:
     fill(s3_server, bucket, 2)
-    inventory = await started(settings(s3_server, bucket))
+    inventory = await started(settings(s3_server, bucket, manifest=True))
     stats = inventory.snapshot_stats()
     assert (stats["lists"], stats["manifest_gets"], stats["keys"]) == (1, 1, 2)
+
+
+async def test_by_default_the_manifest_is_not_read_and_the_bucket_is_listed(
+    s3_server: S3Server, bucket: str, started: Start
+) -> None:
+    # A deletion by anything but sync would otherwise stay linked until the next sync.
+    fill(s3_server, bucket, 2)
+    publish_manifest(s3_server.client(), settings(s3_server, bucket))
+    inventory = await started(settings(s3_server, bucket))
+    stats = inventory.snapshot_stats()
+    assert (stats["lists"], stats["manifest_gets"], stats["keys"]) == (1, 0, 2)
 
 
 async def test_a_manifest_of_another_prefix_is_refused_and_reported(
@@ -187,6 +198,6 @@ async def test_a_manifest_of_another_prefix_is_refused_and_reported(
     client = s3_server.client()
     body = client.get_object(Bucket=bucket, Key=MANIFEST_KEY)["Body"].read()
     client.put_object(Bucket=bucket, Key=PREFIX + MANIFEST_KEY, Body=body)
-    inventory = await started(settings(s3_server, bucket, startup_wait_seconds=5))
+    inventory = await started(settings(s3_server, bucket, manifest=True, startup_wait_seconds=5))
     assert not inventory.ready
     assert "another bucket or prefix" in inventory.snapshot_stats()["last_error"]
