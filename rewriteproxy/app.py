@@ -66,7 +66,7 @@ def create_app(config: Config, config_path: str | Path | None = None) -> web.App
     async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle(request, state)
 
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)  # every path, line breaks too
     return app
 
 

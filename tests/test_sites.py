@@ -171,7 +171,7 @@ async def upstream(aiohttp_server: Any) -> str:
         return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
 
     app = web.Application()
-    app.router.add_get("/{tail:.*}", page)
+    app.router.add_get(r"/{tail:[\s\S]*}", page)  # every path, as WordPress takes them
     server = await aiohttp_server(app)
     return str(server.make_url("")).rstrip("/")
 
@@ -226,6 +226,15 @@ async def test_a_trusted_proxys_forwarded_host_selects_the_site_a_strangers_does
         "/post/", headers={"Host": "origin.internal", "X-Forwarded-Host": "blog.example.test"}
     )
     assert await response.read() == PAGE
+
+
+async def test_a_path_with_an_encoded_line_break_is_proxied_like_any_other(
+    aiohttp_client: Any, upstream: str
+) -> None:
+    client = await proxy(aiohttp_client, upstream)  # the router matches the decoded path
+    response = await client.get("/post/%0A%0D/", headers={"Host": "blog.example.test"})
+    assert response.status == 200
+    assert b"https://cdn.test/blog/2024/05/b.jpg" in await response.read()
 
 
 # -- the commands -------------------------------------------------------------------
